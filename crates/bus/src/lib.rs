@@ -1,0 +1,1 @@
+//! In-process publish/subscribe with per-subscriber bounded queues, retries, dead letters, acks and drain

@@ -1,0 +1,1 @@
+//! Embedded SQLite catalog: assets, file identities, sequences, operation journal

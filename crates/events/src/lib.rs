@@ -1,0 +1,2 @@
+//! AliceMultiverse events: the envelope and every payload type.
+pub mod media;

@@ -1,0 +1,1 @@
+//! Format sniffing, EXIF/XMP/PNG/ISO-BMFF metadata reading, AI-source detection and generation parameters

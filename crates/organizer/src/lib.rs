@@ -1,0 +1,1 @@
+//! Destination planning, sanitizing, crash-safe copy/move, collisions and duplicates

@@ -1,0 +1,1 @@
+//! Inbox watching, reconciliation scans, write-completion detection and BLAKE3 hashing
