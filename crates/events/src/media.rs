@@ -80,12 +80,18 @@ pub struct CaptureTime {
 impl CaptureTime {
     /// A local time without a known offset.
     pub fn local(local: NaiveDateTime) -> Self {
-        CaptureTime { local, offset_seconds: None }
+        CaptureTime {
+            local,
+            offset_seconds: None,
+        }
     }
 
     /// A time with a known UTC offset.
     pub fn with_offset(local: NaiveDateTime, offset_seconds: i32) -> Self {
-        CaptureTime { local, offset_seconds: Some(offset_seconds) }
+        CaptureTime {
+            local,
+            offset_seconds: Some(offset_seconds),
+        }
     }
 
     /// The capture date as `YYYY-MM-DD` (wall-clock date at the place of capture).
@@ -125,7 +131,10 @@ impl FromStr for CaptureTime {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
-            return Ok(CaptureTime::with_offset(dt.naive_local(), dt.offset().local_minus_utc()));
+            return Ok(CaptureTime::with_offset(
+                dt.naive_local(),
+                dt.offset().local_minus_utc(),
+            ));
         }
         for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
             if let Ok(local) = NaiveDateTime::parse_from_str(s, fmt) {
@@ -382,7 +391,11 @@ mod tests {
 
     #[test]
     fn capture_time_round_trips_with_and_without_offset() {
-        for s in ["2024-03-15T12:34:56+01:00", "2024-03-15T12:34:56", "2024-03-15T12:34:56.120-05:30"] {
+        for s in [
+            "2024-03-15T12:34:56+01:00",
+            "2024-03-15T12:34:56",
+            "2024-03-15T12:34:56.120-05:30",
+        ] {
             let t: CaptureTime = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
         }
