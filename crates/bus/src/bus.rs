@@ -1,0 +1,538 @@
+//! The bus itself: routing table, publishing, registration, stats and shutdown.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::handler::{DeadLetter, Handler, SubscriberOptions};
+use crate::observer::{Observer, ObserverRoute};
+use crate::receipt::{AckToken, Receipt, Tracker};
+use crate::subscriber::{DeadLetterSink, Inbox, Item, SubscriberRoute, SubscriberState, Worker};
+use crate::{Filter, Message};
+
+/// How long aborted subscriber tasks get to unwind after the drain deadline, so their
+/// unfinished message ids can be collected. Only a handler that blocks its thread without
+/// yielding needs longer, and then its ids are reported as unknown.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// Publishing failed because the bus is shut down (or shutting down). The message was not
+/// delivered to every subscriber; keep it with its producer (e.g. leave the file in the inbox)
+/// so it is picked up again after restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the event bus is shut down; the event was not (fully) published and should be retried after restart"
+)]
+pub struct BusClosed;
+
+/// Registering a durable subscriber failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// The bus is shut down.
+    #[error("cannot subscribe {name:?}: the event bus is shut down")]
+    Closed {
+        /// Subscriber name.
+        name: String,
+    },
+    /// Another subscriber already uses this name; names identify subscribers in stats, logs
+    /// and dead letters, so they must be unique.
+    #[error(
+        "cannot subscribe {name:?}: a subscriber with that name already exists; pick a unique name"
+    )]
+    DuplicateName {
+        /// Subscriber name.
+        name: String,
+    },
+    /// The capacity is 0 or larger than a tokio semaphore can count.
+    #[error("cannot subscribe {name:?}: capacity {capacity} is out of range; use 1..={max}")]
+    InvalidCapacity {
+        /// Subscriber name.
+        name: String,
+        /// The rejected capacity.
+        capacity: usize,
+        /// The largest accepted capacity.
+        max: usize,
+    },
+    /// `max_attempts` is 0, which would never run the handler.
+    #[error("cannot subscribe {name:?}: retry max_attempts is 0; use at least 1")]
+    InvalidRetry {
+        /// Subscriber name.
+        name: String,
+    },
+    /// `subscribe` was called outside a tokio runtime, so the subscriber task cannot start.
+    #[error(
+        "cannot subscribe {name:?}: no tokio runtime is running; call subscribe from inside the runtime"
+    )]
+    NoRuntime {
+        /// Subscriber name.
+        name: String,
+    },
+}
+
+/// Counters of one durable subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberStats {
+    /// Subscriber name.
+    pub name: String,
+    /// Its queue bound.
+    pub capacity: usize,
+    /// Messages accepted and not yet finished, including the one being handled.
+    pub queued: usize,
+    /// Messages handled successfully (acked).
+    pub delivered: u64,
+    /// Failed handler attempts, retries included.
+    pub failed: u64,
+    /// Messages given up on after the last attempt.
+    pub dead_lettered: u64,
+}
+
+/// Counters of one observer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObserverStats {
+    /// See [`Observer::id`].
+    pub id: u64,
+    /// Its buffer size.
+    pub capacity: usize,
+    /// Messages that reached its buffer.
+    pub received: u64,
+    /// Messages dropped because its buffer was full.
+    pub missed: u64,
+}
+
+/// A snapshot of the bus's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusStats {
+    /// Whether [`Bus::shutdown`] has been called.
+    pub closed: bool,
+    /// Every durable subscriber ever registered, in registration order.
+    pub subscribers: Vec<SubscriberStats>,
+    /// Observers currently registered.
+    pub observers: Vec<ObserverStats>,
+}
+
+/// What a subscriber left unfinished at shutdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Subscriber name.
+    pub subscriber: String,
+    /// Messages accepted but neither acked nor dead-lettered (the one being handled included).
+    pub unprocessed: usize,
+    /// Their ids in queue order; `None` when the subscriber's handler did not yield to let
+    /// them be collected.
+    pub event_ids: Option<Vec<String>>,
+}
+
+/// Result of [`Bus::shutdown`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Subscribers that did not drain before the deadline; empty when all did.
+    pub unfinished: Vec<Unfinished>,
+}
+
+impl ShutdownReport {
+    /// True when every subscriber finished every accepted message.
+    pub fn is_clean(&self) -> bool {
+        self.unfinished.is_empty()
+    }
+}
+
+/// Who receives what. Replaced as a whole on (un)registration so that publishing only clones
+/// an `Arc` under a briefly held read lock.
+pub(crate) struct Routes<M> {
+    subscribers: Vec<Arc<SubscriberRoute<M>>>,
+    observers: Vec<Arc<ObserverRoute<M>>>,
+}
+
+impl<M> Routes<M> {
+    fn empty() -> Routes<M> {
+        Routes {
+            subscribers: Vec::new(),
+            observers: Vec::new(),
+        }
+    }
+}
+
+struct Registered {
+    state: Arc<SubscriberState>,
+    task: Option<JoinHandle<()>>,
+}
+
+pub(crate) struct Shared<M> {
+    closed: AtomicBool,
+    routes: RwLock<Arc<Routes<M>>>,
+    /// Registration and shutdown serialize on this lock.
+    registry: Mutex<Vec<Registered>>,
+    next_observer: AtomicU64,
+    sink: Option<DeadLetterSink<M>>,
+    defaults: SubscriberOptions,
+}
+
+impl<M: Message> Shared<M> {
+    fn routes(&self) -> Arc<Routes<M>> {
+        Arc::clone(&self.routes.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn update_routes(&self, change: impl FnOnce(&mut Routes<M>)) {
+        let mut guard = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Routes {
+            subscribers: guard.subscribers.clone(),
+            observers: guard.observers.clone(),
+        };
+        change(&mut next);
+        *guard = Arc::new(next);
+    }
+
+    pub(crate) fn remove_observer(&self, id: u64) {
+        self.update_routes(|routes| routes.observers.retain(|o| o.id != id));
+    }
+}
+
+/// Configures a [`Bus`] before it is built.
+pub struct BusBuilder<M: Message> {
+    sink: Option<DeadLetterSink<M>>,
+    defaults: SubscriberOptions,
+}
+
+impl<M: Message> BusBuilder<M> {
+    /// Calls `sink` with every dead letter, on the failing subscriber's task (keep it quick:
+    /// the subscriber waits for it). A panicking sink is caught and logged.
+    pub fn dead_letter_sink(
+        mut self,
+        sink: impl Fn(DeadLetter<M>) + Send + Sync + 'static,
+    ) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// Options used by [`Bus::subscribe`].
+    pub fn subscriber_defaults(mut self, options: SubscriberOptions) -> Self {
+        self.defaults = options;
+        self
+    }
+
+    /// Builds the bus.
+    pub fn build(self) -> Bus<M> {
+        Bus {
+            shared: Arc::new(Shared {
+                closed: AtomicBool::new(false),
+                routes: RwLock::new(Arc::new(Routes::empty())),
+                registry: Mutex::new(Vec::new()),
+                next_observer: AtomicU64::new(1),
+                sink: self.sink,
+                defaults: self.defaults,
+            }),
+        }
+    }
+}
+
+/// The in-process event bus. Cheap to clone; every clone is the same bus.
+///
+/// See the [crate documentation](crate) for the delivery guarantees.
+pub struct Bus<M: Message> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M: Message> Clone for Bus<M> {
+    fn clone(&self) -> Self {
+        Bus {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<M: Message> Default for Bus<M> {
+    fn default() -> Self {
+        Bus::new()
+    }
+}
+
+impl<M: Message> std::fmt::Debug for Bus<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Message> Bus<M> {
+    /// A bus with default subscriber options and no dead-letter sink (dead letters are logged).
+    pub fn new() -> Bus<M> {
+        Bus::builder().build()
+    }
+
+    /// Starts configuring a bus.
+    pub fn builder() -> BusBuilder<M> {
+        BusBuilder {
+            sink: None,
+            defaults: SubscriberOptions::default(),
+        }
+    }
+
+    /// Registers a durable subscriber with the bus's default options. See
+    /// [`Bus::subscribe_with`].
+    pub fn subscribe<H: Handler<M>>(
+        &self,
+        name: impl Into<String>,
+        filter: Filter,
+        handler: H,
+    ) -> Result<(), SubscribeError> {
+        self.subscribe_with(name, filter, self.shared.defaults.clone(), handler)
+    }
+
+    /// Registers a durable subscriber and starts its task on the current tokio runtime.
+    ///
+    /// It receives every matching message published after this call returns, in publish
+    /// order, one at a time.
+    pub fn subscribe_with<H: Handler<M>>(
+        &self,
+        name: impl Into<String>,
+        filter: Filter,
+        options: SubscriberOptions,
+        handler: H,
+    ) -> Result<(), SubscribeError> {
+        let name = name.into();
+        if options.capacity == 0 || options.capacity > Semaphore::MAX_PERMITS {
+            return Err(SubscribeError::InvalidCapacity {
+                name,
+                capacity: options.capacity,
+                max: Semaphore::MAX_PERMITS,
+            });
+        }
+        if options.retry.max_attempts == 0 {
+            return Err(SubscribeError::InvalidRetry { name });
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(SubscribeError::NoRuntime { name });
+        };
+
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(SubscribeError::Closed { name });
+        }
+        if registry.iter().any(|r| *r.state.name == *name) {
+            return Err(SubscribeError::DuplicateName { name });
+        }
+
+        let state = Arc::new(SubscriberState::new(
+            Arc::from(name.as_str()),
+            options.capacity,
+        ));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let worker = Worker {
+            state: Arc::clone(&state),
+            handler,
+            retry: options.retry,
+            sink: self.shared.sink.clone(),
+        };
+        let task = runtime.spawn(worker.run(Inbox::new(rx, Arc::clone(&state))));
+        let route = Arc::new(SubscriberRoute {
+            filter: filter.clone(),
+            tx,
+            state: Arc::clone(&state),
+        });
+        self.shared
+            .update_routes(|routes| routes.subscribers.push(route));
+        registry.push(Registered {
+            state,
+            task: Some(task),
+        });
+        tracing::info!(subscriber = %name, capacity = options.capacity, filter = ?filter, "subscriber registered");
+        Ok(())
+    }
+
+    /// Registers a lossy observer with a buffer of `capacity` messages (at least 1; larger
+    /// values than a tokio channel supports are reduced to its maximum).
+    ///
+    /// After shutdown the observer is returned already ended.
+    pub fn observe(&self, filter: Filter, capacity: usize) -> Observer<M> {
+        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
+        let id = self.shared.next_observer.fetch_add(1, Ordering::Relaxed);
+        let (observer, route) = Observer::new(id, filter, capacity, Arc::downgrade(&self.shared));
+        // Holding the registry lock orders this against shutdown clearing the routes.
+        let _registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !self.shared.closed.load(Ordering::Acquire) {
+            let route = Arc::new(route);
+            self.shared
+                .update_routes(|routes| routes.observers.push(route));
+        }
+        observer
+    }
+
+    /// Publishes `message` to every matching durable subscriber and observer.
+    ///
+    /// Resolves once the message is queued for every matching durable subscriber, waiting for
+    /// room where a queue is full (backpressure); it does not wait for handlers. Messages
+    /// published one after another by the same task reach each subscriber in that order.
+    /// Cancelling the future part-way may leave the message queued for some subscribers only.
+    pub async fn publish(&self, message: M) -> Result<(), BusClosed> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(BusClosed);
+        }
+        let routes = self.shared.routes();
+        for subscriber in &routes.subscribers {
+            if subscriber.filter.matches(&message) {
+                subscriber
+                    .enqueue(Item {
+                        message: message.clone(),
+                        ack: None,
+                    })
+                    .await?;
+            }
+        }
+        offer_to_observers(&routes, &message);
+        Ok(())
+    }
+
+    /// Like [`Bus::publish`], and returns a [`Receipt`] that resolves once every matching
+    /// durable subscriber has finished the message (acked, dead-lettered or abandoned).
+    pub async fn publish_tracked(&self, message: M) -> Result<Receipt, BusClosed> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(BusClosed);
+        }
+        let routes = self.shared.routes();
+        let (tracker, receipt) = Tracker::new(message.id());
+        for subscriber in &routes.subscribers {
+            if subscriber.filter.matches(&message) {
+                let token = AckToken::new(Arc::clone(&tracker), Arc::clone(&subscriber.state.name));
+                subscriber
+                    .enqueue(Item {
+                        message: message.clone(),
+                        ack: Some(token),
+                    })
+                    .await?;
+            }
+        }
+        offer_to_observers(&routes, &message);
+        Ok(receipt)
+    }
+
+    /// A snapshot of every counter.
+    pub fn stats(&self) -> BusStats {
+        let subscribers = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|r| SubscriberStats {
+                name: r.state.name.to_string(),
+                capacity: r.state.capacity,
+                queued: r.state.queued(),
+                delivered: r.state.delivered.load(Ordering::Relaxed),
+                failed: r.state.failed.load(Ordering::Relaxed),
+                dead_lettered: r.state.dead_lettered.load(Ordering::Relaxed),
+            })
+            .collect();
+        let observers = self
+            .shared
+            .routes()
+            .observers
+            .iter()
+            .map(|o| ObserverStats {
+                id: o.id,
+                capacity: o.capacity,
+                received: o.counters.received.load(Ordering::Relaxed),
+                missed: o.counters.missed.load(Ordering::Relaxed),
+            })
+            .collect();
+        BusStats {
+            closed: self.shared.closed.load(Ordering::Acquire),
+            subscribers,
+            observers,
+        }
+    }
+
+    /// Stops intake and drains.
+    ///
+    /// From now on `publish` returns [`BusClosed`] (publishers waiting for room get it too).
+    /// Subscribers keep handling what they already accepted until `deadline` has passed;
+    /// those still busy then are stopped, and the report lists what each left unfinished.
+    /// Observers end once their buffers are read. Calling it again returns an empty report.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + deadline;
+        let draining: Vec<(Arc<SubscriberState>, JoinHandle<()>)> = {
+            let mut registry = self
+                .shared
+                .registry
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.shared.closed.store(true, Ordering::Release);
+            for registered in registry.iter() {
+                registered.state.room.close();
+            }
+            // Dropping the routes drops the queue senders: each subscriber ends once its queue
+            // is empty (publishers still holding a snapshot finish or fail within a moment).
+            self.shared
+                .update_routes(|routes| *routes = Routes::empty());
+            registry
+                .iter_mut()
+                .filter_map(|r| Some((Arc::clone(&r.state), r.task.take()?)))
+                .collect()
+        };
+        if draining.is_empty() {
+            return ShutdownReport::default();
+        }
+        tracing::info!(
+            subscribers = draining.len(),
+            "bus shutting down; draining subscribers"
+        );
+
+        let mut late = Vec::new();
+        for (state, mut task) in draining {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+                late.push((state, task));
+            }
+        }
+
+        let grace = Instant::now() + ABORT_GRACE;
+        let mut report = ShutdownReport::default();
+        for (state, task) in late {
+            let stopped = tokio::time::timeout_at(grace, task).await.is_ok();
+            let event_ids = if stopped {
+                state.take_abandoned()
+            } else {
+                None
+            };
+            let unprocessed = match &event_ids {
+                Some(ids) => ids.len(),
+                None => state.queued(),
+            };
+            if unprocessed == 0 {
+                continue;
+            }
+            tracing::warn!(
+                subscriber = %state.name,
+                unprocessed,
+                ids_known = event_ids.is_some(),
+                "subscriber did not drain before the shutdown deadline"
+            );
+            report.unfinished.push(Unfinished {
+                subscriber: state.name.to_string(),
+                unprocessed,
+                event_ids,
+            });
+        }
+        tracing::info!(clean = report.is_clean(), "bus shut down");
+        report
+    }
+}
+
+fn offer_to_observers<M: Message>(routes: &Routes<M>, message: &M) {
+    for observer in &routes.observers {
+        if observer.filter.matches(message) {
+            observer.offer(message);
+        }
+    }
+}
