@@ -1,1 +1,200 @@
-//! Inbox watching, reconciliation scans, write-completion detection and BLAKE3 hashing
+//! Inbox watching, reconciliation scans, write-completion detection and BLAKE3 hashing.
+//!
+//! The watcher finds *finished* files in inbox folders and identifies them by content. It
+//! produces [`WatchItem`]s on a bounded channel; it never decides where files go and knows
+//! nothing of the bus or the catalog (the catalog only appears as an [`IdentityCache`]).
+//!
+//! # Guarantees
+//!
+//! - A file is emitted only after its writer is done: a close-after-write, a rename into the
+//!   inbox, or a create with no writes, followed by `settle` without any change of size,
+//!   mtime or ctime. After hashing, the file is checked again; if it changed, the hash is
+//!   discarded and the file waits to settle again.
+//! - Each version of a file (by [`FileIdentity`]) is emitted once per path while the
+//!   watcher runs; a changed file is emitted again.
+//! - Symlinks are never followed (neither by scans nor by watches, nor when opening a file to
+//!   hash it); folder depth is bounded, so loops cannot hang a scan.
+//! - Paths are `PathBuf`s end to end: names that are not UTF-8 come out byte-exact.
+//! - Files that vanish before they are emitted are dropped quietly (debug log); files that
+//!   cannot be read are reported as [`WatchItem::Failed`].
+//!
+//! # Layout
+//!
+//! - `config`: [`WatchConfig`], [`WatchError`].
+//! - `model`: the produced values ([`WatchItem`], [`Discovered`], …) and [`WatchStats`].
+//! - `paths`: [`is_ignored`], [`ignore_set`], project of a path.
+//! - `hash`: [`hash_file`] and the version-checked hashing used internally.
+//! - `watch`: one inotify instance per inbox, one non-recursive watch per folder.
+//! - `scan`: walking a tree and identifying candidates with bounded concurrency.
+//! - `run`: the event loop behind [`Watcher::run`].
+
+mod config;
+mod hash;
+mod model;
+mod paths;
+mod run;
+mod scan;
+mod watch;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, watch as signal};
+
+pub use config::{WatchConfig, WatchError};
+pub use hash::hash_file;
+pub use model::{
+    Discovered, DiscoveryKind, FileIdentity, IdentityCache, ScanReason, ScanSummary, WatchItem,
+    WatchStats,
+};
+pub use paths::{ignore_set, is_ignored};
+
+use scan::{NoHooks, Shared, scan_tree, send, settle_deferred};
+
+/// Watches a set of inboxes and reports finished files. Build it with [`Watcher::new`], then
+/// either call [`Watcher::scan_once`] or hand it to [`Watcher::run`].
+pub struct Watcher {
+    shared: Arc<Shared>,
+}
+
+impl Watcher {
+    /// Validates `config` (inboxes exist and do not nest, globs parse, limits are positive).
+    /// Nothing is watched until [`Watcher::run`].
+    pub fn new(config: WatchConfig, cache: Arc<dyn IdentityCache>) -> Result<Self, WatchError> {
+        if config.inboxes.is_empty() {
+            return Err(WatchError::InvalidConfig {
+                setting: "inboxes",
+                reason: "at least one inbox folder is required".into(),
+            });
+        }
+        if config.hash_concurrency == 0 {
+            return Err(WatchError::InvalidConfig {
+                setting: "hash_concurrency",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if config.poll_interval.is_zero() {
+            return Err(WatchError::InvalidConfig {
+                setting: "poll_interval",
+                reason: "must be greater than zero".into(),
+            });
+        }
+        let globs = ignore_set(&config.ignore_globs)?;
+        let mut inboxes: Vec<PathBuf> = Vec::with_capacity(config.inboxes.len());
+        for inbox in &config.inboxes {
+            let unavailable = |source| WatchError::InboxUnavailable {
+                path: inbox.clone(),
+                source,
+            };
+            let abs = std::path::absolute(inbox).map_err(unavailable)?;
+            // The inbox path itself may be a symlink (the user chose it); only entries inside
+            // are never followed.
+            let meta = std::fs::metadata(&abs).map_err(unavailable)?;
+            if !meta.is_dir() {
+                return Err(unavailable(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "not a directory",
+                )));
+            }
+            if let Some(other) = inboxes
+                .iter()
+                .find(|o| abs.starts_with(o) || o.starts_with(&abs))
+            {
+                let (outer, inner) = if abs.starts_with(other) {
+                    (other.clone(), abs)
+                } else {
+                    (abs, other.clone())
+                };
+                return Err(WatchError::InboxesOverlap { outer, inner });
+            }
+            inboxes.push(abs);
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                inboxes,
+                settle: config.settle,
+                globs,
+                cache,
+                stats: Arc::new(WatchStats::default()),
+                hash_slots: Arc::new(Semaphore::new(config.hash_concurrency)),
+                concurrency: config.hash_concurrency,
+                poll_interval: config.poll_interval,
+                force_polling: config.force_polling,
+                max_watches: config.max_watches,
+            }),
+        })
+    }
+
+    /// The inboxes as used in emitted paths (absolute).
+    pub fn inboxes(&self) -> &[PathBuf] {
+        &self.shared.inboxes
+    }
+
+    /// Live counters; they keep counting inside [`Watcher::run`].
+    pub fn stats(&self) -> Arc<WatchStats> {
+        self.shared.stats.clone()
+    }
+
+    /// One reconciliation pass over every inbox (for `alice scan`): emits every candidate
+    /// file, from the identity cache or hashed, framed by `ScanStarted`/`ScanFinished`
+    /// ([`ScanReason::Manual`], [`DiscoveryKind::Manual`]). Files still being written are
+    /// waited for until they settle, so when this returns everything has been emitted.
+    pub async fn scan_once(&self, tx: &mpsc::Sender<WatchItem>) -> Result<ScanSummary, WatchError> {
+        let mut total = ScanSummary::default();
+        for (i, inbox) in self.shared.inboxes.iter().enumerate() {
+            let reason = ScanReason::Manual;
+            send(
+                tx,
+                WatchItem::ScanStarted {
+                    inbox: inbox.clone(),
+                    reason,
+                },
+            )
+            .await?;
+            let tree = scan_tree(
+                &self.shared,
+                i,
+                inbox.clone(),
+                DiscoveryKind::Manual,
+                None,
+                tx,
+                &mut NoHooks,
+                None,
+            )
+            .await?;
+            let mut summary = tree.summary;
+            settle_deferred(&self.shared, tx, tree.deferred, &mut summary).await?;
+            let files = summary.files;
+            send(
+                tx,
+                WatchItem::ScanFinished {
+                    inbox: inbox.clone(),
+                    reason,
+                    files,
+                },
+            )
+            .await?;
+            total += summary;
+        }
+        Ok(total)
+    }
+
+    /// Watches every inbox until `shutdown` becomes `true` (or its sender is dropped).
+    ///
+    /// Each folder's watch is added before the folder is listed, then a reconciliation scan
+    /// (`ScanStarted`/`ScanFinished` with [`ScanReason::Startup`]) emits what is already
+    /// there, so nothing created during start-up is missed. Afterwards events drive
+    /// write-completion detection; an event-queue overflow triggers another reconciliation
+    /// ([`ScanReason::Overflow`]); an inbox that hits the inotify watch limit is logged as an
+    /// error naming `fs.inotify.max_user_watches` and polled every `poll_interval`.
+    /// Items are sent with `send().await`, so a slow consumer slows the watcher.
+    ///
+    /// Returns `Err(ReceiverClosed)` if `tx`'s receiver goes away.
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<WatchItem>,
+        shutdown: signal::Receiver<bool>,
+    ) -> Result<(), WatchError> {
+        run::Runner::new(self.shared, tx).run(shutdown).await
+    }
+}

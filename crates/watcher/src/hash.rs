@@ -1,0 +1,214 @@
+//! Streaming BLAKE3 with fixed-size buffers, multi-threaded for large files.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::model::{Stamp, WatchStats};
+
+/// Files at least this large are hashed with `update_rayon`; below it the thread hand-off
+/// costs more than it saves (blake3 documents ~128 KiB as the break-even point).
+const PARALLEL_MIN: u64 = 1 << 20;
+/// Buffer for large files: big enough for `update_rayon` to split across cores.
+const BIG_BUF: usize = 1 << 20;
+/// Buffer for small files.
+const SMALL_BUF: usize = 64 << 10;
+
+/// Opens without following a final symlink (so a symlink swapped in is never followed) and
+/// without blocking (so a FIFO swapped in cannot hang a hashing thread).
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// BLAKE3 of a regular file and the number of bytes read. Streams through one fixed-size
+/// buffer; files of 1 MiB and more are hashed on the rayon pool. A symlink is not followed
+/// (the call fails), and anything but a regular file is refused.
+pub fn hash_file(path: &Path) -> io::Result<(blake3::Hash, u64)> {
+    let file = open_nofollow(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    hash_open(&file, meta.len())
+}
+
+fn hash_open(mut file: &File, size_hint: u64) -> io::Result<(blake3::Hash, u64)> {
+    let parallel = size_hint >= PARALLEL_MIN;
+    let mut buf = vec![0u8; if parallel { BIG_BUF } else { SMALL_BUF }];
+    let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let n = fill(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if parallel {
+            hasher.update_rayon(&buf[..n]);
+        } else {
+            hasher.update(&buf[..n]);
+        }
+        total += n as u64;
+        if n < buf.len() {
+            break;
+        }
+    }
+    Ok((hasher.finalize(), total))
+}
+
+/// Reads until `buf` is full or EOF, so every `update_rayon` call gets a full buffer.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Result of hashing a file that must still be the version that settled.
+#[derive(Debug)]
+pub(crate) enum HashOutcome {
+    /// The content of exactly the expected version.
+    Done { hash: blake3::Hash },
+    /// The file changed before or while it was read; the hash was discarded.
+    Changed,
+    /// The file (or a regular file at that path) is gone.
+    Gone,
+    /// The file cannot be read.
+    Failed(io::Error),
+}
+
+/// Hashes `path` only if it is still the version `expected`, checked before reading (on the
+/// open descriptor) and after (descriptor and path), so a file rewritten in place, replaced
+/// by rename, grown or truncated while being read never yields a hash.
+pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) -> HashOutcome {
+    let file = match open_nofollow(path) {
+        Ok(f) => f,
+        Err(e) => return classify(e),
+    };
+    let before = match file.metadata() {
+        Ok(m) if m.is_file() => Stamp::from_metadata(&m),
+        Ok(_) => return HashOutcome::Gone,
+        Err(e) => return classify(e),
+    };
+    if before != expected {
+        return HashOutcome::Changed;
+    }
+    let (hash, bytes) = match hash_open(&file, expected.id.size) {
+        Ok(r) => r,
+        Err(e) => return classify(e),
+    };
+    WatchStats::add(&stats.files_hashed, 1);
+    WatchStats::add(&stats.bytes_hashed, bytes);
+    let after_fd = match file.metadata() {
+        Ok(m) => Stamp::from_metadata(&m),
+        Err(e) => return classify(e),
+    };
+    let after_path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Stamp::from_metadata(&m),
+        Ok(_) => return HashOutcome::Gone,
+        Err(e) => return classify(e),
+    };
+    if after_fd != expected || after_path != expected || bytes != expected.id.size {
+        return HashOutcome::Changed;
+    }
+    HashOutcome::Done { hash }
+}
+
+fn classify(e: io::Error) -> HashOutcome {
+    // ELOOP: the path became a symlink (O_NOFOLLOW); it is no longer a candidate.
+    if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) {
+        HashOutcome::Gone
+    } else {
+        HashOutcome::Failed(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn stamp(path: &Path) -> Stamp {
+        Stamp::from_metadata(&std::fs::symlink_metadata(path).unwrap())
+    }
+
+    #[test]
+    fn streaming_hash_matches_one_shot_for_small_and_parallel_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sizes around the buffer and parallel thresholds, where chunking bugs would show.
+        for size in [
+            0usize,
+            1,
+            SMALL_BUF - 1,
+            SMALL_BUF + 1,
+            BIG_BUF,
+            3 * BIG_BUF + 17,
+        ] {
+            let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+            let path = dir.path().join(format!("f{size}"));
+            std::fs::write(&path, &data).unwrap();
+            let (hash, bytes) = hash_file(&path).unwrap();
+            assert_eq!(hash, blake3::hash(&data), "size {size}");
+            assert_eq!(bytes, size as u64);
+        }
+    }
+
+    #[test]
+    fn hash_file_refuses_symlinks_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        std::fs::write(&target, b"x").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(hash_file(&link).is_err());
+        assert!(hash_file(dir.path()).is_err());
+    }
+
+    #[test]
+    fn verified_hash_is_discarded_when_the_file_changed_after_settling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"first version").unwrap();
+        let settled = stamp(&path);
+        // Same length, in place: only mtime/ctime tell the versions apart.
+        let mut f = OpenOptions::new().write(true).open(&path).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        f.write_all(b"other version").unwrap();
+        drop(f);
+        let stats = WatchStats::default();
+        assert!(matches!(
+            hash_verified(&path, settled, &stats),
+            HashOutcome::Changed
+        ));
+        match hash_verified(&path, stamp(&path), &stats) {
+            HashOutcome::Done { hash } => assert_eq!(hash, blake3::hash(b"other version")),
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verified_hash_of_a_missing_file_is_gone_not_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"x").unwrap();
+        let settled = stamp(&path);
+        std::fs::remove_file(&path).unwrap();
+        let stats = WatchStats::default();
+        assert!(matches!(
+            hash_verified(&path, settled, &stats),
+            HashOutcome::Gone
+        ));
+    }
+}

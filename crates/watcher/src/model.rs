@@ -1,0 +1,203 @@
+//! The values this crate hands to its consumer.
+
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Who a file is, without reading it: equal identities mean the content is (with overwhelming
+/// likelihood) unchanged, so a known asset id can be reused without hashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    /// Device number (`st_dev`).
+    pub dev: u64,
+    /// Inode number (`st_ino`).
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
+    pub mtime_ns: i128,
+}
+
+impl FileIdentity {
+    /// Reads the identity from metadata obtained without following symlinks.
+    pub fn from_metadata(meta: &Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
+}
+
+/// Identity plus ctime: what must not change between "settled" and "hashed". ctime is
+/// included because it cannot be set from user space, so a rewrite that restores the old
+/// mtime (e.g. `touch -r`) is still noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub id: FileIdentity,
+    pub ctime_ns: i128,
+}
+
+impl Stamp {
+    pub(crate) fn from_metadata(meta: &Metadata) -> Self {
+        Self {
+            id: FileIdentity::from_metadata(meta),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+
+    /// True when the inode has not changed for at least `settle` (a ctime in the future, from
+    /// clock skew, counts as not quiet; the settle timer then decides).
+    pub(crate) fn quiet_for(&self, settle: Duration) -> bool {
+        let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(_) => return false,
+        };
+        now - self.ctime_ns >= settle.as_nanos() as i128
+    }
+}
+
+/// Looks up the asset id of a file already known by identity; the catalog implements it.
+/// Called from async context, so it must be quick (an indexed lookup, no network).
+pub trait IdentityCache: Send + Sync {
+    /// The BLAKE3 hex asset id recorded for exactly this identity, if any.
+    fn lookup(&self, id: &FileIdentity) -> Option<String>;
+}
+
+/// How a file came to be noticed; the pipeline maps it onto its event vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DiscoveryKind {
+    /// Found by a reconciliation scan (start-up, queue overflow) or by polling.
+    Scan,
+    /// Reported by inotify (including folders that appeared and were caught up).
+    Watch,
+    /// Found by an explicitly requested [`Watcher::scan_once`](crate::Watcher::scan_once).
+    Manual,
+}
+
+/// A complete file in an inbox, identified by content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovered {
+    /// Full path, byte-exact (never converted through UTF-8).
+    pub path: PathBuf,
+    /// The inbox (as configured, made absolute) the file lies in.
+    pub inbox: PathBuf,
+    /// First folder level below the inbox (`inbox/cyberpunk/x/y.png` gives `cyberpunk`);
+    /// `None` for files directly in the inbox. A folder name that is not UTF-8 is converted
+    /// lossily here: it is a label, not an identity, and the organizer sanitizes it anyway.
+    pub project: Option<String>,
+    /// Identity of the version that was hashed (or looked up).
+    pub identity: FileIdentity,
+    /// Modification time of that version.
+    pub mtime: SystemTime,
+    /// BLAKE3 of the content, lowercase hex.
+    pub asset_id: String,
+    /// `false` when the asset id came from the [`IdentityCache`] instead of hashing.
+    pub hashed: bool,
+    /// How the file was noticed.
+    pub kind: DiscoveryKind,
+}
+
+/// Why a scan runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScanReason {
+    /// Reconciliation when [`Watcher::run`](crate::Watcher::run) starts.
+    Startup,
+    /// The kernel or the watcher's own event queue overflowed; events may have been lost.
+    Overflow,
+    /// [`Watcher::scan_once`](crate::Watcher::scan_once) was called.
+    Manual,
+}
+
+/// What the watcher produces, in the order it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchItem {
+    /// A finished file was identified.
+    Discovered(Discovered),
+    /// A file could not be read (e.g. permission denied); the pipeline publishes AssetFailed.
+    /// Files that vanish before or while being hashed are not reported.
+    Failed {
+        /// The file.
+        path: PathBuf,
+        /// Its inbox.
+        inbox: PathBuf,
+        /// What went wrong and what to do about it.
+        error: String,
+    },
+    /// A reconciliation scan of `inbox` begins.
+    ScanStarted {
+        /// The inbox being scanned.
+        inbox: PathBuf,
+        /// Why.
+        reason: ScanReason,
+    },
+    /// A reconciliation scan of `inbox` has walked the whole tree. For
+    /// [`ScanReason::Manual`] every candidate has been emitted by then; during `run`, files
+    /// still being written are emitted later, once settled.
+    ScanFinished {
+        /// The inbox scanned.
+        inbox: PathBuf,
+        /// Why it was scanned.
+        reason: ScanReason,
+        /// Candidate files found (not ignored, regular).
+        files: u64,
+    },
+}
+
+/// Counts for one [`Watcher::scan_once`](crate::Watcher::scan_once) over all inboxes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Candidate files found.
+    pub files: u64,
+    /// Files hashed and emitted.
+    pub hashed: u64,
+    /// Files emitted with an asset id from the identity cache.
+    pub cache_hits: u64,
+    /// Files reported as [`WatchItem::Failed`].
+    pub failed: u64,
+    /// Files that disappeared before they could be emitted.
+    pub vanished: u64,
+}
+
+impl std::ops::AddAssign for ScanSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.files += o.files;
+        self.hashed += o.hashed;
+        self.cache_hits += o.cache_hits;
+        self.failed += o.failed;
+        self.vanished += o.vanished;
+    }
+}
+
+/// Live counters, shared with whoever holds [`Watcher::stats`](crate::Watcher::stats).
+/// Read them with `load(Ordering::Relaxed)`.
+#[derive(Debug, Default)]
+pub struct WatchStats {
+    /// Files read to the end and hashed (including hashes discarded because the file changed).
+    pub files_hashed: AtomicU64,
+    /// Bytes read for hashing.
+    pub bytes_hashed: AtomicU64,
+    /// Files whose asset id came from the identity cache.
+    pub cache_hits: AtomicU64,
+    /// Ignored paths seen (per scan entry or per event).
+    pub ignored: AtomicU64,
+    /// inotify watches currently held (one per watched folder).
+    pub watches: AtomicU64,
+    /// Inboxes currently polled instead of watched.
+    pub polling_inboxes: AtomicU64,
+    /// Reconciliation scans caused by event-queue overflow.
+    pub rescans: AtomicU64,
+}
+
+impl WatchStats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+}

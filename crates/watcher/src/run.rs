@@ -1,0 +1,606 @@
+//! The long-running loop: events → settle timers → hashing → items.
+//!
+//! A file goes through `pending` (waiting for its writer to finish and its inode to stay
+//! unchanged for `settle`), then `ready`/`in_flight` (hashing), and ends in `reported`
+//! (the identity last emitted for that path, so a file is emitted once per version).
+//! Everything runs on one task; hashing runs on the blocking pool.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{Event, EventKind};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, error, info, trace, warn};
+
+use crate::WatchError;
+use crate::hash::HashOutcome;
+use crate::model::{DiscoveryKind, FileIdentity, ScanReason, Stamp, WatchItem, WatchStats};
+use crate::paths::is_ignored;
+use crate::scan::{
+    Candidate, Hooks, Shared, TreeScan, discovered_item, failed_item, hash_job, scan_tree, send,
+};
+use crate::watch::{Raw, WatchHandle, is_watch_limit};
+
+/// notify → loop queue. When full, events are dropped and the inbox rescanned, as the
+/// kernel does with its own queue; this bounds memory without ever blocking notify.
+const RAW_QUEUE: usize = 4096;
+
+/// What an event says about a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    /// Created in place: may be followed by writes, or may already be complete (a link).
+    Created,
+    /// Data written: the writer is active; wait for its close.
+    Written,
+    /// Closed after writing.
+    Closed,
+    /// Renamed into place: complete by construction.
+    MovedIn,
+    /// Metadata changed: only re-stat.
+    Attrib,
+}
+
+struct Pending {
+    inbox: usize,
+    /// Last observed version; `None` forces one more settle interval.
+    stamp: Option<Stamp>,
+    /// When to re-stat; `None` while waiting for a close.
+    deadline: Option<Instant>,
+    /// Data was written and no close-after-write seen yet.
+    awaiting_close: bool,
+    /// Only a create event so far; an empty file in this state is a writer that has not
+    /// started writing, so it is held until it is closed.
+    created_only: bool,
+    kind: DiscoveryKind,
+}
+
+struct Inbox {
+    /// `None` when the inbox is polled.
+    watch: Option<Arc<WatchHandle>>,
+    overflow: Arc<AtomicBool>,
+}
+
+enum Step {
+    Stop,
+    Hashed(Candidate, HashOutcome),
+    Raw(Raw),
+    Due,
+    Poll,
+    Nothing,
+}
+
+pub(crate) struct Runner {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<WatchItem>,
+    inboxes: Vec<Inbox>,
+    // Kept so `raw_rx` never reports "closed" after every inbox fell back to polling.
+    _raw_tx: mpsc::Sender<Raw>,
+    raw_rx: mpsc::Receiver<Raw>,
+    pending: HashMap<PathBuf, Pending>,
+    ready: VecDeque<Candidate>,
+    in_flight: HashSet<PathBuf>,
+    jobs: JoinSet<(Candidate, HashOutcome)>,
+    /// Ordered so that everything below a removed folder is one contiguous range.
+    reported: BTreeMap<PathBuf, FileIdentity>,
+}
+
+struct RunHooks<'a> {
+    pending: &'a HashMap<PathBuf, Pending>,
+    in_flight: &'a HashSet<PathBuf>,
+    reported: &'a mut BTreeMap<PathBuf, FileIdentity>,
+}
+
+impl Hooks for RunHooks<'_> {
+    fn skip(&self, c: &Candidate) -> bool {
+        self.pending.contains_key(&c.path)
+            || self.in_flight.contains(&c.path)
+            || self.reported.get(&c.path) == Some(&c.stamp.id)
+    }
+
+    fn reported(&mut self, path: &Path, id: FileIdentity) {
+        self.reported.insert(path.to_path_buf(), id);
+    }
+}
+
+impl Runner {
+    pub(crate) fn new(shared: Arc<Shared>, tx: mpsc::Sender<WatchItem>) -> Self {
+        let (raw_tx, raw_rx) = mpsc::channel(RAW_QUEUE);
+        let mut inboxes = Vec::with_capacity(shared.inboxes.len());
+        for (i, root) in shared.inboxes.iter().enumerate() {
+            let overflow = Arc::new(AtomicBool::new(false));
+            let watch = if shared.force_polling {
+                info!(inbox = %root.display(), interval_ms = shared.poll_interval.as_millis() as u64, "polling inbox (force_polling)");
+                None
+            } else {
+                match WatchHandle::new(
+                    i,
+                    raw_tx.clone(),
+                    overflow.clone(),
+                    shared.max_watches,
+                    shared.stats.clone(),
+                ) {
+                    Ok(handle) => Some(Arc::new(handle)),
+                    Err(error) => {
+                        error!(inbox = %root.display(), %error, sysctl = "fs.inotify.max_user_instances",
+                            "cannot create an inotify instance; raise the sysctl fs.inotify.max_user_instances; polling this inbox instead");
+                        None
+                    }
+                }
+            };
+            if watch.is_none() {
+                WatchStats::add(&shared.stats.polling_inboxes, 1);
+            }
+            inboxes.push(Inbox { watch, overflow });
+        }
+        Self {
+            shared,
+            tx,
+            inboxes,
+            _raw_tx: raw_tx,
+            raw_rx,
+            pending: HashMap::new(),
+            ready: VecDeque::new(),
+            in_flight: HashSet::new(),
+            jobs: JoinSet::new(),
+            reported: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), WatchError> {
+        let mut stop = shutdown.clone();
+        for i in 0..self.inboxes.len() {
+            if !self.reconcile(i, ScanReason::Startup, &mut stop).await? {
+                return Ok(());
+            }
+        }
+        let period = self.shared.poll_interval;
+        let mut poll = tokio::time::interval_at(Instant::now() + period, period);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            for i in 0..self.inboxes.len() {
+                if self.inboxes[i].overflow.swap(false, Ordering::AcqRel) {
+                    WatchStats::add(&self.shared.stats.rescans, 1);
+                    warn!(inbox = %self.shared.inboxes[i].display(), "event queue overflowed; rescanning the inbox");
+                    if !self.reconcile(i, ScanReason::Overflow, &mut stop).await? {
+                        return Ok(());
+                    }
+                }
+            }
+            self.dispatch();
+            let deadline = self.pending.values().filter_map(|p| p.deadline).min();
+            let polling = self.inboxes.iter().any(|b| b.watch.is_none());
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => Step::Stop,
+                Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => match done {
+                    Ok((c, outcome)) => Step::Hashed(c, outcome),
+                    Err(error) => {
+                        error!(%error, "hashing task panicked");
+                        Step::Nothing
+                    }
+                },
+                Some(raw) = self.raw_rx.recv() => Step::Raw(raw),
+                () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Step::Due,
+                _ = poll.tick(), if polling => Step::Poll,
+            };
+            let alive = match step {
+                Step::Stop => false,
+                Step::Hashed(c, outcome) => {
+                    self.hashed(c, outcome).await?;
+                    true
+                }
+                Step::Raw(raw) => self.on_raw(raw, &mut stop).await?,
+                Step::Due => {
+                    self.fire_due().await?;
+                    true
+                }
+                Step::Poll => self.poll_all(&mut stop).await?,
+                Step::Nothing => true,
+            };
+            if !alive {
+                debug!("watcher stopping");
+                return Ok(());
+            }
+        }
+    }
+
+    /// A full scan of inbox `i` framed by ScanStarted/ScanFinished. `Ok(false)`: shut down.
+    async fn reconcile(
+        &mut self,
+        i: usize,
+        reason: ScanReason,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, WatchError> {
+        let root = self.shared.inboxes[i].clone();
+        if reason == ScanReason::Overflow {
+            // The lost events may include closes: treat every waiting file as created-then-quiet.
+            let settle = Instant::now() + self.shared.settle;
+            for p in self.pending.values_mut().filter(|p| p.inbox == i) {
+                p.awaiting_close = false;
+                p.created_only = false;
+                p.deadline = Some(settle);
+            }
+        }
+        send(
+            &self.tx,
+            WatchItem::ScanStarted {
+                inbox: root.clone(),
+                reason,
+            },
+        )
+        .await?;
+        let watch = self.inboxes[i].watch.clone();
+        let Some(files) = self
+            .scan(i, root.clone(), DiscoveryKind::Scan, watch, stop)
+            .await?
+        else {
+            return Ok(false);
+        };
+        send(
+            &self.tx,
+            WatchItem::ScanFinished {
+                inbox: root,
+                reason,
+                files,
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Walks `start` with the run loop's bookkeeping; unsettled files join `pending`.
+    /// Returns the number of candidates, or `None` on shutdown.
+    async fn scan(
+        &mut self,
+        i: usize,
+        start: PathBuf,
+        kind: DiscoveryKind,
+        watch: Option<Arc<WatchHandle>>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Option<u64>, WatchError> {
+        let mut hooks = RunHooks {
+            pending: &self.pending,
+            in_flight: &self.in_flight,
+            reported: &mut self.reported,
+        };
+        let TreeScan {
+            summary,
+            deferred,
+            watch_limit,
+            stopped,
+        } = scan_tree(
+            &self.shared,
+            i,
+            start,
+            kind,
+            watch,
+            &self.tx,
+            &mut hooks,
+            Some(stop),
+        )
+        .await?;
+        if stopped {
+            return Ok(None);
+        }
+        let deadline = Instant::now() + self.shared.settle;
+        for c in deferred {
+            self.pending.entry(c.path.clone()).or_insert(Pending {
+                inbox: i,
+                stamp: Some(c.stamp),
+                deadline: Some(deadline),
+                awaiting_close: false,
+                created_only: false,
+                kind: c.kind,
+            });
+        }
+        if let Some(error) = watch_limit {
+            self.fall_back_to_polling(i, &error.to_string());
+        }
+        Ok(Some(summary.files))
+    }
+
+    fn fall_back_to_polling(&mut self, i: usize, cause: &str) {
+        if self.inboxes[i].watch.take().is_none() {
+            return;
+        }
+        WatchStats::add(&self.shared.stats.polling_inboxes, 1);
+        error!(
+            inbox = %self.shared.inboxes[i].display(),
+            error = cause,
+            sysctl = "fs.inotify.max_user_watches",
+            poll_interval_ms = self.shared.poll_interval.as_millis() as u64,
+            "inotify watch limit reached; raise the sysctl fs.inotify.max_user_watches (or max_watches); scanning this inbox periodically instead"
+        );
+    }
+
+    async fn poll_all(&mut self, stop: &mut watch::Receiver<bool>) -> Result<bool, WatchError> {
+        for i in 0..self.inboxes.len() {
+            if self.inboxes[i].watch.is_none() {
+                let root = self.shared.inboxes[i].clone();
+                trace!(inbox = %root.display(), "polling inbox");
+                if self
+                    .scan(i, root, DiscoveryKind::Scan, None, stop)
+                    .await?
+                    .is_none()
+                {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn on_raw(
+        &mut self,
+        raw: Raw,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, WatchError> {
+        let i = raw.inbox;
+        if self.inboxes[i].watch.is_none() {
+            // Left over from before the fall-back to polling; the poll covers it.
+            return Ok(true);
+        }
+        let event: Event = match raw.event {
+            Ok(event) => event,
+            Err(error) if is_watch_limit(&error) => {
+                self.fall_back_to_polling(i, &error.to_string());
+                return Ok(true);
+            }
+            Err(error) => {
+                warn!(inbox = %self.shared.inboxes[i].display(), %error, "inotify reported an error; rescanning the inbox");
+                self.inboxes[i].overflow.store(true, Ordering::Release);
+                return Ok(true);
+            }
+        };
+        if event.need_rescan() {
+            self.inboxes[i].overflow.store(true, Ordering::Release);
+        }
+        let signal = match event.kind {
+            EventKind::Create(_) => Signal::Created,
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => Signal::MovedIn,
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
+                for path in &event.paths {
+                    self.gone(i, path);
+                }
+                return Ok(true);
+            }
+            // inotify also sends From and To separately; those carry everything needed.
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => return Ok(true),
+            EventKind::Modify(ModifyKind::Data(_)) => Signal::Written,
+            EventKind::Modify(_) => Signal::Attrib,
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Signal::Closed,
+            _ => return Ok(true),
+        };
+        for path in event.paths {
+            if !self.touch(i, path, signal, stop).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Records what an event says about `path`. `Ok(false)`: shut down during a catch-up scan.
+    async fn touch(
+        &mut self,
+        i: usize,
+        path: PathBuf,
+        signal: Signal,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, WatchError> {
+        let Ok(rel) = path.strip_prefix(&self.shared.inboxes[i]) else {
+            return Ok(true);
+        };
+        if rel.as_os_str().is_empty() {
+            return Ok(true);
+        }
+        if is_ignored(rel, &self.shared.globs) {
+            WatchStats::add(&self.shared.stats.ignored, 1);
+            return Ok(true);
+        }
+        // A stat is cheap enough to do inline; routing it through the blocking pool would
+        // cost more than it takes.
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(error) => {
+                if self.pending.remove(&path).is_some() {
+                    debug!(path = %path.display(), %error, "file vanished before it settled; dropped");
+                }
+                return Ok(true);
+            }
+        };
+        if meta.is_dir() {
+            if matches!(signal, Signal::Created | Signal::MovedIn)
+                && let Some(watch) = self.inboxes[i].watch.clone()
+                && !watch.is_watched(&path)
+            {
+                // Files may have landed in the new folder before its watch existed; the walk
+                // watches each folder before listing it, so nothing slips between the two.
+                return Ok(self
+                    .scan(i, path, DiscoveryKind::Watch, Some(watch), stop)
+                    .await?
+                    .is_some());
+            }
+            return Ok(true);
+        }
+        if !meta.is_file() {
+            return Ok(true);
+        }
+        let stamp = Stamp::from_metadata(&meta);
+        let settle_at = Instant::now() + self.shared.settle;
+        let entry = self.pending.entry(path).or_insert(Pending {
+            inbox: i,
+            stamp: None,
+            deadline: None,
+            awaiting_close: false,
+            created_only: signal == Signal::Created,
+            kind: DiscoveryKind::Watch,
+        });
+        match signal {
+            Signal::Written => {
+                entry.awaiting_close = true;
+                entry.created_only = false;
+            }
+            Signal::Closed | Signal::MovedIn => {
+                entry.awaiting_close = false;
+                entry.created_only = false;
+            }
+            Signal::Created | Signal::Attrib => {}
+        }
+        if entry.stamp != Some(stamp)
+            || matches!(signal, Signal::Closed | Signal::MovedIn)
+            || entry.deadline.is_none()
+        {
+            entry.stamp = Some(stamp);
+            entry.deadline = Some(settle_at);
+        }
+        Ok(true)
+    }
+
+    /// A path was deleted or moved away: forget it and, if it was a folder, all below it.
+    fn gone(&mut self, i: usize, path: &Path) {
+        if path == self.shared.inboxes[i] {
+            warn!(inbox = %path.display(), "inbox folder was removed or moved; polling for it instead");
+            if let Some(watch) = self.inboxes[i].watch.take() {
+                drop(watch);
+                WatchStats::add(&self.shared.stats.polling_inboxes, 1);
+            }
+            return;
+        }
+        if self.pending.remove(path).is_some() {
+            debug!(path = %path.display(), "file removed before it settled; dropped");
+        }
+        if let Some(watch) = &self.inboxes[i].watch {
+            watch.unwatch_tree(path);
+        }
+        self.pending.retain(|p, _| !p.starts_with(path));
+        let below: Vec<PathBuf> = self
+            .reported
+            .range(path.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(path))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in below {
+            self.reported.remove(&p);
+        }
+    }
+
+    async fn fire_due(&mut self) -> Result<(), WatchError> {
+        let now = Instant::now();
+        let due: Vec<PathBuf> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in due {
+            self.fire(path).await?;
+        }
+        Ok(())
+    }
+
+    /// A settle timer ran out: the file is ready if its inode did not change meanwhile.
+    async fn fire(&mut self, path: PathBuf) -> Result<(), WatchError> {
+        let settle_at = Instant::now() + self.shared.settle;
+        let Some(p) = self.pending.get_mut(&path) else {
+            return Ok(());
+        };
+        if self.in_flight.contains(&path) {
+            p.deadline = Some(settle_at);
+            return Ok(());
+        }
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => {
+                self.pending.remove(&path);
+                return Ok(());
+            }
+            Err(error) => {
+                debug!(path = %path.display(), %error, "file vanished before it settled; dropped");
+                self.pending.remove(&path);
+                return Ok(());
+            }
+        };
+        let stamp = Stamp::from_metadata(&meta);
+        if p.stamp != Some(stamp) {
+            p.stamp = Some(stamp);
+            p.deadline = Some(settle_at);
+            return Ok(());
+        }
+        if p.awaiting_close || (p.created_only && stamp.id.size == 0) {
+            p.deadline = None;
+            return Ok(());
+        }
+        let (inbox, kind) = (p.inbox, p.kind);
+        self.pending.remove(&path);
+        if self.reported.get(&path) == Some(&stamp.id) {
+            trace!(path = %path.display(), "unchanged since it was emitted");
+            return Ok(());
+        }
+        let c = Candidate::new(inbox, path, &meta, kind);
+        if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
+            WatchStats::add(&self.shared.stats.cache_hits, 1);
+            self.reported.insert(c.path.clone(), c.stamp.id);
+            send(&self.tx, discovered_item(&self.shared, &c, asset_id, false)).await
+        } else {
+            self.ready.push_back(c);
+            Ok(())
+        }
+    }
+
+    fn dispatch(&mut self) {
+        while self.jobs.len() < self.shared.concurrency {
+            let Some(c) = self.ready.pop_front() else {
+                return;
+            };
+            self.in_flight.insert(c.path.clone());
+            self.jobs.spawn(hash_job(self.shared.clone(), c));
+        }
+    }
+
+    async fn hashed(&mut self, c: Candidate, outcome: HashOutcome) -> Result<(), WatchError> {
+        self.in_flight.remove(&c.path);
+        match outcome {
+            HashOutcome::Done { hash } => {
+                self.reported.insert(c.path.clone(), c.stamp.id);
+                let item = discovered_item(&self.shared, &c, hash.to_hex().to_string(), true);
+                send(&self.tx, item).await
+            }
+            HashOutcome::Changed => {
+                debug!(path = %c.path.display(), "file changed while being hashed; waiting for it to settle again");
+                let settle_at = Instant::now() + self.shared.settle;
+                let p = self.pending.entry(c.path).or_insert(Pending {
+                    inbox: c.inbox,
+                    stamp: None,
+                    deadline: None,
+                    awaiting_close: false,
+                    created_only: false,
+                    kind: c.kind,
+                });
+                if p.deadline.is_none() && !p.awaiting_close {
+                    p.deadline = Some(settle_at);
+                }
+                Ok(())
+            }
+            HashOutcome::Gone => {
+                debug!(path = %c.path.display(), "file vanished while being hashed; dropped");
+                Ok(())
+            }
+            HashOutcome::Failed(error) => {
+                self.reported.insert(c.path.clone(), c.stamp.id);
+                send(
+                    &self.tx,
+                    failed_item(&self.shared, &c.path, c.inbox, &error),
+                )
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! Walking an inbox (or one new folder of it) and turning candidate files into items.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use globset::GlobSet;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use crate::WatchError;
+use crate::hash::{HashOutcome, hash_verified};
+use crate::model::{
+    Discovered, DiscoveryKind, FileIdentity, IdentityCache, ScanSummary, Stamp, WatchItem,
+    WatchStats,
+};
+use crate::paths::{is_ignored, project_of};
+use crate::watch::{WatchHandle, is_watch_limit};
+
+/// Folders nested deeper than this below an inbox are not entered. Symlinks are never
+/// followed, but bind mounts can still form cycles; this bounds them.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Walker → async side queue length: keeps the walker only slightly ahead of hashing.
+const WALK_QUEUE: usize = 256;
+
+/// Everything the watcher's tasks share, fixed at construction.
+pub(crate) struct Shared {
+    pub inboxes: Vec<PathBuf>,
+    pub settle: Duration,
+    pub globs: GlobSet,
+    pub cache: Arc<dyn IdentityCache>,
+    pub stats: Arc<WatchStats>,
+    pub hash_slots: Arc<Semaphore>,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub force_polling: bool,
+    pub max_watches: Option<usize>,
+}
+
+/// A regular file seen in a particular version.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub inbox: usize,
+    pub path: PathBuf,
+    pub stamp: Stamp,
+    pub mtime: SystemTime,
+    pub kind: DiscoveryKind,
+}
+
+impl Candidate {
+    pub(crate) fn new(inbox: usize, path: PathBuf, meta: &Metadata, kind: DiscoveryKind) -> Self {
+        Self {
+            inbox,
+            path,
+            stamp: Stamp::from_metadata(meta),
+            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            kind,
+        }
+    }
+}
+
+/// Lets the run loop keep files it already tracks out of a scan.
+pub(crate) trait Hooks {
+    /// True if the candidate is pending, being hashed, or was already reported unchanged.
+    fn skip(&self, c: &Candidate) -> bool;
+    /// The candidate was emitted (or reported failed) in this version.
+    fn reported(&mut self, path: &Path, id: FileIdentity);
+}
+
+/// Hooks of a standalone scan: nothing is tracked between scans.
+pub(crate) struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn skip(&self, _: &Candidate) -> bool {
+        false
+    }
+    fn reported(&mut self, _: &Path, _: FileIdentity) {}
+}
+
+enum WalkItem {
+    File(Candidate),
+    Unreadable { path: PathBuf, error: io::Error },
+    WatchLimit(notify::Error),
+}
+
+/// Depth-first walk of `start` (inside inbox `inbox`) on a blocking thread. With `watch`, each
+/// folder is watched before it is listed. Symlinks are skipped, never followed.
+fn walk(
+    shared: &Shared,
+    inbox: usize,
+    start: PathBuf,
+    kind: DiscoveryKind,
+    mut watch: Option<Arc<WatchHandle>>,
+    out: &mpsc::Sender<WalkItem>,
+) {
+    let root = &shared.inboxes[inbox];
+    let start_depth = start
+        .strip_prefix(root)
+        .map_or(0, |r| r.components().count());
+    let mut stack = vec![(start, start_depth)];
+    while let Some((dir, depth)) = stack.pop() {
+        if let Some(handle) = &watch
+            && let Err(error) = handle.watch_dir(&dir)
+        {
+            if is_watch_limit(&error) {
+                // Nothing more can be watched in this inbox; keep walking as a plain scan.
+                watch = None;
+                if out.blocking_send(WalkItem::WatchLimit(error)).is_err() {
+                    return;
+                }
+            } else {
+                debug!(dir = %dir.display(), %error, "cannot watch folder");
+            }
+        }
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                debug!(dir = %dir.display(), "folder vanished before it was listed");
+                continue;
+            }
+            Err(error) => {
+                warn!(dir = %dir.display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    warn!(dir = %dir.display(), %error, "cannot read folder entry");
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            if is_ignored(rel, &shared.globs) {
+                WatchStats::add(&shared.stats.ignored, 1);
+                continue;
+            }
+            // DirEntry::file_type does not follow symlinks.
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_symlink() {
+                debug!(path = %path.display(), "symlink in inbox not followed");
+                continue;
+            }
+            if file_type.is_dir() {
+                if depth + 1 >= MAX_DEPTH {
+                    warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
+                } else {
+                    stack.push((path, depth + 1));
+                }
+                continue;
+            }
+            if !file_type.is_file() {
+                continue;
+            }
+            let item = match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => {
+                    WalkItem::File(Candidate::new(inbox, path, &meta, kind))
+                }
+                Ok(_) => continue,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => WalkItem::Unreadable { path, error },
+            };
+            if out.blocking_send(item).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Resolves when `stop` turns true or its sender goes away; never for `None`.
+pub(crate) async fn stopped(stop: &mut Option<&mut watch::Receiver<bool>>) {
+    match stop {
+        Some(rx) => {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+pub(crate) async fn send(tx: &mpsc::Sender<WatchItem>, item: WatchItem) -> Result<(), WatchError> {
+    tx.send(item).await.map_err(|_| WatchError::ReceiverClosed)
+}
+
+pub(crate) fn discovered_item(
+    shared: &Shared,
+    c: &Candidate,
+    asset_id: String,
+    hashed: bool,
+) -> WatchItem {
+    let inbox = shared.inboxes[c.inbox].clone();
+    let project = c.path.strip_prefix(&inbox).ok().and_then(project_of);
+    WatchItem::Discovered(Discovered {
+        path: c.path.clone(),
+        inbox,
+        project,
+        identity: c.stamp.id,
+        mtime: c.mtime,
+        asset_id,
+        hashed,
+        kind: c.kind,
+    })
+}
+
+pub(crate) fn failed_item(
+    shared: &Shared,
+    path: &Path,
+    inbox: usize,
+    error: &io::Error,
+) -> WatchItem {
+    let hint = if error.kind() == io::ErrorKind::PermissionDenied {
+        "; make it readable by the daemon's user"
+    } else {
+        ""
+    };
+    tracing::error!(path = %path.display(), %error, "cannot read inbox file");
+    WatchItem::Failed {
+        path: path.to_path_buf(),
+        inbox: shared.inboxes[inbox].clone(),
+        error: format!("cannot read {}: {error}{hint}", path.display()),
+    }
+}
+
+/// Hashes one candidate off the runtime, holding one of the global hashing slots.
+pub(crate) async fn hash_job(shared: Arc<Shared>, c: Candidate) -> (Candidate, HashOutcome) {
+    let Ok(slot) = shared.hash_slots.clone().acquire_owned().await else {
+        return (
+            c,
+            HashOutcome::Failed(io::Error::other("hashing slots closed")),
+        );
+    };
+    let path = c.path.clone();
+    let stamp = c.stamp;
+    let stats = shared.stats.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        hash_verified(&path, stamp, &stats)
+    })
+    .await
+    .unwrap_or_else(|e| HashOutcome::Failed(io::Error::other(format!("hashing task failed: {e}"))));
+    (c, outcome)
+}
+
+/// Candidates being identified with bounded concurrency; collects counts and files that
+/// were not (or no longer) settled.
+struct Batch<'a> {
+    shared: &'a Arc<Shared>,
+    tx: &'a mpsc::Sender<WatchItem>,
+    jobs: JoinSet<(Candidate, HashOutcome)>,
+    summary: ScanSummary,
+    deferred: Vec<Candidate>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(shared: &'a Arc<Shared>, tx: &'a mpsc::Sender<WatchItem>) -> Self {
+        Self {
+            shared,
+            tx,
+            jobs: JoinSet::new(),
+            summary: ScanSummary::default(),
+            deferred: Vec::new(),
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.jobs.len() < self.shared.concurrency
+    }
+
+    /// A settled candidate: reuse a known asset id or start hashing.
+    async fn submit(&mut self, c: Candidate, hooks: &mut dyn Hooks) -> Result<(), WatchError> {
+        if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
+            WatchStats::add(&self.shared.stats.cache_hits, 1);
+            self.summary.cache_hits += 1;
+            hooks.reported(&c.path, c.stamp.id);
+            send(self.tx, discovered_item(self.shared, &c, asset_id, false)).await
+        } else {
+            self.jobs.spawn(hash_job(self.shared.clone(), c));
+            Ok(())
+        }
+    }
+
+    async fn finish(
+        &mut self,
+        done: (Candidate, HashOutcome),
+        hooks: &mut dyn Hooks,
+    ) -> Result<(), WatchError> {
+        let (c, outcome) = done;
+        match outcome {
+            HashOutcome::Done { hash } => {
+                self.summary.hashed += 1;
+                hooks.reported(&c.path, c.stamp.id);
+                let item = discovered_item(self.shared, &c, hash.to_hex().to_string(), true);
+                send(self.tx, item).await?;
+            }
+            HashOutcome::Changed => {
+                debug!(path = %c.path.display(), "file changed while being hashed; waiting for it to settle again");
+                self.deferred.push(c);
+            }
+            HashOutcome::Gone => {
+                debug!(path = %c.path.display(), "file vanished before it was hashed; dropped");
+                self.summary.vanished += 1;
+            }
+            HashOutcome::Failed(error) => {
+                self.summary.failed += 1;
+                hooks.reported(&c.path, c.stamp.id);
+                send(self.tx, failed_item(self.shared, &c.path, c.inbox, &error)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for one hashing job; `Ok(false)` when none is running.
+    async fn finish_one(&mut self, hooks: &mut dyn Hooks) -> Result<bool, WatchError> {
+        match self.jobs.join_next().await {
+            None => Ok(false),
+            Some(Ok(done)) => self.finish(done, hooks).await.map(|()| true),
+            Some(Err(error)) => {
+                tracing::error!(%error, "hashing task panicked");
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Result of walking one tree.
+pub(crate) struct TreeScan {
+    pub summary: ScanSummary,
+    /// Files that were still changing recently; the caller waits for them to settle.
+    pub deferred: Vec<Candidate>,
+    /// Set when watching hit the inotify limit; the caller falls back to polling.
+    pub watch_limit: Option<notify::Error>,
+    /// The shutdown signal arrived; the scan was abandoned.
+    pub stopped: bool,
+}
+
+/// Walks `start` and identifies every quiet candidate (cache hit or hash, at most
+/// `concurrency` at once). Candidates whose inode changed within `settle` are returned in
+/// `deferred` rather than hashed, so a file being written is never hashed by a scan.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn scan_tree(
+    shared: &Arc<Shared>,
+    inbox: usize,
+    start: PathBuf,
+    kind: DiscoveryKind,
+    watch: Option<Arc<WatchHandle>>,
+    tx: &mpsc::Sender<WatchItem>,
+    hooks: &mut dyn Hooks,
+    mut stop: Option<&mut watch::Receiver<bool>>,
+) -> Result<TreeScan, WatchError> {
+    let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
+    let walker_shared = shared.clone();
+    let walker = tokio::task::spawn_blocking(move || {
+        walk(&walker_shared, inbox, start, kind, watch, &walk_tx);
+    });
+    let mut batch = Batch::new(shared, tx);
+    let mut watch_limit = None;
+    let mut walking = true;
+    let mut stopped_early = false;
+    while walking || !batch.jobs.is_empty() {
+        let room = batch.has_room();
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop) => {
+                stopped_early = true;
+                break;
+            }
+            Some(done) = batch.jobs.join_next(), if !batch.jobs.is_empty() => match done {
+                Ok(done) => batch.finish(done, hooks).await?,
+                Err(error) => tracing::error!(%error, "hashing task panicked"),
+            },
+            item = walk_rx.recv(), if walking && room => match item {
+                None => walking = false,
+                Some(WalkItem::File(c)) => {
+                    batch.summary.files += 1;
+                    if hooks.skip(&c) {
+                        continue;
+                    }
+                    if c.stamp.quiet_for(shared.settle) {
+                        batch.submit(c, hooks).await?;
+                    } else {
+                        batch.deferred.push(c);
+                    }
+                }
+                Some(WalkItem::Unreadable { path, error }) => {
+                    batch.summary.files += 1;
+                    batch.summary.failed += 1;
+                    send(tx, failed_item(shared, &path, inbox, &error)).await?;
+                }
+                Some(WalkItem::WatchLimit(error)) => watch_limit = Some(error),
+            },
+        }
+    }
+    drop(walk_rx);
+    if let Err(error) = walker.await {
+        tracing::error!(%error, "inbox walker panicked");
+    }
+    Ok(TreeScan {
+        summary: batch.summary,
+        deferred: batch.deferred,
+        watch_limit,
+        stopped: stopped_early,
+    })
+}
+
+/// For standalone scans: re-checks deferred files every `settle` until each is unchanged
+/// across one interval, then identifies it. Returns once every file is emitted, failed or
+/// gone; a file that never stops changing keeps the scan waiting (drop the future to give up).
+pub(crate) async fn settle_deferred(
+    shared: &Arc<Shared>,
+    tx: &mpsc::Sender<WatchItem>,
+    mut deferred: Vec<Candidate>,
+    summary: &mut ScanSummary,
+) -> Result<(), WatchError> {
+    let mut hooks = NoHooks;
+    // A zero settle would spin; re-checking a few times a second is plenty.
+    let interval = shared.settle.max(Duration::from_millis(50));
+    while !deferred.is_empty() {
+        tokio::time::sleep(interval).await;
+        let mut batch = Batch::new(shared, tx);
+        let mut waiting = Vec::new();
+        for mut c in deferred {
+            match fs::symlink_metadata(&c.path) {
+                Ok(meta) if meta.is_file() => {
+                    let now = Stamp::from_metadata(&meta);
+                    if now == c.stamp {
+                        while !batch.has_room() {
+                            batch.finish_one(&mut hooks).await?;
+                        }
+                        batch.submit(c, &mut hooks).await?;
+                    } else {
+                        c = Candidate::new(c.inbox, c.path, &meta, c.kind);
+                        waiting.push(c);
+                    }
+                }
+                Ok(_) => batch.summary.vanished += 1,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    debug!(path = %c.path.display(), "file vanished before it settled; dropped");
+                    batch.summary.vanished += 1;
+                }
+                Err(error) => {
+                    batch.summary.failed += 1;
+                    send(tx, failed_item(shared, &c.path, c.inbox, &error)).await?;
+                }
+            }
+        }
+        while batch.finish_one(&mut hooks).await? {}
+        *summary += batch.summary;
+        waiting.append(&mut batch.deferred);
+        deferred = waiting;
+    }
+    Ok(())
+}
