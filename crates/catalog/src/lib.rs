@@ -1,1 +1,438 @@
-//! Embedded SQLite catalog: assets, file identities, sequences, operation journal
+//! Embedded SQLite catalog: assets, file identities, sequences, operation journal, events.
+//!
+//! The catalog is one SQLite file in the instance's state directory (the caller passes the
+//! path, e.g. `state_dir.join("catalog.sqlite3")`). The daemon opens it read-write with
+//! [`Catalog::open`]; CLI commands read it concurrently with [`Catalog::open_readonly`].
+//! [`Catalog`] is `Send + Sync` (one connection behind a mutex); share it with an `Arc` and
+//! call it from `spawn_blocking`.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: opening, PRAGMAs, shared helpers and the small value enums.
+//! - `schema.rs`: forward-only migrations tracked in `PRAGMA user_version`.
+//! - `assets.rs`: asset records, the dedup index, status counts, [`Catalog::complete_placement`].
+//! - `identities.rs`: the file-identity cache the watcher uses to avoid rehashing.
+//! - `journal.rs`: the write-ahead operation log and sequences.
+//! - `events.rs`: recorded events (idempotent on the event id).
+//! - `context.rs`: creative context and projects.
+//! - `search.rs`: full-text search (FTS5).
+//!
+//! # Tables
+//!
+//! | table | key | holds |
+//! |---|---|---|
+//! | `assets` | `asset_id` (BLAKE3 hex; `id` is an internal rowid for FTS) | `status` (`discovered`, `organized`, `duplicate`, `skipped`, `failed`) and `status_reason`; `media` (the [`events::media::MediaInfo`] as JSON) with `media_type`, `format`, `taken_at` copied out of it for queries; `source` label, `project`, `style`; `original_path` and `organized_path` (raw path bytes); `size`; `first_seen`, `updated_at`, `organized_at`; `op_id` of the placing operation. A CHECK ties `status = 'organized'` to a non-NULL `organized_path`, and a unique index makes an organized path belong to one asset. |
+//! | `identities` | `path` (raw bytes) | `(dev, ino, size, mtime_ns)` → `asset_id`, `last_seen`; indexed on the four identity columns. |
+//! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
+//! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
+//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
+//! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
+//! | `projects` | `name` | `description`, `created_at`. |
+//! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, model, source, project, style, format; kept in sync by triggers. |
+//!
+//! Times are stored as RFC 3339 UTC text with nine fractional digits, so text order is time
+//! order. Paths are stored as the raw bytes of the OS path (`OsStrExt`), so non-UTF-8 paths
+//! round-trip exactly. Unsigned 64-bit values (device, inode, size) are stored bit for bit in
+//! SQLite's signed 64-bit integers.
+//!
+//! # Durability
+//!
+//! The catalog runs in WAL mode with `synchronous=FULL`: every commit is fsynced before the
+//! call returns. `NORMAL` would be durable against a process crash but not against power loss,
+//! where the last commits can roll back. That would break the promises the pipeline builds on:
+//! a `begin_op` row must exist before a file is placed (or the placed file is unaccounted
+//! for), a `done` journal entry must not vanish after the source file was removed, and a
+//! sequence number handed out must never be handed out again (it may already name a file on
+//! disk). Placing a file costs several fsyncs anyway, so one more per commit is cheap; bulk
+//! paths ([`Catalog::remember_identities`], [`Catalog::record_batch`]) commit once per batch.
+
+mod assets;
+mod context;
+mod error;
+mod events;
+mod identities;
+mod journal;
+mod schema;
+mod search;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+pub use assets::{AssetRecord, AssetUpdate, Placement, StatusCounts};
+pub use context::{ContextKey, CreativeContext, Project};
+pub use error::CatalogError;
+pub use events::{NewEvent, StoredEvent};
+pub use identities::{FileIdentity, KnownFile};
+pub use journal::{NewOp, OpRecord};
+pub use schema::SCHEMA_VERSION;
+
+use error::db_err;
+
+/// How long a call waits for another connection's write lock before failing with
+/// [`CatalogError::Busy`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection; comfortably more than the distinct statements
+/// this crate issues, so hot paths never re-prepare.
+const STATEMENT_CACHE: usize = 64;
+
+/// Result alias for catalog calls.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// The catalog: one SQLite connection to the catalog file, shared behind a mutex.
+#[derive(Debug)]
+pub struct Catalog {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    read_only: bool,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `path` read-write and migrates it to
+    /// [`SCHEMA_VERSION`]. Fails with [`CatalogError::TooNew`] for a catalog written by a
+    /// newer alice.
+    pub fn open(path: &Path) -> Result<Catalog> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|source| {
+            match source.sqlite_error_code() {
+                Some(ErrorCode::NotADatabase) => CatalogError::Corrupt {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                _ => CatalogError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            }
+        })?;
+        // The busy timeout goes first: switching to WAL and migrating both need the lock.
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| db_err(path, "setting the busy timeout", e))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| db_err(path, "switching to WAL mode", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(CatalogError::NoWal {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        // FULL, not NORMAL: see "Durability" in the crate docs.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| db_err(path, "setting synchronous=FULL", e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| db_err(path, "enabling foreign keys", e))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        schema::migrate(&mut conn, path)?;
+        tracing::debug!(catalog = %path.display(), version = SCHEMA_VERSION, "catalog opened");
+        Ok(Catalog {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing catalog read-only, for CLI readers while the daemon runs: WAL lets
+    /// them read the last committed state without blocking the writer. Never creates or
+    /// migrates; a catalog that needs migrating is [`CatalogError::NeedsMigration`].
+    pub fn open_readonly(path: &Path) -> Result<Catalog> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| {
+            match source.sqlite_error_code() {
+                Some(ErrorCode::NotADatabase) => CatalogError::Corrupt {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                _ => CatalogError::Missing {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            }
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| db_err(path, "setting the busy timeout", e))?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(|e| db_err(path, "setting query_only", e))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let found = schema::user_version(&conn)
+            .map_err(|e| db_err(path, "reading the schema version", e))?;
+        schema::check_not_newer(path, found)?;
+        if found < SCHEMA_VERSION {
+            return Err(CatalogError::NeedsMigration {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(Catalog {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            read_only: true,
+        })
+    }
+
+    /// The catalog file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this handle was opened with [`Catalog::open_readonly`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave half a transaction behind: rusqlite
+        // rolls back a `Transaction` dropped during unwinding, so the connection is usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A mapper from SQLite errors to [`CatalogError`] naming this catalog and `op`.
+    fn db(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+        move |e| db_err(&self.path, op, e)
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction and commits. IMMEDIATE takes the write lock up
+    /// front, so a read-then-write transaction never fails half-way with SQLITE_BUSY (which
+    /// the busy handler cannot retry for a deferred transaction upgrading its lock).
+    fn write<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if self.read_only {
+            return Err(CatalogError::ReadOnly {
+                path: self.path.clone(),
+                op,
+            });
+        }
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.db(op))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(self.db(op))?;
+        Ok(out)
+    }
+
+    /// Runs a read on the connection.
+    fn read<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let conn = self.lock();
+        f(&conn).map_err(self.db(op))
+    }
+
+    fn bad_row(
+        &self,
+        what: &'static str,
+        key: impl fmt::Display,
+        detail: impl fmt::Display,
+    ) -> CatalogError {
+        CatalogError::BadRow {
+            path: self.path.clone(),
+            what,
+            key: key.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn parse_time(
+        &self,
+        what: &'static str,
+        key: impl fmt::Display,
+        text: &str,
+    ) -> Result<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| self.bad_row(what, key, format_args!("{text:?}: {e}")))
+    }
+}
+
+/// The stored form of a time: RFC 3339 UTC with nine fractional digits (fixed width, so text
+/// order is time order).
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// The current time in stored form.
+pub(crate) fn now_text() -> String {
+    time_text(Utc::now())
+}
+
+/// The raw bytes of a path, as stored.
+pub(crate) fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+/// A path from its stored raw bytes.
+pub(crate) fn bytes_path(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(OsString::from_vec(bytes))
+}
+
+/// An unsigned 64-bit value stored bit for bit in SQLite's signed integer.
+pub(crate) fn u64_sql(value: u64) -> i64 {
+    value as i64
+}
+
+/// The inverse of [`u64_sql`].
+pub(crate) fn sql_u64(value: i64) -> u64 {
+    value as u64
+}
+
+/// Declares a string-valued enum stored as TEXT.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and displayed name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), s))
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value
+                    .as_str()?
+                    .parse()
+                    .map_err(|e: String| FromSqlError::Other(e.into()))
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// Where an asset stands in the pipeline.
+    AssetStatus, "asset status" {
+        /// Seen and hashed, not (yet) placed.
+        Discovered => "discovered",
+        /// Placed in the organized tree; `organized_path` says where.
+        Organized => "organized",
+        /// Found to be a duplicate and set aside.
+        Duplicate => "duplicate",
+        /// Deliberately not organized (filtered out, or its placement was undone).
+        Skipped => "skipped",
+        /// Processing failed; `status_reason` says why.
+        Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// What a journal operation does to a file.
+    OpKind, "operation kind" {
+        /// Copy into the organized tree (the source stays).
+        Copy => "copy",
+        /// Move into the organized tree (the source is removed after verification).
+        Move => "move",
+        /// Move a duplicate aside.
+        DuplicateMove => "duplicate-move",
+        /// Move a bad file to quarantine.
+        Quarantine => "quarantine",
+        /// Reverse an earlier operation.
+        Undo => "undo",
+    }
+}
+
+text_enum! {
+    /// Where a journal operation stands.
+    OpState, "operation state" {
+        /// Begun: the file may or may not be at its destination yet.
+        Pending => "pending",
+        /// Finished: the file is at its destination.
+        Done => "done",
+        /// Reversed by a later undo.
+        Undone => "undone",
+        /// Given up; the file was not placed by this operation.
+        Abandoned => "abandoned",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_names() {
+        for s in AssetStatus::ALL {
+            assert_eq!(s.as_str().parse::<AssetStatus>().unwrap(), *s);
+        }
+        for k in OpKind::ALL {
+            assert_eq!(k.as_str().parse::<OpKind>().unwrap(), *k);
+        }
+        for s in OpState::ALL {
+            assert_eq!(s.as_str().parse::<OpState>().unwrap(), *s);
+        }
+        assert!("organised".parse::<AssetStatus>().is_err());
+    }
+
+    #[test]
+    fn stored_times_sort_as_text_in_time_order() {
+        let a = DateTime::parse_from_rfc3339("2024-03-15T12:00:00.5+01:00").unwrap();
+        let b = DateTime::parse_from_rfc3339("2024-03-15T11:30:00Z").unwrap();
+        let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+        assert!(a < b);
+        assert!(time_text(a) < time_text(b));
+        assert_eq!(time_text(a), "2024-03-15T11:00:00.500000000Z");
+    }
+
+    #[test]
+    fn unsigned_values_survive_the_signed_column() {
+        for v in [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1] {
+            assert_eq!(sql_u64(u64_sql(v)), v);
+        }
+    }
+
+    #[test]
+    fn non_utf8_paths_survive_the_byte_form() {
+        let p = bytes_path(b"/in/caf\xe9.png".to_vec());
+        assert_eq!(path_bytes(&p), b"/in/caf\xe9.png");
+    }
+}

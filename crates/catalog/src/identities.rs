@@ -1,0 +1,144 @@
+//! The file-identity cache: `(dev, ino, size, mtime_ns)` → asset id, so a restart does not
+//! rehash files that did not change.
+//!
+//! One row per path. Hard links share an identity and therefore an asset, so a lookup by
+//! identity may match several rows; any of them gives the right asset id.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Catalog, Result, now_text, path_bytes, sql_u64, u64_sql};
+
+/// What identifies an unchanged file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    /// Device id (`st_dev`).
+    pub dev: u64,
+    /// Inode number (`st_ino`).
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
+    pub mtime_ns: i64,
+}
+
+/// A file whose content hash is known, for [`Catalog::remember_identities`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    /// Its identity.
+    pub identity: FileIdentity,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its content hash.
+    pub asset_id: String,
+}
+
+impl Catalog {
+    /// The asset id of an unchanged file, if its identity is known. Indexed lookup.
+    pub fn lookup_identity(&self, identity: &FileIdentity) -> Result<Option<String>> {
+        self.read("looking up a file identity", |c| {
+            c.prepare_cached(
+                "SELECT asset_id FROM identities
+                 WHERE dev = ?1 AND ino = ?2 AND size = ?3 AND mtime_ns = ?4 LIMIT 1",
+            )?
+            .query_row(
+                params![
+                    u64_sql(identity.dev),
+                    u64_sql(identity.ino),
+                    u64_sql(identity.size),
+                    identity.mtime_ns
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Every known identity and its asset id, in one query: what the watcher loads on start
+    /// instead of one lookup per file.
+    pub fn load_identities(&self) -> Result<HashMap<FileIdentity, String>> {
+        self.read("loading file identities", |c| {
+            let count: i64 = c
+                .prepare_cached("SELECT count(*) FROM identities")?
+                .query_row([], |row| row.get(0))?;
+            let mut map = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
+            let mut stmt =
+                c.prepare_cached("SELECT dev, ino, size, mtime_ns, asset_id FROM identities")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let identity = FileIdentity {
+                    dev: sql_u64(row.get(0)?),
+                    ino: sql_u64(row.get(1)?),
+                    size: sql_u64(row.get(2)?),
+                    mtime_ns: row.get(3)?,
+                };
+                map.insert(identity, row.get(4)?);
+            }
+            Ok(map)
+        })
+    }
+
+    /// Remembers that the file at `path` with `identity` has content `asset_id` (replacing
+    /// whatever was known about that path).
+    pub fn remember_identity(
+        &self,
+        identity: &FileIdentity,
+        path: &Path,
+        asset_id: &str,
+    ) -> Result<()> {
+        self.remember_identities(std::slice::from_ref(&KnownFile {
+            identity: *identity,
+            path: path.to_path_buf(),
+            asset_id: asset_id.to_owned(),
+        }))
+    }
+
+    /// [`Catalog::remember_identity`] for many files in one transaction (one fsync).
+    pub fn remember_identities(&self, files: &[KnownFile]) -> Result<()> {
+        const OP: &str = "remembering file identities";
+        if files.is_empty() {
+            return Ok(());
+        }
+        let now = now_text();
+        self.write(OP, |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO identities (path, dev, ino, size, mtime_ns, asset_id, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (path) DO UPDATE SET
+                         dev = excluded.dev, ino = excluded.ino, size = excluded.size,
+                         mtime_ns = excluded.mtime_ns, asset_id = excluded.asset_id,
+                         last_seen = excluded.last_seen",
+                )
+                .map_err(self.db(OP))?;
+            for file in files {
+                let id = &file.identity;
+                stmt.execute(params![
+                    path_bytes(&file.path),
+                    u64_sql(id.dev),
+                    u64_sql(id.ino),
+                    u64_sql(id.size),
+                    id.mtime_ns,
+                    file.asset_id,
+                    now,
+                ])
+                .map_err(self.db(OP))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Forgets what was known about `path` (the file was removed or replaced). Returns
+    /// whether anything was known.
+    pub fn forget_identity(&self, path: &Path) -> Result<bool> {
+        const OP: &str = "forgetting a file identity";
+        self.write(OP, |tx| {
+            tx.prepare_cached("DELETE FROM identities WHERE path = ?1")
+                .and_then(|mut s| s.execute([path_bytes(path)]))
+                .map(|n| n > 0)
+                .map_err(self.db(OP))
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! Schema migrations: forward-only, one transaction each, tracked in `PRAGMA user_version`.
+//!
+//! A migration is never edited once released; a change is a new entry at the end of
+//! [`MIGRATIONS`]. Version N of the schema is the result of applying the first N entries.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{CatalogError, db_err};
+
+/// Migration N+1 is `MIGRATIONS[N]`.
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 1: assets, file identities, sequences, journal, events, context, projects.
+const V1: &str = r#"
+CREATE TABLE journal (
+    op_id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    asset_id         TEXT NOT NULL,
+    kind             TEXT NOT NULL
+                     CHECK (kind IN ('copy', 'move', 'duplicate-move', 'quarantine', 'undo')),
+    source_path      BLOB NOT NULL,
+    destination_path BLOB NOT NULL,
+    mode             TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'done', 'undone', 'abandoned')),
+    created_at       TEXT NOT NULL,
+    finished_at      TEXT,
+    note             TEXT
+);
+CREATE INDEX journal_state ON journal (state, op_id);
+CREATE INDEX journal_asset ON journal (asset_id);
+
+CREATE TABLE assets (
+    id             INTEGER PRIMARY KEY,
+    asset_id       TEXT NOT NULL UNIQUE,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('discovered', 'organized', 'duplicate', 'skipped', 'failed')),
+    status_reason  TEXT,
+    media          TEXT,
+    media_type     TEXT,
+    format         TEXT,
+    source         TEXT,
+    project        TEXT,
+    style          TEXT,
+    taken_at       TEXT,
+    original_path  BLOB NOT NULL,
+    organized_path BLOB,
+    size           INTEGER NOT NULL,
+    first_seen     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    organized_at   TEXT,
+    op_id          INTEGER REFERENCES journal (op_id),
+    CHECK ((status = 'organized') = (organized_path IS NOT NULL))
+);
+CREATE UNIQUE INDEX assets_organized_path ON assets (organized_path)
+    WHERE organized_path IS NOT NULL;
+CREATE INDEX assets_status ON assets (status);
+
+CREATE TABLE identities (
+    path      BLOB PRIMARY KEY NOT NULL,
+    dev       INTEGER NOT NULL,
+    ino       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    asset_id  TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX identities_key ON identities (dev, ino, size, mtime_ns);
+
+CREATE TABLE sequences (
+    project    TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    next_value INTEGER NOT NULL,
+    PRIMARY KEY (project, source)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id       TEXT NOT NULL UNIQUE,
+    type           TEXT NOT NULL,
+    time           TEXT NOT NULL,
+    asset_id       TEXT,
+    correlation_id TEXT,
+    json           TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL
+);
+CREATE INDEX events_asset ON events (asset_id, time, seq) WHERE asset_id IS NOT NULL;
+
+CREATE TABLE context (
+    key        TEXT PRIMARY KEY NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE projects (
+    name        TEXT PRIMARY KEY NOT NULL,
+    description TEXT,
+    created_at  TEXT NOT NULL
+);
+"#;
+
+/// Version 2: full-text search over prompt, model, source, project, style and format.
+///
+/// Kept in sync by triggers so that no write path can forget it; the FTS rowid is the
+/// asset's `id` (an INTEGER PRIMARY KEY, so VACUUM never renumbers it).
+const V2: &str = r#"
+CREATE VIRTUAL TABLE assets_fts USING fts5 (
+    prompt, model, source, project, style, format,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER assets_fts_insert AFTER INSERT ON assets BEGIN
+    INSERT INTO assets_fts (rowid, prompt, model, source, project, style, format)
+    VALUES (new.id, json_extract(new.media, '$.ai.prompt'), json_extract(new.media, '$.ai.model'),
+            new.source, new.project, new.style, new.format);
+END;
+
+CREATE TRIGGER assets_fts_update AFTER UPDATE OF media, source, project, style, format ON assets
+BEGIN
+    DELETE FROM assets_fts WHERE rowid = old.id;
+    INSERT INTO assets_fts (rowid, prompt, model, source, project, style, format)
+    VALUES (new.id, json_extract(new.media, '$.ai.prompt'), json_extract(new.media, '$.ai.model'),
+            new.source, new.project, new.style, new.format);
+END;
+
+CREATE TRIGGER assets_fts_delete AFTER DELETE ON assets BEGIN
+    DELETE FROM assets_fts WHERE rowid = old.id;
+END;
+
+INSERT INTO assets_fts (rowid, prompt, model, source, project, style, format)
+SELECT id, json_extract(media, '$.ai.prompt'), json_extract(media, '$.ai.model'),
+       source, project, style, format
+FROM assets;
+"#;
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Refuses a catalog written by a newer alice.
+pub(crate) fn check_not_newer(path: &Path, found: i64) -> Result<(), CatalogError> {
+    if found > SCHEMA_VERSION {
+        return Err(CatalogError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Brings the catalog at `path` up to [`SCHEMA_VERSION`], one transaction per step.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
+    let found = user_version(conn).map_err(|e| db_err(path, "reading the schema version", e))?;
+    check_not_newer(path, found)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= found {
+            continue;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(path, "starting a migration", e))?;
+        // Another process (a second daemon start, a CLI) may have migrated between our read
+        // and taking the write lock; the version read under the lock is the truth.
+        let current =
+            user_version(&tx).map_err(|e| db_err(path, "reading the schema version", e))?;
+        check_not_newer(path, current)?;
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(sql)
+            .map_err(|source| CatalogError::Migration {
+                path: path.to_path_buf(),
+                version,
+                source,
+            })?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|source| CatalogError::Migration {
+                path: path.to_path_buf(),
+                version,
+                source,
+            })?;
+        tx.commit()
+            .map_err(|e| db_err(path, "committing a migration", e))?;
+        tracing::info!(catalog = %path.display(), version, "catalog schema migrated");
+    }
+    Ok(())
+}
