@@ -1,0 +1,530 @@
+//! AI-source detection and generation parameters.
+//!
+//! [`detect`] looks at a file's [`Signals`] (filled by the container readers) and its name and
+//! decides which tool made it, strongest evidence first:
+//!
+//! 1. Tool-specific generation metadata: ComfyUI graphs, InvokeAI, NovelAI, Fooocus and
+//!    SwarmUI JSON, A1111/Forge infotext (PNG `parameters`, EXIF `UserComment`), Midjourney
+//!    `Job ID` descriptions. These also carry the prompt, seed, model and sampler.
+//! 2. Provenance: C2PA claim generators and IPTC `DigitalSourceType` with XMP creator-tool
+//!    fields, then software tags that name a tool.
+//! 3. Documented file-name patterns, only when no metadata decided, the metadata does not say
+//!    the file is a human work with generated parts (`compositeWithTrainedAlgorithmicMedia`),
+//!    and the file carries no camera make/model.
+//!
+//! Labels: a specific front end (ComfyUI, InvokeAI, Fooocus, NovelAI) keeps its label whatever
+//! model it ran. The generic `stable-diffusion` label (A1111, Forge, SD.Next, SwarmUI,
+//! unidentified infotext) becomes `flux` when the checkpoint/UNet is a FLUX model, because a
+//! FLUX image is not a Stable Diffusion image and `flux` is the more specific honest label.
+//! The full rule set, with sources, is in docs/ai-detection.md.
+//!
+//! Nothing here panics on any input: JSON is parsed with size caps, graph walks are bounded and
+//! cycle-safe, every kept string is capped at 64 KiB.
+
+mod apps;
+mod comfy;
+mod filename;
+mod infotext;
+mod provenance;
+mod text;
+
+use events::media::{AiInfo, AiSignal, AiSource};
+
+use crate::Signals;
+use provenance::{SourceType, XmpFields, tool_named};
+use text::{looks_like_json_object, non_empty, parse_json, short};
+
+/// Decides which AI tool made a file, from its metadata signals first and its file name
+/// second. Returns `None` for files with no reliable AI marking: camera and phone photos,
+/// screenshots, images only edited in Photoshop (even with Generative Fill), and files whose
+/// only marking is "AI-generated" without a tool we can name.
+///
+/// `file_name` may be a bare name or a path; only its last component is used.
+pub fn detect(signals: &Signals, file_name: &str) -> Option<AiInfo> {
+    let xmp = XmpFields::parse(&signals.xmp);
+    let mut dst = SourceType::default();
+    for v in xmp.values("DigitalSourceType") {
+        dst.scan(v);
+    }
+    for s in &signals.c2pa {
+        dst.scan(s);
+    }
+
+    let found = generator_metadata(signals)
+        .or_else(|| midjourney_text(signals, &xmp))
+        .or_else(|| provenance(signals, &xmp, dst, file_name));
+    if let Some(info) = found {
+        let info = refine_flux(info);
+        tracing::debug!(source = %info.source, evidence = %info.evidence, "AI source from metadata");
+        return Some(info);
+    }
+
+    // Metadata that speaks against a name-based guess.
+    if dst.composite && !dst.trained {
+        tracing::debug!(
+            file_name,
+            "composite with generated parts; not labelled as generated"
+        );
+        return None;
+    }
+    if camera_like(signals) {
+        return None;
+    }
+    let m = filename::detect(file_name)?;
+    let mut evidence = format!("filename:{} {}", m.source, m.rule);
+    if dst.trained {
+        evidence.push_str(" + xmp/c2pa:DigitalSourceType=trainedAlgorithmicMedia");
+    }
+    tracing::debug!(source = %m.source, evidence = %evidence, "AI source from file name");
+    Some(AiInfo::new(m.source, AiSignal::Filename, evidence))
+}
+
+fn meta(source: AiSource, evidence: impl Into<String>) -> AiInfo {
+    AiInfo::new(source, AiSignal::Metadata, evidence)
+}
+
+/// A PNG text chunk by keyword: exact match first, then ASCII case-insensitive (some writers
+/// change the case of `Software`/`Comment`).
+fn png<'a>(signals: &'a Signals, key: &str) -> Option<&'a str> {
+    signals
+        .png_text
+        .iter()
+        .find(|(k, _)| k == key)
+        .or_else(|| {
+            signals
+                .png_text
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        })
+        .map(|(_, v)| v.as_str())
+}
+
+/// Tool-specific generation metadata, most specific first.
+fn generator_metadata(s: &Signals) -> Option<AiInfo> {
+    comfyui(s)
+        .or_else(|| invokeai(s))
+        .or_else(|| novelai(s))
+        .or_else(|| fooocus(s))
+        .or_else(|| swarmui(s))
+        .or_else(|| a1111(s))
+}
+
+fn comfyui(s: &Signals) -> Option<AiInfo> {
+    // PNG chunks from SaveImage; EXIF Model/Make `prompt:{…}` / `workflow:{…}` from ComfyUI's
+    // WebP savers.
+    let prompt = png(s, "prompt")
+        .map(|t| (t, "png:prompt"))
+        .or_else(|| {
+            exif_prefixed(s.exif_model.as_deref(), "prompt:").map(|t| (t, "exif:Model prompt:"))
+        })
+        .or_else(|| {
+            exif_prefixed(s.exif_make.as_deref(), "prompt:").map(|t| (t, "exif:Make prompt:"))
+        });
+    let workflow = png(s, "workflow")
+        .map(|t| (t, "png:workflow"))
+        .or_else(|| {
+            exif_prefixed(s.exif_make.as_deref(), "workflow:").map(|t| (t, "exif:Make workflow:"))
+        })
+        .or_else(|| {
+            exif_prefixed(s.exif_model.as_deref(), "workflow:").map(|t| (t, "exif:Model workflow:"))
+        });
+
+    let mut info = None;
+    let mut malformed = None;
+    if let Some((text, key)) = prompt {
+        match parse_json(text) {
+            Some(v) if comfy::is_api_graph(&v) => {
+                let mut i = meta(AiSource::Comfyui, format!("{key} (ComfyUI API graph)"));
+                if let Some(p) = v.as_object().and_then(comfy::parse_api_graph) {
+                    i.prompt = p.prompt;
+                    i.negative_prompt = p.negative_prompt;
+                    i.model = p.model;
+                    i.seed = p.seed;
+                    i.steps = p.steps;
+                    i.sampler = p.sampler;
+                    i.cfg_scale = p.cfg_scale;
+                    i.size = p.size;
+                }
+                info = Some(i);
+            }
+            None if looks_like_json_object(text) => malformed = Some(key),
+            _ => {}
+        }
+    }
+    if info.is_none()
+        && let Some((text, key)) = workflow
+    {
+        match parse_json(text) {
+            Some(v) if comfy::is_ui_workflow(&v) => {
+                info = Some(meta(
+                    AiSource::Comfyui,
+                    format!("{key} (ComfyUI UI workflow)"),
+                ));
+            }
+            None if looks_like_json_object(text) => malformed = malformed.or(Some(key)),
+            _ => {}
+        }
+    }
+    if info.is_none()
+        && let Some(key) = malformed
+    {
+        // A `prompt`/`workflow` chunk holding a JSON object is ComfyUI's signature even when
+        // the JSON is cut or corrupt; it just yields no parameters.
+        info = Some(meta(
+            AiSource::Comfyui,
+            format!("{key} (malformed ComfyUI JSON; no parameters)"),
+        ));
+    }
+    let mut info = info?;
+    // Save nodes that also write A1111 parameters fill what the graph walk could not.
+    if let Some(it) = png(s, "parameters").and_then(infotext::parse) {
+        it.fill(&mut info);
+    }
+    Some(info)
+}
+
+fn exif_prefixed<'a>(v: Option<&'a str>, prefix: &str) -> Option<&'a str> {
+    v?.strip_prefix(prefix)
+        .filter(|rest| looks_like_json_object(rest))
+}
+
+fn invokeai(s: &Signals) -> Option<AiInfo> {
+    if let Some(t) = png(s, "invokeai_metadata") {
+        let mut i = meta(AiSource::Invokeai, "png:invokeai_metadata");
+        if let Some(v) = parse_json(t) {
+            apps::invokeai_metadata(&v, &mut i);
+        }
+        return Some(i);
+    }
+    if png(s, "invokeai_graph").is_some() {
+        return Some(meta(AiSource::Invokeai, "png:invokeai_graph"));
+    }
+    if let Some(t) = png(s, "sd-metadata") {
+        let mut i = meta(AiSource::Invokeai, "png:sd-metadata (InvokeAI 2.x)");
+        if let Some(v) = parse_json(t) {
+            apps::invokeai_sd_metadata(&v, &mut i);
+        }
+        return Some(i);
+    }
+    if let Some(t) = png(s, "Dream") {
+        let mut i = meta(AiSource::Invokeai, "png:Dream (InvokeAI 1.x)");
+        apps::invokeai_dream(t, &mut i);
+        return Some(i);
+    }
+    None
+}
+
+fn novelai(s: &Signals) -> Option<AiInfo> {
+    let png_software = png(s, "Software").is_some_and(|v| v.trim().eq_ignore_ascii_case("NovelAI"));
+    let exif_software = s
+        .exif_software
+        .as_deref()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("NovelAI"));
+    if !png_software && !exif_software {
+        return None;
+    }
+    let evidence = if png_software {
+        "png:Software=NovelAI"
+    } else {
+        "exif:Software=NovelAI"
+    };
+    let mut i = meta(AiSource::Novelai, evidence);
+    let comment = png(s, "Comment")
+        .or(s.exif_user_comment.as_deref())
+        .and_then(parse_json);
+    let description = png(s, "Description").or(s.exif_image_description.as_deref());
+    apps::novelai(description, comment.as_ref(), png(s, "Source"), &mut i);
+    Some(i)
+}
+
+fn fooocus(s: &Signals) -> Option<AiInfo> {
+    let scheme = png(s, "fooocus_scheme");
+    let params = png(s, "parameters")
+        .map(|t| (t, "png:parameters"))
+        .or_else(|| {
+            s.exif_user_comment
+                .as_deref()
+                .map(|t| (t, "exif:UserComment"))
+        });
+    let software = s
+        .exif_software
+        .as_deref()
+        .filter(|v| v.trim_start().to_ascii_lowercase().starts_with("fooocus"));
+
+    if let Some((text, key)) = params {
+        if let Some(v) = parse_json(text).filter(apps::is_fooocus_json) {
+            let mut i = meta(AiSource::Fooocus, format!("{key} (Fooocus JSON)"));
+            apps::fooocus_json(&v, &mut i);
+            return Some(i);
+        }
+        if let Some(it) = infotext::parse(text)
+            && (scheme.is_some()
+                || software.is_some()
+                || it.get("Version").is_some_and(|v| v.contains("Fooocus")))
+        {
+            let mut i = meta(
+                AiSource::Fooocus,
+                format!("{key} (A1111 scheme, Version: Fooocus)"),
+            );
+            it.fill(&mut i);
+            return Some(i);
+        }
+    }
+    if let Some(sc) = scheme {
+        return Some(meta(
+            AiSource::Fooocus,
+            format!("png:fooocus_scheme={}", short(sc)),
+        ));
+    }
+    software.map(|sw| meta(AiSource::Fooocus, format!("exif:Software={}", short(sw))))
+}
+
+fn swarmui(s: &Signals) -> Option<AiInfo> {
+    let candidates = [
+        png(s, "parameters").map(|t| (t, "png:parameters")),
+        png(s, "sui_image_params").map(|t| (t, "png:sui_image_params")),
+        s.exif_user_comment
+            .as_deref()
+            .map(|t| (t, "exif:UserComment")),
+    ];
+    for (text, key) in candidates.into_iter().flatten() {
+        if !text.contains("sui_image_params") && key != "png:sui_image_params" {
+            continue;
+        }
+        let Some(v) = parse_json(text) else { continue };
+        let params = v.get("sui_image_params").unwrap_or(&v);
+        let Some(obj) = params.as_object() else {
+            continue;
+        };
+        let mut i = meta(
+            AiSource::StableDiffusion,
+            format!("{key} (SwarmUI sui_image_params)"),
+        );
+        apps::swarmui(obj, &mut i);
+        return Some(i);
+    }
+    None
+}
+
+fn a1111(s: &Signals) -> Option<AiInfo> {
+    let candidates = [
+        png(s, "parameters").map(|t| (t, "png:parameters")),
+        s.exif_user_comment
+            .as_deref()
+            .map(|t| (t, "exif:UserComment")),
+        s.exif_image_description
+            .as_deref()
+            .map(|t| (t, "exif:ImageDescription")),
+    ];
+    for (text, key) in candidates.into_iter().flatten() {
+        let Some(it) = infotext::parse(text) else {
+            continue;
+        };
+        let front_end = match it.get("Version") {
+            Some(v)
+                if v.starts_with('f') && v.chars().nth(1).is_some_and(|c| c.is_ascii_digit()) =>
+            {
+                " (Forge)"
+            }
+            _ if it.get("App").is_some_and(|a| a.contains("SD.Next")) => " (SD.Next)",
+            _ => " (A1111 infotext)",
+        };
+        let mut i = meta(AiSource::StableDiffusion, format!("{key}{front_end}"));
+        it.fill(&mut i);
+        return Some(i);
+    }
+    None
+}
+
+/// Midjourney's own marking: `Job ID: <uuid>` after the prompt in the PNG `Description`
+/// chunk, EXIF `ImageDescription` or XMP `dc:description`.
+fn midjourney_text(s: &Signals, xmp: &XmpFields) -> Option<AiInfo> {
+    let candidates = [
+        png(s, "Description").map(|t| (t, "png:Description")),
+        s.exif_image_description
+            .as_deref()
+            .map(|t| (t, "exif:ImageDescription")),
+        xmp.first("description").map(|t| (t, "xmp:dc:description")),
+    ];
+    candidates.into_iter().flatten().find_map(|(text, key)| {
+        let prompt = apps::midjourney_description(text)?;
+        let mut i = meta(AiSource::Midjourney, format!("{key} (Midjourney Job ID)"));
+        i.prompt = prompt;
+        Some(i)
+    })
+}
+
+/// C2PA, XMP and software tags that name a tool.
+fn provenance(s: &Signals, xmp: &XmpFields, dst: SourceType, file_name: &str) -> Option<AiInfo> {
+    if dst.composite && !dst.trained {
+        // A human work with generated regions (Generative Fill, Magic Editor): the file was not
+        // made by the tool, whatever tool names its manifest carries.
+        return None;
+    }
+    let ai = dst.trained;
+    let dst_note = if ai {
+        " + DigitalSourceType=trainedAlgorithmicMedia"
+    } else {
+        ""
+    };
+
+    for c in &s.c2pa {
+        if let Some((source, _)) = tool_named(c, ai) {
+            let source = google_video(source, file_name);
+            let mut i = meta(
+                source,
+                format!("c2pa:claim_generator={}{dst_note}", short(c)),
+            );
+            i.prompt = xmp_prompt(xmp);
+            return Some(i);
+        }
+    }
+
+    for key in [
+        "CreatorTool",
+        "AISystemUsed",
+        "Software",
+        "Credit",
+        "softwareAgent",
+        "creator",
+    ] {
+        // dc:creator names people as often as tools: only with the AI source type.
+        let ctx_ok = key != "creator" || ai;
+        if !ctx_ok {
+            continue;
+        }
+        for v in xmp.values(key) {
+            if let Some((source, _)) = tool_named(v, ai) {
+                let source = google_video(source, file_name);
+                let prefix = if ai {
+                    "xmp:DigitalSourceType=trainedAlgorithmicMedia + "
+                } else {
+                    ""
+                };
+                let mut i = meta(source, format!("{prefix}xmp:{key}={}", short(v)));
+                i.prompt = xmp_prompt(xmp);
+                return Some(i);
+            }
+        }
+    }
+
+    if let Some(sw) = s.exif_software.as_deref()
+        && let Some((source, _)) = tool_named(sw, ai)
+    {
+        return Some(meta(
+            source,
+            format!("exif:Software={}{dst_note}", short(sw)),
+        ));
+    }
+    if let Some(make) = s.exif_make.as_deref()
+        && let Some((source @ AiSource::Midjourney, _)) = tool_named(make, ai)
+    {
+        return Some(meta(source, format!("exif:Make={}", short(make))));
+    }
+
+    for (key, value) in &s.other_text {
+        // Only fields that name the writing software; titles and comments are user text.
+        let k = key.to_ascii_lowercase();
+        let software_field = [
+            "too",
+            "swr",
+            "writingapp",
+            "muxingapp",
+            "encoder",
+            "software",
+            "encoded_by",
+            "creator",
+        ]
+        .iter()
+        .any(|f| k.contains(f));
+        if !software_field {
+            continue;
+        }
+        if let Some((source, _)) = tool_named(value, ai) {
+            return Some(meta(source, format!("{key}={}{dst_note}", short(value))));
+        }
+    }
+    None
+}
+
+/// Google marks Imagen and Veo outputs alike ("Made with Google AI"); a video is Veo.
+fn google_video(source: AiSource, file_name: &str) -> AiSource {
+    if source == AiSource::Imagen && filename::is_video_name(file_name) {
+        AiSource::Veo
+    } else {
+        source
+    }
+}
+
+fn xmp_prompt(xmp: &XmpFields) -> Option<String> {
+    xmp.first("AIPromptInformation").and_then(non_empty)
+}
+
+/// EXIF make or model that describe a device (not ComfyUI's `prompt:`/`workflow:` blobs):
+/// such a file came from a camera or phone, so name patterns are not trusted for it.
+fn camera_like(s: &Signals) -> bool {
+    [s.exif_make.as_deref(), s.exif_model.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|v| {
+            let t = v.trim();
+            !t.is_empty() && !t.starts_with("prompt:") && !t.starts_with("workflow:")
+        })
+}
+
+/// Applies the FLUX rule to the generic `stable-diffusion` label.
+fn refine_flux(mut info: AiInfo) -> AiInfo {
+    if info.source == AiSource::StableDiffusion
+        && let Some(model) = info.model.as_deref()
+        && is_flux_model(model)
+    {
+        info.evidence = format!("{} + model family FLUX ({})", info.evidence, short(model));
+        info.source = AiSource::Flux;
+    }
+    info
+}
+
+/// Whether a checkpoint/UNet name is a FLUX model: `flux` not preceded by a letter (as in
+/// `flux1-dev`, `FLUX.1-schnell`, `Flux/flux1-dev-fp8`, `flux_dev`, fine-tunes such as
+/// `fluxmania`), so `influx` or `refluxed` do not count.
+pub(crate) fn is_flux_model(model: &str) -> bool {
+    let lower = model.to_lowercase();
+    let bytes = lower.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find("flux") {
+        let start = from + pos;
+        let before_ok = start == 0 || !bytes[start - 1].is_ascii_alphabetic();
+        if before_ok {
+            return true;
+        }
+        from = start + 4;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_names() {
+        for m in [
+            "flux1-dev.safetensors",
+            "FLUX.1-schnell",
+            "Flux/flux1-dev-fp8",
+            "flux_dev_fp8",
+            "my-flux-finetune",
+            "fluxmania_v3",
+        ] {
+            assert!(is_flux_model(m), "{m}");
+        }
+        for m in [
+            "sd_xl_base_1.0",
+            "influx_v2",
+            "v1-5-pruned-emaonly",
+            "refluxed",
+        ] {
+            assert!(!is_flux_model(m), "{m}");
+        }
+    }
+}
