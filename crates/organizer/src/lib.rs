@@ -1,1 +1,59 @@
-//! Destination planning, sanitizing, crash-safe copy/move, collisions and duplicates
+//! Destination planning and crash-safe placement of files.
+//!
+//! This crate is pure mechanism. It does not parse media, talk to the catalog or publish
+//! events: the pipeline decides *what* goes *where* and records what happened; this crate
+//! computes safe paths and moves bytes so that no file is ever lost or overwritten.
+//!
+//! # Layout
+//!
+//! - [`Template`] (`template.rs`): parse a destination template once, render a relative path
+//!   per file from [`PlanVars`].
+//! - [`sanitize_component`], [`sanitize_name`], [`collision_name`] (`sanitize.rs`): untrusted
+//!   strings to safe path components.
+//! - [`place`], [`remove_source`], [`find_placed`], [`cleanup_temporaries`] (`place.rs`): the
+//!   filesystem side. Quarantine and duplicates folders are just other `dest_root`s.
+//!
+//! # Guarantees
+//!
+//! - **Nothing is overwritten.** Final names are only ever given with
+//!   `renameat2(RENAME_NOREPLACE)` or, where the filesystem lacks it, `link` + `unlink`;
+//!   both fail rather than replace. A name taken by different content gets the next
+//!   collision name; one taken by identical content (same BLAKE3) is
+//!   [`Outcome::AlreadyPresent`].
+//! - **No file is lost.** A copy is written to a temporary in the destination folder, hashed
+//!   while written, compared with the asset id, fsynced, renamed into place, and the folder
+//!   fsynced. The source is only removed by [`remove_source`], which the caller invokes after
+//!   journaling the [`Placement`], and which re-checks the destination first. A move on one
+//!   filesystem is a single no-replace rename.
+//! - **Sources are never written.** They are opened read-only; symlinks are refused.
+//! - **Paths stay inside the root.** Everything rendered is sanitized: no `..`, no absolute
+//!   paths, no `/` or control characters in a component, at most 255 bytes per component.
+//!
+//! # Crash recovery, for the caller
+//!
+//! At start, call [`cleanup_temporaries`] on each root. For a journaled operation that did
+//! not finish, call [`place`] again with the same request: an earlier copy or rename that
+//! completed shows up as [`Outcome::AlreadyPresent`] (found by content), and its
+//! [`Placement`] can be passed to [`remove_source`]. [`find_placed`] answers "where did it
+//! go?" without placing anything.
+//!
+//! Linux only (`renameat2`, byte file names).
+
+mod error;
+mod place;
+mod sanitize;
+mod sys;
+mod temp;
+mod template;
+
+pub use error::OrganizeError;
+pub use place::{
+    FileIdentity, MAX_COLLISION_ATTEMPTS, Mode, Outcome, PlaceRequest, Placement, SourceRemoval,
+    Via, cleanup_temporaries, find_placed, place, remove_source,
+};
+pub use sanitize::{
+    MAX_COMPONENT_BYTES, MAX_NAME_BYTES, camera_label, collision_name, sanitize_component,
+    sanitize_name,
+};
+pub use temp::{TEMP_PREFIX, is_temporary_name};
+pub use template::{CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError};
