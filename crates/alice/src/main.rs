@@ -1,11 +1,135 @@
-//! The `alice` binary: CLI, config, wiring.
-use clap::Parser;
+//! The `alice` binary: CLI, config loading, wiring, logging. Business logic lives in the
+//! library crates; this is glue.
 
-/// AliceMultiverse: watches inbox folders and files every image and video into an organized tree.
+mod config;
+mod daemon;
+mod inspect;
+mod logging;
+mod undo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// AliceMultiverse: a media organizer daemon.
+///
+/// Watches inbox folders, identifies every finished image or video by content (BLAKE3), reads
+/// its metadata (capture date, camera, which AI tool made it, prompt, model, seed) and files it
+/// into an organized tree, without ever losing, overwriting or half-processing a file.
 #[derive(Parser)]
-#[command(name = "alice", version, about)]
-struct Cli {}
+#[command(name = "alice", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// Watch the inboxes and organize every finished file until SIGINT/SIGTERM.
+    ///
+    /// Starts with a reconciliation scan of every inbox, then follows inotify events. On
+    /// SIGINT/SIGTERM it stops watching, finishes in-flight files and exits 0. Without a config
+    /// file it uses defaults under your Pictures folder and says where.
+    Run(ConfigArgs),
+    /// Organize what is in the inboxes now, then exit (one reconciliation pass).
+    ///
+    /// Prints a summary (organized, duplicates, skipped, failed). With --dry-run it prints the
+    /// plan and changes nothing at all, the catalog included.
+    Scan {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print what the daemon would know about each file (metadata, AI source, prompt…).
+    ///
+    /// Exit status 0 when every file could be opened, even if some are not media or are
+    /// corrupt (their `error` says why); 1 when a file could not be opened.
+    Inspect {
+        /// One JSON object per line per file, in argument order.
+        #[arg(long)]
+        json: bool,
+        /// Files to inspect.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Reverse the last N organize operations.
+    ///
+    /// Move mode: files go back to where they came from (never replacing anything). Copy mode:
+    /// an organized copy is deleted only when its source still exists and is identical.
+    Undo {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// How many operations to reverse, most recent first.
+        #[arg(long, value_name = "N")]
+        last: usize,
+    },
+    /// Validate or show the config.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file; errors name the file, line, column and key. Exit 1 on error.
+    Check {
+        /// The file (default: the XDG location, see `alice config show`).
+        file: Option<PathBuf>,
+    },
+    /// Print the effective config with every default filled in.
+    Show(ConfigArgs),
+}
+
+#[derive(Args, Clone)]
+struct ConfigArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/alice/config.toml).
+    #[arg(long, short = 'c', value_name = "FILE", env = "ALICE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format: auto (JSON when stdout is not a terminal), json or human.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    log_format: Option<config::LogFormat>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("alice: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => daemon::run(&args, false, daemon::Job::Watch),
+        Command::Scan { config, dry_run } => daemon::run(&config, dry_run, daemon::Job::Scan),
+        Command::Inspect { json, files } => inspect::run(json, &files),
+        Command::Undo { config, last } => undo::run(&config, last),
+        Command::Config(ConfigCommand::Check { file }) => {
+            let path = match file {
+                Some(f) => f,
+                None => config::XdgDefaults::detect()?.config_file,
+            };
+            match config::Config::load(&path) {
+                Ok(_) => {
+                    println!("{}: ok", path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            let (cfg, origin) = daemon::load_config(&args)?;
+            println!("# effective config ({origin})");
+            print!("{}", toml::to_string_pretty(&cfg)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -73,6 +73,10 @@ pub struct MetadataExtracted {
     pub project: String,
     /// Everything that was learned.
     pub media: MediaInfo,
+    /// Set when the file is recognized media but could not be read completely (truncated,
+    /// corrupt): what is wrong, for a human. The organizer then reports `AssetFailed`.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// A file was placed in the organized tree.

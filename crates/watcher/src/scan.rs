@@ -64,7 +64,7 @@ impl Candidate {
 }
 
 /// Lets the run loop keep files it already tracks out of a scan.
-pub(crate) trait Hooks {
+pub(crate) trait Hooks: Send {
     /// True if the candidate is pending, being hashed, or was already reported unchanged.
     fn skip(&self, c: &Candidate) -> bool;
     /// The candidate was emitted (or reported failed) in this version.

@@ -1,0 +1,351 @@
+//! The daemon's TOML config: parsing, defaults, validation.
+//!
+//! Only the binary reads files; library crates receive the values (brief invariant 8).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Default destination template.
+pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
+
+/// Copy or move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Leave inbox files in place; place verified copies.
+    #[default]
+    Copy,
+    /// Remove inbox files once their organized copy is durable and verified.
+    Move,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON lines when stdout is not a terminal, human-readable on a terminal.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Human,
+}
+
+/// `[watch]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchSection {
+    /// A file is processed once it has been closed and unchanged for this long.
+    pub settle_ms: u64,
+    /// Extra glob patterns (relative to the inbox) to ignore, besides temporary names.
+    pub ignore: Vec<String>,
+    /// Interval of the periodic scan used when inotify cannot watch a tree.
+    pub poll_interval_s: u64,
+    /// Scan periodically instead of using inotify (network filesystems).
+    pub force_polling: bool,
+    /// Files hashed at once (0 = number of CPUs).
+    pub hash_concurrency: usize,
+}
+
+impl Default for WatchSection {
+    fn default() -> Self {
+        WatchSection {
+            settle_ms: 500,
+            ignore: Vec::new(),
+            poll_interval_s: 30,
+            force_polling: false,
+            hash_concurrency: 0,
+        }
+    }
+}
+
+/// `[log]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `auto`, `json` or `human`.
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, `alice=debug,info`… `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
+    }
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folders to watch.
+    pub inboxes: Vec<PathBuf>,
+    /// Root of the organized tree.
+    pub organized: PathBuf,
+    /// `copy` or `move`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Catalog and other state of this instance.
+    pub state_dir: PathBuf,
+    /// Destination template relative to `organized`.
+    #[serde(default = "default_template")]
+    pub template: String,
+    /// Where duplicates go in move mode (default: `duplicates` beside `organized`).
+    #[serde(default)]
+    pub duplicates: Option<PathBuf>,
+    /// Where unreadable media go (default: unset, they stay in the inbox).
+    #[serde(default)]
+    pub quarantine: Option<PathBuf>,
+    /// Watcher settings.
+    #[serde(default)]
+    pub watch: WatchSection,
+    /// Logging settings.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+fn default_template() -> String {
+    DEFAULT_TEMPLATE.to_owned()
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            anyhow::anyhow!(
+                "{}:{line}:{col}: {}",
+                origin.display(),
+                e.message().trim_end()
+            )
+        })?;
+        config
+            .validate()
+            .with_context(|| format!("invalid config {}", origin.display()))?;
+        Ok(config)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read config file {} (create it, or pass --config FILE)",
+                path.display()
+            )
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// The folder that receives duplicates in move mode.
+    pub fn duplicates_dir(&self) -> PathBuf {
+        self.duplicates.clone().unwrap_or_else(|| {
+            self.organized
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .join("duplicates")
+        })
+    }
+
+    /// Checks what serde cannot: absolute paths, no nesting of inboxes and the organized tree.
+    pub fn validate(&self) -> Result<()> {
+        if self.inboxes.is_empty() {
+            bail!("key `inboxes`: at least one inbox folder is needed");
+        }
+        let mut named: Vec<(&str, &Path)> = vec![
+            ("organized", &self.organized),
+            ("state_dir", &self.state_dir),
+        ];
+        for inbox in &self.inboxes {
+            named.push(("inboxes", inbox));
+        }
+        let dups = self.duplicates_dir();
+        named.push(("duplicates", &dups));
+        if let Some(q) = &self.quarantine {
+            named.push(("quarantine", q));
+        }
+        for (key, path) in &named {
+            if !path.is_absolute() {
+                bail!(
+                    "key `{key}`: {} is not an absolute path; write it in full (e.g. /home/me/inbox)",
+                    path.display()
+                );
+            }
+        }
+        let others = [
+            ("organized", self.organized.as_path()),
+            ("duplicates", dups.as_path()),
+        ]
+        .into_iter()
+        .chain(self.quarantine.as_deref().map(|q| ("quarantine", q)));
+        for (key, out) in others {
+            for inbox in &self.inboxes {
+                if nests(out, inbox) {
+                    bail!(
+                        "key `{key}` ({}) and inbox {} are inside one another; the daemon would organize its own output. Put them side by side.",
+                        out.display(),
+                        inbox.display()
+                    );
+                }
+            }
+        }
+        for (i, a) in self.inboxes.iter().enumerate() {
+            for b in &self.inboxes[i + 1..] {
+                if nests(a, b) {
+                    bail!(
+                        "key `inboxes`: {} and {} are inside one another; list only the outer one",
+                        a.display(),
+                        b.display()
+                    );
+                }
+            }
+        }
+        if self.watch.settle_ms > 600_000 {
+            bail!(
+                "key `watch.settle_ms`: {} ms is more than 10 minutes; files would wait too long",
+                self.watch.settle_ms
+            );
+        }
+        if self.watch.poll_interval_s == 0 {
+            bail!("key `watch.poll_interval_s`: must be at least 1");
+        }
+        organizer::Template::parse(&self.template)
+            .map_err(|e| anyhow::anyhow!("key `template`: {e}"))?;
+        Ok(())
+    }
+}
+
+/// True when one path is inside the other (or equal), compared lexically after normalizing.
+fn nests(a: &Path, b: &Path) -> bool {
+    let a = normalize(a);
+    let b = normalize(b);
+    a.starts_with(&b) || b.starts_with(&a)
+}
+
+fn normalize(p: &Path) -> PathBuf {
+    // Resolve symlinks when the folder exists, so /home/me/in and a symlink to it compare equal.
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.components().collect())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, col)
+}
+
+/// Where a config lives when `--config` is not given, and the defaults for a first run.
+pub struct XdgDefaults {
+    /// `$XDG_CONFIG_HOME/alice/config.toml`.
+    pub config_file: PathBuf,
+    /// Default inbox.
+    pub inbox: PathBuf,
+    /// Default organized tree.
+    pub organized: PathBuf,
+    /// `$XDG_STATE_HOME/alice` (or the data dir where there is no state dir).
+    pub state_dir: PathBuf,
+}
+
+impl XdgDefaults {
+    /// Computes the defaults from the environment (`directories` crate).
+    pub fn detect() -> Result<XdgDefaults> {
+        let proj = directories::ProjectDirs::from("", "", "alice")
+            .context("cannot find the home folder to place the default config; set HOME or pass --config FILE")?;
+        let base = directories::UserDirs::new()
+            .and_then(|u| {
+                u.picture_dir()
+                    .map(Path::to_path_buf)
+                    .or_else(|| Some(u.home_dir().join("Pictures")))
+            })
+            .context("cannot find the home folder; set HOME or pass --config FILE")?
+            .join("alice");
+        Ok(XdgDefaults {
+            config_file: proj.config_dir().join("config.toml"),
+            inbox: base.join("inbox"),
+            organized: base.join("organized"),
+            state_dir: proj.state_dir().unwrap_or(proj.data_dir()).to_path_buf(),
+        })
+    }
+
+    /// The config used when no file exists yet.
+    pub fn config(&self) -> Config {
+        Config {
+            inboxes: vec![self.inbox.clone()],
+            organized: self.organized.clone(),
+            mode: Mode::Copy,
+            state_dir: self.state_dir.clone(),
+            template: default_template(),
+            duplicates: None,
+            quarantine: None,
+            watch: WatchSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+inboxes = ["/tmp/a/inbox"]
+organized = "/tmp/a/organized"
+mode = "copy"
+state_dir = "/tmp/a/state"
+[watch]
+settle_ms = 500
+"#;
+
+    #[test]
+    fn minimal_contract_parses() {
+        let c = Config::parse(MINIMAL, Path::new("t.toml")).unwrap();
+        assert_eq!(c.template, DEFAULT_TEMPLATE);
+        assert_eq!(c.watch.settle_ms, 500);
+        assert_eq!(c.duplicates_dir(), PathBuf::from("/tmp/a/duplicates"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = MINIMAL.replace("settle_ms = 500", "settle_ms = 500\nsetle = 3");
+        let err = Config::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t.toml:8:"), "{err}");
+        assert!(err.contains("setle"), "{err}");
+    }
+
+    #[test]
+    fn organized_inside_inbox_is_rejected() {
+        let text = MINIMAL.replace("/tmp/a/organized", "/tmp/a/inbox/organized");
+        let err = format!(
+            "{:#}",
+            Config::parse(&text, Path::new("t.toml")).unwrap_err()
+        );
+        assert!(err.contains("inside one another"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_and_bad_templates_are_rejected() {
+        let text = MINIMAL.replace("/tmp/a/state", "state");
+        let err = format!(
+            "{:#}",
+            Config::parse(&text, Path::new("t.toml")).unwrap_err()
+        );
+        assert!(err.contains("state_dir"), "{err}");
+        let text = format!("template = \"{{date}}/{{nope}}\"\n{MINIMAL}");
+        let err = format!(
+            "{:#}",
+            Config::parse(&text, Path::new("t.toml")).unwrap_err()
+        );
+        assert!(err.contains("template"), "{err}");
+    }
+}

@@ -1,0 +1,181 @@
+//! `alice inspect`: what the daemon would know about each file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use events::media::MediaInfo;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(with = "events::path")]
+    path: &'a Path,
+    asset_id: Option<String>,
+    media_type: Option<&'static str>,
+    format: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    duration_ms: Option<u64>,
+    taken_at: Option<String>,
+    taken_at_source: Option<&'static str>,
+    camera: Option<events::media::Camera>,
+    ai: Option<events::media::AiInfo>,
+    error: Option<String>,
+}
+
+impl<'a> Report<'a> {
+    fn unopened(path: &'a Path, error: String) -> Report<'a> {
+        Report {
+            path,
+            asset_id: None,
+            media_type: None,
+            format: None,
+            width: None,
+            height: None,
+            duration_ms: None,
+            taken_at: None,
+            taken_at_source: None,
+            camera: None,
+            ai: None,
+            error: Some(error),
+        }
+    }
+
+    fn from_info(
+        path: &'a Path,
+        asset_id: String,
+        info: MediaInfo,
+        error: Option<String>,
+    ) -> Report<'a> {
+        Report {
+            path,
+            asset_id: Some(asset_id),
+            media_type: Some(info.media_type.as_str()),
+            format: info.format,
+            width: info.width,
+            height: info.height,
+            duration_ms: info.duration_ms,
+            taken_at: info.taken_at.map(|t| t.to_string()),
+            taken_at_source: info.taken_at_source.map(|s| s.as_str()),
+            camera: info.camera,
+            ai: info.ai,
+            error,
+        }
+    }
+}
+
+fn inspect_one(path: &Path) -> (Report<'_>, bool) {
+    let (hash, _) = match watcher::hash_file(path) {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                Report::unopened(path, format!("cannot open {}: {e}", path.display())),
+                false,
+            );
+        }
+    };
+    match metadata::extract_path(path) {
+        Ok(ex) => (
+            Report::from_info(
+                path,
+                hash.to_hex().to_string(),
+                ex.info,
+                ex.error.map(|e| e.to_string()),
+            ),
+            true,
+        ),
+        Err(e) => (
+            Report::unopened(path, format!("cannot read {}: {e}", path.display())),
+            false,
+        ),
+    }
+}
+
+/// Runs `alice inspect`.
+pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
+    let mut all_opened = true;
+    for path in files {
+        let (report, opened) = inspect_one(path);
+        all_opened &= opened;
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print_human(&report);
+        }
+    }
+    Ok(if all_opened {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_human(r: &Report<'_>) {
+    println!("{}", r.path.display());
+    let line = |k: &str, v: String| println!("  {k:<12} {v}");
+    if let Some(id) = &r.asset_id {
+        line("asset id", id.clone());
+    }
+    if let Some(t) = r.media_type {
+        line(
+            "type",
+            format!(
+                "{t}{}",
+                r.format
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let (Some(w), Some(h)) = (r.width, r.height) {
+        line("size", format!("{w}×{h}"));
+    }
+    if let Some(d) = r.duration_ms {
+        line("duration", format!("{:.3} s", d as f64 / 1000.0));
+    }
+    if let Some(t) = &r.taken_at {
+        line(
+            "taken",
+            format!("{t} (from {})", r.taken_at_source.unwrap_or("?")),
+        );
+    }
+    if let Some(c) = &r.camera {
+        line(
+            "camera",
+            [c.make.as_deref(), c.model.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    match &r.ai {
+        Some(ai) => {
+            line(
+                "ai source",
+                format!("{} ({:?}: {})", ai.source, ai.signal, ai.evidence)
+                    .replace("Metadata", "metadata")
+                    .replace("Filename", "filename"),
+            );
+            let opt = |k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    println!("  {k:<12} {v}");
+                }
+            };
+            opt("prompt", ai.prompt.clone());
+            opt("negative", ai.negative_prompt.clone());
+            opt("model", ai.model.clone());
+            opt("seed", ai.seed.map(|s| s.to_string()));
+            opt("steps", ai.steps.map(|s| s.to_string()));
+            opt("sampler", ai.sampler.clone());
+            opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
+        }
+        None if r.media_type.is_some() => line("ai source", "none detected".into()),
+        None => {}
+    }
+    if let Some(e) = &r.error {
+        line("error", e.clone());
+    }
+}

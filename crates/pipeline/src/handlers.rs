@@ -1,0 +1,645 @@
+//! The subscribers' handlers and the watcher intake.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bus::HandlerError;
+use catalog::{AssetStatus, AssetUpdate, Catalog, NewEvent, NewOp, OpKind};
+use chrono::{DateTime, Utc};
+use events::media::MediaType;
+use events::{
+    AssetDiscovered, AssetDuplicate, AssetFailed, AssetOrganized, AssetSkipped, DiscoveryKind,
+    Event, MetadataExtracted, OrganizeMode, Payload,
+};
+use organizer::{Outcome, PlaceRequest};
+
+use crate::{Inner, Msg, PipelineError, Settings, sources};
+
+/// Project used when a file lies directly in an inbox and no project is active.
+pub const UNCATEGORIZED: &str = "uncategorized";
+
+pub(crate) fn settings(inner: &Inner) -> Arc<Settings> {
+    match inner.settings.read() {
+        Ok(s) => s.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// Runs a catalog call off the async runtime.
+pub(crate) async fn db<T: Send + 'static>(
+    inner: &Inner,
+    f: impl FnOnce(&Catalog) -> Result<T, catalog::CatalogError> + Send + 'static,
+) -> Result<T, PipelineError> {
+    let cat = inner.catalog.clone();
+    tokio::task::spawn_blocking(move || f(&cat))
+        .await
+        .map_err(|e| PipelineError::Join(e.to_string()))?
+        .map_err(PipelineError::from)
+}
+
+async fn publish(inner: &Inner, event: Event) -> Result<(), PipelineError> {
+    inner
+        .bus
+        .publish(Msg(Arc::new(event)))
+        .await
+        .map_err(|_| PipelineError::Closed)
+}
+
+fn to_utc(t: std::time::SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(t)
+}
+
+// ----- intake ------------------------------------------------------------------------------
+
+pub(crate) async fn ingest(
+    inner: &Arc<Inner>,
+    item: watcher::WatchItem,
+) -> Result<bool, PipelineError> {
+    match item {
+        watcher::WatchItem::Discovered(d) => ingest_discovered(inner, d).await,
+        watcher::WatchItem::Failed { path, inbox, error } => {
+            tracing::warn!(path = %path.display(), inbox = %inbox.display(), error = %error, "file cannot be read");
+            inner.tally.started();
+            let ev = Event::new(
+                sources::WATCHER,
+                AssetFailed {
+                    asset_id: None,
+                    path,
+                    stage: "discover".into(),
+                    error,
+                    quarantined_to: None,
+                },
+            );
+            publish(inner, ev).await?;
+            Ok(true)
+        }
+        watcher::WatchItem::ScanStarted { inbox, reason } => {
+            tracing::info!(inbox = %inbox.display(), reason = ?reason, "scan started");
+            Ok(false)
+        }
+        watcher::WatchItem::ScanFinished {
+            inbox,
+            reason,
+            files,
+        } => {
+            tracing::info!(inbox = %inbox.display(), reason = ?reason, files, "scan walked the inbox");
+            Ok(false)
+        }
+    }
+}
+
+async fn ingest_discovered(
+    inner: &Arc<Inner>,
+    d: watcher::Discovered,
+) -> Result<bool, PipelineError> {
+    if d.hashed
+        && let Ok(mut map) = inner.identities.lock()
+    {
+        map.insert(d.identity, d.asset_id.clone());
+    }
+    let identity = catalog::FileIdentity {
+        dev: d.identity.dev,
+        ino: d.identity.ino,
+        size: d.identity.size,
+        mtime_ns: i64::try_from(d.identity.mtime_ns).unwrap_or(i64::MAX),
+    };
+    let (asset, path, remember) = (d.asset_id.clone(), d.path.clone(), d.hashed);
+    let mode = settings(inner).mode;
+    let (handled, active_project) = db(inner, move |c| {
+        if remember {
+            c.remember_identity(&identity, &path, &asset)?;
+        }
+        let handled = already_handled(c, &asset, &path, mode)?;
+        let project = c.context()?.active_project;
+        Ok((handled, project))
+    })
+    .await?;
+    if let Some(why) = handled {
+        tracing::debug!(asset_id = %d.asset_id, path = %d.path.display(), why, "already handled; nothing to do");
+        return Ok(false);
+    }
+    let project = d
+        .project
+        .clone()
+        .or(active_project)
+        .unwrap_or_else(|| UNCATEGORIZED.to_owned());
+    let kind = match d.kind {
+        watcher::DiscoveryKind::Scan => DiscoveryKind::Scan,
+        watcher::DiscoveryKind::Watch => DiscoveryKind::Watch,
+        watcher::DiscoveryKind::Manual => DiscoveryKind::Manual,
+    };
+    let ev = Event::new(
+        sources::WATCHER,
+        AssetDiscovered {
+            asset_id: d.asset_id,
+            path: d.path,
+            size: d.identity.size,
+            mtime: to_utc(d.mtime),
+            inbox: d.inbox,
+            project,
+            kind,
+        },
+    );
+    inner.tally.started();
+    publish(inner, ev).await?;
+    Ok(true)
+}
+
+/// Why a file found in an inbox needs no new pipeline, if it does not: this content at this
+/// path already reached a final outcome in an earlier run.
+pub fn already_handled(
+    c: &Catalog,
+    asset_id: &str,
+    path: &Path,
+    mode: OrganizeMode,
+) -> Result<Option<&'static str>, catalog::CatalogError> {
+    let Some(rec) = c.asset(asset_id)? else {
+        return Ok(None);
+    };
+    if rec.status == AssetStatus::Organized && rec.original_path == path {
+        // Copy mode keeps the source: it is done. Move mode must still remove it (a crash
+        // between recording and removal), so that one goes through the organizer again.
+        return Ok((mode == OrganizeMode::Copy).then_some("organized from this path"));
+    }
+    for stored in c.events_for_asset(asset_id)? {
+        let Ok(ev) = Event::from_json(&stored.json) else {
+            continue;
+        };
+        match &ev.payload {
+            Payload::AssetDuplicate(p) if p.path == path && p.moved_to.is_none() => {
+                return Ok(Some("reported as a duplicate"));
+            }
+            Payload::AssetSkipped(p) if p.path == path => return Ok(Some("skipped: not media")),
+            Payload::AssetFailed(p)
+                if p.path == path && p.stage == "metadata" && p.quarantined_to.is_none() =>
+            {
+                return Ok(Some("failed: unreadable media"));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+// ----- catalog subscriber ------------------------------------------------------------------
+
+pub(crate) async fn record(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerError> {
+    let ev = m.0.clone();
+    log_event(&ev);
+    db(inner, move |c| {
+        let json = ev.to_json();
+        let new = NewEvent {
+            id: &ev.id,
+            event_type: ev.type_name(),
+            time: ev.time,
+            asset_id: ev.payload.asset_id(),
+            correlation_id: ev.correlation_id.as_deref(),
+            json: &json,
+        };
+        let update = match &ev.payload {
+            Payload::AssetDiscovered(p) => AssetUpdate::Discovered {
+                asset_id: &p.asset_id,
+                path: &p.path,
+                size: p.size,
+            },
+            Payload::MetadataExtracted(p) => AssetUpdate::Metadata {
+                asset_id: &p.asset_id,
+                media: &p.media,
+            },
+            Payload::AssetSkipped(p) => AssetUpdate::Status {
+                asset_id: &p.asset_id,
+                status: AssetStatus::Skipped,
+                reason: Some(&p.reason),
+            },
+            Payload::AssetDuplicate(p) => AssetUpdate::Status {
+                asset_id: &p.asset_id,
+                status: AssetStatus::Duplicate,
+                reason: None,
+            },
+            Payload::AssetFailed(AssetFailed {
+                asset_id: Some(id),
+                error,
+                ..
+            }) => AssetUpdate::Status {
+                asset_id: id,
+                status: AssetStatus::Failed,
+                reason: Some(error),
+            },
+            _ => AssetUpdate::None,
+        };
+        c.record_event_with(&new, &update)
+    })
+    .await?;
+    Ok(())
+}
+
+/// One log record per event, with stable field names (see docs/logging.md).
+fn log_event(ev: &Event) {
+    let t = ev.type_name();
+    let id = ev.id.as_str();
+    let corr = ev.correlation_id.as_deref().unwrap_or("");
+    let asset = ev.payload.asset_id().unwrap_or("");
+    match &ev.payload {
+        Payload::AssetDiscovered(p) => {
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), size = p.size, project = %p.project, "discovered")
+        }
+        Payload::MetadataExtracted(p) => {
+            tracing::debug!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), media_type = p.media.media_type.as_str(), format = p.media.format.as_deref().unwrap_or(""), source = events::source_label(&p.media), "metadata extracted")
+        }
+        Payload::AssetOrganized(p) => {
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.source_path.display(), destination = %p.destination.display(), mode = ?p.mode, source = %p.source, project = %p.project, "organized")
+        }
+        Payload::AssetDuplicate(p) => {
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), existing = %p.existing.display(), destination = %p.moved_to.as_deref().map(|d| d.display().to_string()).unwrap_or_default(), "duplicate")
+        }
+        Payload::AssetSkipped(p) => {
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), reason = %p.reason, "skipped")
+        }
+        Payload::AssetFailed(p) => {
+            tracing::warn!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), stage = %p.stage, error = %p.error, "failed")
+        }
+        Payload::DeadLettered(p) => {
+            tracing::error!(event_type = t, event_id = id, subscriber = %p.subscriber, failed_event_id = %p.event_id, failed_event_type = %p.event_type, error = %p.error, attempts = p.attempts, "dead-lettered")
+        }
+        Payload::Unknown { type_name, .. } => {
+            tracing::warn!(event_type = %type_name, event_id = id, "unknown event type; recorded and otherwise ignored")
+        }
+        _ => tracing::info!(
+            event_type = t,
+            event_id = id,
+            correlation_id = corr,
+            asset_id = asset,
+            "event"
+        ),
+    }
+}
+
+// ----- metadata subscriber -----------------------------------------------------------------
+
+pub(crate) async fn extract(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerError> {
+    let Payload::AssetDiscovered(d) = &m.0.payload else {
+        return Ok(());
+    };
+    let path = d.path.clone();
+    let result = tokio::task::spawn_blocking(move || metadata::extract_path(&path))
+        .await
+        .map_err(|e| format!("metadata extraction task failed: {e}"))?;
+    let next = match result {
+        Ok(ex) => m.0.follow(
+            sources::METADATA,
+            MetadataExtracted {
+                asset_id: d.asset_id.clone(),
+                path: d.path.clone(),
+                size: d.size,
+                inbox: d.inbox.clone(),
+                project: d.project.clone(),
+                media: ex.info,
+                error: ex.error.map(|e| e.to_string()),
+            },
+        ),
+        Err(e) => m.0.follow(
+            sources::METADATA,
+            AssetFailed {
+                asset_id: Some(d.asset_id.clone()),
+                path: d.path.clone(),
+                stage: "metadata".into(),
+                error: format!("cannot read {}: {e}", d.path.display()),
+                quarantined_to: None,
+            },
+        ),
+    };
+    publish(inner, next).await?;
+    Ok(())
+}
+
+// ----- organizer subscriber ----------------------------------------------------------------
+
+pub(crate) async fn organize(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerError> {
+    let Payload::MetadataExtracted(x) = &m.0.payload else {
+        return Ok(());
+    };
+    let s = settings(inner);
+    let next = match organize_one(inner, &s, &m.0, x).await {
+        Ok(payload) => payload,
+        Err(Step::Retry(e)) => return Err(e.into()),
+        Err(Step::Fail(error)) => failed(x, "organize", error, None),
+    };
+    publish(inner, m.0.follow(sources::ORGANIZER, next)).await?;
+    Ok(())
+}
+
+enum Step {
+    /// Worth another attempt (the bus retries with backoff).
+    Retry(String),
+    /// Final: report `AssetFailed`.
+    Fail(String),
+}
+
+impl From<PipelineError> for Step {
+    fn from(e: PipelineError) -> Step {
+        Step::Retry(e.to_string())
+    }
+}
+
+fn failed(
+    x: &MetadataExtracted,
+    stage: &str,
+    error: String,
+    quarantined_to: Option<PathBuf>,
+) -> Payload {
+    Payload::AssetFailed(AssetFailed {
+        asset_id: Some(x.asset_id.clone()),
+        path: x.path.clone(),
+        stage: stage.into(),
+        error,
+        quarantined_to,
+    })
+}
+
+fn organize_error(e: organizer::OrganizeError) -> Step {
+    if e.is_transient() && !matches!(e, organizer::OrganizeError::SourceChanged { .. }) {
+        Step::Retry(e.to_string())
+    } else {
+        Step::Fail(e.to_string())
+    }
+}
+
+async fn place(req: PlaceOwned) -> Result<organizer::Placement, Step> {
+    tokio::task::spawn_blocking(move || {
+        organizer::place(&PlaceRequest {
+            source: &req.source,
+            dest_root: &req.dest_root,
+            relative: &req.relative,
+            asset_id: &req.asset_id,
+            expected_size: req.size,
+            mode: req.mode,
+        })
+    })
+    .await
+    .map_err(|e| Step::Retry(format!("placement task failed: {e}")))?
+    .map_err(organize_error)
+}
+
+async fn remove_source(source: PathBuf, placement: organizer::Placement) -> Result<(), Step> {
+    tokio::task::spawn_blocking(move || organizer::remove_source(&source, &placement))
+        .await
+        .map_err(|e| Step::Retry(format!("removal task failed: {e}")))?
+        .map_err(organize_error)?;
+    Ok(())
+}
+
+struct PlaceOwned {
+    source: PathBuf,
+    dest_root: PathBuf,
+    relative: PathBuf,
+    asset_id: String,
+    size: u64,
+    mode: OrganizeMode,
+}
+
+async fn organize_one(
+    inner: &Arc<Inner>,
+    s: &Settings,
+    ev: &Event,
+    x: &MetadataExtracted,
+) -> Result<Payload, Step> {
+    if x.media.media_type == MediaType::Other {
+        return Ok(Payload::AssetSkipped(AssetSkipped {
+            asset_id: x.asset_id.clone(),
+            path: x.path.clone(),
+            reason: "not an image or video: no known format in its first bytes".into(),
+        }));
+    }
+    if let Some(error) = &x.error {
+        let quarantined = match &s.quarantine {
+            Some(q) => Some(set_aside(inner, x, q, OpKind::Quarantine).await?),
+            None => None,
+        };
+        return Ok(failed(x, "metadata", error.clone(), quarantined));
+    }
+    let asset_id = x.asset_id.clone();
+    let existing = db(inner, move |c| c.asset(&asset_id)).await?;
+    if let Some(rec) = existing.filter(|r| r.status == AssetStatus::Organized)
+        && let Some(organized) = rec.organized_path.clone()
+    {
+        return duplicate_or_finish(inner, s, x, &rec.original_path, organized).await;
+    }
+
+    let source = events::source_label(&x.media);
+    let template = s.template.clone();
+    let (project, src_label) = (x.project.clone(), source.to_owned());
+    let (seq, style) = db(inner, move |c| {
+        let seq = if template.uses_seq() {
+            Some(c.next_seq(&project, &src_label)?)
+        } else {
+            None
+        };
+        Ok((seq, c.context()?.active_style))
+    })
+    .await?;
+    let name = x.path.file_name().unwrap_or_default();
+    let mtime = ev.time;
+    let relative = crate::plan_destination(
+        &s.template,
+        &x.media,
+        &x.project,
+        name,
+        &x.asset_id,
+        mtime,
+        seq,
+    )
+    .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
+    let planned = s.organized.join(&relative);
+
+    let kind = if s.mode == OrganizeMode::Move {
+        OpKind::Move
+    } else {
+        OpKind::Copy
+    };
+    let (asset_id, src, dest, mode) = (
+        x.asset_id.clone(),
+        x.path.clone(),
+        planned.clone(),
+        mode_str(s.mode),
+    );
+    let op_id = db(inner, move |c| {
+        c.begin_op(&NewOp {
+            asset_id: &asset_id,
+            kind,
+            source: &src,
+            destination: &dest,
+            mode,
+        })
+    })
+    .await?;
+
+    let placed = place(PlaceOwned {
+        source: x.path.clone(),
+        dest_root: s.organized.clone(),
+        relative,
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+        mode: s.mode,
+    })
+    .await;
+    let placement = match placed {
+        Ok(p) => p,
+        Err(step) => {
+            let why = match &step {
+                Step::Retry(e) | Step::Fail(e) => e.clone(),
+            };
+            let _ = db(inner, move |c| c.abandon_op(op_id, &why)).await;
+            return Err(step);
+        }
+    };
+
+    let (asset_id, dest, media, project, src_label) = (
+        x.asset_id.clone(),
+        placement.destination.clone(),
+        x.media.clone(),
+        x.project.clone(),
+        source.to_owned(),
+    );
+    let size = placement.bytes;
+    let style_for_db = style.clone();
+    db(inner, move |c| {
+        c.complete_placement(&catalog::Placement {
+            op_id,
+            asset_id: &asset_id,
+            destination: &dest,
+            size,
+            project: &project,
+            source: &src_label,
+            style: style_for_db.as_deref(),
+            media: Some(&media),
+        })
+    })
+    .await?;
+    let renamed = matches!(
+        placement.outcome,
+        Outcome::Placed {
+            renamed_for_collision: true,
+            ..
+        }
+    );
+    let destination = placement.destination.clone();
+    if s.mode == OrganizeMode::Move {
+        // After a rename the source is already gone; removal is idempotent and says so.
+        remove_source(x.path.clone(), placement).await?;
+    }
+    Ok(Payload::AssetOrganized(AssetOrganized {
+        asset_id: x.asset_id.clone(),
+        source_path: x.path.clone(),
+        destination,
+        mode: s.mode,
+        project: x.project.clone(),
+        source: source.to_owned(),
+        style,
+        size: x.size,
+        renamed_for_collision: renamed,
+    }))
+}
+
+fn mode_str(mode: OrganizeMode) -> &'static str {
+    match mode {
+        OrganizeMode::Copy => "copy",
+        OrganizeMode::Move => "move",
+    }
+}
+
+/// The content is already organized. Either this is the very file that was organized (a
+/// replay, or a move interrupted before the source was removed), or a duplicate.
+async fn duplicate_or_finish(
+    inner: &Arc<Inner>,
+    s: &Settings,
+    x: &MetadataExtracted,
+    original: &Path,
+    organized: PathBuf,
+) -> Result<Payload, Step> {
+    if original == x.path {
+        // A move interrupted after it was recorded: confirm the organized copy holds this
+        // content (placing it again finds it already present), then remove the source.
+        if s.mode == OrganizeMode::Move
+            && let Ok(relative) = organized.strip_prefix(&s.organized)
+        {
+            let placement = place(PlaceOwned {
+                source: x.path.clone(),
+                dest_root: s.organized.clone(),
+                relative: relative.to_path_buf(),
+                asset_id: x.asset_id.clone(),
+                size: x.size,
+                mode: OrganizeMode::Copy,
+            })
+            .await?;
+            if placement.outcome == Outcome::AlreadyPresent {
+                remove_source(x.path.clone(), placement).await?;
+            }
+        }
+        return Ok(Payload::AssetOrganized(AssetOrganized {
+            asset_id: x.asset_id.clone(),
+            source_path: x.path.clone(),
+            destination: organized,
+            mode: s.mode,
+            project: x.project.clone(),
+            source: events::source_label(&x.media).to_owned(),
+            style: None,
+            size: x.size,
+            renamed_for_collision: false,
+        }));
+    }
+    let moved_to = match s.mode {
+        OrganizeMode::Copy => None,
+        OrganizeMode::Move => {
+            Some(set_aside(inner, x, &s.duplicates, OpKind::DuplicateMove).await?)
+        }
+    };
+    Ok(Payload::AssetDuplicate(AssetDuplicate {
+        asset_id: x.asset_id.clone(),
+        path: x.path.clone(),
+        existing: organized,
+        moved_to,
+    }))
+}
+
+/// Moves the inbox file into `root` (duplicates or quarantine) under its own name, without
+/// replacing anything, journaled like any placement.
+async fn set_aside(
+    inner: &Arc<Inner>,
+    x: &MetadataExtracted,
+    root: &Path,
+    kind: OpKind,
+) -> Result<PathBuf, Step> {
+    let name = organizer::sanitize_name(x.path.file_name().unwrap_or_default());
+    let relative = PathBuf::from(name);
+    let planned = root.join(&relative);
+    let root_owned = root.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::create_dir_all(&root_owned))
+        .await
+        .map_err(|e| Step::Retry(e.to_string()))?
+        .map_err(|e| Step::Fail(format!("cannot create folder {}: {e}", root.display())))?;
+    let (asset_id, src, dest) = (x.asset_id.clone(), x.path.clone(), planned);
+    let op_id = db(inner, move |c| {
+        c.begin_op(&NewOp {
+            asset_id: &asset_id,
+            kind,
+            source: &src,
+            destination: &dest,
+            mode: "move",
+        })
+    })
+    .await?;
+    let placement = place(PlaceOwned {
+        source: x.path.clone(),
+        dest_root: root.to_path_buf(),
+        relative,
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+        mode: OrganizeMode::Move,
+    })
+    .await?;
+    let dest = placement.destination.clone();
+    let final_dest = dest.clone();
+    db(inner, move |c| c.finish_op(op_id, &final_dest)).await?;
+    remove_source(x.path.clone(), placement).await?;
+    Ok(dest)
+}

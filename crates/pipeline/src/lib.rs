@@ -1,0 +1,299 @@
+//! The pipeline: the durable subscribers that join the watcher, the metadata extractor, the
+//! organizer and the catalog through the event bus.
+//!
+//! ```text
+//! watcher ─(WatchItem)─▶ Pipeline::ingest ──AssetDiscovered──▶ bus
+//!   bus ──▶ "metadata"  : extract ──MetadataExtracted──▶ bus
+//!   bus ──▶ "organizer" : dedup, plan, journal, place, record ──Organized/Duplicate/Skipped/Failed──▶ bus
+//!   bus ──▶ "catalog"   : record every event (idempotent on event id), log it
+//!   bus ──▶ "tally"     : count outcomes so `alice scan` knows when it is done
+//! ```
+//!
+//! Each stage only reacts to events and publishes events; the crates it calls (metadata,
+//! organizer, catalog) know nothing of the bus. Every handler is idempotent: an event seen twice
+//! (retry, replay) leaves the same end state.
+
+mod handlers;
+mod plan;
+mod recover;
+mod tally;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use bus::{Bus, Filter, SubscriberOptions};
+use catalog::Catalog;
+use events::{Event, OrganizeMode};
+use organizer::Template;
+
+pub use handlers::{UNCATEGORIZED, already_handled};
+pub use plan::{PlannedAction, plan_destination};
+pub use recover::RecoveryReport;
+pub use tally::{Tally, TallySnapshot};
+
+/// An event as it travels on the bus: shared, never copied.
+#[derive(Clone, Debug)]
+pub struct Msg(pub Arc<Event>);
+
+impl bus::Message for Msg {
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+    fn type_name(&self) -> &str {
+        self.0.type_name()
+    }
+    fn category(&self) -> &str {
+        self.0.category().as_str()
+    }
+}
+
+impl From<Event> for Msg {
+    fn from(e: Event) -> Msg {
+        Msg(Arc::new(e))
+    }
+}
+
+/// The daemon's event bus.
+pub type EventBus = Bus<Msg>;
+
+/// What the organizer needs to know; can be swapped at runtime (config reload) and applies to
+/// files discovered afterwards.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Root of the organized tree.
+    pub organized: PathBuf,
+    /// Copy or move.
+    pub mode: OrganizeMode,
+    /// Destination template.
+    pub template: Template,
+    /// Where duplicates go in move mode.
+    pub duplicates: PathBuf,
+    /// Where unreadable media go; `None` leaves them in place.
+    pub quarantine: Option<PathBuf>,
+}
+
+/// Failures of the pipeline as a whole (not of one file: those are events).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    /// A subscriber could not be registered.
+    #[error("cannot start subscriber: {0}")]
+    Subscribe(#[from] bus::SubscribeError),
+    /// The bus is shut down.
+    #[error("the event bus is shut down")]
+    Closed,
+    /// A blocking task panicked.
+    #[error("internal task failed: {0}")]
+    Join(String),
+}
+
+pub(crate) struct Inner {
+    pub(crate) bus: EventBus,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) settings: RwLock<Arc<Settings>>,
+    pub(crate) tally: Tally,
+    pub(crate) identities: Mutex<HashMap<watcher::FileIdentity, String>>,
+}
+
+/// The running pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+/// Event sources, as CloudEvents `source` attributes.
+pub mod sources {
+    /// The inbox watcher.
+    pub const WATCHER: &str = "/alice/watcher";
+    /// The metadata extractor.
+    pub const METADATA: &str = "/alice/metadata";
+    /// The organizer.
+    pub const ORGANIZER: &str = "/alice/organizer";
+    /// The daemon itself (runs, scans).
+    pub const DAEMON: &str = "/alice/daemon";
+    /// The bus (dead letters).
+    pub const BUS: &str = "/alice/bus";
+}
+
+impl Pipeline {
+    /// Builds the bus, loads the identity cache and starts the durable subscribers. Must be
+    /// called inside a tokio runtime.
+    pub async fn start(
+        catalog: Arc<Catalog>,
+        settings: Settings,
+    ) -> Result<Pipeline, PipelineError> {
+        let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
+        let sink_slot = bus_slot.clone();
+        let bus = Bus::<Msg>::builder()
+            .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
+                // The sink runs on the failing subscriber's task: publish from a new task so
+                // a full queue can never wait on the subscriber that is reporting.
+                if let Some(bus) = sink_slot.get().cloned() {
+                    let event = dl.message.0.follow(
+                        sources::BUS,
+                        events::DeadLettered {
+                            subscriber: dl.subscriber.clone(),
+                            event_id: dl.message.0.id.clone(),
+                            event_type: dl.message.0.type_name().to_owned(),
+                            error: dl.error.clone(),
+                            attempts: dl.attempts,
+                        },
+                    );
+                    tokio::spawn(async move {
+                        let _ = bus.publish(event.into()).await;
+                    });
+                }
+            })
+            .build();
+        let _ = bus_slot.set(bus.clone());
+
+        let cat = catalog.clone();
+        let known = tokio::task::spawn_blocking(move || cat.load_identities())
+            .await
+            .map_err(|e| PipelineError::Join(e.to_string()))??;
+        let identities = known
+            .into_iter()
+            .map(|(id, asset)| {
+                (
+                    watcher::FileIdentity {
+                        dev: id.dev,
+                        ino: id.ino,
+                        size: id.size,
+                        mtime_ns: i128::from(id.mtime_ns),
+                    },
+                    asset,
+                )
+            })
+            .collect();
+
+        let inner = Arc::new(Inner {
+            bus: bus.clone(),
+            catalog,
+            settings: RwLock::new(Arc::new(settings)),
+            tally: Tally::default(),
+            identities: Mutex::new(identities),
+        });
+
+        let options = SubscriberOptions::default();
+        let i = inner.clone();
+        bus.subscribe_with("catalog", Filter::All, options.clone(), move |m: Msg| {
+            let i = i.clone();
+            async move { handlers::record(&i, m).await }
+        })?;
+        let i = inner.clone();
+        bus.subscribe_with(
+            "metadata",
+            Filter::types([events::Payload::KNOWN_TYPES[0]]),
+            options.clone(),
+            move |m: Msg| {
+                let i = i.clone();
+                async move { handlers::extract(&i, m).await }
+            },
+        )?;
+        let i = inner.clone();
+        bus.subscribe_with(
+            "organizer",
+            Filter::types(["alice.asset.metadata_extracted.v1"]),
+            options.clone(),
+            move |m: Msg| {
+                let i = i.clone();
+                async move { handlers::organize(&i, m).await }
+            },
+        )?;
+        let i = inner.clone();
+        bus.subscribe_with(
+            "tally",
+            Filter::types(
+                tally::OUTCOME_TYPES
+                    .iter()
+                    .copied()
+                    .chain(["alice.workflow.dead_lettered.v1"]),
+            ),
+            options,
+            move |m: Msg| {
+                let i = i.clone();
+                async move {
+                    i.tally.count(&m.0);
+                    Ok(())
+                }
+            },
+        )?;
+        Ok(Pipeline { inner })
+    }
+
+    /// The bus, for publishing workflow events and observing.
+    pub fn bus(&self) -> &EventBus {
+        &self.inner.bus
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
+    }
+
+    /// Outcome counters.
+    pub fn tally(&self) -> TallySnapshot {
+        self.inner.tally.snapshot()
+    }
+
+    /// Replaces the settings; applies to files discovered from now on.
+    pub fn update_settings(&self, settings: Settings) {
+        if let Ok(mut s) = self.inner.settings.write() {
+            *s = Arc::new(settings);
+        }
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Arc<Settings> {
+        handlers::settings(&self.inner)
+    }
+
+    /// An identity cache for the watcher: in memory, loaded from the catalog at start and
+    /// kept current as files are discovered.
+    pub fn identity_cache(&self) -> Arc<dyn watcher::IdentityCache> {
+        Arc::new(IdentityView(self.inner.clone()))
+    }
+
+    /// Publishes an event.
+    pub async fn publish(&self, event: Event) -> Result<(), PipelineError> {
+        self.inner
+            .bus
+            .publish(event.into())
+            .await
+            .map_err(|_| PipelineError::Closed)
+    }
+
+    /// Turns one watcher item into events. Files already handled in an earlier run (same
+    /// content at the same path, with a final outcome) are not published again, so a second
+    /// scan changes nothing. Returns true when an asset pipeline was started.
+    pub async fn ingest(&self, item: watcher::WatchItem) -> Result<bool, PipelineError> {
+        handlers::ingest(&self.inner, item).await
+    }
+
+    /// Waits until every asset pipeline started so far has reached an outcome.
+    pub async fn wait_idle(&self) {
+        self.inner.tally.wait_idle().await
+    }
+
+    /// Resolves operations a crash left pending in the journal. Run before watching.
+    pub async fn recover(&self) -> Result<RecoveryReport, PipelineError> {
+        recover::recover(&self.inner).await
+    }
+
+    /// Stops intake and drains queued events within `deadline`.
+    pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
+        self.inner.bus.shutdown(deadline).await
+    }
+}
+
+struct IdentityView(Arc<Inner>);
+
+impl watcher::IdentityCache for IdentityView {
+    fn lookup(&self, id: &watcher::FileIdentity) -> Option<String> {
+        self.0.identities.lock().ok()?.get(id).cloned()
+    }
+}

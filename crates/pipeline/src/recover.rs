@@ -1,0 +1,114 @@
+//! Start-up recovery: finish or abandon what a crash left half done.
+//!
+//! The organizer journals an operation *before* it places a file and completes it in the same
+//! transaction that marks the asset organized. So a pending operation means the process died
+//! somewhere between the two. The file is then either at its planned destination (or one of
+//! its collision names) — record it — or not — abandon the operation; the start-up scan finds
+//! the inbox file again. A source that a move left behind is removed by the organizer when the
+//! scan rediscovers it (it recognises its own organized file).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use catalog::{Catalog, OpKind};
+use events::{Event, Payload};
+
+use crate::handlers::{UNCATEGORIZED, db};
+use crate::{Inner, PipelineError, handlers};
+
+/// What recovery found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Pending operations whose file had reached its destination: now recorded.
+    pub completed: usize,
+    /// Pending operations whose file had not been placed: abandoned.
+    pub abandoned: usize,
+    /// Leftover temporary files removed from the destination trees.
+    pub temporaries_removed: usize,
+}
+
+pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<RecoveryReport, PipelineError> {
+    let s = handlers::settings(inner);
+    let mut roots: Vec<PathBuf> = vec![s.organized.clone(), s.duplicates.clone()];
+    roots.extend(s.quarantine.clone());
+    let mut report = db(inner, move |c| {
+        let mut report = RecoveryReport::default();
+        for op in c.pending_ops()? {
+            let found = find(&op.destination, &op.asset_id);
+            match (found, op.kind) {
+                (Some(dest), OpKind::Copy | OpKind::Move) => {
+                    complete(c, op.op_id, &op.asset_id, &dest)?;
+                    tracing::info!(op_id = op.op_id, asset_id = %op.asset_id, destination = %dest.display(), "recovered an interrupted placement");
+                    report.completed += 1;
+                }
+                (Some(dest), _) => {
+                    c.finish_op(op.op_id, &dest)?;
+                    report.completed += 1;
+                }
+                (None, _) => {
+                    c.abandon_op(op.op_id, "the process stopped before the file was placed")?;
+                    tracing::info!(op_id = op.op_id, asset_id = %op.asset_id, source = %op.source.display(), "abandoned an interrupted placement; the file is still in the inbox");
+                    report.abandoned += 1;
+                }
+            }
+        }
+        Ok(report)
+    })
+    .await?;
+    let removed = tokio::task::spawn_blocking(move || {
+        let mut n = 0;
+        for root in roots {
+            match organizer::cleanup_temporaries(&root) {
+                Ok(k) => n += k,
+                Err(e) => tracing::warn!(root = %root.display(), error = %e, "cannot clean up leftover temporary files"),
+            }
+        }
+        n
+    })
+    .await
+    .map_err(|e| PipelineError::Join(e.to_string()))?;
+    report.temporaries_removed = removed;
+    Ok(report)
+}
+
+fn find(planned: &Path, asset_id: &str) -> Option<PathBuf> {
+    let (dir, name) = (planned.parent()?, planned.file_name()?);
+    match organizer::find_placed(dir, Path::new(name), asset_id) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(path = %planned.display(), error = %e, "cannot check an interrupted placement");
+            None
+        }
+    }
+}
+
+fn complete(
+    c: &Catalog,
+    op_id: i64,
+    asset_id: &str,
+    dest: &Path,
+) -> Result<(), catalog::CatalogError> {
+    let rec = c.asset(asset_id)?;
+    let media = rec.as_ref().and_then(|r| r.media.clone());
+    let source = media.as_ref().map(events::source_label).unwrap_or("other");
+    let project = c
+        .events_for_asset(asset_id)?
+        .iter()
+        .filter_map(|s| Event::from_json(&s.json).ok())
+        .find_map(|e| match e.payload {
+            Payload::AssetDiscovered(d) => Some(d.project),
+            _ => None,
+        })
+        .unwrap_or_else(|| UNCATEGORIZED.to_owned());
+    let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    c.complete_placement(&catalog::Placement {
+        op_id,
+        asset_id,
+        destination: dest,
+        size,
+        project: &project,
+        source,
+        style: None,
+        media: media.as_ref(),
+    })
+}
