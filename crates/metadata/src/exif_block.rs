@@ -1,0 +1,195 @@
+//! EXIF from a TIFF-structured block (JPEG APP1, PNG `eXIf`, WebP `EXIF`, HEIF Exif item,
+//! a TIFF file's head), parsed with `kamadak-exif`.
+//!
+//! The caller hands over bytes it has already bounded. `kamadak-exif` then refuses IFD
+//! cycles ("already visited IFD"), stops after 8 IFDs, range-checks every value against the
+//! block, and parses values lazily, so only the tags read here cost anything.
+
+use events::media::CaptureTime;
+use exif::{Context, Exif, Field, In, Tag, Value};
+
+use crate::Found;
+use crate::dates::{parse_datetime, parse_offset, parse_subsec, trim_field};
+
+/// TIFF tag 700 (XMLPacket): XMP embedded in a TIFF IFD0.
+const TAG_XMP: Tag = Tag(Context::Tiff, 700);
+
+/// Reads an EXIF block into `found`. An `Err` says why the block is (partly) unusable;
+/// whatever parsed before the fault (an IFD cycle, a truncated IFD) has been applied anyway.
+pub(crate) fn read(data: Vec<u8>, found: &mut Found) -> Result<(), String> {
+    match exif::Reader::new().continue_on_error(true).read_raw(data) {
+        Ok(exif) => {
+            apply(&exif, found);
+            Ok(())
+        }
+        Err(exif::Error::PartialResult(partial)) => {
+            let (exif, errors) = partial.into_inner();
+            apply(&exif, found);
+            let first = errors
+                .first()
+                .map_or_else(|| "unknown fault".to_owned(), ToString::to_string);
+            Err(format!("EXIF partly unreadable: {first}"))
+        }
+        Err(e) => Err(format!("EXIF unreadable: {e}")),
+    }
+}
+
+fn field(exif: &Exif, tag: Tag) -> Option<&Field> {
+    exif.get_field(tag, In::PRIMARY)
+}
+
+/// An ASCII (or byte/undefined, as some writers use) field as trimmed text; `None` if empty.
+fn text(exif: &Exif, tag: Tag) -> Option<String> {
+    let s = match &field(exif, tag)?.value {
+        Value::Ascii(parts) => parts
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Byte(b) | Value::Undefined(b, _) => String::from_utf8_lossy(b).into_owned(),
+        _ => return None,
+    };
+    let s = trim_field(&s);
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn date(exif: &Exif, dt: Tag, offset: Tag, subsec: Tag) -> Option<CaptureTime> {
+    let mut t = parse_datetime(&text(exif, dt)?)?;
+    if let Some(nanos) = text(exif, subsec).and_then(|s| parse_subsec(&s))
+        && t.local.and_utc().timestamp_subsec_nanos() == 0
+    {
+        t.local += chrono::Duration::nanoseconds(i64::from(nanos));
+    }
+    if t.offset_seconds.is_none() {
+        t.offset_seconds = text(exif, offset).and_then(|s| parse_offset(&s));
+    }
+    Some(t)
+}
+
+/// Decodes `UserComment`: an 8-byte character-code prefix, then the text.
+pub(crate) fn decode_user_comment(raw: &[u8], little_endian: bool) -> Option<String> {
+    let (code, body) = if raw.len() >= 8 {
+        raw.split_at(8)
+    } else {
+        (&raw[..0], raw)
+    };
+    let s = if code == b"UNICODE\0" {
+        // The byte order is meant to follow the TIFF header, but writers disagree; ASCII-range
+        // text reveals it: the zero bytes sit at even offsets in big-endian UTF-16.
+        let even_zeros = body.iter().step_by(2).filter(|&&b| b == 0).count();
+        let odd_zeros = body.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+        let be = if even_zeros == odd_zeros {
+            !little_endian
+        } else {
+            even_zeros > odd_zeros
+        };
+        let units: Vec<u16> = body
+            .chunks_exact(2)
+            .map(|c| {
+                if be {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        // ASCII, JIS (no decoder here; lossy keeps the ASCII parts), undefined, or no prefix.
+        String::from_utf8_lossy(body).into_owned()
+    };
+    let s = trim_field(&s);
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn apply(exif: &Exif, found: &mut Found) {
+    let sig = &mut found.signals;
+    if sig.exif_make.is_none() {
+        sig.exif_make = text(exif, Tag::Make);
+    }
+    if sig.exif_model.is_none() {
+        sig.exif_model = text(exif, Tag::Model);
+    }
+    sig.exif_software = sig
+        .exif_software
+        .take()
+        .or_else(|| text(exif, Tag::Software));
+    sig.exif_artist = sig.exif_artist.take().or_else(|| text(exif, Tag::Artist));
+    sig.exif_copyright = sig
+        .exif_copyright
+        .take()
+        .or_else(|| text(exif, Tag::Copyright));
+    sig.exif_image_description = sig
+        .exif_image_description
+        .take()
+        .or_else(|| text(exif, Tag::ImageDescription));
+    if sig.exif_user_comment.is_none()
+        && let Some(Value::Undefined(raw, _) | Value::Byte(raw)) =
+            field(exif, Tag::UserComment).map(|f| &f.value)
+    {
+        sig.exif_user_comment = decode_user_comment(raw, exif.little_endian());
+    }
+    if let Some(Value::Byte(b) | Value::Undefined(b, _)) = field(exif, TAG_XMP).map(|f| &f.value) {
+        let packet = String::from_utf8_lossy(b);
+        let packet = trim_field(&packet);
+        if !packet.is_empty() {
+            sig.xmp.push(packet.to_owned());
+        }
+    }
+
+    if found.exif_original.is_none() {
+        found.exif_original = date(
+            exif,
+            Tag::DateTimeOriginal,
+            Tag::OffsetTimeOriginal,
+            Tag::SubSecTimeOriginal,
+        );
+    }
+    if found.exif_other.is_none() {
+        found.exif_other = date(
+            exif,
+            Tag::DateTimeDigitized,
+            Tag::OffsetTimeDigitized,
+            Tag::SubSecTimeDigitized,
+        )
+        .or_else(|| date(exif, Tag::DateTime, Tag::OffsetTime, Tag::SubSecTime));
+    }
+    if found.width.is_none() || found.height.is_none() {
+        // Only TIFF files rely on this: other formats set dimensions from their own headers.
+        let dim = |t| {
+            field(exif, t)
+                .and_then(|f| f.value.get_uint(0))
+                .filter(|&v| v > 0)
+        };
+        if let (Some(w), Some(h)) = (dim(Tag::ImageWidth), dim(Tag::ImageLength)) {
+            found.exif_dims = Some((w, h));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_comment_prefixes() {
+        assert_eq!(
+            decode_user_comment(b"ASCII\0\0\0hello \0", false).as_deref(),
+            Some("hello")
+        );
+        let mut be = b"UNICODE\0".to_vec();
+        be.extend("hi ✓".encode_utf16().flat_map(u16::to_be_bytes));
+        assert_eq!(decode_user_comment(&be, true).as_deref(), Some("hi ✓"));
+        let mut le = b"UNICODE\0".to_vec();
+        le.extend("steps: 20".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(
+            decode_user_comment(&le, false).as_deref(),
+            Some("steps: 20")
+        );
+        assert_eq!(
+            decode_user_comment(b"\0\0\0\0\0\0\0\0\xffok", false).as_deref(),
+            Some("\u{fffd}ok")
+        );
+        assert_eq!(decode_user_comment(b"\0\0\0\0\0\0\0\0", false), None);
+    }
+}
