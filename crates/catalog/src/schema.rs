@@ -191,3 +191,116 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    #[test]
+    fn a_version_1_catalog_migrates_and_backfills_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO assets (asset_id, status, media, original_path, size, first_seen,
+                     updated_at)
+                 VALUES ('ab', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
+                     \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
+                     \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
+                     \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"misty harbour\",\
+                     \"negative_prompt\":null,\"model\":null,\"model_hash\":null,\"seed\":null,\
+                     \"steps\":null,\"sampler\":null,\"cfg_scale\":null,\"size\":null}}',
+                     x'2f61', 1, '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        let found = cat.search("harbour", 5).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].asset_id, "ab");
+        assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_failing_migration_step_leaves_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            // Makes step 2 fail half-way: its FTS table and first triggers are created, then
+            // its last trigger's name is taken.
+            conn.execute_batch(
+                "CREATE TRIGGER assets_fts_delete AFTER DELETE ON projects BEGIN SELECT 1; END",
+            )
+            .unwrap();
+        }
+        let err = Catalog::open(&path).unwrap_err();
+        assert!(
+            matches!(err, CatalogError::Migration { version: 2, .. }),
+            "{err:?}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        let leftovers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'assets_fts%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(leftovers, 1, "only the pre-existing trigger may remain");
+    }
+
+    /// The hot lookups must be index searches, not scans: the watcher runs
+    /// `lookup_identity` once per file on start, the organizer `is_organized` per asset.
+    #[test]
+    fn hot_lookups_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+        let conn = cat.lock();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            rows.join("; ")
+        };
+        let cases = [
+            (
+                "SELECT asset_id FROM identities
+                 WHERE dev = 1 AND ino = 2 AND size = 3 AND mtime_ns = 4 LIMIT 1",
+                "INDEX identities_key",
+            ),
+            (
+                "SELECT organized_path FROM assets WHERE asset_id = 'x' AND status = 'organized'",
+                "INDEX sqlite_autoindex_assets_1",
+            ),
+            (
+                "SELECT asset_id FROM assets WHERE organized_path = x'00'",
+                "INDEX assets_organized_path",
+            ),
+            (
+                "SELECT seq FROM events WHERE asset_id = 'x' ORDER BY time, seq",
+                "INDEX events_asset",
+            ),
+            (
+                "SELECT op_id FROM journal WHERE state = 'pending' ORDER BY op_id",
+                "INDEX journal_state",
+            ),
+        ];
+        for (sql, expected) in cases {
+            let got = plan(sql);
+            assert!(got.contains(expected), "{sql}\nplan: {got}");
+            assert!(!got.contains("TEMP B-TREE"), "{sql}\nplan: {got}");
+        }
+    }
+}
