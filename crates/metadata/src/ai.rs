@@ -31,7 +31,7 @@ mod text;
 use events::media::{AiInfo, AiSignal, AiSource};
 
 use crate::Signals;
-use provenance::{SourceType, XmpFields, tool_named};
+use provenance::{SourceType, XmpFields, most_specific_tool, tool_named};
 use text::{looks_like_json_object, non_empty, parse_json, short};
 
 /// Decides which AI tool made a file, from its metadata signals first and its file name
@@ -368,16 +368,14 @@ fn provenance(s: &Signals, xmp: &XmpFields, dst: SourceType, file_name: &str) ->
         ""
     };
 
-    for c in &s.c2pa {
-        if let Some((source, _)) = tool_named(c, ai) {
-            let source = google_video(source, file_name);
-            let mut i = meta(
-                source,
-                format!("c2pa:claim_generator={}{dst_note}", short(c)),
-            );
-            i.prompt = xmp_prompt(xmp);
-            return Some(i);
-        }
+    if let Some((source, c)) = most_specific_tool(s.c2pa.iter().map(String::as_str), ai) {
+        let source = video_refine(source, file_name);
+        let mut i = meta(
+            source,
+            format!("c2pa:claim_generator={}{dst_note}", short(c)),
+        );
+        i.prompt = xmp_prompt(xmp);
+        return Some(i);
     }
 
     for key in [
@@ -395,7 +393,7 @@ fn provenance(s: &Signals, xmp: &XmpFields, dst: SourceType, file_name: &str) ->
         }
         for v in xmp.values(key) {
             if let Some((source, _)) = tool_named(v, ai) {
-                let source = google_video(source, file_name);
+                let source = video_refine(source, file_name);
                 let prefix = if ai {
                     "xmp:DigitalSourceType=trainedAlgorithmicMedia + "
                 } else {
@@ -447,12 +445,13 @@ fn provenance(s: &Signals, xmp: &XmpFields, dst: SourceType, file_name: &str) ->
     None
 }
 
-/// Google marks Imagen and Veo outputs alike ("Made with Google AI"); a video is Veo.
-fn google_video(source: AiSource, file_name: &str) -> AiSource {
-    if source == AiSource::Imagen && filename::is_video_name(file_name) {
-        AiSource::Veo
-    } else {
-        source
+/// Google marks Imagen and Veo outputs alike ("Made with Google AI"), OpenAI signs DALL·E
+/// and Sora outputs alike: a video from either is Veo or Sora.
+fn video_refine(source: AiSource, file_name: &str) -> AiSource {
+    match source {
+        AiSource::Imagen if filename::is_video_name(file_name) => AiSource::Veo,
+        AiSource::Dalle if filename::is_video_name(file_name) => AiSource::Sora,
+        other => other,
     }
 }
 

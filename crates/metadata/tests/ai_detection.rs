@@ -612,3 +612,20 @@ fn hostile_inputs_do_not_panic() {
     let i = must(&s, "x.png");
     assert!(i.prompt.is_some_and(|p| p.len() <= 64 * 1024));
 }
+
+#[test]
+fn openai_video_is_sora_whatever_the_string_order() {
+    let trained =
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia".to_owned();
+    let s = Signals {
+        c2pa: vec!["OpenAI".to_owned(), "Sora".to_owned(), trained.clone()],
+        ..Signals::default()
+    };
+    assert_eq!(must(&s, "clip.png").source, AiSource::Sora);
+    let s = Signals {
+        c2pa: vec!["OpenAI".to_owned(), trained],
+        ..Signals::default()
+    };
+    assert_eq!(must(&s, "clip.mp4").source, AiSource::Sora);
+    assert_eq!(must(&s, "image.png").source, AiSource::Dalle);
+}

@@ -233,13 +233,29 @@ const KEYWORDS: &[(&str, AiSource, Strength)] = &[
 /// AI-generated (`trainedAlgorithmicMedia`). Firefly and the word `adobe` always need that
 /// context: Photoshop, Lightroom and Illustrator write Adobe names on ordinary edits.
 pub(crate) fn tool_named(text: &str, ai_context: bool) -> Option<(AiSource, &'static str)> {
+    keyword_index(text, ai_context).map(|i| (KEYWORDS[i].1, KEYWORDS[i].0))
+}
+
+/// Index into `KEYWORDS` of the first keyword `text` contains (lower = more specific).
+fn keyword_index(text: &str, ai_context: bool) -> Option<usize> {
     let lower = text.to_lowercase();
-    KEYWORDS
-        .iter()
-        .find(|(needle, _, strength)| {
-            (ai_context || *strength == Strength::Strict) && contains_word(&lower, needle)
-        })
-        .map(|(needle, source, _)| (*source, *needle))
+    KEYWORDS.iter().position(|(needle, _, strength)| {
+        (ai_context || *strength == Strength::Strict) && contains_word(&lower, needle)
+    })
+}
+
+/// The most specific tool named by any of `texts` (a C2PA manifest lists several strings:
+/// `OpenAI` as signer and `Sora` as generator must give `sora` whatever their order), with
+/// the text that named it.
+pub(crate) fn most_specific_tool<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    ai_context: bool,
+) -> Option<(AiSource, &'a str)> {
+    texts
+        .into_iter()
+        .filter_map(|t| keyword_index(t, ai_context).map(|i| (i, t)))
+        .min_by_key(|(i, _)| *i)
+        .map(|(i, t)| (KEYWORDS[i].1, t))
 }
 
 #[cfg(test)]
@@ -311,5 +327,19 @@ mod tests {
             tool_named("OpenAI Sora", true).map(|t| t.0),
             Some(AiSource::Sora)
         );
+    }
+
+    #[test]
+    fn most_specific_tool_ignores_string_order() {
+        let texts = ["OpenAI-API c2pa-rs/0.31", "Sora"];
+        assert_eq!(
+            most_specific_tool(texts, true),
+            Some((AiSource::Sora, "Sora"))
+        );
+        assert_eq!(
+            most_specific_tool(texts, false),
+            Some((AiSource::Dalle, "OpenAI-API c2pa-rs/0.31"))
+        );
+        assert_eq!(most_specific_tool(["Adobe_Photoshop_25.0"], false), None);
     }
 }
