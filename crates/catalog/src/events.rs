@@ -121,7 +121,8 @@ impl Catalog {
     }
 
     /// [`Catalog::record_event_with`] for a batch, in one transaction (one fsync). Returns,
-    /// for each item, whether its event was new.
+    /// for each item, whether its event was new. An item whose update is refused (e.g. a
+    /// `Status` update to `Organized`) fails the whole batch, which then records nothing.
     pub fn record_batch(&self, items: &[(NewEvent<'_>, AssetUpdate<'_>)]) -> Result<Vec<bool>> {
         const OP: &str = "recording events";
         if items.is_empty() {

@@ -46,6 +46,8 @@
 //! disk). Placing a file costs several fsyncs anyway, so one more per commit is cheap; bulk
 //! paths ([`Catalog::remember_identities`], [`Catalog::record_batch`]) commit once per batch.
 
+#![warn(missing_docs)]
+
 mod assets;
 mod context;
 mod error;
