@@ -102,12 +102,11 @@ pub enum OrganizeError {
         source: io::Error,
     },
 
-    /// Making a folder's entries durable failed; the placement may not survive a power loss.
-    #[error(
-        "cannot sync folder {path}: {source} — the storage may be failing; the source was kept"
-    )]
+    /// Making a folder (or a placed file) durable failed; the placement may not survive a
+    /// power loss. The file may already be at its destination: [`crate::find_placed`] tells.
+    #[error("cannot sync {path}: {source} — the storage may be failing; do not remove the source")]
     SyncFolder {
-        /// The folder.
+        /// The folder or file.
         path: PathBuf,
         /// The system error.
         source: io::Error,

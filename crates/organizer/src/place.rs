@@ -178,6 +178,7 @@ pub fn place(req: &PlaceRequest<'_>) -> Result<Placement, OrganizeError> {
             asset_id = req.asset_id,
             "identical content already organized"
         );
+        sync_existing(&existing, &dest_dir)?;
         return Ok(Placement {
             destination: existing,
             outcome: Outcome::AlreadyPresent,
@@ -300,12 +301,15 @@ fn move_by_rename(
         ));
     }
     match target.rename_into_chain(req.source)? {
-        Landed::Identical(existing) => Ok(Placement {
-            destination: existing,
-            outcome: Outcome::AlreadyPresent,
-            bytes: req.expected_size,
-            source_identity: *identity,
-        }),
+        Landed::Identical(existing) => {
+            sync_existing(&existing, target.dir)?;
+            Ok(Placement {
+                destination: existing,
+                outcome: Outcome::AlreadyPresent,
+                bytes: req.expected_size,
+                source_identity: *identity,
+            })
+        }
         Landed::At { path, n } => {
             sync_folder(target.dir)?;
             if let Some(src_dir) = parent_dir(req.source) {
@@ -389,6 +393,7 @@ fn copy_into_place(
     match target.rename_into_chain(&temp_path)? {
         Landed::Identical(existing) => {
             drop(temp);
+            sync_existing(&existing, target.dir)?;
             Ok(Placement {
                 destination: existing,
                 outcome: Outcome::AlreadyPresent,
@@ -831,6 +836,19 @@ fn hash_file(file: &mut File) -> io::Result<(u64, blake3::Hash)> {
         }
     }
     Ok((total, hasher.finalize()))
+}
+
+/// An identical file found in place may come from a run that crashed before its fsync, with
+/// the data still only in the page cache: make it durable before the caller relies on it
+/// (and perhaps removes the source).
+fn sync_existing(path: &Path, dir: &Path) -> Result<(), OrganizeError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| OrganizeError::SyncFolder {
+            path: path.to_owned(),
+            source,
+        })?;
+    sync_folder(dir)
 }
 
 fn sync_folder(dir: &Path) -> Result<(), OrganizeError> {
