@@ -1,1 +1,9 @@
 //! End-to-end tests: the real `alice` binary as a child process, the real filesystem.
+//!
+//! Every test has its own temp dir (inbox, organized tree, state dir, config) so the tests
+//! run in parallel; conditions are polled with a generous timeout, never timed.
+
+mod harness;
+mod media;
+
+mod organize;

@@ -1,0 +1,156 @@
+//! Deterministic test media: small valid PNGs built from scratch, and committed fixtures made
+//! unique by adding a chunk or segment that no metadata reader interprets.
+//!
+//! Every generated file differs in content (so it has its own BLAKE3 identity) while its
+//! metadata, and therefore its destination, stays predictable.
+
+use std::path::PathBuf;
+
+/// A committed fixture of the metadata crate, e.g. `media/camera.jpg` or `ai/a1111.png`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../metadata/tests/fixtures")
+        .join(rel)
+}
+
+/// The bytes of a committed fixture.
+pub fn fixture_bytes(rel: &str) -> Vec<u8> {
+    let path = fixture(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn crc32(parts: &[&[u8]]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for part in parts {
+        for &b in *part {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                let mask = (crc & 1).wrapping_neg();
+                crc = (crc >> 1) ^ (0xedb8_8320 & mask);
+            }
+        }
+    }
+    !crc
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 12);
+    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
+    out
+}
+
+fn text_chunk(tag: &str) -> Vec<u8> {
+    // A private keyword: no AI tool or date reader looks at it.
+    let mut data = b"alice-e2e\0".to_vec();
+    data.extend_from_slice(tag.as_bytes());
+    chunk(b"tEXt", &data)
+}
+
+/// A valid 2×2 RGB PNG with no date, camera or AI metadata, made unique by `tag` (kept in a
+/// private tEXt chunk). Its source label is `other` and its date is its mtime.
+pub fn png(tag: &str) -> Vec<u8> {
+    png_padded(tag, 0)
+}
+
+/// Like [`png`], with `pad` extra bytes in the text chunk, for files of a chosen size.
+pub fn png_padded(tag: &str, pad: usize) -> Vec<u8> {
+    let (w, h) = (2u32, 2u32);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    out.extend(chunk(b"IHDR", &ihdr));
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0); // filter: none
+        for x in 0..w {
+            raw.extend_from_slice(&[(x * 120) as u8, (y * 120) as u8, 200]);
+        }
+    }
+    // zlib stream with one stored (uncompressed) deflate block.
+    let mut z = vec![0x78, 0x01, 0x01];
+    let len = u16::try_from(raw.len()).unwrap();
+    z.extend_from_slice(&len.to_le_bytes());
+    z.extend_from_slice(&(!len).to_le_bytes());
+    z.extend_from_slice(&raw);
+    z.extend_from_slice(&adler32(&raw).to_be_bytes());
+    out.extend(chunk(b"IDAT", &z));
+    let mut tag = tag.to_owned();
+    tag.extend(std::iter::repeat_n('.', pad));
+    out.extend(text_chunk(&tag));
+    out.extend(chunk(b"IEND", b""));
+    out
+}
+
+/// A PNG (e.g. an AI fixture) with a private tEXt chunk holding `tag` inserted before IEND.
+pub fn png_tagged(base: &[u8], tag: &str) -> Vec<u8> {
+    let iend = base.len() - 12;
+    assert_eq!(
+        &base[iend + 4..iend + 8],
+        b"IEND",
+        "fixture must end with IEND"
+    );
+    let mut out = base[..iend].to_vec();
+    out.extend(text_chunk(tag));
+    out.extend_from_slice(&base[iend..]);
+    out
+}
+
+/// A JPEG with a COM segment holding `tag` inserted right before its first scan, after all
+/// application segments (EXIF stays where readers expect it).
+pub fn jpeg_tagged(base: &[u8], tag: &str) -> Vec<u8> {
+    assert_eq!(&base[..2], b"\xff\xd8", "fixture must be a JPEG");
+    let mut i = 2;
+    loop {
+        assert_eq!(base[i], 0xff, "JPEG segment expected at byte {i}");
+        let marker = base[i + 1];
+        if marker == 0xda {
+            break;
+        }
+        let len = usize::from(u16::from_be_bytes([base[i + 2], base[i + 3]]));
+        i += 2 + len;
+    }
+    let payload = tag.as_bytes();
+    let mut out = base[..i].to_vec();
+    out.extend_from_slice(&[0xff, 0xfe]);
+    out.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&base[i..]);
+    out
+}
+
+/// A plain JPEG (no date, no camera, no AI) made unique by `tag`.
+pub fn jpeg(tag: &str) -> Vec<u8> {
+    jpeg_tagged(&fixture_bytes("media/plain.jpg"), tag)
+}
+
+/// A camera JPEG (Canon EOS R5, EXIF capture date 2024-03-15) made unique by `tag`.
+pub fn camera_jpeg(tag: &str) -> Vec<u8> {
+    jpeg_tagged(&fixture_bytes("media/camera.jpg"), tag)
+}
+
+/// Capture date of [`camera_jpeg`] files (wall-clock date where they were taken).
+pub const CAMERA_DATE: &str = "2024-03-15";
+
+/// An A1111 (Stable Diffusion) PNG with its prompt, made unique by `tag`.
+pub fn stable_diffusion_png(tag: &str) -> Vec<u8> {
+    png_tagged(&fixture_bytes("ai/a1111.png"), tag)
+}
+
+/// A Midjourney PNG (Description chunk), made unique by `tag`.
+pub fn midjourney_png(tag: &str) -> Vec<u8> {
+    png_tagged(&fixture_bytes("ai/mj_description.png"), tag)
+}
