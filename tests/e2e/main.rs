@@ -6,4 +6,7 @@
 mod harness;
 mod media;
 
+mod bad_input;
+mod dedup;
 mod organize;
+mod writes;
