@@ -349,3 +349,64 @@ settle_ms = 500
         assert!(err.contains("template"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// Every key `Config` knows, as dotted paths, from its serialized default form.
+    fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = value {
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_table() {
+                    keys(v, &path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn documented_example_parses_and_mentions_every_key() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/alice.toml"
+        ));
+        let text = std::fs::read_to_string(path).unwrap();
+        Config::parse(&text, path).unwrap();
+        let mut full = XdgDefaults {
+            config_file: "/c".into(),
+            inbox: "/i".into(),
+            organized: "/o".into(),
+            state_dir: "/s".into(),
+        }
+        .config();
+        full.duplicates = Some("/d".into());
+        full.quarantine = Some("/q".into());
+        let mut all = Vec::new();
+        keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);
+        assert!(all.len() >= 13, "{all:?}");
+        for key in all {
+            let (section, leaf) = key
+                .rsplit_once('.')
+                .map_or(("", key.as_str()), |(s, l)| (s, l));
+            let documented = text.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.starts_with(&format!("{leaf} =")) || l.starts_with(&format!("{leaf}="))
+            });
+            assert!(documented, "config/alice.toml does not document `{key}`");
+            if !section.is_empty() {
+                assert!(
+                    text.contains(&format!("[{section}]")),
+                    "missing section [{section}]"
+                );
+            }
+        }
+    }
+}

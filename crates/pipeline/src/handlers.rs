@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bus::HandlerError;
-use catalog::{AssetStatus, AssetUpdate, Catalog, NewEvent, NewOp, OpKind};
+use catalog::{AssetStatus, Catalog, NewOp, OpKind};
 use chrono::{DateTime, Utc};
 use events::media::MediaType;
 use events::{
@@ -103,12 +103,20 @@ async fn ingest_discovered(
         size: d.identity.size,
         mtime_ns: i64::try_from(d.identity.mtime_ns).unwrap_or(i64::MAX),
     };
-    let (asset, path, remember) = (d.asset_id.clone(), d.path.clone(), d.hashed);
+    if d.hashed {
+        remember_identity(
+            inner,
+            catalog::KnownFile {
+                identity,
+                path: d.path.clone(),
+                asset_id: d.asset_id.clone(),
+            },
+        )
+        .await?;
+    }
+    let (asset, path) = (d.asset_id.clone(), d.path.clone());
     let mode = settings(inner).mode;
     let (handled, active_project) = db(inner, move |c| {
-        if remember {
-            c.remember_identity(&identity, &path, &asset)?;
-        }
         let handled = already_handled(c, &asset, &path, mode)?;
         let project = c.context()?.active_project;
         Ok((handled, project))
@@ -143,6 +151,39 @@ async fn ingest_discovered(
     inner.tally.started();
     publish(inner, ev).await?;
     Ok(true)
+}
+
+/// Identities are saved in batches: losing the last few in a crash only costs a rehash.
+const IDENTITY_BATCH: usize = 256;
+
+async fn remember_identity(
+    inner: &Arc<Inner>,
+    file: catalog::KnownFile,
+) -> Result<(), PipelineError> {
+    let full = match inner.unsaved_identities.lock() {
+        Ok(mut v) => {
+            v.push(file);
+            v.len() >= IDENTITY_BATCH
+        }
+        Err(_) => false,
+    };
+    if full {
+        flush_identities(inner).await
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes the identities learned since the last flush.
+pub(crate) async fn flush_identities(inner: &Arc<Inner>) -> Result<(), PipelineError> {
+    let batch = match inner.unsaved_identities.lock() {
+        Ok(mut v) => std::mem::take(&mut *v),
+        Err(_) => return Ok(()),
+    };
+    if batch.is_empty() {
+        return Ok(());
+    }
+    db(inner, move |c| c.remember_identities(&batch)).await
 }
 
 /// Why a file found in an inbox needs no new pipeline, if it does not: this content at this
@@ -184,52 +225,8 @@ pub fn already_handled(
 // ----- catalog subscriber ------------------------------------------------------------------
 
 pub(crate) async fn record(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerError> {
-    let ev = m.0.clone();
-    log_event(&ev);
-    db(inner, move |c| {
-        let json = ev.to_json();
-        let new = NewEvent {
-            id: &ev.id,
-            event_type: ev.type_name(),
-            time: ev.time,
-            asset_id: ev.payload.asset_id(),
-            correlation_id: ev.correlation_id.as_deref(),
-            json: &json,
-        };
-        let update = match &ev.payload {
-            Payload::AssetDiscovered(p) => AssetUpdate::Discovered {
-                asset_id: &p.asset_id,
-                path: &p.path,
-                size: p.size,
-            },
-            Payload::MetadataExtracted(p) => AssetUpdate::Metadata {
-                asset_id: &p.asset_id,
-                media: &p.media,
-            },
-            Payload::AssetSkipped(p) => AssetUpdate::Status {
-                asset_id: &p.asset_id,
-                status: AssetStatus::Skipped,
-                reason: Some(&p.reason),
-            },
-            Payload::AssetDuplicate(p) => AssetUpdate::Status {
-                asset_id: &p.asset_id,
-                status: AssetStatus::Duplicate,
-                reason: None,
-            },
-            Payload::AssetFailed(AssetFailed {
-                asset_id: Some(id),
-                error,
-                ..
-            }) => AssetUpdate::Status {
-                asset_id: id,
-                status: AssetStatus::Failed,
-                reason: Some(error),
-            },
-            _ => AssetUpdate::None,
-        };
-        c.record_event_with(&new, &update)
-    })
-    .await?;
+    log_event(&m.0);
+    inner.writer.record(m.0.clone()).await?;
     Ok(())
 }
 

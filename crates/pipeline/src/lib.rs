@@ -17,6 +17,7 @@ mod handlers;
 mod plan;
 mod recover;
 mod tally;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -97,6 +98,24 @@ pub(crate) struct Inner {
     pub(crate) settings: RwLock<Arc<Settings>>,
     pub(crate) tally: Tally,
     pub(crate) identities: Mutex<HashMap<watcher::FileIdentity, String>>,
+    /// Identities learned since the last flush to the catalog. Losing them in a crash only
+    /// costs a rehash, so they are written in batches rather than one fsync per file.
+    pub(crate) unsaved_identities: Mutex<Vec<catalog::KnownFile>>,
+    pub(crate) writer: writer::EventWriter,
+}
+
+/// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
+/// each asset's events are handled in order while different assets proceed in parallel.
+pub const SHARDS: usize = 8;
+
+/// The shard an event belongs to: by its subject (the asset id), workflow events to shard 0.
+fn shard_of(event: &Event) -> usize {
+    event
+        .subject
+        .as_deref()
+        .and_then(|s| s.get(..2))
+        .and_then(|h| usize::from_str_radix(h, 16).ok())
+        .map_or(0, |n| n % SHARDS)
 }
 
 /// The running pipeline. Cheap to clone.
@@ -172,6 +191,8 @@ impl Pipeline {
 
         let inner = Arc::new(Inner {
             bus: bus.clone(),
+            writer: writer::EventWriter::start(catalog.clone()),
+            unsaved_identities: Mutex::new(Vec::new()),
             catalog,
             settings: RwLock::new(Arc::new(settings)),
             tally: Tally::default(),
@@ -179,31 +200,56 @@ impl Pipeline {
         });
 
         let options = SubscriberOptions::default();
-        let i = inner.clone();
-        bus.subscribe_with("catalog", Filter::All, options.clone(), move |m: Msg| {
-            let i = i.clone();
-            async move { handlers::record(&i, m).await }
-        })?;
-        let i = inner.clone();
-        bus.subscribe_with(
-            "metadata",
-            Filter::types([events::Payload::KNOWN_TYPES[0]]),
-            options.clone(),
-            move |m: Msg| {
-                let i = i.clone();
-                async move { handlers::extract(&i, m).await }
-            },
-        )?;
-        let i = inner.clone();
-        bus.subscribe_with(
-            "organizer",
-            Filter::types(["alice.asset.metadata_extracted.v1"]),
-            options.clone(),
-            move |m: Msg| {
-                let i = i.clone();
-                async move { handlers::organize(&i, m).await }
-            },
-        )?;
+        for shard in 0..SHARDS {
+            let i = inner.clone();
+            bus.subscribe_with(
+                format!("catalog-{shard}"),
+                Filter::All,
+                options.clone(),
+                move |m: Msg| {
+                    let i = i.clone();
+                    async move {
+                        if shard_of(&m.0) == shard {
+                            handlers::record(&i, m).await
+                        } else {
+                            Ok(())
+                        }
+                    }
+                },
+            )?;
+            let i = inner.clone();
+            bus.subscribe_with(
+                format!("metadata-{shard}"),
+                Filter::types(["alice.asset.discovered.v1"]),
+                options.clone(),
+                move |m: Msg| {
+                    let i = i.clone();
+                    async move {
+                        if shard_of(&m.0) == shard {
+                            handlers::extract(&i, m).await
+                        } else {
+                            Ok(())
+                        }
+                    }
+                },
+            )?;
+            let i = inner.clone();
+            bus.subscribe_with(
+                format!("organizer-{shard}"),
+                Filter::types(["alice.asset.metadata_extracted.v1"]),
+                options.clone(),
+                move |m: Msg| {
+                    let i = i.clone();
+                    async move {
+                        if shard_of(&m.0) == shard {
+                            handlers::organize(&i, m).await
+                        } else {
+                            Ok(())
+                        }
+                    }
+                },
+            )?;
+        }
         let i = inner.clone();
         bus.subscribe_with(
             "tally",
@@ -284,9 +330,13 @@ impl Pipeline {
         recover::recover(&self.inner).await
     }
 
-    /// Stops intake and drains queued events within `deadline`.
+    /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
-        self.inner.bus.shutdown(deadline).await
+        let report = self.inner.bus.shutdown(deadline).await;
+        if let Err(e) = handlers::flush_identities(&self.inner).await {
+            tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
+        }
+        report
     }
 }
 

@@ -1,0 +1,138 @@
+//! Group commit for the catalog's event log.
+//!
+//! Every catalog commit is an fsync. The catalog subscribers (one per shard) hand their event
+//! to this writer and wait for its commit; the writer takes whatever has queued up meanwhile
+//! and records it in one transaction. Each subscriber still acknowledges only after its event
+//! is durable, but N shards share one fsync instead of paying N.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use catalog::{AssetStatus, AssetUpdate, Catalog, CatalogError, NewEvent};
+use events::{AssetFailed, Event, Payload};
+use tokio::sync::oneshot;
+
+type Reply = oneshot::Sender<Result<bool, String>>;
+
+/// Handle to the writer thread; dropping every handle ends the thread after it drains.
+#[derive(Clone)]
+pub(crate) struct EventWriter {
+    tx: std_mpsc::Sender<(Arc<Event>, Reply)>,
+}
+
+/// Most events recorded in one transaction.
+const MAX_BATCH: usize = 512;
+
+impl EventWriter {
+    pub(crate) fn start(catalog: Arc<Catalog>) -> EventWriter {
+        let (tx, rx) = std_mpsc::channel::<(Arc<Event>, Reply)>();
+        let spawned = std::thread::Builder::new()
+            .name("alice-catalog-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(item) => batch.push(item),
+                            Err(_) => break,
+                        }
+                    }
+                    commit(&catalog, batch);
+                }
+            });
+        if let Err(e) = spawned {
+            // Without the thread every record call reports the failure; the bus retries and
+            // dead-letters, which is loud enough.
+            tracing::error!(error = %e, "cannot start the catalog writer thread");
+        }
+        EventWriter { tx }
+    }
+
+    /// Records one event (and its asset update) durably; true when it was new.
+    pub(crate) async fn record(&self, event: Arc<Event>) -> Result<bool, String> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send((event, reply))
+            .map_err(|_| "the catalog writer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the catalog writer dropped a request".to_owned())?
+    }
+}
+
+fn commit(catalog: &Catalog, batch: Vec<(Arc<Event>, Reply)>) {
+    let (events, replies): (Vec<Arc<Event>>, Vec<Reply>) = batch.into_iter().unzip();
+    let jsons: Vec<String> = events.iter().map(|e| e.to_json()).collect();
+    let items: Vec<(NewEvent<'_>, AssetUpdate<'_>)> = events
+        .iter()
+        .zip(&jsons)
+        .map(|(e, json)| (new_event(e, json), update(e)))
+        .collect();
+    match catalog.record_batch(&items) {
+        Ok(fresh) => {
+            for (reply, new) in replies.into_iter().zip(fresh) {
+                let _ = reply.send(Ok(new));
+            }
+        }
+        Err(e) if items.len() > 1 => {
+            // One bad item fails the whole transaction: record them one by one so only the
+            // bad one fails (and is retried, then dead-lettered, by the bus).
+            tracing::debug!(error = %e, size = items.len(), "batch failed; recording one by one");
+            for (reply, (new, upd)) in replies.into_iter().zip(&items) {
+                let r = catalog
+                    .record_event_with(new, upd)
+                    .map_err(|e: CatalogError| e.to_string());
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+fn new_event<'a>(ev: &'a Event, json: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        id: &ev.id,
+        event_type: ev.type_name(),
+        time: ev.time,
+        asset_id: ev.payload.asset_id(),
+        correlation_id: ev.correlation_id.as_deref(),
+        json,
+    }
+}
+
+fn update(ev: &Event) -> AssetUpdate<'_> {
+    match &ev.payload {
+        Payload::AssetDiscovered(p) => AssetUpdate::Discovered {
+            asset_id: &p.asset_id,
+            path: &p.path,
+            size: p.size,
+        },
+        Payload::MetadataExtracted(p) => AssetUpdate::Metadata {
+            asset_id: &p.asset_id,
+            media: &p.media,
+        },
+        Payload::AssetSkipped(p) => AssetUpdate::Status {
+            asset_id: &p.asset_id,
+            status: AssetStatus::Skipped,
+            reason: Some(&p.reason),
+        },
+        Payload::AssetDuplicate(p) => AssetUpdate::Status {
+            asset_id: &p.asset_id,
+            status: AssetStatus::Duplicate,
+            reason: None,
+        },
+        Payload::AssetFailed(AssetFailed {
+            asset_id: Some(id),
+            error,
+            ..
+        }) => AssetUpdate::Status {
+            asset_id: id,
+            status: AssetStatus::Failed,
+            reason: Some(error),
+        },
+        _ => AssetUpdate::None,
+    }
+}
