@@ -433,6 +433,42 @@ async fn panicking_handler_is_isolated_and_dead_lettered() {
 }
 
 #[tokio::test]
+async fn panicking_dead_letter_sink_does_not_stop_the_subscriber() {
+    let bus: Bus<Msg> = Bus::builder()
+        .dead_letter_sink(|letter: DeadLetter<Msg>| panic!("sink broke on {}", letter.message.id()))
+        .build();
+    let log = log();
+    let handler_log = Arc::clone(&log);
+    let policy = SubscriberOptions {
+        capacity: 4,
+        retry: quick_retry(1),
+    };
+    bus.subscribe_with("organizer", Filter::All, policy, move |event: Msg| {
+        let log = Arc::clone(&handler_log);
+        async move {
+            if event.seq.is_multiple_of(2) {
+                return Err("unsupported format".into());
+            }
+            log.lock().unwrap().push(event.seq);
+            Ok(())
+        }
+    })
+    .unwrap();
+
+    for seq in 0..8 {
+        bus.publish(event(seq)).await.unwrap();
+    }
+    drain(&bus).await;
+
+    assert_eq!(seen(&log), vec![1, 3, 5, 7]);
+    let stats = stats_of(&bus, "organizer");
+    assert_eq!(
+        (stats.delivered, stats.failed, stats.dead_lettered),
+        (4, 4, 4)
+    );
+}
+
+#[tokio::test]
 async fn shutdown_drains_queued_events_then_refuses_intake() {
     let bus = Bus::new();
     let log = log();
