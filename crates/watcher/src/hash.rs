@@ -105,7 +105,10 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
     if before != expected {
         return HashOutcome::Changed;
     }
-    let (hash, bytes) = match hash_open(&file, expected.id.size) {
+    WatchStats::add(&stats.hashing, 1);
+    let hashed = hash_open(&file, expected.id.size);
+    WatchStats::sub(&stats.hashing, 1);
+    let (hash, bytes) = match hashed {
         Ok(r) => r,
         Err(e) => return classify(e),
     };

@@ -180,6 +180,8 @@ pub struct WatchStats {
     pub files_hashed: AtomicU64,
     /// Bytes read for hashing.
     pub bytes_hashed: AtomicU64,
+    /// Files being hashed right now.
+    pub hashing: AtomicU64,
     /// Files whose asset id came from the identity cache.
     pub cache_hits: AtomicU64,
     /// Ignored paths seen (per scan entry or per event).

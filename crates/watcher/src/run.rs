@@ -1,7 +1,7 @@
 //! The long-running loop: events → settle timers → hashing → items.
 //!
 //! A file goes through `pending` (waiting for its writer to finish and its inode to stay
-//! unchanged for `settle`), then `ready`/`in_flight` (hashing), and ends in `reported`
+//! unchanged for `settle`), then `ready`/`queued` (hashing), and ends in `reported`
 //! (the identity last emitted for that path, so a file is emitted once per version).
 //! Everything runs on one task; hashing runs on the blocking pool.
 
@@ -83,7 +83,8 @@ pub(crate) struct Runner {
     raw_rx: mpsc::Receiver<Raw>,
     pending: HashMap<PathBuf, Pending>,
     ready: VecDeque<Candidate>,
-    in_flight: HashSet<PathBuf>,
+    /// Paths in `ready` or being hashed: a scan must not identify them a second time.
+    queued: HashSet<PathBuf>,
     jobs: JoinSet<(Candidate, HashOutcome)>,
     /// Ordered so that everything below a removed folder is one contiguous range.
     reported: BTreeMap<PathBuf, FileIdentity>,
@@ -91,14 +92,14 @@ pub(crate) struct Runner {
 
 struct RunHooks<'a> {
     pending: &'a HashMap<PathBuf, Pending>,
-    in_flight: &'a HashSet<PathBuf>,
+    queued: &'a HashSet<PathBuf>,
     reported: &'a mut BTreeMap<PathBuf, FileIdentity>,
 }
 
 impl Hooks for RunHooks<'_> {
     fn skip(&self, c: &Candidate) -> bool {
         self.pending.contains_key(&c.path)
-            || self.in_flight.contains(&c.path)
+            || self.queued.contains(&c.path)
             || self.reported.get(&c.path) == Some(&c.stamp.id)
     }
 
@@ -145,7 +146,7 @@ impl Runner {
             raw_rx,
             pending: HashMap::new(),
             ready: VecDeque::new(),
-            in_flight: HashSet::new(),
+            queued: HashSet::new(),
             jobs: JoinSet::new(),
             reported: BTreeMap::new(),
         }
@@ -221,6 +222,7 @@ impl Runner {
     ) -> Result<bool, WatchError> {
         let root = self.shared.inboxes[i].clone();
         if reason == ScanReason::Overflow {
+            self.drain_before_rescan(i);
             // The lost events may include closes: treat every waiting file as created-then-quiet.
             let settle = Instant::now() + self.shared.settle;
             for p in self.pending.values_mut().filter(|p| p.inbox == i) {
@@ -256,6 +258,30 @@ impl Runner {
         Ok(true)
     }
 
+    /// Discards queued events ahead of a rescan: they predate the lost ones, and replaying a
+    /// write whose close was lost would hold its file forever. The rescan re-learns files and
+    /// folders; removals are still applied, since a scan cannot see what is gone. The queue
+    /// is shared, so other inboxes with discarded events are rescanned too.
+    fn drain_before_rescan(&mut self, i: usize) {
+        while let Ok(raw) = self.raw_rx.try_recv() {
+            let Ok(event) = &raw.event else {
+                continue;
+            };
+            if matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+            ) {
+                for path in &event.paths {
+                    self.gone(raw.inbox, path);
+                }
+            } else if raw.inbox != i && self.inboxes[raw.inbox].watch.is_some() {
+                self.inboxes[raw.inbox]
+                    .overflow
+                    .store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// Walks `start` with the run loop's bookkeeping; unsettled files join `pending`.
     /// Returns the number of candidates, or `None` on shutdown.
     async fn scan(
@@ -268,7 +294,7 @@ impl Runner {
     ) -> Result<Option<u64>, WatchError> {
         let mut hooks = RunHooks {
             pending: &self.pending,
-            in_flight: &self.in_flight,
+            queued: &self.queued,
             reported: &mut self.reported,
         };
         let TreeScan {
@@ -512,7 +538,7 @@ impl Runner {
         let Some(p) = self.pending.get_mut(&path) else {
             return Ok(());
         };
-        if self.in_flight.contains(&path) {
+        if self.queued.contains(&path) {
             p.deadline = Some(settle_at);
             return Ok(());
         }
@@ -550,6 +576,7 @@ impl Runner {
             self.reported.insert(c.path.clone(), c.stamp.id);
             send(&self.tx, discovered_item(&self.shared, &c, asset_id, false)).await
         } else {
+            self.queued.insert(c.path.clone());
             self.ready.push_back(c);
             Ok(())
         }
@@ -560,16 +587,18 @@ impl Runner {
             let Some(c) = self.ready.pop_front() else {
                 return;
             };
-            self.in_flight.insert(c.path.clone());
             self.jobs.spawn(hash_job(self.shared.clone(), c));
         }
     }
 
     async fn hashed(&mut self, c: Candidate, outcome: HashOutcome) -> Result<(), WatchError> {
-        self.in_flight.remove(&c.path);
+        self.queued.remove(&c.path);
         match outcome {
             HashOutcome::Done { hash } => {
-                self.reported.insert(c.path.clone(), c.stamp.id);
+                if self.reported.insert(c.path.clone(), c.stamp.id) == Some(c.stamp.id) {
+                    trace!(path = %c.path.display(), "already emitted in this version");
+                    return Ok(());
+                }
                 let item = discovered_item(&self.shared, &c, hash.to_hex().to_string(), true);
                 send(&self.tx, item).await
             }
