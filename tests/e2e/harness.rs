@@ -31,24 +31,6 @@ pub fn drop_date() -> String {
         .to_string()
 }
 
-/// Polls `cond` every 50 ms until it holds; panics with `what` and `context()` after
-/// [`TIMEOUT`].
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let start = Instant::now();
-    loop {
-        if cond() {
-            return;
-        }
-        if start.elapsed() > TIMEOUT {
-            panic!(
-                "timed out after {TIMEOUT:?} waiting for: {what}\n{}",
-                context()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Settings of one test's config file.
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -194,11 +176,6 @@ impl Env {
         dest
     }
 
-    /// An `alice` command with the environment cleaned of settings that would change logs.
-    pub fn alice(&self) -> Command {
-        alice()
-    }
-
     /// Starts `alice run --config <config>` with stdout/stderr captured to files.
     pub fn start(&self) -> Daemon {
         self.start_with(&self.config)
@@ -287,11 +264,6 @@ impl Run {
     /// The `alice scan` summary line.
     pub fn summary(&self) -> Summary {
         Summary::parse(&self.stdout).unwrap_or_else(|| panic!("no summary line in {self:?}"))
-    }
-
-    /// JSON log records on stderr (one-shot commands log there).
-    pub fn records(&self) -> Vec<Value> {
-        parse_records(&self.stderr)
     }
 }
 

@@ -7,6 +7,11 @@ mod harness;
 mod media;
 
 mod bad_input;
+mod cli;
+mod crash;
 mod dedup;
+mod dry_run;
 mod organize;
+mod scale;
+mod undo;
 mod writes;
