@@ -28,6 +28,8 @@
 //! - `scan`: walking a tree and identifying candidates with bounded concurrency.
 //! - `run`: the event loop behind [`Watcher::run`].
 
+#![warn(missing_docs)]
+
 mod config;
 mod hash;
 mod model;

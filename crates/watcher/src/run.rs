@@ -87,24 +87,55 @@ pub(crate) struct Runner {
     queued: HashSet<PathBuf>,
     jobs: JoinSet<(Candidate, HashOutcome)>,
     /// Ordered so that everything below a removed folder is one contiguous range.
-    reported: BTreeMap<PathBuf, FileIdentity>,
+    reported: BTreeMap<PathBuf, Reported>,
+}
+
+/// The last thing said about a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reported {
+    /// Emitted in this version (identity: a chmod or touch of ctime alone is not a new version).
+    Emitted(FileIdentity),
+    /// Reported failed in this version; any inode change (e.g. a chmod fixing permissions,
+    /// which changes ctime) makes it worth another try.
+    Failed(Stamp),
+}
+
+impl Reported {
+    fn new(stamp: Stamp, failed: bool) -> Self {
+        if failed {
+            Self::Failed(stamp)
+        } else {
+            Self::Emitted(stamp.id)
+        }
+    }
+
+    fn covers(&self, stamp: &Stamp) -> bool {
+        match self {
+            Self::Emitted(id) => *id == stamp.id,
+            Self::Failed(s) => s == stamp,
+        }
+    }
 }
 
 struct RunHooks<'a> {
     pending: &'a HashMap<PathBuf, Pending>,
     queued: &'a HashSet<PathBuf>,
-    reported: &'a mut BTreeMap<PathBuf, FileIdentity>,
+    reported: &'a mut BTreeMap<PathBuf, Reported>,
 }
 
 impl Hooks for RunHooks<'_> {
     fn skip(&self, c: &Candidate) -> bool {
         self.pending.contains_key(&c.path)
             || self.queued.contains(&c.path)
-            || self.reported.get(&c.path) == Some(&c.stamp.id)
+            || self
+                .reported
+                .get(&c.path)
+                .is_some_and(|r| r.covers(&c.stamp))
     }
 
-    fn reported(&mut self, path: &Path, id: FileIdentity) {
-        self.reported.insert(path.to_path_buf(), id);
+    fn reported(&mut self, path: &Path, stamp: Stamp, failed: bool) {
+        self.reported
+            .insert(path.to_path_buf(), Reported::new(stamp, failed));
     }
 }
 
@@ -566,14 +597,15 @@ impl Runner {
         }
         let (inbox, kind) = (p.inbox, p.kind);
         self.pending.remove(&path);
-        if self.reported.get(&path) == Some(&stamp.id) {
+        if self.reported.get(&path).is_some_and(|r| r.covers(&stamp)) {
             trace!(path = %path.display(), "unchanged since it was emitted");
             return Ok(());
         }
         let c = Candidate::new(inbox, path, &meta, kind);
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
-            self.reported.insert(c.path.clone(), c.stamp.id);
+            self.reported
+                .insert(c.path.clone(), Reported::new(c.stamp, false));
             send(&self.tx, discovered_item(&self.shared, &c, asset_id, false)).await
         } else {
             self.queued.insert(c.path.clone());
@@ -595,7 +627,8 @@ impl Runner {
         self.queued.remove(&c.path);
         match outcome {
             HashOutcome::Done { hash } => {
-                if self.reported.insert(c.path.clone(), c.stamp.id) == Some(c.stamp.id) {
+                let fresh = Reported::new(c.stamp, false);
+                if self.reported.insert(c.path.clone(), fresh) == Some(fresh) {
                     trace!(path = %c.path.display(), "already emitted in this version");
                     return Ok(());
                 }
@@ -623,7 +656,8 @@ impl Runner {
                 Ok(())
             }
             HashOutcome::Failed(error) => {
-                self.reported.insert(c.path.clone(), c.stamp.id);
+                self.reported
+                    .insert(c.path.clone(), Reported::new(c.stamp, true));
                 send(
                     &self.tx,
                     failed_item(&self.shared, &c.path, c.inbox, &error),

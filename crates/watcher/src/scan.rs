@@ -14,8 +14,7 @@ use tracing::{debug, warn};
 use crate::WatchError;
 use crate::hash::{HashOutcome, hash_verified};
 use crate::model::{
-    Discovered, DiscoveryKind, FileIdentity, IdentityCache, ScanSummary, Stamp, WatchItem,
-    WatchStats,
+    Discovered, DiscoveryKind, IdentityCache, ScanSummary, Stamp, WatchItem, WatchStats,
 };
 use crate::paths::{is_ignored, project_of};
 use crate::watch::{WatchHandle, is_watch_limit};
@@ -67,8 +66,8 @@ impl Candidate {
 pub(crate) trait Hooks: Send {
     /// True if the candidate is pending, being hashed, or was already reported unchanged.
     fn skip(&self, c: &Candidate) -> bool;
-    /// The candidate was emitted (or reported failed) in this version.
-    fn reported(&mut self, path: &Path, id: FileIdentity);
+    /// The candidate was emitted (`failed == false`) or reported failed in this version.
+    fn reported(&mut self, path: &Path, stamp: Stamp, failed: bool);
 }
 
 /// Hooks of a standalone scan: nothing is tracked between scans.
@@ -78,7 +77,7 @@ impl Hooks for NoHooks {
     fn skip(&self, _: &Candidate) -> bool {
         false
     }
-    fn reported(&mut self, _: &Path, _: FileIdentity) {}
+    fn reported(&mut self, _: &Path, _: Stamp, _: bool) {}
 }
 
 enum WalkItem {
@@ -280,7 +279,7 @@ impl<'a> Batch<'a> {
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
             self.summary.cache_hits += 1;
-            hooks.reported(&c.path, c.stamp.id);
+            hooks.reported(&c.path, c.stamp, false);
             send(self.tx, discovered_item(self.shared, &c, asset_id, false)).await
         } else {
             self.jobs.spawn(hash_job(self.shared.clone(), c));
@@ -297,7 +296,7 @@ impl<'a> Batch<'a> {
         match outcome {
             HashOutcome::Done { hash } => {
                 self.summary.hashed += 1;
-                hooks.reported(&c.path, c.stamp.id);
+                hooks.reported(&c.path, c.stamp, false);
                 let item = discovered_item(self.shared, &c, hash.to_hex().to_string(), true);
                 send(self.tx, item).await?;
             }
@@ -311,7 +310,7 @@ impl<'a> Batch<'a> {
             }
             HashOutcome::Failed(error) => {
                 self.summary.failed += 1;
-                hooks.reported(&c.path, c.stamp.id);
+                hooks.reported(&c.path, c.stamp, true);
                 send(self.tx, failed_item(self.shared, &c.path, c.inbox, &error)).await?;
             }
         }

@@ -802,3 +802,44 @@ fn bad_settings_are_rejected_with_the_setting_named() {
         Err(WatchError::BadGlob { .. })
     ));
 }
+
+#[test]
+fn unreadable_file_is_retried_once_its_permissions_are_fixed() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = dirs();
+    for dir in [d.tmp.path(), &d.inbox] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let locked = d.inbox.join("locked.png");
+    std::fs::write(&locked, b"now readable").unwrap();
+    // Owned by the unprivileged user, so that user may fix the mode below.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&locked, Some(65534), Some(65534)).unwrap();
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+
+    as_unprivileged_fs_user(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut r = Running::start(config(&d.inbox), no_cache()).await;
+            loop {
+                match r.next().await {
+                    WatchItem::Failed { path, .. } if path == locked => break,
+                    WatchItem::Discovered(found) if found.path == locked => {
+                        panic!("an unreadable file was emitted")
+                    }
+                    _ => {}
+                }
+            }
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let got = r.discovered(&locked).await;
+            assert_eq!(got.asset_id, hex(b"now readable"));
+            r.stop().await;
+        });
+    });
+}
