@@ -14,6 +14,7 @@ use pipeline::{Pipeline, Settings, TallySnapshot, sources};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, Mode, XdgDefaults};
+use crate::sdnotify::Notifier;
 use crate::{ConfigArgs, logging};
 
 /// What the process does once wired.
@@ -25,32 +26,58 @@ pub enum Job {
     Scan,
 }
 
+/// Where the running config came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file, when there is one (reloads re-read it).
+    pub path: Option<PathBuf>,
+    /// For logs and `config show`.
+    pub description: String,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
 /// Loads `--config`, else the XDG config file, else built-in defaults. Returns the config and
-/// a description of where it came from.
-pub fn load_config(args: &ConfigArgs) -> Result<(Config, String)> {
+/// where it came from.
+pub fn load_config(args: &ConfigArgs) -> Result<(Config, Origin)> {
+    let from_file = |path: &Path| -> Result<(Config, Origin)> {
+        let cfg = Config::load(path)?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok((
+            cfg,
+            Origin {
+                description: path.display().to_string(),
+                path: Some(path),
+            },
+        ))
+    };
     if let Some(path) = &args.config {
-        return Ok((Config::load(path)?, path.display().to_string()));
+        return from_file(path);
     }
     let xdg = XdgDefaults::detect()?;
     if xdg.config_file.exists() {
-        return Ok((
-            Config::load(&xdg.config_file)?,
-            xdg.config_file.display().to_string(),
-        ));
+        return from_file(&xdg.config_file);
     }
     Ok((
         xdg.config(),
-        format!(
-            "built-in defaults; no config file at {}",
-            xdg.config_file.display()
-        ),
+        Origin {
+            path: None,
+            description: format!(
+                "built-in defaults; no config file at {}",
+                xdg.config_file.display()
+            ),
+        },
     ))
 }
 
 /// Runs `alice run` or `alice scan`.
 pub fn run(args: &ConfigArgs, dry_run: bool, job: Job) -> Result<ExitCode> {
     let (cfg, origin) = load_config(args)?;
-    logging::init(
+    let levels = logging::init(
         args.log_format.unwrap_or(cfg.log.format),
         &cfg.log.level,
         job == Job::Watch,
@@ -65,7 +92,7 @@ pub fn run(args: &ConfigArgs, dry_run: bool, job: Job) -> Result<ExitCode> {
         if dry_run {
             crate::daemon::dry_run(&cfg).await
         } else {
-            main_loop(&cfg, job).await
+            main_loop(&cfg, &origin, &levels, job).await
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -148,7 +175,13 @@ fn run_id() -> String {
     )
 }
 
-async fn main_loop(cfg: &Config, job: Job) -> Result<ExitCode> {
+async fn main_loop(
+    cfg: &Config,
+    origin: &Origin,
+    levels: &logging::LevelHandle,
+    job: Job,
+) -> Result<ExitCode> {
+    let notifier = Notifier::from_env();
     for inbox in &cfg.inboxes {
         ensure_folder(inbox, "inboxes")?;
     }
@@ -183,53 +216,112 @@ async fn main_loop(cfg: &Config, job: Job) -> Result<ExitCode> {
         .await?;
     let started = Instant::now();
 
-    let watcher = watcher::Watcher::new(watch_config(cfg), pipeline.identity_cache())?;
-    let stats = watcher.stats();
     let (tx, mut rx) = mpsc::channel(256);
-    let (stop_tx, stop_rx) = watch::channel(false);
-
+    let startup_scans = Arc::new(tokio::sync::Semaphore::new(0));
     let ingest_pipeline = pipeline.clone();
+    let scans = startup_scans.clone();
     let ingest = tokio::spawn(async move {
         while let Some(item) = rx.recv().await {
+            if matches!(
+                item,
+                watcher::WatchItem::ScanStarted {
+                    reason: watcher::ScanReason::Startup,
+                    ..
+                }
+            ) {
+                scans.add_permits(1);
+            }
             if let Err(e) = ingest_pipeline.ingest(item).await {
                 tracing::error!(error = %e, "cannot hand a file to the pipeline");
             }
         }
     });
 
+    let mut all_stats = Vec::new();
     let mut failed_run = None;
     match job {
         Job::Watch => {
-            let mut watch_task = tokio::spawn(watcher.run(tx, stop_rx));
+            let mut running = RunningWatcher::start(cfg, &pipeline, tx.clone())?;
+            all_stats.push(running.stats.clone());
+            // READY once every inbox is watched (its start-up scan begins after its watches).
+            let inboxes = u32::try_from(cfg.inboxes.len()).unwrap_or(u32::MAX);
+            if tokio::time::timeout(
+                Duration::from_secs(120),
+                startup_scans.acquire_many(inboxes),
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!(
+                    "inboxes took more than 120 s to be watched; reporting ready anyway"
+                );
+            }
             tracing::info!(inboxes = ?cfg.inboxes, organized = %cfg.organized.display(), mode = ?cfg.mode, "watching; drop files into an inbox");
-            tokio::select! {
-                sig = shutdown_signal() => {
-                    tracing::info!(signal = sig, "stopping: finishing files in flight");
-                    let _ = stop_tx.send(true);
-                    match tokio::time::timeout(Duration::from_secs(10), &mut watch_task).await {
-                        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "watcher stopped with an error"),
-                        Ok(_) => {}
-                        Err(_) => {
-                            tracing::warn!("watcher did not stop within 10 s; abandoning it");
-                            watch_task.abort();
+            notifier.send(&format!(
+                "READY=1\nSTATUS={}",
+                status_line(cfg, &pipeline.tally())
+            ));
+            let mut current = cfg.clone();
+            let (shown_tx, shown_rx) = watch::channel(current.clone());
+            let (reload_tx, mut reload_rx) = mpsc::channel::<&'static str>(8);
+            let _config_watch = origin
+                .path
+                .as_deref()
+                .and_then(|p| watch_config_file(p, reload_tx.clone()));
+            tokio::spawn(forward_sighup(reload_tx));
+            let _heartbeat = tokio::spawn(heartbeat(
+                Arc::new(notifier.clone_target()),
+                pipeline.clone(),
+                shown_rx,
+            ));
+            let stop = loop {
+                tokio::select! {
+                    sig = shutdown_signal() => break Ok(sig),
+                    Some(why) = reload_rx.recv() => {
+                        // Editors write in several steps: let them finish, then read once.
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        while reload_rx.try_recv().is_ok() {}
+                        notifier.reloading();
+                        if let Some(restart) = reload(origin, why, &mut current, &pipeline, levels).await {
+                            running.stop().await;
+                            match RunningWatcher::start(&current, &pipeline, tx.clone()) {
+                                Ok(w) => {
+                                    all_stats.push(w.stats.clone());
+                                    running = w;
+                                    tracing::info!(inboxes = ?current.inboxes, reason = restart, "watcher restarted with the new settings");
+                                }
+                                Err(e) => break Err(format!("cannot restart the watcher after a config change: {e:#}")),
+                            }
                         }
+                        let _ = shown_tx.send(current.clone());
+                        notifier.send(&format!("READY=1\nSTATUS={}", status_line(&current, &pipeline.tally())));
+                    }
+                    res = &mut running.task => {
+                        break Err(match res {
+                            Ok(Ok(())) => "watcher stopped unexpectedly".to_owned(),
+                            Ok(Err(e)) => format!("watcher failed: {e}"),
+                            Err(e) => format!("watcher task failed: {e}"),
+                        });
                     }
                 }
-                res = &mut watch_task => {
-                    let msg = match res {
-                        Ok(Ok(())) => "watcher stopped unexpectedly".to_owned(),
-                        Ok(Err(e)) => format!("watcher failed: {e}"),
-                        Err(e) => format!("watcher task failed: {e}"),
-                    };
+            };
+            notifier.send("STOPPING=1\nSTATUS=stopping: finishing files in flight");
+            match stop {
+                Ok(sig) => {
+                    tracing::info!(signal = sig, "stopping: finishing files in flight");
+                    running.stop().await;
+                }
+                Err(msg) => {
                     tracing::error!(error = %msg, "stopping");
                     failed_run = Some(msg);
                 }
             }
         }
         Job::Scan => {
-            let progress = Progress::start(pipeline.clone(), stats.clone());
+            let watcher = watcher::Watcher::new(watch_config(cfg), pipeline.identity_cache())?;
+            all_stats.push(watcher.stats());
+            let progress = Progress::start(pipeline.clone(), watcher.stats());
             let res = watcher.scan_once(&tx).await;
-            drop(tx);
             if let Err(e) = res {
                 failed_run = Some(format!("scan failed: {e}"));
             }
@@ -237,7 +329,7 @@ async fn main_loop(cfg: &Config, job: Job) -> Result<ExitCode> {
             progress.stop();
         }
     }
-    drop(stop_tx);
+    drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(30), ingest).await;
     if tokio::time::timeout(Duration::from_secs(30), pipeline.wait_idle())
         .await
@@ -274,13 +366,15 @@ async fn main_loop(cfg: &Config, job: Job) -> Result<ExitCode> {
     if !report.is_clean() {
         tracing::warn!(report = ?report, "some events were not handled before shutdown; the start-up scan will pick their files up again");
     }
-    let hashed = stats
-        .files_hashed
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let hashed_bytes = stats
-        .bytes_hashed
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let cache_hits = stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed);
+    let sum = |f: fn(&watcher::WatchStats) -> &std::sync::atomic::AtomicU64| -> u64 {
+        all_stats
+            .iter()
+            .map(|s| f(s).load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    };
+    let hashed = sum(|s| &s.files_hashed);
+    let hashed_bytes = sum(|s| &s.bytes_hashed);
+    let cache_hits = sum(|s| &s.cache_hits);
     tracing::info!(
         organized = t.organized,
         duplicates = t.duplicates,
@@ -300,6 +394,224 @@ async fn main_loop(cfg: &Config, job: Job) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A watcher task and the switch that stops it.
+struct RunningWatcher {
+    task: tokio::task::JoinHandle<Result<(), watcher::WatchError>>,
+    stop: watch::Sender<bool>,
+    stats: Arc<watcher::WatchStats>,
+}
+
+impl RunningWatcher {
+    fn start(
+        cfg: &Config,
+        pipeline: &Pipeline,
+        tx: mpsc::Sender<watcher::WatchItem>,
+    ) -> Result<RunningWatcher> {
+        let watcher = watcher::Watcher::new(watch_config(cfg), pipeline.identity_cache())?;
+        let stats = watcher.stats();
+        let (stop, stop_rx) = watch::channel(false);
+        Ok(RunningWatcher {
+            task: tokio::spawn(watcher.run(tx, stop_rx)),
+            stop,
+            stats,
+        })
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(Duration::from_secs(10), &mut self.task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "watcher stopped with an error"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!("watcher did not stop within 10 s; abandoning it");
+                self.task.abort();
+            }
+        }
+    }
+}
+
+fn status_line(cfg: &Config, t: &TallySnapshot) -> String {
+    format!(
+        "watching {} inbox{}; organized {}, duplicates {}, skipped {}, failed {}",
+        cfg.inboxes.len(),
+        if cfg.inboxes.len() == 1 { "" } else { "es" },
+        t.organized,
+        t.duplicates,
+        t.skipped,
+        t.failed
+    )
+}
+
+/// Pings the systemd watchdog while the pipeline makes progress (or has nothing to do), and
+/// refreshes the STATUS line.
+async fn heartbeat(notifier: Arc<Notifier>, pipeline: Pipeline, cfg: watch::Receiver<Config>) {
+    let every = notifier
+        .watchdog_every
+        .unwrap_or(Duration::from_secs(5))
+        .min(Duration::from_secs(5));
+    let mut last_delivered = 0u64;
+    let mut stuck_since: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let stats = pipeline.bus().stats();
+        let queued: u64 = stats.subscribers.iter().map(|s| s.queued as u64).sum();
+        let delivered: u64 = stats.subscribers.iter().map(|s| s.delivered).sum();
+        let progressing = queued == 0 || delivered != last_delivered;
+        last_delivered = delivered;
+        stuck_since = if progressing {
+            None
+        } else {
+            stuck_since.or(Some(Instant::now()))
+        };
+        // A handler may legitimately take a while on a huge file: call it stuck after 2 minutes.
+        let healthy = stuck_since.is_none_or(|t| t.elapsed() < Duration::from_secs(120));
+        let mut msg = format!("STATUS={}", status_line(&cfg.borrow(), &pipeline.tally()));
+        if healthy && notifier.watchdog_every.is_some() {
+            msg.push_str("\nWATCHDOG=1");
+        } else if !healthy {
+            tracing::error!(
+                queued,
+                "pipeline made no progress for 2 minutes; withholding watchdog pings"
+            );
+        }
+        notifier.send(&msg);
+    }
+}
+
+async fn forward_sighup(tx: mpsc::Sender<&'static str>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload by editing the config file");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        if tx.send("SIGHUP").await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Watches the config file's folder (editors replace files rather than write them in place).
+fn watch_config_file(
+    path: &Path,
+    tx: mpsc::Sender<&'static str>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let dir = path.parent()?.to_path_buf();
+    let name = path.file_name()?.to_owned();
+    let handler = move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && !ev.kind.is_access()
+            && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()))
+        {
+            let _ = tx.try_send("config file changed");
+        }
+    };
+    match notify::recommended_watcher(handler) {
+        Ok(mut w) => match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            Ok(()) => Some(w),
+            Err(e) => {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot watch the config folder; reload with SIGHUP");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+            None
+        }
+    }
+}
+
+/// Re-reads the config and applies what can change at runtime. Returns `Some(reason)` when
+/// the watcher must restart (inboxes or watch settings changed).
+async fn reload(
+    origin: &Origin,
+    why: &str,
+    current: &mut Config,
+    pipeline: &Pipeline,
+    levels: &logging::LevelHandle,
+) -> Option<&'static str> {
+    let Some(path) = &origin.path else {
+        tracing::info!(
+            trigger = why,
+            "reload requested, but there is no config file (running on built-in defaults)"
+        );
+        return None;
+    };
+    let new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(trigger = why, path = %path.display(), error = %format!("{e:#}"), "config edit rejected; the running config stays");
+            return None;
+        }
+    };
+    if &new == current {
+        tracing::debug!(trigger = why, "config unchanged");
+        return None;
+    }
+    let mut changed = Vec::new();
+    let mut restart_needed = Vec::new();
+    let mut next = new.clone();
+    if new.state_dir != current.state_dir {
+        restart_needed.push("state_dir");
+        next.state_dir = current.state_dir.clone();
+    }
+    if new.log.format != current.log.format {
+        restart_needed.push("log.format");
+        next.log.format = current.log.format;
+    }
+    if new.log.level != current.log.level {
+        match levels.set(&new.log.level) {
+            Ok(()) => changed.push("log.level"),
+            Err(e) => {
+                tracing::warn!(error = %e, "log.level not applied");
+                next.log.level = current.log.level.clone();
+            }
+        }
+    }
+    let organizer_keys = new.organized != current.organized
+        || new.mode != current.mode
+        || new.template != current.template
+        || new.duplicates != current.duplicates
+        || new.quarantine != current.quarantine;
+    if organizer_keys {
+        match ensure_folder(&new.organized, "organized").and_then(|()| settings(&next)) {
+            Ok(s) => {
+                pipeline.update_settings(s);
+                changed
+                    .push("organizer settings (organized, mode, template, duplicates, quarantine)");
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "config edit rejected; the running config stays");
+                return None;
+            }
+        }
+    }
+    let mut restart = None;
+    if new.inboxes != current.inboxes || new.watch != current.watch {
+        for inbox in &new.inboxes {
+            if let Err(e) = ensure_folder(inbox, "inboxes") {
+                tracing::error!(error = %format!("{e:#}"), "config edit rejected; the running config stays");
+                return None;
+            }
+        }
+        changed.push("inboxes/watch");
+        restart = Some("config reload");
+    }
+    for key in &restart_needed {
+        tracing::warn!(
+            key,
+            "this key cannot change while running; it takes effect after a restart"
+        );
+    }
+    tracing::info!(trigger = why, path = %path.display(), changed = ?changed, needs_restart = ?restart_needed, "config reloaded; changes apply to files discovered from now on");
+    *current = next;
+    restart
 }
 
 fn print_summary(t: &TallySnapshot, hashed: u64, cache_hits: u64, elapsed_ms: u64) {

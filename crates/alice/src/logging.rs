@@ -2,16 +2,39 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 use crate::config::LogFormat;
 
+/// Changes the level filter of the running process (config reload).
+pub struct LevelHandle(Option<reload::Handle<EnvFilter, Registry>>);
+
+impl LevelHandle {
+    /// Applies a new filter; `RUST_LOG`, when set, keeps winning.
+    pub fn set(&self, level: &str) -> Result<(), String> {
+        if std::env::var_os("RUST_LOG").is_some() {
+            return Err("RUST_LOG is set and wins over log.level".into());
+        }
+        let filter =
+            EnvFilter::try_new(level).map_err(|e| format!("bad log.level {level:?}: {e}"))?;
+        match &self.0 {
+            Some(h) => h.reload(filter).map_err(|e| e.to_string()),
+            None => Err("logging is not set up".into()),
+        }
+    }
+}
+
+fn filter(level: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
 /// Installs the global subscriber. `RUST_LOG` wins over `level`. Daemon commands log to stdout
 /// (journald reads it); one-shot commands log to stderr so their stdout stays clean.
-pub fn init(format: LogFormat, level: &str, to_stdout: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(format: LogFormat, level: &str, to_stdout: bool) -> LevelHandle {
     let terminal = if to_stdout {
         std::io::stdout().is_terminal()
     } else {
@@ -22,32 +45,41 @@ pub fn init(format: LogFormat, level: &str, to_stdout: bool) {
         LogFormat::Human => false,
         LogFormat::Auto => !terminal,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let result = match (json, to_stdout) {
-        (true, true) => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_writer(std::io::stdout)
-            .try_init(),
-        (true, false) => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_writer(std::io::stderr)
-            .try_init(),
-        (false, true) => builder
-            .with_ansi(terminal)
-            .with_writer(std::io::stdout)
-            .try_init(),
-        (false, false) => builder
-            .with_ansi(terminal)
-            .with_writer(std::io::stderr)
-            .try_init(),
+    let (filter, handle) = reload::Layer::new(filter(level));
+    let writer = move || -> Box<dyn std::io::Write> {
+        if to_stdout {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::io::stderr())
+        }
     };
-    if let Err(e) = result {
-        eprintln!("alice: cannot set up logging: {e}");
+    let output: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_target(false)
+                .with_writer(writer),
+        )
+    } else {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_ansi(terminal)
+                .with_writer(writer),
+        )
+    };
+    // The filter wraps the output so one reload handle controls everything.
+    match Registry::default()
+        .with(output.with_filter(filter))
+        .try_init()
+    {
+        Ok(()) => LevelHandle(Some(handle)),
+        Err(e) => {
+            eprintln!("alice: cannot set up logging: {e}");
+            LevelHandle(None)
+        }
     }
 }

@@ -5,6 +5,7 @@ mod config;
 mod daemon;
 mod inspect;
 mod logging;
+mod sdnotify;
 mod undo;
 
 use std::path::PathBuf;
