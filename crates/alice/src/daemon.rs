@@ -268,7 +268,18 @@ async fn main_loop(
                 .path
                 .as_deref()
                 .and_then(|p| watch_config_file(p, reload_tx.clone()));
-            tokio::spawn(forward_sighup(reload_tx));
+            tokio::spawn(forward_sighup(reload_tx.clone()));
+            let (stats_tx, stats_rx) = watch::channel(running.stats.clone());
+            let view = Arc::new(crate::control::DaemonView {
+                pipeline: pipeline.clone(),
+                started,
+                config_path: origin.description.clone(),
+                config: shown_rx.clone(),
+                watch_stats: stats_rx,
+                reload: reload_tx.clone(),
+                last_errors: crate::control::collect_errors(&pipeline, 10),
+            });
+            let control = crate::control::serve(crate::control::socket_path(&cfg.state_dir), view)?;
             let _heartbeat = tokio::spawn(heartbeat(
                 Arc::new(notifier.clone_target()),
                 pipeline.clone(),
@@ -287,6 +298,7 @@ async fn main_loop(
                             match RunningWatcher::start(&current, &pipeline, tx.clone()) {
                                 Ok(w) => {
                                     all_stats.push(w.stats.clone());
+                                    let _ = stats_tx.send(w.stats.clone());
                                     running = w;
                                     tracing::info!(inboxes = ?current.inboxes, reason = restart, "watcher restarted with the new settings");
                                 }
@@ -306,6 +318,8 @@ async fn main_loop(
                 }
             };
             notifier.send("STOPPING=1\nSTATUS=stopping: finishing files in flight");
+            control.abort();
+            let _ = std::fs::remove_file(crate::control::socket_path(&cfg.state_dir));
             match stop {
                 Ok(sig) => {
                     tracing::info!(signal = sig, "stopping: finishing files in flight");

@@ -1,7 +1,10 @@
 //! The `alice` binary: CLI, config loading, wiring, logging. Business logic lives in the
 //! library crates; this is glue.
 
+mod client;
 mod config;
+mod control;
+mod creative;
 mod daemon;
 mod inspect;
 mod logging;
@@ -70,6 +73,87 @@ enum Command {
     /// Validate or show the config.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show what the running daemon is doing: inboxes, queues, counts, recent errors.
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print the status as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live events from the running daemon.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Ask the running daemon to re-read its config file (like SIGHUP).
+    Reload(ConfigArgs),
+    /// Projects: files landing directly in an inbox go to the active project.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// The active style, recorded with every file organized while it is active.
+    #[command(subcommand)]
+    Style(StyleCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `alice man | man -l -`.
+    Man,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Follow events live. Lossy: when this terminal cannot keep up, it is told how many it
+    /// missed; the daemon never slows down for it.
+    Tail {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only types matching this pattern (`*` matches anything), e.g. `alice.asset.*`.
+        #[arg(long = "type", value_name = "PATTERN")]
+        type_pattern: Option<String>,
+        /// Print the CloudEvents JSON of each event.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Create a project (needs the running daemon).
+    Create {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Project name; it becomes a folder name, so it must be a safe one.
+        name: String,
+        /// What the project is about.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Make a project active (needs the running daemon).
+    Use {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Project name.
+        name: String,
+    },
+    /// List projects (reads the catalog; works without the daemon).
+    List(ConfigArgs),
+}
+
+#[derive(Subcommand)]
+enum StyleCommand {
+    /// Choose the active style (needs the running daemon).
+    Choose {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Style name.
+        name: String,
+        /// A note about it.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Clear the active style (needs the running daemon).
+    Clear(ConfigArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +209,47 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Status { config, json } => client::status(&config, json),
+        Command::Events(EventsCommand::Tail {
+            config,
+            type_pattern,
+            json,
+        }) => client::tail(&config, type_pattern, json),
+        Command::Reload(config) => client::simple(&config, serde_json::json!({"cmd": "reload"})),
+        Command::Project(ProjectCommand::Create {
+            config,
+            name,
+            description,
+        }) => client::simple(
+            &config,
+            serde_json::json!({"cmd": "project_create", "name": name, "description": description}),
+        ),
+        Command::Project(ProjectCommand::Use { config, name }) => client::simple(
+            &config,
+            serde_json::json!({"cmd": "project_use", "name": name}),
+        ),
+        Command::Project(ProjectCommand::List(config)) => client::list_projects(&config),
+        Command::Style(StyleCommand::Choose { config, name, note }) => client::simple(
+            &config,
+            serde_json::json!({"cmd": "style_choose", "name": name, "note": note}),
+        ),
+        Command::Style(StyleCommand::Clear(config)) => {
+            client::simple(&config, serde_json::json!({"cmd": "style_clear"}))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "alice",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Show(args)) => {
             let (cfg, origin) = daemon::load_config(&args)?;
