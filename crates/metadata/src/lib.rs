@@ -76,12 +76,38 @@ pub(crate) struct Found {
     pub(crate) qt_meta_date: Option<CaptureTime>,
     /// Container creation instant: `mvhd` creation time, Matroska `DateUTC`.
     pub(crate) container_date: Option<CaptureTime>,
+    /// The sniffed format, for error messages.
+    pub(crate) format: &'static str,
+    /// Bytes of text kept in `signals` so far, against [`SIGNALS_BUDGET`].
+    pub(crate) signal_bytes: usize,
     /// A fault in an optional part (say a broken EXIF block in a fine PNG), kept so that the
     /// rest of the file is still read; reported if nothing worse happens.
     pub(crate) soft_error: Option<MetadataError>,
 }
 
+/// Most bytes of text (PNG text, XMP) kept per file. Each piece is capped on its own, but a
+/// crafted file can repeat pieces (or zip bombs in zTXt) thousands of times.
+pub(crate) const SIGNALS_BUDGET: usize = 16 * 1024 * 1024;
+
 impl Found {
+    /// Reserves room for `n` more bytes of signal text; `false` (and a noted error) once the
+    /// per-file budget is spent.
+    pub(crate) fn budget(&mut self, n: usize) -> bool {
+        if self.signal_bytes.saturating_add(n) > SIGNALS_BUDGET {
+            if self.soft_error.is_none() {
+                self.note(MetadataError::TooLarge {
+                    format: self.format,
+                    what: "metadata text in total".to_owned(),
+                    size: (self.signal_bytes.saturating_add(n)) as u64,
+                    limit: SIGNALS_BUDGET as u64,
+                });
+            }
+            return false;
+        }
+        self.signal_bytes += n;
+        true
+    }
+
     pub(crate) fn note(&mut self, err: MetadataError) {
         tracing::debug!(error = %err, "metadata: non-fatal problem");
         if self.soft_error.is_none() {
@@ -156,19 +182,22 @@ pub fn extract_path(path: &Path) -> Result<Extraction, MetadataError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(io_err)?;
-    let meta = file.metadata().map_err(io_err)?;
+    // Checked before opening: opening a FIFO would block until someone writes to it.
+    let meta = std::fs::metadata(path).map_err(io_err)?;
     if !meta.is_file() {
         return Err(io_err(std::io::Error::other("not a regular file")));
     }
+    let mut file = File::open(path).map_err(io_err)?;
     let name = path.file_name().unwrap_or(path.as_os_str());
     let extraction = extract_inner(&mut file, path, name, meta.modified().ok());
-    match extraction.error {
+    match extraction {
         // Nothing could be read at all: the caller should retry or report, not file it.
-        Some(MetadataError::Io { .. }) if extraction.info.format.is_none() => {
-            Err(extraction.error.unwrap_or(MetadataError::Empty))
-        }
-        _ => Ok(extraction),
+        Extraction {
+            error: Some(e @ MetadataError::Io { .. }),
+            ref info,
+            ..
+        } if info.format.is_none() => Err(e),
+        x => Ok(x),
     }
 }
 
@@ -205,6 +234,7 @@ fn extract_inner<R: Read + Seek>(
                 match format {
                     Some(f) => {
                         src.set_format(f);
+                        found.format = f;
                         formats::parse(f, &mut src, &mut found)
                     }
                     None => Ok(()),

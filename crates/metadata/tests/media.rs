@@ -206,6 +206,11 @@ fn broken_files_report_what_is_wrong_and_keep_what_was_learned() {
             Some("webm"),
             "webm file is truncated: element",
         ),
+        (
+            "ztxt_bomb.png",
+            Some("png"),
+            "png file: metadata text in total claims",
+        ),
     ];
     for &(name, format, msg) in cases {
         let (got, text) = err(name);
@@ -229,6 +234,10 @@ fn broken_files_report_what_is_wrong_and_keep_what_was_learned() {
         mp4.taken_at.map(|t| t.to_string()).as_deref(),
         Some("2024-03-15T12:34:56+00:00")
     );
+    // The zip bomb keeps at most the text budget, but what fit is kept.
+    let bomb = x("ztxt_bomb.png").signals;
+    let kept: usize = bomb.png_text.iter().map(|(_, v)| v.len()).sum();
+    assert!((4 << 20..=16 << 20).contains(&kept), "{kept}");
     // The cycle does not hide the fields read before it.
     assert_eq!(
         x("next_ifd_cycle.jpg")
@@ -288,6 +297,14 @@ fn unreadable_paths_are_io_errors_naming_the_path() {
         extract_path(dir.path()),
         Err(MetadataError::Io { .. })
     ));
+    // A FIFO would block a plain open until a writer appears; it is refused up front.
+    let fifo = dir.path().join("pipe.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert!(matches!(extract_path(&fifo), Err(MetadataError::Io { .. })));
 }
 
 #[test]

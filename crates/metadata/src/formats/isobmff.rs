@@ -24,6 +24,8 @@ const MAX_BOXES: usize = 10_000;
 const MAX_DEPTH: usize = 8;
 /// Cap for a box read whole (`udta`, `moov/meta`, HEIF `meta`).
 const META_CAP: u64 = 4 * 1024 * 1024;
+/// Most item extents in a HEIF `iloc`, all items together.
+const MAX_EXTENTS: usize = 4096;
 /// Cap for a small fixed header box (`mvhd`, `tkhd`, `mdhd`).
 const SMALL_CAP: u64 = 256;
 
@@ -37,7 +39,7 @@ const UUID_C2PA: [u8; 16] = [
 /// Decides the format from an `ftyp` box at the start of `h`.
 pub(crate) fn sniff_ftyp(h: &[u8]) -> (MediaType, Option<&'static str>) {
     let size = be32(h, 0).unwrap_or(0) as usize;
-    let end = size.clamp(16, h.len());
+    let end = size.min(h.len());
     let major = &h[8..12];
     let compatible: Vec<&[u8]> = h.get(16..end).unwrap_or_default().chunks_exact(4).collect();
     let has = |b: &[u8]| major == b || compatible.contains(&b);
@@ -368,7 +370,7 @@ impl<R: Read + Seek> Walker<'_, '_, R> {
                 .src
                 .too_large(format_args!("HEIF item {}", loc.id), total, cap));
         }
-        let mut out = Vec::with_capacity(total as usize);
+        let mut out = Vec::new();
         for &(off, len) in &loc.extents {
             let off = loc.base.saturating_add(off);
             match loc.method {
@@ -650,6 +652,7 @@ fn iloc(d: &[u8]) -> Option<Vec<ItemLoc>> {
     };
     pos += if version < 2 { 2 } else { 4 };
     let mut out = Vec::new();
+    let mut total_extents = 0usize;
     for _ in 0..count.min(4096) {
         let id = if version < 2 {
             u32::from(be16(d, pos)?)
@@ -668,6 +671,11 @@ fn iloc(d: &[u8]) -> Option<Vec<ItemLoc>> {
         let base = read(&mut pos, base_size)?;
         let n = be16(d, pos)?;
         pos += 2;
+        // Field sizes may all be zero, so the data length alone does not bound the count.
+        total_extents += usize::from(n);
+        if total_extents > MAX_EXTENTS {
+            return None;
+        }
         let mut extents = Vec::new();
         for _ in 0..n {
             read(&mut pos, index_size)?;

@@ -67,7 +67,9 @@ fn walk<R: Read + Seek>(
                 )));
             }
             0xD8 | 0x00 => {
-                return Err(src.corrupt(format!("unexpected marker 0xFF{marker:02X} at byte {pos}")));
+                return Err(
+                    src.corrupt(format!("unexpected marker 0xFF{marker:02X} at byte {pos}"))
+                );
             }
             _ => {}
         }

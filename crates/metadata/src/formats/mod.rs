@@ -61,7 +61,7 @@ pub(crate) fn push_other(found: &mut Found, key: impl Into<String>, value: &str)
 pub(crate) fn push_xmp(found: &mut Found, bytes: &[u8]) {
     let s = String::from_utf8_lossy(bytes);
     let s = crate::dates::trim_field(&s);
-    if !s.is_empty() {
+    if !s.is_empty() && found.budget(s.len()) {
         found.signals.xmp.push(s.to_owned());
     }
 }

@@ -140,6 +140,9 @@ fn text_chunk(typ: &[u8; 4], data: &[u8], found: &mut Found) {
         tracing::debug!(keyword = %keyword, "PNG text chunk could not be decoded");
         return;
     };
+    if !found.budget(text.len()) {
+        return;
+    }
     if keyword == "XML:com.adobe.xmp" {
         push_xmp(found, text.as_bytes());
     }

@@ -1,0 +1,14 @@
+//! The matroska parser: the input follows that format's magic bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut file = b"\x1a\x45\xdf\xa3\x87\x42\x82\x84webm".to_vec();
+    file.extend_from_slice(data);
+    let _ = metadata::extract(
+        &mut std::io::Cursor::new(file),
+        std::ffi::OsStr::new("fuzz.webm"),
+        None,
+    );
+});
