@@ -11,7 +11,7 @@ use events::media::CaptureTime;
 use super::{C2PA_CAP, EXIF_CAP, fourcc, push_xmp};
 use crate::dates::{parse_png_creation_time, ymd_hms};
 use crate::source::Source;
-use crate::{Found, MetadataError, c2pa, exif_block};
+use crate::{Found, MetadataError, SIGNALS_BUDGET, c2pa, exif_block};
 
 /// Largest text chunk read (compressed size) and largest inflated text kept.
 pub(crate) const PNG_TEXT_CAP: u64 = 4 * 1024 * 1024;
@@ -111,9 +111,9 @@ fn latin1(b: &[u8]) -> String {
     b.iter().map(|&c| char::from(c)).collect()
 }
 
-/// Inflates a zlib stream, keeping at most [`PNG_TEXT_CAP`] bytes of output.
-fn inflate(data: &[u8]) -> Option<Vec<u8>> {
-    match miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, PNG_TEXT_CAP as usize) {
+/// Inflates a zlib stream, keeping at most `limit` bytes of output.
+fn inflate(data: &[u8], limit: usize) -> Option<Vec<u8>> {
+    match miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, limit) {
         Ok(v) => Some(v),
         // Over the cap: keep the head, which is where prompts and parameters start.
         Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => Some(e.output),
@@ -128,13 +128,21 @@ fn text_chunk(typ: &[u8; 4], data: &[u8], found: &mut Found) {
     };
     let keyword = latin1(&data[..nul]);
     let rest = &data[nul + 1..];
+    // Inflate no more than the text budget still allows: a zip bomb then costs at most the
+    // budget in time and memory, not the cap times the number of chunks.
+    let room = SIGNALS_BUDGET.saturating_sub(found.signal_bytes);
+    if room == 0 {
+        found.budget(1);
+        return;
+    }
+    let limit = room.min(PNG_TEXT_CAP as usize);
     let text = match typ {
         b"tEXt" => Some(latin1(rest)),
         b"zTXt" => match rest.split_first() {
-            Some((0, compressed)) => inflate(compressed).map(|t| latin1(&t)),
+            Some((0, compressed)) => inflate(compressed, limit).map(|t| latin1(&t)),
             _ => None,
         },
-        _ => itxt(rest),
+        _ => itxt(rest, limit),
     };
     let Some(text) = text else {
         tracing::debug!(keyword = %keyword, "PNG text chunk could not be decoded");
@@ -153,7 +161,7 @@ fn text_chunk(typ: &[u8; 4], data: &[u8], found: &mut Found) {
 }
 
 /// iTXt after the keyword: flag, method, language\0, translated keyword\0, UTF-8 text.
-fn itxt(rest: &[u8]) -> Option<String> {
+fn itxt(rest: &[u8], limit: usize) -> Option<String> {
     let (&flag, rest) = rest.split_first()?;
     let (&method, rest) = rest.split_first()?;
     let lang_end = rest.iter().position(|&b| b == 0)?;
@@ -162,7 +170,7 @@ fn itxt(rest: &[u8]) -> Option<String> {
     let body = &rest[tk_end + 1..];
     let bytes = match (flag, method) {
         (0, _) => body.to_vec(),
-        (1, 0) => inflate(body)?,
+        (1, 0) => inflate(body, limit)?,
         _ => return None,
     };
     Some(String::from_utf8_lossy(&bytes).into_owned())
