@@ -154,3 +154,14 @@ pub fn stable_diffusion_png(tag: &str) -> Vec<u8> {
 pub fn midjourney_png(tag: &str) -> Vec<u8> {
     png_tagged(&fixture_bytes("ai/mj_description.png"), tag)
 }
+
+/// A [`camera_jpeg`] with `pad` more bytes of entropy-coded data before its end marker: a
+/// large photo whose headers (EXIF, dimensions) come first, as in real ones.
+pub fn camera_jpeg_padded(tag: &str, pad: usize) -> Vec<u8> {
+    let mut out = camera_jpeg(tag);
+    let eoi = out.len() - 2;
+    assert_eq!(&out[eoi..], b"\xff\xd9", "fixture must end with EOI");
+    // 0x55 never forms a marker (markers start with 0xFF).
+    out.splice(eoi..eoi, std::iter::repeat_n(0x55, pad));
+    out
+}
