@@ -15,7 +15,7 @@
 //! - `journal.rs`: the write-ahead operation log and sequences.
 //! - `events.rs`: recorded events (idempotent on the event id).
 //! - `context.rs`: creative context and projects.
-//! - `search.rs`: full-text search (FTS5).
+//! - `search.rs`: full-text search (FTS5, bm25 ranking, snippets) with filters, [`Catalog::find`].
 //!
 //! # Tables
 //!
@@ -28,7 +28,7 @@
 //! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
-//! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, model, source, project, style, format; kept in sync by triggers. |
+//! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; kept in sync by triggers in the writing transaction. |
 //!
 //! Times are stored as RFC 3339 UTC text with nine fractional digits, so text order is time
 //! order. Paths are stored as the raw bytes of the OS path (`OsStrExt`), so non-UTF-8 paths
@@ -76,6 +76,7 @@ pub use events::{NewEvent, StoredEvent};
 pub use identities::{FileIdentity, KnownFile};
 pub use journal::{NewOp, OpRecord};
 pub use schema::SCHEMA_VERSION;
+pub use search::{Edge, SearchHit, SearchQuery, Snippet, TimeBound, TimeBoundError};
 
 use error::db_err;
 

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -136,6 +136,73 @@ SELECT id, json_extract(media, '$.ai.prompt'), json_extract(media, '$.ai.model')
 FROM assets;
 "#;
 
+/// Version 3: search over what users remember about a file: its prompt (weighted highest by
+/// `search.rs`), negative prompt, original file name, model, project, style, source label and
+/// format; plus case-insensitive indexes for the search filters on source and project.
+///
+/// The FTS columns are positional (bm25 weights and `snippet()` refer to them by index), so
+/// the version 2 table is replaced rather than altered. The file name is the part of
+/// `original_path` after the last `/`, computed in SQL so that the triggers stay the only
+/// writers: `rtrim(p, <every character of p but '/'>)` leaves the directory part.
+const V3: &str = r#"
+DROP TRIGGER assets_fts_insert;
+DROP TRIGGER assets_fts_update;
+DROP TRIGGER assets_fts_delete;
+DROP TABLE assets_fts;
+
+CREATE VIRTUAL TABLE assets_fts USING fts5 (
+    prompt, negative_prompt, name, model, project, style, source, format,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER assets_fts_insert AFTER INSERT ON assets BEGIN
+    INSERT INTO assets_fts
+        (rowid, prompt, negative_prompt, name, model, project, style, source, format)
+    VALUES (new.id,
+            json_extract(new.media, '$.ai.prompt'),
+            json_extract(new.media, '$.ai.negative_prompt'),
+            substr(CAST(new.original_path AS TEXT),
+                   length(rtrim(CAST(new.original_path AS TEXT),
+                                replace(CAST(new.original_path AS TEXT), '/', ''))) + 1),
+            json_extract(new.media, '$.ai.model'),
+            new.project, new.style, new.source, new.format);
+END;
+
+CREATE TRIGGER assets_fts_update
+AFTER UPDATE OF media, original_path, project, style, source, format ON assets BEGIN
+    DELETE FROM assets_fts WHERE rowid = old.id;
+    INSERT INTO assets_fts
+        (rowid, prompt, negative_prompt, name, model, project, style, source, format)
+    VALUES (new.id,
+            json_extract(new.media, '$.ai.prompt'),
+            json_extract(new.media, '$.ai.negative_prompt'),
+            substr(CAST(new.original_path AS TEXT),
+                   length(rtrim(CAST(new.original_path AS TEXT),
+                                replace(CAST(new.original_path AS TEXT), '/', ''))) + 1),
+            json_extract(new.media, '$.ai.model'),
+            new.project, new.style, new.source, new.format);
+END;
+
+CREATE TRIGGER assets_fts_delete AFTER DELETE ON assets BEGIN
+    DELETE FROM assets_fts WHERE rowid = old.id;
+END;
+
+INSERT INTO assets_fts
+    (rowid, prompt, negative_prompt, name, model, project, style, source, format)
+SELECT id,
+       json_extract(media, '$.ai.prompt'),
+       json_extract(media, '$.ai.negative_prompt'),
+       substr(CAST(original_path AS TEXT),
+              length(rtrim(CAST(original_path AS TEXT),
+                           replace(CAST(original_path AS TEXT), '/', ''))) + 1),
+       json_extract(media, '$.ai.model'),
+       project, style, source, format
+FROM assets;
+
+CREATE INDEX assets_source ON assets (source COLLATE NOCASE);
+CREATE INDEX assets_project ON assets (project COLLATE NOCASE);
+"#;
+
 /// Reads `PRAGMA user_version`.
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -224,6 +291,41 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].asset_id, "ab");
         assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_2_catalog_migrates_and_backfills_the_new_search_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO assets (asset_id, status, media, original_path, size, first_seen,
+                     updated_at, source)
+                 VALUES ('cd', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
+                     \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
+                     \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
+                     \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"a quiet bay\",\
+                     \"negative_prompt\":\"watermark\",\"model\":null,\"model_hash\":null,\
+                     \"seed\":null,\"steps\":null,\"sampler\":null,\"cfg_scale\":null,\
+                     \"size\":null}}',
+                     CAST('/in/dir.d/Harbour_Study.png' AS BLOB), 1,
+                     '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z', 'flux')",
+                [],
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+        for q in ["quiet bay", "watermark", "harbour study", "flux"] {
+            let found = cat.search(q, 5).unwrap();
+            assert_eq!(found.len(), 1, "{q}");
+        }
+        // The directory is not part of the indexed name.
+        assert!(cat.search("dir", 5).unwrap().is_empty());
     }
 
     #[test]
