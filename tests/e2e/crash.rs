@@ -157,3 +157,41 @@ fn killed_with_sigkill_40_times_while_moving_520_files_every_file_ends_up_organi
         "the pass after recovery changed files: {scan:?}"
     );
 }
+
+#[test]
+fn sigterm_with_files_in_flight_exits_0_and_the_next_pass_finishes_the_rest() {
+    let env = Env::with(Opts {
+        mode: "move",
+        settle_ms: 100,
+        ..Opts::default()
+    });
+    let mut daemon = env.start();
+    daemon.wait_ready();
+    let inputs: Vec<Vec<u8>> = (0..150)
+        .map(|i| media::png_padded(&format!("term {i}"), 32 * 1024))
+        .collect();
+    for (i, bytes) in inputs.iter().enumerate() {
+        env.drop_file(format!("p{}/f{i:03}.png", i % 3), bytes);
+    }
+    daemon.wait_events(ev::ORGANIZED, 1);
+    let status = daemon.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM → 0, got {status}\n{}",
+        daemon.context()
+    );
+    assert!(
+        temporaries(&env.root).is_empty(),
+        "{:?}",
+        temporaries(&env.root)
+    );
+    let scan = env.scan(&[]).success();
+    assert_eq!(scan.summary().failed, 0, "{scan:?}");
+    let all: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+    assert_each_once(&env.organized, &all);
+    assert!(
+        files_under(&env.inbox).is_empty(),
+        "{:?}",
+        files_under(&env.inbox)
+    );
+}
