@@ -330,7 +330,46 @@ def run_scan(alice, config, work, tag):
     r = dict(zip(keys, (int(x) for x in m.groups()[:6])))
     r["reported_s"] = float(m.group(7))
     r["wall"] = wall
+    r["phases"] = phases(err_path, t0)
     return r
+
+
+def phases(log_path, t_spawn):
+    """Seconds from spawn to milestones, by the daemon's own record timestamps."""
+    marks = {"alice starting": "start", "scan started": "scan_started",
+             "scan walked the inbox": "walked", "stopped": "stopped"}
+    out = {}
+    with open(log_path) as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            key = marks.get(rec.get("message"))
+            ts = parse_ts(rec.get("timestamp"))
+            if key and ts and key not in out:
+                out[key] = ts - t_spawn
+    return out
+
+
+def fmt_phases(ph):
+    order = ("start", "scan_started", "walked", "stopped")
+    return " ".join(f"{k} {ph[k]:.2f}" for k in order if k in ph)
+
+
+def walk_floor(inbox):
+    """What a plain walk costs: list every folder and lstat every entry (Python, one thread)."""
+    t0 = time.time()
+    n, stack = 0, [inbox]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    n += st.st_size >= 0
+    return n, time.time() - t0
 
 
 def drop_caches():
@@ -373,7 +412,13 @@ def rss_run(alice, config, work, tag, files):
         warn.append("never went idle within 600 s")
     if not stopped or stopped.get("files_hashed") != 0 or stopped.get("identity_cache_hits") != files:
         warn.append(f"expected 0 files hashed and {files} identity hits, stopped record: {counters}")
-    return {"rss": rss, "hwm": hwm, "watches": watches, "threads": threads,
+    ph = {}
+    for now, rec in d.lines:
+        key = {"alice starting": "start", "scan started": "scan_started", "scan walked the inbox": "walked"}.get(rec.get("message"))
+        ts = parse_ts(rec.get("timestamp"))
+        if key and ts and key not in ph:
+            ph[key] = ts - d.t_spawn
+    return {"rss": rss, "hwm": hwm, "watches": watches, "threads": threads, "phases": ph,
             "walked_s": t_walk - d.t_spawn, "idle_s": (t_idle - d.t_spawn) if t_idle else float("nan"),
             "exit": rc, "stopped": counters, "warn": warn}
 
@@ -407,12 +452,19 @@ def cmd_big(a, alice, work_root):
                 r = run_scan(alice, config, work, f"scan-{mode}-{rep}")
                 ok = r["hashed"] == 0 and r["known"] == a.files and r["organized"] == 0 and r["failed"] == 0
                 walls.append(r["wall"])
-                print(f"restart scan {mode} run {rep + 1}: wall {r['wall']:.2f} s (alice reports {r['reported_s']:.1f} s) "
+                print(f"restart scan {mode} run {rep + 1}: wall {r['wall']:.2f} s (alice reports {r['reported_s']:.1f} s; "
+                      f"s after spawn: {fmt_phases(r['phases'])}) "
                       f"{r['hashed']} hashed, {r['known']} known by identity, organized {r['organized']}, "
                       f"duplicates {r['duplicates']}, skipped {r['skipped']}, failed {r['failed']}"
                       + ("" if ok else "  !! expected 0 hashed / all known / 0 organized"), flush=True)
             med = statistics.median(walls)
             restart[mode] = walls
+            floors = []
+            for rep in range(a.repeats):
+                if mode == "cold":
+                    drop_caches()
+                floors.append(walk_floor(inbox)[1])
+            print(f"walk floor {mode} (Python scandir + lstat of every entry): {spread(floors, '{:.2f}')} s", flush=True)
             print(f"restart scan {mode}: wall median (min–max) {spread(walls, '{:.2f}')} s; target < {target} s: "
                   + ("met" if med < target else f"MISSED by {med - target:.2f} s"), flush=True)
 
@@ -422,7 +474,7 @@ def cmd_big(a, alice, work_root):
             runs.append(r)
             print(f"rss run {rep + 1}: VmRSS {r['rss'] / 1024:.1f} MiB, VmHWM {r['hwm'] / 1024:.1f} MiB, "
                   f"{r['watches']} inotify watches, {r['threads']} threads, startup walk done at {r['walked_s']:.2f} s, "
-                  f"idle at {r['idle_s']:.2f} s; exit {r['exit']} stopped {r['stopped']}"
+                  f"idle at {r['idle_s']:.2f} s ({fmt_phases(r['phases'])}); exit {r['exit']} stopped {r['stopped']}"
                   + "".join(f"\n  !! {w}" for w in r["warn"]), flush=True)
         hwm = [r["hwm"] / 1024 for r in runs]
         print(f"rss over {a.repeats} runs (MiB, median (min–max)): VmRSS {spread([r['rss'] / 1024 for r in runs])}, "
@@ -462,7 +514,8 @@ def main():
         shutil.copy2(a.alice, alice)
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-        print(f"machine: nproc {os.cpu_count()}, {model}, load {os.getloadavg()[0]:.1f}; commit {commit}; "
+        built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(a.alice)))
+        print(f"machine: nproc {os.cpu_count()}, {model}, load {os.getloadavg()[0]:.1f}; HEAD {commit}, binary built {built}; "
               f"settle_ms {a.settle_ms}; seed {a.seed}", flush=True)
         if a.what in ("latency", "all"):
             cmd_latency(a, alice)
