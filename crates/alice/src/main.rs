@@ -9,6 +9,7 @@ mod daemon;
 mod inspect;
 mod logging;
 mod sdnotify;
+mod search;
 mod undo;
 
 use std::path::PathBuf;
@@ -92,6 +93,16 @@ enum Command {
     /// The active style, recorded with every file organized while it is active.
     #[command(subcommand)]
     Style(StyleCommand),
+    /// Find organized files by words from their prompt, file name, model, project or style,
+    /// and by source, project, style, model, date or media type.
+    ///
+    /// Prints one line per file: organized path, capture date, source and a prompt excerpt
+    /// with the match marked. Reads the catalog directly, so it works with or without the
+    /// daemon running. Exit status 0 when something was found, 1 when nothing was.
+    Search(search::SearchArgs),
+    /// Everything known about one file: metadata, generation parameters, where it came from,
+    /// where it went, and its event history.
+    Show(search::ShowArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -237,6 +248,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Style(StyleCommand::Clear(config)) => {
             client::simple(&config, serde_json::json!({"cmd": "style_clear"}))
         }
+        Command::Search(args) => search::search(&args),
+        Command::Show(args) => search::show(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,0 +1,530 @@
+//! `alice search` and `alice show`: read the catalog directly, read-only.
+//!
+//! Both open the catalog with `Catalog::open_readonly`: SQLite's WAL lets them read the last
+//! committed state while the daemon writes, and they work just as well with no daemon running.
+//! The search index is updated by triggers in the transaction that records a placement, so a
+//! file is findable as soon as the daemon reports it organized.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use catalog::{
+    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+};
+use chrono::{DateTime, Local, Utc};
+use clap::{Args, ValueEnum};
+use events::media::{AiSignal, MediaInfo, MediaType};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ConfigArgs;
+use crate::daemon::load_config;
+
+/// Arguments of `alice search`.
+#[derive(Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Words to find in prompts, negative prompts, original file names, models, projects and
+    /// styles. Every word must match (case and accents do not matter); the last one also
+    /// matches as a prefix. Quotes, `-`, `*`, `OR` and the like are plain text. Leave it out
+    /// to list by the filters alone (newest capture date first).
+    #[arg(value_name = "QUERY")]
+    query: Vec<String>,
+    /// Only this source label: midjourney, stable-diffusion, flux, camera, other, …
+    #[arg(long, value_name = "LABEL")]
+    source: Option<String>,
+    /// Only this project.
+    #[arg(long, value_name = "NAME")]
+    project: Option<String>,
+    /// Only this style.
+    #[arg(long, value_name = "NAME")]
+    style: Option<String>,
+    /// Only models whose name contains this (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    model: Option<String>,
+    /// Taken (else organized) at or after: 2024-03-15, 2024-03-15T14:30, or an age: 12h,
+    /// 7d, 2w. Capture times are compared as the wall-clock time where they were taken.
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Taken (else organized) before; a bare date includes that whole day.
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
+    /// Only images or only videos.
+    #[arg(long, value_enum, value_name = "KIND")]
+    media: Option<MediaKind>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    limit: usize,
+    /// One JSON object per result and line, with the full record.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `alice show`.
+#[derive(Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// An organized file, any copy of a known file (it is hashed), or an asset id.
+    #[arg(value_name = "PATH|ASSET_ID")]
+    target: String,
+    /// Print one JSON object: the record and its events.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--media`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MediaKind {
+    /// Still images.
+    Image,
+    /// Videos.
+    Video,
+}
+
+fn open_catalog(args: &ConfigArgs) -> Result<Catalog> {
+    let (cfg, _) = load_config(args)?;
+    let path = cfg.state_dir.join("catalog.sqlite3");
+    if !path.exists() {
+        anyhow::bail!(
+            "there is no catalog at {} yet; start the daemon (`alice run`) or run `alice scan` \
+             once with this config",
+            path.display()
+        );
+    }
+    Ok(Catalog::open_readonly(&path)?)
+}
+
+fn bound(text: Option<&str>, edge: Edge, flag: &str) -> Result<Option<TimeBound>> {
+    text.map(|t| {
+        TimeBound::parse(t, edge, &Local::now()).with_context(|| format!("invalid {flag}"))
+    })
+    .transpose()
+}
+
+/// `alice search`. Exit status 0 with results, 1 without (like grep).
+pub fn search(args: &SearchArgs) -> Result<ExitCode> {
+    let query = SearchQuery {
+        text: args.query.join(" "),
+        source: args.source.clone(),
+        project: args.project.clone(),
+        style: args.style.clone(),
+        model: args.model.clone(),
+        since: bound(args.since.as_deref(), Edge::Since, "--since")?,
+        until: bound(args.until.as_deref(), Edge::Until, "--until")?,
+        media_type: args.media.map(|m| match m {
+            MediaKind::Image => MediaType::Image,
+            MediaKind::Video => MediaType::Video,
+        }),
+        limit: args.limit,
+        ..SearchQuery::default()
+    };
+    let catalog = open_catalog(&args.config)?;
+    let hits = catalog.find(&query)?;
+    tracing::debug!(query = %query.text, hits = hits.len(), "search done");
+    let mut out = std::io::stdout().lock();
+    let marks = Marks::for_stdout();
+    for hit in &hits {
+        if args.json {
+            let line = serde_json::to_string(&HitJson {
+                asset: AssetJson::from(&hit.asset),
+                score: hit.score,
+                snippet: hit.snippet.as_ref().map(|s| s.render("[", "]")),
+            })?;
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{}", result_line(hit, &marks))?;
+        }
+    }
+    out.flush()?;
+    Ok(if hits.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How matches are marked on the human output.
+struct Marks {
+    open: &'static str,
+    close: &'static str,
+}
+
+impl Marks {
+    /// ANSI bold on a terminal (unless NO_COLOR is set), brackets otherwise.
+    fn for_stdout() -> Marks {
+        let color = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        if color {
+            Marks {
+                open: "\x1b[1m",
+                close: "\x1b[0m",
+            }
+        } else {
+            Marks {
+                open: "[",
+                close: "]",
+            }
+        }
+    }
+}
+
+/// Text from a file or its metadata, made safe for one terminal line: control characters
+/// (newlines, tabs, escape sequences) are shown escaped instead of acting.
+fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+fn clean_path(path: &Path) -> String {
+    clean(&path.to_string_lossy()).into_owned()
+}
+
+fn render_snippet(s: &Snippet, marks: &Marks) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for m in &s.marks {
+        out.push_str(&clean(&s.text[at..m.start]));
+        out.push_str(marks.open);
+        out.push_str(&clean(&s.text[m.clone()]));
+        out.push_str(marks.close);
+        at = m.end;
+    }
+    out.push_str(&clean(&s.text[at..]));
+    out
+}
+
+/// The date shown for an asset: its capture time as taken, else when it was organized (local
+/// time).
+fn shown_date(a: &AssetRecord) -> String {
+    if let Some(t) = a.media.as_ref().and_then(|m| m.taken_at) {
+        return t.local.format("%Y-%m-%d %H:%M").to_string();
+    }
+    a.organized_at
+        .map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn prompt(a: &AssetRecord) -> Option<&str> {
+    a.media.as_ref()?.ai.as_ref()?.prompt.as_deref()
+}
+
+/// `organized-path<TAB>date<TAB>source<TAB>snippet`.
+fn result_line(hit: &SearchHit, marks: &Marks) -> String {
+    let a = &hit.asset;
+    let path = a.organized_path.as_ref().unwrap_or(&a.original_path);
+    let text = match (&hit.snippet, prompt(a)) {
+        (Some(s), _) => render_snippet(s, marks),
+        (None, Some(p)) => {
+            let short: String = p.chars().take(100).collect();
+            let cut = if short.len() < p.len() { "…" } else { "" };
+            format!("{}{cut}", clean(&short))
+        }
+        (None, None) => String::new(),
+    };
+    format!(
+        "{}\t{}\t{}\t{}",
+        clean_path(path),
+        shown_date(a),
+        clean(a.source.as_deref().unwrap_or("-")),
+        text
+    )
+}
+
+/// The JSON form of an asset record (a contract for scripts: fields are only added).
+#[derive(Serialize)]
+struct AssetJson<'a> {
+    asset_id: &'a str,
+    status: &'static str,
+    status_reason: Option<&'a str>,
+    #[serde(with = "events::path::option")]
+    organized_path: &'a Option<PathBuf>,
+    #[serde(with = "events::path")]
+    original_path: &'a Path,
+    project: Option<&'a str>,
+    style: Option<&'a str>,
+    source: Option<&'a str>,
+    size: u64,
+    taken_at: Option<String>,
+    organized_at: Option<DateTime<Utc>>,
+    first_seen: DateTime<Utc>,
+    media: Option<&'a MediaInfo>,
+}
+
+impl<'a> From<&'a AssetRecord> for AssetJson<'a> {
+    fn from(a: &'a AssetRecord) -> Self {
+        AssetJson {
+            asset_id: &a.asset_id,
+            status: a.status.as_str(),
+            status_reason: a.status_reason.as_deref(),
+            organized_path: &a.organized_path,
+            original_path: &a.original_path,
+            project: a.project.as_deref(),
+            style: a.style.as_deref(),
+            source: a.source.as_deref(),
+            size: a.size,
+            taken_at: a
+                .media
+                .as_ref()
+                .and_then(|m| m.taken_at)
+                .map(|t| t.to_string()),
+            organized_at: a.organized_at,
+            first_seen: a.first_seen,
+            media: a.media.as_ref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HitJson<'a> {
+    #[serde(flatten)]
+    asset: AssetJson<'a>,
+    score: Option<f64>,
+    snippet: Option<String>,
+}
+
+/// Finds the asset `target` names: an asset id, an organized path, or any file whose content
+/// the catalog knows.
+fn resolve(catalog: &Catalog, target: &str) -> Result<Option<AssetRecord>> {
+    let is_id = target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_id && let Some(a) = catalog.asset(&target.to_ascii_lowercase())? {
+        return Ok(Some(a));
+    }
+    let given = Path::new(target);
+    let absolute = std::path::absolute(given)
+        .with_context(|| format!("cannot make {target:?} an absolute path"))?;
+    if let Some(a) = catalog.asset_by_organized_path(&absolute)? {
+        return Ok(Some(a));
+    }
+    if let Ok(real) = absolute.canonicalize()
+        && let Some(a) = catalog.asset_by_organized_path(&real)?
+    {
+        return Ok(Some(a));
+    }
+    if absolute.is_file() {
+        let (hash, _) = watcher::hash_file(&absolute)
+            .with_context(|| format!("cannot read {}", absolute.display()))?;
+        return Ok(catalog.asset(&hash.to_hex())?);
+    }
+    Ok(None)
+}
+
+/// `alice show`. Exit status 1 when the catalog does not know the target.
+pub fn show(args: &ShowArgs) -> Result<ExitCode> {
+    let catalog = open_catalog(&args.config)?;
+    let Some(asset) = resolve(&catalog, &args.target)? else {
+        eprintln!(
+            "alice: {} is not in the catalog (not an asset id, an organized path, or a file \
+             whose content alice has seen)",
+            clean(&args.target)
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let events = catalog.events_for_asset(&asset.asset_id)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::from_str(&e.json).unwrap_or_else(|_| Value::String(e.json.clone()))
+            })
+            .collect();
+        let mut record = serde_json::to_value(AssetJson::from(&asset))?;
+        record["events"] = Value::Array(events);
+        writeln!(out, "{record}")?;
+    } else {
+        write!(out, "{}", describe(&asset, &events))?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human form of `alice show`: one `label  value` line per known fact.
+fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    let mut add = |label, value: Option<String>| {
+        if let Some(v) = value {
+            lines.push((label, v));
+        }
+    };
+    add("asset", Some(a.asset_id.clone()));
+    add(
+        "status",
+        Some(match &a.status_reason {
+            Some(r) => format!("{} ({})", a.status, clean(r)),
+            None => a.status.to_string(),
+        }),
+    );
+    add("organized", a.organized_path.as_deref().map(clean_path));
+    add("came from", Some(clean_path(&a.original_path)));
+    add("size", Some(format!("{} bytes", a.size)));
+    add("source", a.source.as_deref().map(|s| clean(s).into_owned()));
+    add(
+        "project",
+        a.project.as_deref().map(|s| clean(s).into_owned()),
+    );
+    add("style", a.style.as_deref().map(|s| clean(s).into_owned()));
+    if let Some(m) = &a.media {
+        let mut kind = m.media_type.as_str().to_owned();
+        if let Some(f) = &m.format {
+            kind += &format!(" {}", clean(f));
+        }
+        if let (Some(w), Some(h)) = (m.width, m.height) {
+            kind += &format!(" {w}x{h}");
+        }
+        if let Some(d) = m.duration_ms {
+            kind += &format!(" {:.1} s", d as f64 / 1000.0);
+        }
+        add("media", Some(kind));
+        add(
+            "taken",
+            m.taken_at.map(|t| match m.taken_at_source {
+                Some(s) => format!("{t} (from {})", s.as_str()),
+                None => t.to_string(),
+            }),
+        );
+        if let Some(c) = &m.camera {
+            // Many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
+            let name = match (c.make.as_deref(), c.model.as_deref()) {
+                (Some(make), Some(model)) if model.starts_with(make) => model.to_owned(),
+                (Some(make), Some(model)) => format!("{make} {model}"),
+                (one, other) => one.or(other).unwrap_or_default().to_owned(),
+            };
+            add("camera", Some(clean(&name).into_owned()));
+        }
+        if let Some(ai) = &m.ai {
+            add(
+                "ai tool",
+                Some(format!(
+                    "{} (from {}: {})",
+                    ai.source,
+                    match ai.signal {
+                        AiSignal::Metadata => "metadata",
+                        AiSignal::Filename => "file name",
+                    },
+                    clean(&ai.evidence)
+                )),
+            );
+            let text = |v: &Option<String>| v.as_deref().map(|s| clean(s).into_owned());
+            add("prompt", text(&ai.prompt));
+            add("negative", text(&ai.negative_prompt));
+            add(
+                "model",
+                ai.model.as_deref().map(|m| match &ai.model_hash {
+                    Some(h) => format!("{} ({})", clean(m), clean(h)),
+                    None => clean(m).into_owned(),
+                }),
+            );
+            add("seed", ai.seed.map(|s| s.to_string()));
+            add("steps", ai.steps.map(|s| s.to_string()));
+            add("sampler", text(&ai.sampler));
+            add("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
+            add("size asked", text(&ai.size));
+        }
+    }
+    add("first seen", Some(local_time(a.first_seen)));
+    add("organized at", a.organized_at.map(local_time));
+    add("updated at", Some(local_time(a.updated_at)));
+
+    let mut out = String::new();
+    for (label, value) in &lines {
+        out += &format!("{label:<13}{value}\n");
+    }
+    out += &format!("history      {} event(s)\n", events.len());
+    for e in events {
+        out += &format!(
+            "  {}  {}  {}\n",
+            local_time(e.time),
+            clean(&e.event_type),
+            clean(&event_summary(&e.json))
+        );
+    }
+    out
+}
+
+fn local_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// What an event says about its file, in a few words: where it went, or why not.
+fn event_summary(json: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(json) else {
+        return String::new();
+    };
+    let d = &v["data"];
+    let s = |key: &str| -> Option<String> {
+        match &d[key] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    };
+    let path = s("path").or_else(|| s("source_path")).unwrap_or_default();
+    if let Some(dest) = s("destination") {
+        return format!("{path} → {dest}");
+    }
+    if let Some(existing) = s("existing") {
+        return format!("{path}: same content as {existing}");
+    }
+    if let Some(restored) = s("restored_to") {
+        return format!("{path} → {restored}");
+    }
+    if let Some(why) = s("error").or_else(|| s("reason")) {
+        return format!("{path}: {why}");
+    }
+    if let Some(ai) = d["media"]["ai"]["source"].as_str() {
+        return format!("{path}: made by {ai}");
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(clean("plain text"), "plain text");
+        assert_eq!(clean("a\nb\t\x1b[31mred"), "a\\nb\\t\\u{1b}[31mred");
+    }
+
+    #[test]
+    fn snippets_mark_matches_and_escape_the_rest() {
+        let s = Snippet {
+            text: "neon\ncyberpunk city".into(),
+            marks: vec![5..14],
+        };
+        let brackets = Marks {
+            open: "[",
+            close: "]",
+        };
+        assert_eq!(render_snippet(&s, &brackets), "neon\\n[cyberpunk] city");
+    }
+
+    #[test]
+    fn event_summaries_say_where_a_file_went_or_why_not() {
+        let organized = r#"{"data":{"source_path":"/in/a.png","destination":"/org/a.png"}}"#;
+        assert_eq!(event_summary(organized), "/in/a.png → /org/a.png");
+        let failed = r#"{"data":{"path":"/in/b.png","error":"truncated"}}"#;
+        assert_eq!(event_summary(failed), "/in/b.png: truncated");
+        assert_eq!(event_summary("not json"), "");
+    }
+}
