@@ -423,7 +423,7 @@ def rss_run(alice, config, work, tag, files):
             "exit": rc, "stopped": counters, "warn": warn}
 
 
-def cmd_big(a, alice, work_root):
+def cmd_big(a, alice):
     work = tempfile.mkdtemp(prefix="alice-watch-big.", dir="/var/tmp")
     try:
         inbox, org, state = (os.path.join(work, d) for d in ("inbox", "organized", "state"))
@@ -520,7 +520,7 @@ def main():
         if a.what in ("latency", "all"):
             cmd_latency(a, alice)
         if a.what in ("big", "all"):
-            cmd_big(a, alice, bindir)
+            cmd_big(a, alice)
     finally:
         shutil.rmtree(bindir, ignore_errors=True)
 
