@@ -340,39 +340,47 @@ fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
     sql
 }
 
+/// The SQL and parameters of a search; `None` when the text has words but none searchable.
+fn search_sql(query: &SearchQuery) -> Option<(String, Vec<Value>)> {
+    let mut params = Vec::new();
+    let sql = if query.text.trim().is_empty() {
+        let filters = filter_sql(query, &mut params);
+        format!(
+            "SELECT {ASSET_COLUMNS}, NULL, NULL FROM assets a WHERE 1 = 1{filters}
+             ORDER BY coalesce(substr(a.taken_at, 1, 19),
+                               substr(coalesce(a.organized_at, a.first_seen), 1, 19)) DESC,
+                      a.id DESC
+             LIMIT ?"
+        )
+    } else {
+        params.push(Value::Text(fts_query(&query.text)?));
+        let filters = filter_sql(query, &mut params);
+        // CROSS JOIN pins the full-text match as the outer loop. Left to itself, the planner
+        // may drive from an index on a filter column and run the whole FTS query once per
+        // asset: a minute instead of milliseconds over 100,000 assets.
+        format!(
+            "SELECT {ASSET_COLUMNS}, {BM25} AS score,
+                    snippet(assets_fts, 0, char(1), char(2), '…', {SNIPPET_TOKENS})
+             FROM assets_fts CROSS JOIN assets a ON a.id = assets_fts.rowid
+             WHERE assets_fts MATCH ?{filters}
+             ORDER BY score, a.id
+             LIMIT ?"
+        )
+    };
+    params.push(Value::Integer(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
+    Some((sql, params))
+}
+
 impl Catalog {
     /// Assets matching `query`: with text, best match first (bm25, prompt weighted highest);
     /// without, newest capture (else organized) time first. See the module docs for how text
     /// and dates are matched.
     pub fn find(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
-        let mut params = Vec::new();
-        let sql = if query.text.trim().is_empty() {
-            let filters = filter_sql(query, &mut params);
-            format!(
-                "SELECT {ASSET_COLUMNS}, NULL, NULL FROM assets a WHERE 1 = 1{filters}
-                 ORDER BY coalesce(substr(a.taken_at, 1, 19),
-                                   substr(coalesce(a.organized_at, a.first_seen), 1, 19)) DESC,
-                          a.id DESC
-                 LIMIT ?"
-            )
-        } else {
-            let Some(fts) = fts_query(&query.text) else {
-                return Ok(Vec::new());
-            };
-            params.push(Value::Text(fts));
-            let filters = filter_sql(query, &mut params);
-            format!(
-                "SELECT {ASSET_COLUMNS}, {BM25} AS score,
-                        snippet(assets_fts, 0, char(1), char(2), '…', {SNIPPET_TOKENS})
-                 FROM assets_fts JOIN assets a ON a.id = assets_fts.rowid
-                 WHERE assets_fts MATCH ?{filters}
-                 ORDER BY score, a.id
-                 LIMIT ?"
-            )
+        let Some((sql, params)) = search_sql(query) else {
+            return Ok(Vec::new());
         };
-        params.push(Value::Integer(
-            i64::try_from(query.limit).unwrap_or(i64::MAX),
-        ));
         let rows: Vec<(RawAsset, Option<f64>, Option<String>)> =
             self.read("searching assets", |c| {
                 c.prepare_cached(&sql)?
@@ -449,6 +457,41 @@ mod tests {
         // A stray end marker (a prompt that contains one) is dropped, not a panic.
         let s = Snippet::from_marked("x\u{2}y");
         assert_eq!((s.text.as_str(), s.marks.len()), ("xy", 0));
+    }
+
+    /// The full-text match must drive every text search, whatever filters are set.
+    #[test]
+    fn text_searches_are_driven_by_the_full_text_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+        let now = Utc::now();
+        let query = SearchQuery {
+            text: "neon city".into(),
+            source: Some("midjourney".into()),
+            project: Some("cyberpunk".into()),
+            style: Some("noir".into()),
+            model: Some("xl".into()),
+            since: Some(TimeBound::parse("7d", Edge::Since, &now).unwrap()),
+            until: Some(TimeBound::parse("1h", Edge::Until, &now).unwrap()),
+            media_type: Some(MediaType::Image),
+            ..SearchQuery::default()
+        };
+        let (sql, params) = search_sql(&query).unwrap();
+        let conn = cat.lock();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            plan[0].starts_with("SCAN assets_fts VIRTUAL TABLE"),
+            "{plan:?}"
+        );
+        assert!(plan[1].contains("INTEGER PRIMARY KEY"), "{plan:?}");
     }
 
     fn now() -> DateTime<FixedOffset> {
