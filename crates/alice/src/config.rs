@@ -81,6 +81,25 @@ impl Default for LogSection {
     }
 }
 
+/// `[metrics]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Serve Prometheus metrics.
+    pub enabled: bool,
+    /// Address of the endpoint (`/metrics`).
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            enabled: false,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +128,9 @@ pub struct Config {
     /// Logging settings.
     #[serde(default)]
     pub log: LogSection,
+    /// Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 fn default_template() -> String {
@@ -288,6 +310,7 @@ impl XdgDefaults {
             quarantine: None,
             watch: WatchSection::default(),
             log: LogSection::default(),
+            metrics: MetricsSection::default(),
         }
     }
 }

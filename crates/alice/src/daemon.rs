@@ -181,6 +181,8 @@ async fn main_loop(
     levels: &logging::LevelHandle,
     job: Job,
 ) -> Result<ExitCode> {
+    // `alice scan` keeps the default: Ctrl-C ends it at once (every step is crash-safe).
+    let mut stop_signals = (job == Job::Watch).then(StopSignals::install);
     let notifier = Notifier::from_env();
     for inbox in &cfg.inboxes {
         ensure_folder(inbox, "inboxes")?;
@@ -216,6 +218,10 @@ async fn main_loop(
         .await?;
     let started = Instant::now();
 
+    let metrics = crate::metrics::Metrics::default();
+    if cfg.metrics.enabled {
+        metrics.subscribe(&pipeline)?;
+    }
     let (tx, mut rx) = mpsc::channel(256);
     let startup_scans = Arc::new(tokio::sync::Semaphore::new(0));
     let ingest_pipeline = pipeline.clone();
@@ -280,6 +286,15 @@ async fn main_loop(
                 last_errors: crate::control::collect_errors(&pipeline, 10),
             });
             let control = crate::control::serve(crate::control::socket_path(&cfg.state_dir), view)?;
+            let _metrics = match cfg.metrics.enabled {
+                true => Some(
+                    metrics
+                        .clone()
+                        .serve(cfg.metrics.listen, pipeline.clone(), stats_tx.subscribe())
+                        .await?,
+                ),
+                false => None,
+            };
             let _heartbeat = tokio::spawn(heartbeat(
                 Arc::new(notifier.clone_target()),
                 pipeline.clone(),
@@ -287,7 +302,7 @@ async fn main_loop(
             ));
             let stop = loop {
                 tokio::select! {
-                    sig = shutdown_signal() => break Ok(sig),
+                    sig = async { match stop_signals.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break Ok(sig),
                     Some(why) = reload_rx.recv() => {
                         // Editors write in several steps: let them finish, then read once.
                         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -575,6 +590,10 @@ async fn reload(
         restart_needed.push("state_dir");
         next.state_dir = current.state_dir.clone();
     }
+    if new.metrics != current.metrics {
+        restart_needed.push("metrics");
+        next.metrics = current.metrics.clone();
+    }
     if new.log.format != current.log.format {
         restart_needed.push("log.format");
         next.log.format = current.log.format;
@@ -641,18 +660,42 @@ fn print_summary(t: &TallySnapshot, hashed: u64, cache_hits: u64, elapsed_ms: u6
     );
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// SIGTERM and SIGINT, listened to from the very start: a signal that arrives while the
+/// daemon is busy (starting, reloading) is kept until the main loop looks, never lost.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (term, int) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        if term.is_err() || int.is_err() {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        }
+        StopSignals {
+            term: term.ok(),
+            int: int.ok(),
+        }
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => "SIGTERM",
+            _ = one(&mut self.int) => "SIGINT",
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod creative;
 mod daemon;
 mod inspect;
 mod logging;
+mod metrics;
 mod sdnotify;
 mod search;
 mod undo;

@@ -510,7 +510,7 @@ mod tests {
     fn snippets_mark_matches_and_escape_the_rest() {
         let s = Snippet {
             text: "neon\ncyberpunk city".into(),
-            marks: vec![5..14],
+            marks: std::iter::once(5..14).collect(),
         };
         let brackets = Marks {
             open: "[",
