@@ -83,6 +83,9 @@ pub(crate) enum HashOutcome {
     Done { hash: blake3::Hash },
     /// The file changed before or while it was read; the hash was discarded.
     Changed,
+    /// Another process still has the file open for writing: its writer is not done, however
+    /// quiet it has been. Not read.
+    InUse,
     /// The file (or a regular file at that path) is gone.
     Gone,
     /// The file cannot be read.
@@ -104,6 +107,9 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
     };
     if before != expected {
         return HashOutcome::Changed;
+    }
+    if open_for_writing(&file) {
+        return HashOutcome::InUse;
     }
     WatchStats::add(&stats.hashing, 1);
     let hashed = hash_open(&file, expected.id.size);
@@ -127,6 +133,25 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
         return HashOutcome::Changed;
     }
     HashOutcome::Done { hash }
+}
+
+/// True when another process has the file open for writing. A read lease (`F_SETLEASE`,
+/// `F_RDLCK`) is refused with `EAGAIN` exactly then; it is released at once, so writers are
+/// never blocked. This catches a writer that pauses longer than `settle` — a file found by a
+/// scan has no close-after-write event to wait for. When leases are unavailable (another
+/// user's file without `CAP_LEASE`, a filesystem without leases) the answer is "no": the
+/// settle time and the after-hash check remain the guard.
+fn open_for_writing(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own; F_SETLEASE takes an int argument.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) };
+    if rc == 0 {
+        // SAFETY: as above; releasing our own lease.
+        unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
+        return false;
+    }
+    io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
 }
 
 fn classify(e: io::Error) -> HashOutcome {
@@ -199,6 +224,36 @@ mod tests {
             HashOutcome::Done { hash } => assert_eq!(hash, blake3::hash(b"other version")),
             other => panic!("expected Done, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_file_open_for_writing_is_in_use_and_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let mut writer = std::fs::File::create(&path).unwrap();
+        writer.write_all(b"first half").unwrap();
+        let stats = WatchStats::default();
+        assert!(matches!(
+            hash_verified(&path, stamp(&path), &stats),
+            HashOutcome::InUse
+        ));
+        assert_eq!(
+            stats
+                .files_hashed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        drop(writer);
+        assert!(matches!(
+            hash_verified(&path, stamp(&path), &stats),
+            HashOutcome::Done { .. }
+        ));
+        // A reader does not count as a writer.
+        let _reader = std::fs::File::open(&path).unwrap();
+        assert!(matches!(
+            hash_verified(&path, stamp(&path), &stats),
+            HashOutcome::Done { .. }
+        ));
     }
 
     #[test]

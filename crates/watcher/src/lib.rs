@@ -165,6 +165,7 @@ impl Watcher {
             )
             .await?;
             let mut summary = tree.summary;
+            scan::leave_busy(&tree.busy, &mut summary);
             settle_deferred(&self.shared, tx, tree.deferred, &mut summary).await?;
             let files = summary.files;
             send(

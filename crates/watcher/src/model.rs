@@ -160,6 +160,8 @@ pub struct ScanSummary {
     pub failed: u64,
     /// Files that disappeared before they could be emitted.
     pub vanished: u64,
+    /// Files left alone because another process still had them open for writing.
+    pub busy: u64,
 }
 
 impl std::ops::AddAssign for ScanSummary {
@@ -169,6 +171,7 @@ impl std::ops::AddAssign for ScanSummary {
         self.cache_hits += o.cache_hits;
         self.failed += o.failed;
         self.vanished += o.vanished;
+        self.busy += o.busy;
     }
 }
 

@@ -331,6 +331,7 @@ impl Runner {
         let TreeScan {
             summary,
             deferred,
+            busy,
             watch_limit,
             stopped,
         } = scan_tree(
@@ -348,7 +349,9 @@ impl Runner {
             return Ok(None);
         }
         let deadline = Instant::now() + self.shared.settle;
-        for c in deferred {
+        // Files still open for writing are re-checked every `settle` like changing ones (the
+        // lease probe is cheap); their close event usually comes first.
+        for c in deferred.into_iter().chain(busy) {
             self.pending.entry(c.path.clone()).or_insert(Pending {
                 inbox: i,
                 stamp: Some(c.stamp),
@@ -635,8 +638,8 @@ impl Runner {
                 let item = discovered_item(&self.shared, &c, hash.to_hex().to_string(), true);
                 send(&self.tx, item).await
             }
-            HashOutcome::Changed => {
-                debug!(path = %c.path.display(), "file changed while being hashed; waiting for it to settle again");
+            HashOutcome::Changed | HashOutcome::InUse => {
+                debug!(path = %c.path.display(), "file changed while being hashed, or is still open for writing; waiting for it to settle again");
                 let settle_at = Instant::now() + self.shared.settle;
                 let p = self.pending.entry(c.path).or_insert(Pending {
                     inbox: c.inbox,

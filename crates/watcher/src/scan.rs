@@ -257,6 +257,8 @@ struct Batch<'a> {
     jobs: JoinSet<(Candidate, HashOutcome)>,
     summary: ScanSummary,
     deferred: Vec<Candidate>,
+    /// Files another process still has open for writing.
+    busy: Vec<Candidate>,
 }
 
 impl<'a> Batch<'a> {
@@ -267,6 +269,7 @@ impl<'a> Batch<'a> {
             jobs: JoinSet::new(),
             summary: ScanSummary::default(),
             deferred: Vec::new(),
+            busy: Vec::new(),
         }
     }
 
@@ -304,6 +307,10 @@ impl<'a> Batch<'a> {
                 debug!(path = %c.path.display(), "file changed while being hashed; waiting for it to settle again");
                 self.deferred.push(c);
             }
+            HashOutcome::InUse => {
+                debug!(path = %c.path.display(), "file is still open for writing; waiting for its writer");
+                self.busy.push(c);
+            }
             HashOutcome::Gone => {
                 debug!(path = %c.path.display(), "file vanished before it was hashed; dropped");
                 self.summary.vanished += 1;
@@ -335,6 +342,9 @@ pub(crate) struct TreeScan {
     pub summary: ScanSummary,
     /// Files that were still changing recently; the caller waits for them to settle.
     pub deferred: Vec<Candidate>,
+    /// Files still open for writing by another process (a watcher waits for their close; a
+    /// standalone scan leaves them for the next pass).
+    pub busy: Vec<Candidate>,
     /// Set when watching hit the inotify limit; the caller falls back to polling.
     pub watch_limit: Option<notify::Error>,
     /// The shutdown signal arrived; the scan was abandoned.
@@ -405,6 +415,7 @@ pub(crate) async fn scan_tree(
     Ok(TreeScan {
         summary: batch.summary,
         deferred: batch.deferred,
+        busy: batch.busy,
         watch_limit,
         stopped: stopped_early,
     })
@@ -453,8 +464,18 @@ pub(crate) async fn settle_deferred(
         }
         while batch.finish_one(&mut hooks).await? {}
         *summary += batch.summary;
+        leave_busy(&batch.busy, summary);
         waiting.append(&mut batch.deferred);
         deferred = waiting;
     }
     Ok(())
+}
+
+/// A standalone scan does not wait for writers that may never finish: it says so and leaves
+/// the file for the next pass (or for the watcher, which sees the close).
+pub(crate) fn leave_busy(busy: &[Candidate], summary: &mut ScanSummary) {
+    for c in busy {
+        tracing::info!(path = %c.path.display(), "file is still open for writing; left for the next pass");
+    }
+    summary.busy += busy.len() as u64;
 }
