@@ -167,6 +167,21 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<InstanceLock> {
     Ok(InstanceLock(file))
 }
 
+/// True when a daemon holds the state dir's lock. Opens the lock file read-only and never
+/// creates it, so asking changes nothing.
+fn daemon_running(state_dir: &Path) -> bool {
+    let Ok(file) = File::open(state_dir.join("alice.lock")) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    if free {
+        // SAFETY: as above; releasing our own lock.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    }
+    !free
+}
+
 fn run_id() -> String {
     format!(
         "run-{}-{}",
@@ -761,7 +776,18 @@ pub async fn dry_run(cfg: &Config) -> Result<ExitCode> {
     }
     let catalog_path = cfg.state_dir.join("catalog.sqlite3");
     let catalog = if catalog_path.exists() {
-        Some(Arc::new(catalog::Catalog::open_readonly(&catalog_path)?))
+        // With the daemon stopped, read an immutable snapshot: even SQLite's `-shm` file
+        // would be a change. With it running, the state dir is changing anyway.
+        let wal = cfg.state_dir.join("catalog.sqlite3-wal");
+        let wal_pending = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        if wal_pending && !daemon_running(&cfg.state_dir) {
+            tracing::warn!(wal = %wal.display(), "the last run did not shut down cleanly; reading its log means SQLite creates a -shm file next to the catalog");
+        }
+        Some(Arc::new(if daemon_running(&cfg.state_dir) || wal_pending {
+            catalog::Catalog::open_readonly(&catalog_path)?
+        } else {
+            catalog::Catalog::open_snapshot(&catalog_path)?
+        }))
     } else {
         None
     };

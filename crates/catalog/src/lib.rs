@@ -151,8 +151,26 @@ impl Catalog {
     /// migrates; a catalog that needs migrating is [`CatalogError::NeedsMigration`].
     pub fn open_readonly(path: &Path) -> Result<Catalog> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| {
-            match source.sqlite_error_code() {
+        Self::open_reader(path, path.as_os_str().to_owned(), flags)
+    }
+
+    /// Opens a catalog that no process is writing as an immutable snapshot: nothing at all is
+    /// written or created next to it (a plain read-only open of a WAL database creates its
+    /// `-shm` file). For `alice scan --dry-run` with the daemon stopped. Transactions still in
+    /// a `-wal` file left by a crash are not seen; the next real start recovers them.
+    pub fn open_snapshot(path: &Path) -> Result<Catalog> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut uri = std::ffi::OsString::from("file:");
+        uri.push(uri_escape(path));
+        uri.push("?immutable=1");
+        Self::open_reader(path, uri, flags)
+    }
+
+    fn open_reader(path: &Path, target: std::ffi::OsString, flags: OpenFlags) -> Result<Catalog> {
+        let conn = Connection::open_with_flags(std::path::Path::new(&target), flags).map_err(
+            |source| match source.sqlite_error_code() {
                 Some(ErrorCode::NotADatabase) => CatalogError::Corrupt {
                     path: path.to_path_buf(),
                     source,
@@ -161,8 +179,8 @@ impl Catalog {
                     path: path.to_path_buf(),
                     source,
                 },
-            }
-        })?;
+            },
+        )?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| db_err(path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "query_only", "ON")
@@ -183,6 +201,14 @@ impl Catalog {
             path: path.to_path_buf(),
             read_only: true,
         })
+    }
+
+    /// Moves everything in the write-ahead log into the database file and empties the log,
+    /// so the file alone is complete (for a snapshot reader, or a backup). Called at shutdown.
+    pub fn checkpoint(&self) -> Result<()> {
+        let conn = self.lock();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| db_err(&self.path, "checkpointing the write-ahead log", e))
     }
 
     /// The catalog file.
@@ -438,4 +464,18 @@ mod tests {
         let p = bytes_path(b"/in/caf\xe9.png".to_vec());
         assert_eq!(path_bytes(&p), b"/in/caf\xe9.png");
     }
+}
+
+/// Percent-escapes a path for an SQLite `file:` URI (RFC 3986 path characters stay).
+fn uri_escape(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -336,6 +336,9 @@ impl Pipeline {
         if let Err(e) = handlers::flush_identities(&self.inner).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
         }
+        if let Err(e) = handlers::db(&self.inner, |c| c.checkpoint()).await {
+            tracing::warn!(error = %e, "cannot checkpoint the catalog; it stays correct, its -wal file just stays large");
+        }
         report
     }
 }
