@@ -424,6 +424,20 @@ text_enum! {
     }
 }
 
+/// Percent-escapes a path for an SQLite `file:` URI (RFC 3986 path characters stay).
+fn uri_escape(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,18 +478,4 @@ mod tests {
         let p = bytes_path(b"/in/caf\xe9.png".to_vec());
         assert_eq!(path_bytes(&p), b"/in/caf\xe9.png");
     }
-}
-
-/// Percent-escapes a path for an SQLite `file:` URI (RFC 3986 path characters stay).
-fn uri_escape(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = String::new();
-    for &b in path.as_os_str().as_bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
