@@ -32,6 +32,9 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines.
     Human,
+    /// Native journald records (structured fields, no JSON); falls back to JSON on stdout
+    /// when there is no journal.
+    Journald,
 }
 
 /// `[watch]` section.

@@ -242,19 +242,26 @@ async fn main_loop(
     let ingest_pipeline = pipeline.clone();
     let scans = startup_scans.clone();
     let ingest = tokio::spawn(async move {
-        while let Some(item) = rx.recv().await {
-            if matches!(
-                item,
-                watcher::WatchItem::ScanStarted {
-                    reason: watcher::ScanReason::Startup,
-                    ..
-                }
-            ) {
-                scans.add_permits(1);
+        // Take what has queued up (up to 256) and hand it over in one go: one catalog round
+        // trip per batch instead of per file.
+        let mut items = Vec::with_capacity(256);
+        while rx.recv_many(&mut items, 256).await > 0 {
+            let startups = items
+                .iter()
+                .filter(|i| {
+                    matches!(
+                        i,
+                        watcher::WatchItem::ScanStarted {
+                            reason: watcher::ScanReason::Startup,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            if let Err(e) = ingest_pipeline.ingest(std::mem::take(&mut items)).await {
+                tracing::error!(error = %e, "cannot hand files to the pipeline");
             }
-            if let Err(e) = ingest_pipeline.ingest(item).await {
-                tracing::error!(error = %e, "cannot hand a file to the pipeline");
-            }
+            scans.add_permits(startups);
         }
     });
 

@@ -40,12 +40,32 @@ pub fn init(format: LogFormat, level: &str, to_stdout: bool) -> LevelHandle {
     } else {
         std::io::stderr().is_terminal()
     };
+    let (filter, handle) = reload::Layer::new(filter(level));
+    let mut journald_error = None;
+    if format == LogFormat::Journald {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let layer: Box<dyn Layer<Registry> + Send + Sync> =
+                    Box::new(layer.with_syslog_identifier("alice".into()));
+                return match Registry::default()
+                    .with(layer.with_filter(filter))
+                    .try_init()
+                {
+                    Ok(()) => LevelHandle(Some(handle)),
+                    Err(e) => {
+                        eprintln!("alice: cannot set up logging: {e}");
+                        LevelHandle(None)
+                    }
+                };
+            }
+            Err(e) => journald_error = Some(e),
+        }
+    }
     let json = match format {
-        LogFormat::Json => true,
+        LogFormat::Json | LogFormat::Journald => true,
         LogFormat::Human => false,
         LogFormat::Auto => !terminal,
     };
-    let (filter, handle) = reload::Layer::new(filter(level));
     let writer = move || -> Box<dyn std::io::Write> {
         if to_stdout {
             Box::new(std::io::stdout())
@@ -76,7 +96,12 @@ pub fn init(format: LogFormat, level: &str, to_stdout: bool) -> LevelHandle {
         .with(output.with_filter(filter))
         .try_init()
     {
-        Ok(()) => LevelHandle(Some(handle)),
+        Ok(()) => {
+            if let Some(e) = journald_error {
+                tracing::warn!(error = %e, "log format journald: no journal to write to; logging JSON lines instead");
+            }
+            LevelHandle(Some(handle))
+        }
         Err(e) => {
             eprintln!("alice: cannot set up logging: {e}");
             LevelHandle(None)

@@ -343,7 +343,7 @@ impl<M: Message> Bus<M> {
             state,
             task: Some(task),
         });
-        tracing::info!(subscriber = %name, capacity = options.capacity, filter = ?filter, "subscriber registered");
+        tracing::debug!(subscriber = %name, capacity = options.capacity, filter = ?filter, "subscriber registered");
         Ok(())
     }
 

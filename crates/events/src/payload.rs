@@ -66,6 +66,8 @@ pub struct MetadataExtracted {
     pub path: PathBuf,
     /// Size in bytes (from discovery).
     pub size: u64,
+    /// Modification time of the file when it was hashed (from discovery).
+    pub mtime: DateTime<Utc>,
     /// The inbox folder it was found under (from discovery).
     #[serde(with = "crate::path")]
     pub inbox: PathBuf,

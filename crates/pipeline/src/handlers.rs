@@ -53,57 +53,52 @@ fn to_utc(t: std::time::SystemTime) -> DateTime<Utc> {
 
 pub(crate) async fn ingest(
     inner: &Arc<Inner>,
-    item: watcher::WatchItem,
-) -> Result<bool, PipelineError> {
-    match item {
-        watcher::WatchItem::Discovered(d) => ingest_discovered(inner, d).await,
-        watcher::WatchItem::Failed { path, inbox, error } => {
-            tracing::warn!(path = %path.display(), inbox = %inbox.display(), error = %error, "file cannot be read");
-            inner.tally.started();
-            let ev = Event::new(
-                sources::WATCHER,
-                AssetFailed {
-                    asset_id: None,
-                    path,
-                    stage: "discover".into(),
-                    error,
-                    quarantined_to: None,
-                },
-            );
-            publish(inner, ev).await?;
-            Ok(true)
-        }
-        watcher::WatchItem::ScanStarted { inbox, reason } => {
-            tracing::info!(inbox = %inbox.display(), reason = ?reason, "scan started");
-            Ok(false)
-        }
-        watcher::WatchItem::ScanFinished {
-            inbox,
-            reason,
-            files,
-        } => {
-            tracing::info!(inbox = %inbox.display(), reason = ?reason, files, "scan walked the inbox");
-            Ok(false)
+    items: Vec<watcher::WatchItem>,
+) -> Result<usize, PipelineError> {
+    let mut discovered = Vec::new();
+    for item in items {
+        match item {
+            watcher::WatchItem::Discovered(d) => discovered.push(d),
+            watcher::WatchItem::Failed { path, inbox, error } => {
+                tracing::warn!(path = %path.display(), inbox = %inbox.display(), error = %error, "file cannot be read");
+                inner.tally.started();
+                let ev = Event::new(
+                    sources::WATCHER,
+                    AssetFailed {
+                        asset_id: None,
+                        path,
+                        stage: "discover".into(),
+                        error,
+                        quarantined_to: None,
+                    },
+                );
+                publish(inner, ev).await?;
+            }
+            watcher::WatchItem::ScanStarted { inbox, reason } => {
+                tracing::info!(inbox = %inbox.display(), reason = ?reason, "scan started");
+            }
+            watcher::WatchItem::ScanFinished {
+                inbox,
+                reason,
+                files,
+            } => {
+                tracing::info!(inbox = %inbox.display(), reason = ?reason, files, "scan walked the inbox");
+            }
         }
     }
-}
-
-async fn ingest_discovered(
-    inner: &Arc<Inner>,
-    d: watcher::Discovered,
-) -> Result<bool, PipelineError> {
-    if d.hashed
-        && let Ok(mut map) = inner.identities.lock()
-    {
-        map.insert(d.identity, d.asset_id.clone());
+    if discovered.is_empty() {
+        return Ok(0);
     }
-    let identity = catalog::FileIdentity {
-        dev: d.identity.dev,
-        ino: d.identity.ino,
-        size: d.identity.size,
-        mtime_ns: i64::try_from(d.identity.mtime_ns).unwrap_or(i64::MAX),
-    };
-    if d.hashed {
+    for d in discovered.iter().filter(|d| d.hashed) {
+        if let Ok(mut map) = inner.identities.lock() {
+            map.insert(d.identity, d.asset_id.clone());
+        }
+        let identity = catalog::FileIdentity {
+            dev: d.identity.dev,
+            ino: d.identity.ino,
+            size: d.identity.size,
+            mtime_ns: i64::try_from(d.identity.mtime_ns).unwrap_or(i64::MAX),
+        };
         remember_identity(
             inner,
             catalog::KnownFile {
@@ -114,43 +109,54 @@ async fn ingest_discovered(
         )
         .await?;
     }
-    let (asset, path) = (d.asset_id.clone(), d.path.clone());
+    // One catalog round trip for the whole batch: a restart over many known files is
+    // dominated by this check.
     let mode = settings(inner).mode;
+    let keys: Vec<(String, PathBuf)> = discovered
+        .iter()
+        .map(|d| (d.asset_id.clone(), d.path.clone()))
+        .collect();
     let (handled, active_project) = db(inner, move |c| {
-        let handled = already_handled(c, &asset, &path, mode)?;
-        let project = c.context()?.active_project;
-        Ok((handled, project))
+        let handled = keys
+            .iter()
+            .map(|(asset, path)| already_handled(c, asset, path, mode))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((handled, c.context()?.active_project))
     })
     .await?;
-    if let Some(why) = handled {
-        tracing::debug!(asset_id = %d.asset_id, path = %d.path.display(), why, "already handled; nothing to do");
-        return Ok(false);
+    let mut started = 0;
+    for (d, handled) in discovered.into_iter().zip(handled) {
+        if let Some(why) = handled {
+            tracing::debug!(asset_id = %d.asset_id, path = %d.path.display(), why, "already handled; nothing to do");
+            continue;
+        }
+        let project = d
+            .project
+            .clone()
+            .or_else(|| active_project.clone())
+            .unwrap_or_else(|| UNCATEGORIZED.to_owned());
+        let kind = match d.kind {
+            watcher::DiscoveryKind::Scan => DiscoveryKind::Scan,
+            watcher::DiscoveryKind::Watch => DiscoveryKind::Watch,
+            watcher::DiscoveryKind::Manual => DiscoveryKind::Manual,
+        };
+        let ev = Event::new(
+            sources::WATCHER,
+            AssetDiscovered {
+                asset_id: d.asset_id,
+                path: d.path,
+                size: d.identity.size,
+                mtime: to_utc(d.mtime),
+                inbox: d.inbox,
+                project,
+                kind,
+            },
+        );
+        inner.tally.started();
+        publish(inner, ev).await?;
+        started += 1;
     }
-    let project = d
-        .project
-        .clone()
-        .or(active_project)
-        .unwrap_or_else(|| UNCATEGORIZED.to_owned());
-    let kind = match d.kind {
-        watcher::DiscoveryKind::Scan => DiscoveryKind::Scan,
-        watcher::DiscoveryKind::Watch => DiscoveryKind::Watch,
-        watcher::DiscoveryKind::Manual => DiscoveryKind::Manual,
-    };
-    let ev = Event::new(
-        sources::WATCHER,
-        AssetDiscovered {
-            asset_id: d.asset_id,
-            path: d.path,
-            size: d.identity.size,
-            mtime: to_utc(d.mtime),
-            inbox: d.inbox,
-            project,
-            kind,
-        },
-    );
-    inner.tally.started();
-    publish(inner, ev).await?;
-    Ok(true)
+    Ok(started)
 }
 
 /// Identities are saved in batches: losing the last few in a crash only costs a rehash.
@@ -225,13 +231,13 @@ pub fn already_handled(
 // ----- catalog subscriber ------------------------------------------------------------------
 
 pub(crate) async fn record(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerError> {
-    log_event(&m.0);
+    log_event(inner, &m.0);
     inner.writer.record(m.0.clone()).await?;
     Ok(())
 }
 
 /// One log record per event, with stable field names (see docs/logging.md).
-fn log_event(ev: &Event) {
+fn log_event(inner: &Inner, ev: &Event) {
     let t = ev.type_name();
     let id = ev.id.as_str();
     let corr = ev.correlation_id.as_deref().unwrap_or("");
@@ -252,12 +258,22 @@ fn log_event(ev: &Event) {
         Payload::AssetSkipped(p) => {
             tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), reason = %p.reason, "skipped")
         }
-        Payload::AssetFailed(p) => {
+        Payload::AssetFailed(p)
+            if inner
+                .log_limit
+                .allow(&crate::ratelimit::failure_kind(&p.stage, &p.error, &p.path)) =>
+        {
             tracing::warn!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), stage = %p.stage, error = %p.error, "failed")
         }
-        Payload::DeadLettered(p) => {
+        Payload::AssetFailed(_) => {}
+        Payload::DeadLettered(p)
+            if inner
+                .log_limit
+                .allow(&format!("dead letter: {}: {}", p.subscriber, p.error)) =>
+        {
             tracing::error!(event_type = t, event_id = id, subscriber = %p.subscriber, failed_event_id = %p.event_id, failed_event_type = %p.event_type, error = %p.error, attempts = p.attempts, "dead-lettered")
         }
+        Payload::DeadLettered(_) => {}
         Payload::Unknown { type_name, .. } => {
             tracing::warn!(event_type = %type_name, event_id = id, "unknown event type; recorded and otherwise ignored")
         }
@@ -288,6 +304,7 @@ pub(crate) async fn extract(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerErr
                 asset_id: d.asset_id.clone(),
                 path: d.path.clone(),
                 size: d.size,
+                mtime: d.mtime,
                 inbox: d.inbox.clone(),
                 project: d.project.clone(),
                 media: ex.info,
@@ -316,7 +333,7 @@ pub(crate) async fn organize(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerEr
         return Ok(());
     };
     let s = settings(inner);
-    let next = match organize_one(inner, &s, &m.0, x).await {
+    let next = match organize_one(inner, &s, x).await {
         Ok(payload) => payload,
         Err(Step::Retry(e)) => return Err(e.into()),
         Err(Step::Fail(error)) => failed(x, "organize", error, None),
@@ -397,7 +414,6 @@ struct PlaceOwned {
 async fn organize_one(
     inner: &Arc<Inner>,
     s: &Settings,
-    ev: &Event,
     x: &MetadataExtracted,
 ) -> Result<Payload, Step> {
     if x.media.media_type == MediaType::Other {
@@ -435,7 +451,7 @@ async fn organize_one(
     })
     .await?;
     let name = x.path.file_name().unwrap_or_default();
-    let mtime = ev.time;
+    let mtime = x.mtime;
     let relative = crate::plan_destination(
         &s.template,
         &x.media,

@@ -15,6 +15,7 @@
 
 mod handlers;
 mod plan;
+mod ratelimit;
 mod recover;
 mod tally;
 mod writer;
@@ -102,6 +103,7 @@ pub(crate) struct Inner {
     /// costs a rehash, so they are written in batches rather than one fsync per file.
     pub(crate) unsaved_identities: Mutex<Vec<catalog::KnownFile>>,
     pub(crate) writer: writer::EventWriter,
+    pub(crate) log_limit: ratelimit::LogLimiter,
 }
 
 /// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
@@ -193,6 +195,7 @@ impl Pipeline {
             bus: bus.clone(),
             writer: writer::EventWriter::start(catalog.clone()),
             unsaved_identities: Mutex::new(Vec::new()),
+            log_limit: ratelimit::LogLimiter::default(),
             catalog,
             settings: RwLock::new(Arc::new(settings)),
             tally: Tally::default(),
@@ -313,11 +316,11 @@ impl Pipeline {
             .map_err(|_| PipelineError::Closed)
     }
 
-    /// Turns one watcher item into events. Files already handled in an earlier run (same
-    /// content at the same path, with a final outcome) are not published again, so a second
-    /// scan changes nothing. Returns true when an asset pipeline was started.
-    pub async fn ingest(&self, item: watcher::WatchItem) -> Result<bool, PipelineError> {
-        handlers::ingest(&self.inner, item).await
+    /// Turns watcher items into events. Files already handled in an earlier run (same content
+    /// at the same path, with a final outcome) are not published again, so a second scan
+    /// changes nothing. Returns how many asset pipelines were started.
+    pub async fn ingest(&self, items: Vec<watcher::WatchItem>) -> Result<usize, PipelineError> {
+        handlers::ingest(&self.inner, items).await
     }
 
     /// Waits until every asset pipeline started so far has reached an outcome.
@@ -333,6 +336,7 @@ impl Pipeline {
     /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
         let report = self.inner.bus.shutdown(deadline).await;
+        self.inner.log_limit.flush();
         if let Err(e) = handlers::flush_identities(&self.inner).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
         }
