@@ -25,10 +25,17 @@ pub(crate) fn read(data: Vec<u8>, found: &mut Found) -> Result<(), String> {
         Err(exif::Error::PartialResult(partial)) => {
             let (exif, errors) = partial.into_inner();
             apply(&exif, found);
-            let first = errors
-                .first()
-                .map_or_else(|| "unknown fault".to_owned(), ToString::to_string);
-            Err(format!("EXIF partly unreadable: {first}"))
+            // piexif (which A1111 and many scripts use to write JPEG/WebP EXIF) leaves a
+            // non-zero "next IFD" link after the Exif sub-IFD. Every field was read; the link
+            // is simply not followed. That is not a damaged file.
+            let serious: Vec<_> = errors
+                .iter()
+                .filter(|e| !e.to_string().contains("Unexpected next IFD"))
+                .collect();
+            match serious.first() {
+                None => Ok(()),
+                Some(first) => Err(format!("EXIF partly unreadable: {first}")),
+            }
         }
         Err(e) => Err(format!("EXIF unreadable: {e}")),
     }

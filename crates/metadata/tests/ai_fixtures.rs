@@ -98,7 +98,6 @@ fn every_fixture_matches_expected_json() {
 /// The generators' files are valid; none should be reported as corrupt. A1111 writes JPEG
 /// EXIF with piexif, whose Exif sub-IFD has no next-IFD pointer (exiftool reads it fine).
 #[test]
-#[ignore = "needs container parsers: piexif-written EXIF (A1111, fixtures a1111.jpg and IMG_20240315_123456.jpg) is reported as corrupt (Unexpected next IFD)"]
 fn fixtures_extract_without_error() {
     let dir = fixtures();
     let mut failures = Vec::new();
