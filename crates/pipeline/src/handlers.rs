@@ -469,22 +469,7 @@ async fn organize_one(
     } else {
         OpKind::Copy
     };
-    let (asset_id, src, dest, mode) = (
-        x.asset_id.clone(),
-        x.path.clone(),
-        planned.clone(),
-        mode_str(s.mode),
-    );
-    let op_id = db(inner, move |c| {
-        c.begin_op(&NewOp {
-            asset_id: &asset_id,
-            kind,
-            source: &src,
-            destination: &dest,
-            mode,
-        })
-    })
-    .await?;
+    let op_id = begin_op(inner, x, kind, planned.clone(), mode_str(s.mode)).await?;
 
     let placed = place(PlaceOwned {
         source: x.path.clone(),
@@ -551,6 +536,27 @@ async fn organize_one(
         size: x.size,
         renamed_for_collision: renamed,
     }))
+}
+
+/// Journals an operation on `x`'s file before it happens (write-ahead).
+async fn begin_op(
+    inner: &Arc<Inner>,
+    x: &MetadataExtracted,
+    kind: OpKind,
+    destination: PathBuf,
+    mode: &'static str,
+) -> Result<i64, PipelineError> {
+    let (asset_id, source) = (x.asset_id.clone(), x.path.clone());
+    db(inner, move |c| {
+        c.begin_op(&NewOp {
+            asset_id: &asset_id,
+            kind,
+            source: &source,
+            destination: &destination,
+            mode,
+        })
+    })
+    .await
 }
 
 fn mode_str(mode: OrganizeMode) -> &'static str {
@@ -630,17 +636,7 @@ async fn set_aside(
         .await
         .map_err(|e| Step::Retry(e.to_string()))?
         .map_err(|e| Step::Fail(format!("cannot create folder {}: {e}", root.display())))?;
-    let (asset_id, src, dest) = (x.asset_id.clone(), x.path.clone(), planned);
-    let op_id = db(inner, move |c| {
-        c.begin_op(&NewOp {
-            asset_id: &asset_id,
-            kind,
-            source: &src,
-            destination: &dest,
-            mode: "move",
-        })
-    })
-    .await?;
+    let op_id = begin_op(inner, x, kind, planned, "move").await?;
     let placement = place(PlaceOwned {
         source: x.path.clone(),
         dest_root: root.to_path_buf(),

@@ -110,6 +110,39 @@ pub(crate) struct Inner {
 /// each asset's events are handled in order while different assets proceed in parallel.
 pub const SHARDS: usize = 8;
 
+/// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard.
+fn subscribe_sharded<F, Fut>(
+    bus: &EventBus,
+    inner: &Arc<Inner>,
+    stage: &str,
+    filter: Filter,
+    handler: F,
+) -> Result<(), bus::SubscribeError>
+where
+    F: Fn(Arc<Inner>, Msg) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
+{
+    for shard in 0..SHARDS {
+        let (i, h) = (inner.clone(), handler.clone());
+        bus.subscribe_with(
+            format!("{stage}-{shard}"),
+            filter.clone(),
+            SubscriberOptions::default(),
+            move |m: Msg| {
+                let (i, h) = (i.clone(), h.clone());
+                async move {
+                    if shard_of(&m.0) == shard {
+                        h(i, m).await
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// The shard an event belongs to: by its subject (the asset id), workflow events to shard 0.
 fn shard_of(event: &Event) -> usize {
     event
@@ -203,56 +236,23 @@ impl Pipeline {
         });
 
         let options = SubscriberOptions::default();
-        for shard in 0..SHARDS {
-            let i = inner.clone();
-            bus.subscribe_with(
-                format!("catalog-{shard}"),
-                Filter::All,
-                options.clone(),
-                move |m: Msg| {
-                    let i = i.clone();
-                    async move {
-                        if shard_of(&m.0) == shard {
-                            handlers::record(&i, m).await
-                        } else {
-                            Ok(())
-                        }
-                    }
-                },
-            )?;
-            let i = inner.clone();
-            bus.subscribe_with(
-                format!("metadata-{shard}"),
-                Filter::types(["alice.asset.discovered.v1"]),
-                options.clone(),
-                move |m: Msg| {
-                    let i = i.clone();
-                    async move {
-                        if shard_of(&m.0) == shard {
-                            handlers::extract(&i, m).await
-                        } else {
-                            Ok(())
-                        }
-                    }
-                },
-            )?;
-            let i = inner.clone();
-            bus.subscribe_with(
-                format!("organizer-{shard}"),
-                Filter::types(["alice.asset.metadata_extracted.v1"]),
-                options.clone(),
-                move |m: Msg| {
-                    let i = i.clone();
-                    async move {
-                        if shard_of(&m.0) == shard {
-                            handlers::organize(&i, m).await
-                        } else {
-                            Ok(())
-                        }
-                    }
-                },
-            )?;
-        }
+        subscribe_sharded(&bus, &inner, "catalog", Filter::All, |i, m| async move {
+            handlers::record(&i, m).await
+        })?;
+        subscribe_sharded(
+            &bus,
+            &inner,
+            "metadata",
+            Filter::types(["alice.asset.discovered.v1"]),
+            |i, m| async move { handlers::extract(&i, m).await },
+        )?;
+        subscribe_sharded(
+            &bus,
+            &inner,
+            "organizer",
+            Filter::types(["alice.asset.metadata_extracted.v1"]),
+            |i, m| async move { handlers::organize(&i, m).await },
+        )?;
         let i = inner.clone();
         bus.subscribe_with(
             "tally",
