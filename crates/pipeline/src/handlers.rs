@@ -486,7 +486,10 @@ async fn organize_one(
             let why = match &step {
                 Step::Retry(e) | Step::Fail(e) => e.clone(),
             };
-            let _ = db(inner, move |c| c.abandon_op(op_id, &why)).await;
+            if let Err(e) = db(inner, move |c| c.abandon_op(op_id, &why)).await {
+                // Start-up recovery finds the pending operation and resolves it.
+                tracing::warn!(op_id, error = %e, "cannot mark a failed placement abandoned; recovery will");
+            }
             return Err(step);
         }
     };

@@ -198,7 +198,11 @@ impl Pipeline {
                         },
                     );
                     tokio::spawn(async move {
-                        let _ = bus.publish(event.into()).await;
+                        if bus.publish(event.into()).await.is_err() {
+                            tracing::debug!(
+                                "bus closed before a dead letter could be announced; it was logged"
+                            );
+                        }
                     });
                 }
             })
