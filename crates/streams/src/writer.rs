@@ -1,0 +1,427 @@
+//! The stream writer: batched `XADD`, and a local spool while Redis is unreachable.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{StreamConfig, redact};
+use crate::error::{Error, Result};
+use crate::redis_io::connect;
+use crate::spool::{Record, Spool};
+
+/// Most events put in one pipeline (and one spool fsync).
+const BATCH: usize = 512;
+/// Appends waiting for the background task; a full queue makes `append` wait (backpressure).
+const QUEUE: usize = 4096;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Where an appended event went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// In the Redis stream under this entry id.
+    Stored {
+        /// The stream entry id Redis assigned (`<ms>-<seq>`).
+        stream_id: String,
+    },
+    /// Redis was unreachable (or older spooled events were still waiting): the event is
+    /// fsynced in the local spool and will be appended, in order, when Redis is back.
+    Spooled,
+}
+
+enum Request {
+    Append {
+        record: Record,
+        reply: oneshot::Sender<Result<Appended>>,
+    },
+    Flush {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+#[derive(Default)]
+struct Shared {
+    connected: AtomicBool,
+    spooled: AtomicU64,
+    outages: AtomicU64,
+}
+
+/// Appends events to `<prefix>:events`, each entry with the fields `type`, `id` and `event`
+/// (the full CloudEvents JSON), trimmed with `MAXLEN ~`.
+///
+/// One background task owns the connection and the spool, so events keep the order of the
+/// `append` calls that completed. Under load the task takes whatever is queued (up to 512)
+/// and sends it as one pipeline. When Redis is unreachable, `append` still succeeds: events
+/// go to the spool, and while the spool is not empty new events go there too, behind the
+/// older ones. The task reconnects with a backoff from 100 ms doubling to 5 s, appends the
+/// spool in file order, truncates it, and only then writes directly again. It logs once that
+/// Redis is down and once that it is back (with the number of spooled events replayed).
+///
+/// Delivery is at least once: an `XADD` pipeline that fails half-way, or a crash between
+/// the last spooled `XADD` and the spool truncation, can append an event twice. Consumers
+/// de-duplicate on the event id.
+pub struct StreamWriter {
+    tx: mpsc::Sender<Request>,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl StreamWriter {
+    /// Opens the spool (appending one left by a previous process before anything new),
+    /// tries to connect once, and starts the background task. An unreachable Redis is not an
+    /// error here; an invalid URL or an unusable spool directory is.
+    pub async fn start(cfg: StreamConfig) -> Result<Self> {
+        redis::Client::open(cfg.url.as_str()).map_err(|source| Error::InvalidUrl {
+            url: redact(&cfg.url),
+            source,
+        })?;
+        let path = cfg.spool_path();
+        let open_path = path.clone();
+        let (spool, torn) = tokio::task::spawn_blocking(move || Spool::open(&open_path))
+            .await
+            .map_err(|_| Error::WriterStopped)?
+            .map_err(|source| Error::Spool {
+                path: path.clone(),
+                op: "open",
+                source,
+            })?;
+        if let Some(bytes) = torn {
+            tracing::warn!(
+                spool = %path.display(),
+                bytes,
+                "cut a half-written last spool line left by a crash (its append never returned)"
+            );
+        }
+        let shared = Arc::new(Shared::default());
+        shared.spooled.store(spool.count(), Ordering::Relaxed);
+        if spool.count() > 0 {
+            tracing::info!(
+                spool = %path.display(),
+                events = spool.count(),
+                "spool left by a previous run; appending it to the stream before new events"
+            );
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let url = redact(&cfg.url);
+        let stream = cfg.stream_key();
+        let mut task = Task {
+            cfg,
+            url,
+            stream,
+            rx,
+            shared: Arc::clone(&shared),
+            conn: None,
+            spool_count: spool.count(),
+            spool: Arc::new(Mutex::new(spool)),
+            down_logged: false,
+            replayed: 0,
+            backoff: BACKOFF_MIN,
+            next_retry: Instant::now(),
+            flush_waiters: Vec::new(),
+        };
+        match connect(&task.cfg, task.cfg.timeout).await {
+            Ok(conn) => task.set_connected(conn),
+            Err(e) => task.mark_down(&e),
+        }
+        let task = tokio::spawn(task.run());
+        Ok(Self { tx, shared, task })
+    }
+
+    /// Appends one event: `id` is the event id, `type_name` its type, `json` the whole
+    /// CloudEvents JSON. Returns once the event is in Redis or fsynced in the spool; fails only
+    /// if neither is possible (the spool cannot be written) or the writer has stopped.
+    pub async fn append(&self, id: &str, type_name: &str, json: &str) -> Result<Appended> {
+        let (reply, rx) = oneshot::channel();
+        let record = Record {
+            id: id.to_owned(),
+            type_name: type_name.to_owned(),
+            json: json.to_owned(),
+        };
+        self.tx
+            .send(Request::Append { record, reply })
+            .await
+            .map_err(|_| Error::WriterStopped)?;
+        rx.await.map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Whether the last contact with Redis succeeded.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// Events in the local spool, not yet in Redis.
+    pub fn spooled(&self) -> u64 {
+        self.shared.spooled.load(Ordering::Relaxed)
+    }
+
+    /// How many times Redis went from reachable to unreachable (each logged once).
+    pub fn outages(&self) -> u64 {
+        self.shared.outages.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every event appended before this call is in Redis, or, while Redis is
+    /// unreachable, in the spool (check [`spooled`](Self::spooled)).
+    pub async fn flush(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Request::Flush { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops taking events and waits for the background task: queued events are stored or
+    /// spooled, and a spool is appended first if Redis is reachable.
+    pub async fn close(self) {
+        let Self { tx, task, .. } = self;
+        drop(tx);
+        let _ = task.await;
+    }
+}
+
+struct Task {
+    cfg: StreamConfig,
+    url: String,
+    stream: String,
+    rx: mpsc::Receiver<Request>,
+    shared: Arc<Shared>,
+    conn: Option<MultiplexedConnection>,
+    spool: Arc<Mutex<Spool>>,
+    /// Mirror of the spool's count, so the loop need not lock to decide.
+    spool_count: u64,
+    down_logged: bool,
+    replayed: u64,
+    backoff: Duration,
+    next_retry: Instant,
+    flush_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            if self.conn.is_some() && self.spool_count > 0 {
+                self.drain_chunk().await;
+                // A long spool must not stall appenders: what they send now goes behind it.
+                let mut batch = Vec::new();
+                self.fill(&mut batch);
+                self.handle(batch).await;
+                continue;
+            }
+            if self.conn.is_some() && (self.down_logged || self.replayed > 0) {
+                if self.down_logged {
+                    tracing::info!(url = %self.url, replayed = self.replayed, "Redis reachable again; spooled events appended");
+                } else {
+                    tracing::info!(url = %self.url, replayed = self.replayed, "spool from a previous run appended to the stream");
+                }
+                self.down_logged = false;
+                self.replayed = 0;
+            }
+            for waiter in self.flush_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+            let down = self.conn.is_none();
+            tokio::select! {
+                req = self.rx.recv() => match req {
+                    None => break,
+                    Some(req) => {
+                        let mut batch = vec![req];
+                        self.fill(&mut batch);
+                        self.handle(batch).await;
+                    }
+                },
+                () = tokio::time::sleep_until(self.next_retry), if down => self.reconnect().await,
+            }
+        }
+    }
+
+    fn fill(&mut self, batch: &mut Vec<Request>) {
+        while batch.len() < BATCH {
+            match self.rx.try_recv() {
+                Ok(req) => batch.push(req),
+                Err(_) => break,
+            }
+        }
+    }
+
+    async fn handle(&mut self, batch: Vec<Request>) {
+        let mut records = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for req in batch {
+            match req {
+                Request::Append { record, reply } => {
+                    records.push(record);
+                    replies.push(reply);
+                }
+                Request::Flush { reply } => self.flush_waiters.push(reply),
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        if self.conn.is_some() && self.spool_count == 0 {
+            match self.xadd(&records).await {
+                Ok(ids) => {
+                    self.backoff = BACKOFF_MIN;
+                    for (reply, stream_id) in replies.into_iter().zip(ids) {
+                        let _ = reply.send(Ok(Appended::Stored { stream_id }));
+                    }
+                    return;
+                }
+                Err(e) => self.mark_down(&e),
+            }
+        }
+        let n = records.len() as u64;
+        match self.spool_io(move |s| s.append(&records)).await {
+            Ok(()) => {
+                self.spool_count += n;
+                self.shared
+                    .spooled
+                    .store(self.spool_count, Ordering::Relaxed);
+                for reply in replies {
+                    let _ = reply.send(Ok(Appended::Spooled));
+                }
+            }
+            Err(e) => {
+                let path = self.cfg.spool_path();
+                tracing::error!(spool = %path.display(), error = %e, events = n, "cannot spool events while Redis is unreachable");
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Spool {
+                        path: path.clone(),
+                        op: "append",
+                        source: std::io::Error::new(e.kind(), e.to_string()),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// One pipeline of `XADD`s; returns the entry ids in order.
+    async fn xadd(&mut self, records: &[Record]) -> Result<Vec<String>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::WriterStopped);
+        };
+        let mut pipe = redis::pipe();
+        for r in records {
+            let cmd = pipe.cmd("XADD").arg(&self.stream);
+            if self.cfg.maxlen_approx > 0 {
+                cmd.arg("MAXLEN").arg("~").arg(self.cfg.maxlen_approx);
+            }
+            cmd.arg("*")
+                .arg("type")
+                .arg(&r.type_name)
+                .arg("id")
+                .arg(&r.id)
+                .arg("event")
+                .arg(&r.json);
+        }
+        pipe.query_async::<Vec<String>>(conn)
+            .await
+            .map_err(|source| Error::Redis {
+                op: "XADD",
+                url: self.url.clone(),
+                source,
+            })
+    }
+
+    async fn drain_chunk(&mut self) {
+        let chunk = match self.spool_io(|s| s.read_chunk(BATCH)).await {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                tracing::error!(spool = %self.cfg.spool_path().display(), error = %e, "cannot read the spool; retrying later");
+                self.pause();
+                return;
+            }
+        };
+        if !chunk.records.is_empty()
+            && let Err(e) = self.xadd(&chunk.records).await
+        {
+            self.mark_down(&e);
+            return;
+        }
+        self.backoff = BACKOFF_MIN;
+        self.replayed += chunk.records.len() as u64;
+        let (offset, lines, at_end) = (chunk.end_offset, chunk.lines, chunk.at_end);
+        let result = self
+            .spool_io(move |s| {
+                s.advance(offset, lines);
+                if at_end {
+                    s.truncate().map(|()| 0)
+                } else {
+                    Ok(s.count())
+                }
+            })
+            .await;
+        match result {
+            Ok(left) => self.spool_count = left,
+            Err(e) => {
+                tracing::error!(spool = %self.cfg.spool_path().display(), error = %e, "cannot truncate the drained spool; retrying later");
+                self.pause();
+            }
+        }
+        self.shared
+            .spooled
+            .store(self.spool_count, Ordering::Relaxed);
+    }
+
+    async fn spool_io<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let spool = Arc::clone(&self.spool);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = spool
+                .lock()
+                .map_err(|_| std::io::Error::other("spool lock poisoned by an earlier panic"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("spool task failed: {e}")))?
+    }
+
+    async fn reconnect(&mut self) {
+        match connect(&self.cfg, self.cfg.timeout).await {
+            Ok(conn) => self.set_connected(conn),
+            Err(e) => {
+                tracing::debug!(url = %self.url, error = %e, retry_in_ms = self.backoff.as_millis() as u64, "Redis still unreachable");
+                self.schedule_retry();
+            }
+        }
+    }
+
+    fn set_connected(&mut self, conn: MultiplexedConnection) {
+        self.conn = Some(conn);
+        self.shared.connected.store(true, Ordering::Relaxed);
+    }
+
+    fn mark_down(&mut self, e: &Error) {
+        if !self.down_logged {
+            tracing::warn!(
+                url = %self.url,
+                error = %e,
+                spooled = self.spool_count,
+                spool = %self.cfg.spool_path().display(),
+                "Redis unreachable; events go to the local spool until it is back"
+            );
+            self.down_logged = true;
+            self.shared.outages.fetch_add(1, Ordering::Relaxed);
+        }
+        self.pause();
+    }
+
+    /// Drops the connection and retries after the backoff.
+    fn pause(&mut self) {
+        self.conn = None;
+        self.shared.connected.store(false, Ordering::Relaxed);
+        self.schedule_retry();
+    }
+
+    /// The backoff grows until a write succeeds, so a Redis that accepts connections but
+    /// fails every write is not hammered either.
+    fn schedule_retry(&mut self) {
+        self.next_retry = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+}
