@@ -91,7 +91,21 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<ExitCode> {
         ctx("project"),
         ctx("style")
     );
-    println!("redis      {}", g("/redis").as_str().unwrap_or("?"));
+    let redis = g("/redis");
+    match redis.as_str() {
+        Some(text) => println!("redis      {text}"),
+        None => println!(
+            "redis      {} — {}, {} events spooled locally, {} outages",
+            redis["url"].as_str().unwrap_or("?"),
+            if redis["connected"] == Value::Bool(true) {
+                "connected"
+            } else {
+                "UNREACHABLE"
+            },
+            redis["spooled"],
+            redis["outages"]
+        ),
+    }
     let busy: Vec<String> = s
         .pointer("/queues")
         .and_then(Value::as_array)
@@ -205,5 +219,59 @@ pub fn list_projects(args: &ConfigArgs) -> Result<ExitCode> {
         };
         println!("{mark} {}  {}", p.name, p.description.unwrap_or_default());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn redis_config(args: &ConfigArgs) -> Result<streams::StreamConfig> {
+    let (cfg, origin) = load_config(args)?;
+    let r = cfg.redis.as_ref().with_context(|| format!("there is no [redis] section in {origin}; events are only kept in the catalog (alice show)"))?;
+    r.stream_config(&cfg.state_dir)
+}
+
+fn print_event(line: &str, pattern: Option<&str>, json: bool) {
+    let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    let t = v["type"].as_str().unwrap_or("");
+    if pattern.is_some_and(|p| !control::type_matches(p, t)) {
+        return;
+    }
+    if json {
+        println!("{line}");
+    } else {
+        println!("{} {t} {}", v["time"].as_str().unwrap_or(""), v["data"]);
+    }
+}
+
+/// `alice events replay`: stored events from the Redis stream, as JSON lines.
+pub fn redis_replay(
+    args: &ConfigArgs,
+    since: Option<String>,
+    from: Option<String>,
+    pattern: Option<String>,
+) -> Result<ExitCode> {
+    let sc = redis_config(args)?;
+    let start = match (since, from) {
+        (Some(t), _) => {
+            let at = chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .or_else(|_| chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()))
+                .with_context(|| format!("--since {t:?}: expected RFC 3339 (2024-03-15T12:00:00Z) or a date (2024-03-15)"))?;
+            streams::ReplayFrom::Since(at)
+        }
+        (None, Some(id)) => streams::ReplayFrom::Id(id),
+        (None, None) => streams::ReplayFrom::Start,
+    };
+    let n = runtime()?.block_on(streams::replay(&sc, start, None, |line| {
+        print_event(line, pattern.as_deref(), true)
+    }))?;
+    eprintln!("{n} events read from {sc}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `alice events tail --redis`: follow the stream live.
+pub fn redis_tail(args: &ConfigArgs, pattern: Option<String>, json: bool) -> Result<ExitCode> {
+    let sc = redis_config(args)?;
+    runtime()?.block_on(streams::tail(&sc, |line| {
+        print_event(line, pattern.as_deref(), json)
+    }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -103,6 +103,103 @@ impl Default for MetricsSection {
     }
 }
 
+/// `[redis]` section: when present, every event is also appended to a Redis stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://[user[:password]@]host:port/db` (`rediss://` for TLS).
+    pub url: String,
+    /// A file holding the password (kept out of the config file); used when the URL has none.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Key prefix: the stream is `<prefix>:events`, dead letters `<prefix>:dead`.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Approximate maximum stream length (`XADD … MAXLEN ~`).
+    #[serde(default = "default_maxlen")]
+    pub maxlen: u64,
+    /// Consumer name in consumer groups (default: the host name).
+    #[serde(default)]
+    pub consumer: Option<String>,
+    /// Deliveries before an entry goes to the dead-letter stream.
+    #[serde(default = "default_max_deliveries")]
+    pub max_deliveries: u32,
+    /// Timeout of one Redis command, in milliseconds.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_prefix() -> String {
+    "alice".into()
+}
+fn default_maxlen() -> u64 {
+    1_000_000
+}
+fn default_max_deliveries() -> u32 {
+    5
+}
+fn default_redis_timeout() -> u64 {
+    5000
+}
+
+impl RedisSection {
+    /// The URL with the password from `password_file` filled in (never logged: use
+    /// `streams::redact`).
+    pub fn connection_url(&self) -> Result<String> {
+        let Some(file) = &self.password_file else {
+            return Ok(self.url.clone());
+        };
+        let password = std::fs::read_to_string(file).with_context(|| {
+            format!("key `redis.password_file`: cannot read {}", file.display())
+        })?;
+        let password: String = password
+            .trim_end_matches(['\n', '\r'])
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            bail!(
+                "key `redis.url`: {} is not a redis:// or rediss:// URL",
+                streams::redact(&self.url)
+            );
+        };
+        Ok(match rest.split_once('@') {
+            Some((user, host)) if !user.contains(':') => {
+                format!("{scheme}://{user}:{password}@{host}")
+            }
+            Some(_) => self.url.clone(),
+            None => format!("{scheme}://:{password}@{rest}"),
+        })
+    }
+
+    /// The settings of the streams library.
+    pub fn stream_config(&self, state_dir: &Path) -> Result<streams::StreamConfig> {
+        let mut c = streams::StreamConfig::new(self.connection_url()?, state_dir);
+        c.prefix = self.prefix.clone();
+        c.maxlen_approx = self.maxlen;
+        if let Some(name) = &self.consumer {
+            c.consumer = name.clone();
+        }
+        c.max_deliveries = self.max_deliveries;
+        c.timeout = std::time::Duration::from_millis(self.timeout_ms);
+        Ok(c)
+    }
+
+    /// A copy safe to print: the password in the URL masked.
+    pub fn masked(&self) -> RedisSection {
+        RedisSection {
+            url: streams::redact(&self.url),
+            ..self.clone()
+        }
+    }
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +231,9 @@ pub struct Config {
     /// Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Redis Streams (optional).
+    #[serde(default)]
+    pub redis: Option<RedisSection>,
 }
 
 fn default_template() -> String {
@@ -240,6 +340,23 @@ impl Config {
         if self.watch.poll_interval_s == 0 {
             bail!("key `watch.poll_interval_s`: must be at least 1");
         }
+        if let Some(r) = &self.redis {
+            if !(r.url.starts_with("redis://")
+                || r.url.starts_with("rediss://")
+                || r.url.starts_with("redis+unix://"))
+            {
+                bail!(
+                    "key `redis.url`: {} must start with redis://, rediss:// or redis+unix://",
+                    streams::redact(&r.url)
+                );
+            }
+            if r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) {
+                bail!("key `redis.prefix`: must be non-empty and without spaces");
+            }
+            if r.max_deliveries == 0 {
+                bail!("key `redis.max_deliveries`: must be at least 1");
+            }
+        }
         organizer::Template::parse(&self.template)
             .map_err(|e| anyhow::anyhow!("key `template`: {e}"))?;
         Ok(())
@@ -314,6 +431,7 @@ impl XdgDefaults {
             watch: WatchSection::default(),
             log: LogSection::default(),
             metrics: MetricsSection::default(),
+            redis: None,
         }
     }
 }
@@ -357,6 +475,36 @@ settle_ms = 500
             Config::parse(&text, Path::new("t.toml")).unwrap_err()
         );
         assert!(err.contains("inside one another"), "{err}");
+    }
+
+    #[test]
+    fn redis_password_never_shows_and_password_file_fills_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cr:et\n").unwrap();
+        let text = format!(
+            "{MINIMAL}[redis]\nurl = \"redis://alice@127.0.0.1:6379/0\"\npassword_file = \"{}\"\n",
+            pw.display()
+        );
+        let c = Config::parse(&text, Path::new("t.toml")).unwrap();
+        let r = c.redis.as_ref().unwrap();
+        assert_eq!(
+            r.connection_url().unwrap(),
+            "redis://alice:s3cr%3Aet@127.0.0.1:6379/0"
+        );
+        let inline = RedisSection {
+            url: "redis://u:hunter2@h:1/0".into(),
+            ..r.clone()
+        };
+        assert!(!format!("{:?}", inline.masked()).contains("hunter2"));
+        let bad = format!("{MINIMAL}[redis]\nurl = \"http://x\"\n");
+        assert!(
+            format!(
+                "{:#}",
+                Config::parse(&bad, Path::new("t.toml")).unwrap_err()
+            )
+            .contains("redis.url")
+        );
     }
 
     #[test]
@@ -415,6 +563,15 @@ mod example_file {
         .config();
         full.duplicates = Some("/d".into());
         full.quarantine = Some("/q".into());
+        full.redis = Some(RedisSection {
+            url: "redis://127.0.0.1:6379/0".into(),
+            password_file: Some("/p".into()),
+            prefix: default_prefix(),
+            maxlen: default_maxlen(),
+            consumer: Some("host".into()),
+            max_deliveries: default_max_deliveries(),
+            timeout_ms: default_redis_timeout(),
+        });
         let mut all = Vec::new();
         keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);
         assert!(all.len() >= 13, "{all:?}");

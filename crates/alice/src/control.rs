@@ -51,6 +51,8 @@ pub struct DaemonView {
     pub watch_stats: watch::Receiver<Arc<watcher::WatchStats>>,
     pub reload: mpsc::Sender<&'static str>,
     pub last_errors: Arc<Mutex<VecDeque<Value>>>,
+    /// The Redis writer and its redacted URL, when `[redis]` is configured.
+    pub redis: Option<(Arc<streams::StreamWriter>, String)>,
 }
 
 /// Keeps the last few failures for `alice status`, from a lossy observer (never slows the
@@ -275,7 +277,10 @@ async fn status(view: &DaemonView) -> Value {
         "context": counts.as_ref().map(|(_, x)| json!({"project": x.active_project, "style": x.active_style})),
         "queues": bus.subscribers.iter().map(|s| json!({"subscriber": s.name, "queued": s.queued, "capacity": s.capacity, "delivered": s.delivered, "failed": s.failed, "dead_lettered": s.dead_lettered})).collect::<Vec<_>>(),
         "observers": bus.observers.iter().map(|o| json!({"id": o.id, "received": o.received, "missed": o.missed})).collect::<Vec<_>>(),
-        "redis": "not configured",
+        "redis": match &view.redis {
+            Some((w, url)) => json!({"url": url, "connected": w.is_connected(), "spooled": w.spooled(), "outages": w.outages()}),
+            None => json!("not configured"),
+        },
         "last_errors": errors,
     })
 }

@@ -208,6 +208,10 @@ async fn main_loop(
     let catalog_path = cfg.state_dir.join("catalog.sqlite3");
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
     let pipeline = Pipeline::start(catalog, settings(cfg)?).await?;
+    let redis = match &cfg.redis {
+        Some(r) => Some(start_redis_writer(r, &cfg.state_dir, &pipeline).await?),
+        None => None,
+    };
     let recovered = pipeline.recover().await?;
     if recovered != pipeline::RecoveryReport::default() {
         tracing::info!(
@@ -306,13 +310,21 @@ async fn main_loop(
                 watch_stats: stats_rx,
                 reload: reload_tx.clone(),
                 last_errors: crate::control::collect_errors(&pipeline, 10),
+                redis: redis
+                    .clone()
+                    .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
             });
             let control = crate::control::serve(crate::control::socket_path(&cfg.state_dir), view)?;
             let _metrics = match cfg.metrics.enabled {
                 true => Some(
                     metrics
                         .clone()
-                        .serve(cfg.metrics.listen, pipeline.clone(), stats_tx.subscribe())
+                        .serve(
+                            cfg.metrics.listen,
+                            pipeline.clone(),
+                            stats_tx.subscribe(),
+                            redis.clone(),
+                        )
                         .await?,
                 ),
                 false => None,
@@ -414,6 +426,17 @@ async fn main_loop(
             .await;
     }
     let report = pipeline.shutdown(Duration::from_secs(10)).await;
+    if let Some(w) = &redis {
+        // Every event the bus delivered is now in Redis or in the spool; wait for the writer
+        // to have handled what it queued.
+        w.flush().await;
+        if w.spooled() > 0 {
+            tracing::warn!(
+                spooled = w.spooled(),
+                "Redis is unreachable; spooled events are appended at the next start"
+            );
+        }
+    }
     if !report.is_clean() {
         tracing::warn!(report = ?report, "some events were not handled before shutdown; the start-up scan will pick their files up again");
     }
@@ -445,6 +468,35 @@ async fn main_loop(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Appends every event to the Redis stream (a durable bus subscriber: an event counts as
+/// handled once it is in Redis or in the local spool).
+async fn start_redis_writer(
+    r: &crate::config::RedisSection,
+    state_dir: &Path,
+    pipeline: &Pipeline,
+) -> Result<Arc<streams::StreamWriter>> {
+    let sc = r.stream_config(state_dir)?;
+    let shown = sc.to_string();
+    let writer = Arc::new(
+        streams::StreamWriter::start(sc)
+            .await
+            .with_context(|| format!("key `redis`: cannot start the Redis writer for {shown}"))?,
+    );
+    let w = writer.clone();
+    pipeline
+        .bus()
+        .subscribe("redis", bus::Filter::All, move |m: pipeline::Msg| {
+            let w = w.clone();
+            async move {
+                w.append(&m.0.id, m.0.type_name(), &m.0.to_json()).await?;
+                Ok(())
+            }
+        })
+        .context("cannot start the Redis subscriber")?;
+    tracing::info!(redis = %shown, connected = writer.is_connected(), "events are appended to Redis");
+    Ok(writer)
 }
 
 /// A watcher task and the switch that stops it.
@@ -611,6 +663,10 @@ async fn reload(
     if new.state_dir != current.state_dir {
         restart_needed.push("state_dir");
         next.state_dir = current.state_dir.clone();
+    }
+    if new.redis != current.redis {
+        restart_needed.push("redis");
+        next.redis = current.redis.clone();
     }
     if new.metrics != current.metrics {
         restart_needed.push("metrics");

@@ -126,6 +126,24 @@ enum EventsCommand {
         /// Print the CloudEvents JSON of each event.
         #[arg(long)]
         json: bool,
+        /// Follow the Redis stream instead of the daemon (needs `[redis]`; works without a
+        /// running daemon, sees events of every process writing to the stream).
+        #[arg(long)]
+        redis: bool,
+    },
+    /// Print stored events from the Redis stream as JSON lines (needs `[redis]`).
+    Replay {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Start at this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+        #[arg(long, value_name = "TIME", conflicts_with = "from")]
+        since: Option<String>,
+        /// Start at this stream entry id (as printed by `redis-cli XRANGE`), included.
+        #[arg(long, value_name = "ID")]
+        from: Option<String>,
+        /// Only events of this type (`*` matches anything).
+        #[arg(long = "type", value_name = "TYPE")]
+        type_pattern: Option<String>,
     },
 }
 
@@ -227,7 +245,20 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             type_pattern,
             json,
-        }) => client::tail(&config, type_pattern, json),
+            redis,
+        }) => {
+            if redis {
+                client::redis_tail(&config, type_pattern, json)
+            } else {
+                client::tail(&config, type_pattern, json)
+            }
+        }
+        Command::Events(EventsCommand::Replay {
+            config,
+            since,
+            from,
+            type_pattern,
+        }) => client::redis_replay(&config, since, from, type_pattern),
         Command::Reload(config) => client::simple(&config, serde_json::json!({"cmd": "reload"})),
         Command::Project(ProjectCommand::Create {
             config,
@@ -266,7 +297,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Show(args)) => {
-            let (cfg, origin) = daemon::load_config(&args)?;
+            let (mut cfg, origin) = daemon::load_config(&args)?;
+            cfg.redis = cfg.redis.map(|r| r.masked());
             println!("# effective config ({origin})");
             print!("{}", toml::to_string_pretty(&cfg)?);
             Ok(ExitCode::SUCCESS)

@@ -77,7 +77,12 @@ impl Metrics {
         }
     }
 
-    fn render(&self, pipeline: &pipeline::Pipeline, stats: &watcher::WatchStats) -> String {
+    fn render(
+        &self,
+        pipeline: &pipeline::Pipeline,
+        stats: &watcher::WatchStats,
+        redis: Option<&streams::StreamWriter>,
+    ) -> String {
         let mut out = String::new();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         let _ = writeln!(
@@ -174,7 +179,8 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP alice_redis_spool_events Events waiting in the local spool for Redis (0: Redis not configured).\n# TYPE alice_redis_spool_events gauge\nalice_redis_spool_events 0"
+            "# HELP alice_redis_spool_events Events waiting in the local spool for Redis (0: Redis not configured).\n# TYPE alice_redis_spool_events gauge\nalice_redis_spool_events {}",
+            redis.map_or(0, |w| w.spooled())
         );
         out
     }
@@ -185,6 +191,7 @@ impl Metrics {
         addr: SocketAddr,
         pipeline: pipeline::Pipeline,
         stats: tokio::sync::watch::Receiver<Arc<watcher::WatchStats>>,
+        redis: Option<Arc<streams::StreamWriter>>,
     ) -> Result<tokio::task::JoinHandle<()>> {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen for metrics on {addr} (key `metrics.listen`)")
@@ -197,7 +204,7 @@ impl Metrics {
                 };
                 let body = {
                     let st = stats.borrow().clone();
-                    self.render(&pipeline, &st)
+                    self.render(&pipeline, &st, redis.as_deref())
                 };
                 tokio::spawn(async move {
                     let mut buf = [0u8; 1024];
