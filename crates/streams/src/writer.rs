@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::config::{StreamConfig, redact};
@@ -16,6 +16,10 @@ use crate::spool::{Record, Spool};
 
 /// Most events put in one pipeline (and one spool fsync).
 const BATCH: usize = 512;
+/// Connections writing batches at the same time. Redis reads a client's socket 16 KB per
+/// event-loop turn and, with `appendfsync always`, fsyncs once per turn: one connection gets a
+/// few dozen events into each fsync, several connections share it.
+const LANES: usize = 8;
 /// Appends waiting for the background task; a full queue makes `append` wait (backpressure).
 const QUEUE: usize = 4096;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -54,13 +58,16 @@ struct Shared {
 /// Appends events to `<prefix>:events`, each entry with the fields `type`, `id` and `event`
 /// (the full CloudEvents JSON), trimmed with `MAXLEN ~`.
 ///
-/// One background task owns the connection and the spool, so events keep the order of the
-/// `append` calls that completed. Under load the task takes whatever is queued (up to 512)
-/// and sends it as one pipeline. When Redis is unreachable, `append` still succeeds: events
-/// go to the spool, and while the spool is not empty new events go there too, behind the
-/// older ones. The task reconnects with a backoff from 100 ms doubling to 5 s, appends the
-/// spool in file order, truncates it, and only then writes directly again. It logs once that
-/// Redis is down and once that it is back (with the number of spooled events replayed).
+/// One background task owns the connections and the spool. Under load it takes whatever is
+/// queued (up to 512 events) and sends it as one pipeline, on one of 8 connections, so up to
+/// 8 batches are in flight. Order: an `append` that starts after another returned is stored
+/// after it; appends running at the same time have no order among themselves.
+///
+/// When Redis is unreachable, `append` still succeeds: events go to the spool, and while
+/// the spool is not empty new events go there too, behind the older ones. The task
+/// reconnects with a backoff from 100 ms doubling to 5 s, appends the spool in file order,
+/// truncates it, and only then writes directly again. It logs once that Redis is down and
+/// once that it is back (with the number of spooled events replayed).
 ///
 /// Delivery is at least once: an `XADD` pipeline that fails half-way, or a crash between
 /// the last spooled `XADD` and the spool truncation, can append an event twice. Consumers
@@ -114,8 +121,11 @@ impl StreamWriter {
             url,
             stream,
             rx,
+            closed: false,
             shared: Arc::clone(&shared),
-            conn: None,
+            up: false,
+            idle: Vec::new(),
+            busy: JoinSet::new(),
             spool_count: spool.count(),
             spool: Arc::new(Mutex::new(spool)),
             down_logged: false,
@@ -124,9 +134,9 @@ impl StreamWriter {
             next_retry: Instant::now(),
             flush_waiters: Vec::new(),
         };
-        match connect(&task.cfg, task.cfg.timeout).await {
-            Ok(conn) => task.set_connected(conn),
-            Err(e) => task.mark_down(&e),
+        match open_lanes(&task.cfg).await {
+            Ok(conns) => task.set_connected(conns),
+            Err(e) => task.mark_down(&e).await,
         }
         let task = tokio::spawn(task.run());
         Ok(Self { tx, shared, task })
@@ -182,13 +192,28 @@ impl StreamWriter {
     }
 }
 
+type Reply = oneshot::Sender<Result<Appended>>;
+
+/// A batch written by one lane, handed back to the task with its connection.
+struct Done {
+    conn: MultiplexedConnection,
+    records: Vec<Record>,
+    replies: Vec<Reply>,
+    result: Result<Vec<String>>,
+}
+
 struct Task {
     cfg: StreamConfig,
     url: String,
     stream: String,
     rx: mpsc::Receiver<Request>,
+    closed: bool,
     shared: Arc<Shared>,
-    conn: Option<MultiplexedConnection>,
+    /// Whether Redis counts as reachable. While it does, every lane's connection is either
+    /// in `idle` or out in `busy`.
+    up: bool,
+    idle: Vec<MultiplexedConnection>,
+    busy: JoinSet<Done>,
     spool: Arc<Mutex<Spool>>,
     /// Mirror of the spool's count, so the loop need not lock to decide.
     spool_count: u64,
@@ -202,7 +227,7 @@ struct Task {
 impl Task {
     async fn run(mut self) {
         loop {
-            if self.conn.is_some() && self.spool_count > 0 {
+            if self.up && self.spool_count > 0 && self.busy.is_empty() {
                 self.drain_chunk().await;
                 // A long spool must not stall appenders: what they send now goes behind it.
                 let mut batch = Vec::new();
@@ -210,28 +235,39 @@ impl Task {
                 self.handle(batch).await;
                 continue;
             }
-            if self.conn.is_some() && (self.down_logged || self.replayed > 0) {
-                if self.down_logged {
-                    tracing::info!(url = %self.url, replayed = self.replayed, "Redis reachable again; spooled events appended");
-                } else {
-                    tracing::info!(url = %self.url, replayed = self.replayed, "spool from a previous run appended to the stream");
+            if !self.busy.is_empty() {
+                // Flush waiters and the "back" message wait for the batches in flight.
+            } else {
+                if self.up && (self.down_logged || self.replayed > 0) {
+                    if self.down_logged {
+                        tracing::info!(url = %self.url, replayed = self.replayed, "Redis reachable again; spooled events appended");
+                    } else {
+                        tracing::info!(url = %self.url, replayed = self.replayed, "spool from a previous run appended to the stream");
+                    }
+                    self.down_logged = false;
+                    self.replayed = 0;
                 }
-                self.down_logged = false;
-                self.replayed = 0;
+                for waiter in self.flush_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+                if self.closed && (!self.up || self.spool_count == 0) {
+                    break;
+                }
             }
-            for waiter in self.flush_waiters.drain(..) {
-                let _ = waiter.send(());
-            }
-            let down = self.conn.is_none();
+            // Requests wait in the channel while every lane is busy: the next batch grows.
+            let take = !self.closed && (!self.up || !self.idle.is_empty());
+            let in_flight = !self.busy.is_empty();
+            let down = !self.up;
             tokio::select! {
-                req = self.rx.recv() => match req {
-                    None => break,
+                req = self.rx.recv(), if take => match req {
+                    None => self.closed = true,
                     Some(req) => {
                         let mut batch = vec![req];
                         self.fill(&mut batch);
                         self.handle(batch).await;
                     }
                 },
+                Some(done) = self.busy.join_next(), if in_flight => self.finish(done).await,
                 () = tokio::time::sleep_until(self.next_retry), if down => self.reconnect().await,
             }
         }
@@ -261,18 +297,69 @@ impl Task {
         if records.is_empty() {
             return;
         }
-        if self.conn.is_some() && self.spool_count == 0 {
-            match self.xadd(&records).await {
-                Ok(ids) => {
-                    self.backoff = BACKOFF_MIN;
-                    for (reply, stream_id) in replies.into_iter().zip(ids) {
-                        let _ = reply.send(Ok(Appended::Stored { stream_id }));
-                    }
-                    return;
-                }
-                Err(e) => self.mark_down(&e),
+        while self.up && self.spool_count == 0 && self.idle.is_empty() {
+            match self.busy.join_next().await {
+                Some(done) => self.finish(done).await,
+                None => break,
             }
         }
+        if self.up
+            && self.spool_count == 0
+            && let Some(mut conn) = self.idle.pop()
+        {
+            let (stream, maxlen, url) = (
+                self.stream.clone(),
+                self.cfg.maxlen_approx,
+                self.url.clone(),
+            );
+            self.busy.spawn(async move {
+                let result = xadd(&mut conn, &stream, maxlen, &records, &url).await;
+                Done {
+                    conn,
+                    records,
+                    replies,
+                    result,
+                }
+            });
+            return;
+        }
+        self.spool_records(records, replies).await;
+    }
+
+    async fn finish(&mut self, done: std::result::Result<Done, tokio::task::JoinError>) {
+        match done {
+            Ok(Done {
+                conn,
+                replies,
+                result: Ok(ids),
+                ..
+            }) => {
+                self.backoff = BACKOFF_MIN;
+                if self.up {
+                    self.idle.push(conn);
+                }
+                for (reply, stream_id) in replies.into_iter().zip(ids) {
+                    let _ = reply.send(Ok(Appended::Stored { stream_id }));
+                }
+            }
+            Ok(Done {
+                records,
+                replies,
+                result: Err(e),
+                ..
+            }) => {
+                self.mark_down(&e).await;
+                self.spool_records(records, replies).await;
+            }
+            Err(e) => {
+                // The batch's appenders get WriterStopped from their dropped reply channel.
+                tracing::error!(url = %self.url, error = %e, "a stream write task failed; reconnecting");
+                self.stop_writing().await;
+            }
+        }
+    }
+
+    async fn spool_records(&mut self, records: Vec<Record>, replies: Vec<Reply>) {
         let n = records.len() as u64;
         match self.spool_io(move |s| s.append(&records)).await {
             Ok(()) => {
@@ -298,48 +385,32 @@ impl Task {
         }
     }
 
-    /// One pipeline of `XADD`s; returns the entry ids in order.
-    async fn xadd(&mut self, records: &[Record]) -> Result<Vec<String>> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(Error::WriterStopped);
-        };
-        let mut pipe = redis::pipe();
-        for r in records {
-            let cmd = pipe.cmd("XADD").arg(&self.stream);
-            if self.cfg.maxlen_approx > 0 {
-                cmd.arg("MAXLEN").arg("~").arg(self.cfg.maxlen_approx);
-            }
-            cmd.arg("*")
-                .arg("type")
-                .arg(&r.type_name)
-                .arg("id")
-                .arg(&r.id)
-                .arg("event")
-                .arg(&r.json);
-        }
-        pipe.query_async::<Vec<String>>(conn)
-            .await
-            .map_err(|source| Error::Redis {
-                op: "XADD",
-                url: self.url.clone(),
-                source,
-            })
-    }
-
     async fn drain_chunk(&mut self) {
         let chunk = match self.spool_io(|s| s.read_chunk(BATCH)).await {
             Ok(chunk) => chunk,
             Err(e) => {
                 tracing::error!(spool = %self.cfg.spool_path().display(), error = %e, "cannot read the spool; retrying later");
-                self.pause();
+                self.stop_writing().await;
                 return;
             }
         };
-        if !chunk.records.is_empty()
-            && let Err(e) = self.xadd(&chunk.records).await
-        {
-            self.mark_down(&e);
-            return;
+        if !chunk.records.is_empty() {
+            let Some(conn) = self.idle.last_mut() else {
+                self.stop_writing().await;
+                return;
+            };
+            if let Err(e) = xadd(
+                conn,
+                &self.stream,
+                self.cfg.maxlen_approx,
+                &chunk.records,
+                &self.url,
+            )
+            .await
+            {
+                self.mark_down(&e).await;
+                return;
+            }
         }
         self.backoff = BACKOFF_MIN;
         self.replayed += chunk.records.len() as u64;
@@ -358,7 +429,7 @@ impl Task {
             Ok(left) => self.spool_count = left,
             Err(e) => {
                 tracing::error!(spool = %self.cfg.spool_path().display(), error = %e, "cannot truncate the drained spool; retrying later");
-                self.pause();
+                self.stop_writing().await;
             }
         }
         self.shared
@@ -382,8 +453,8 @@ impl Task {
     }
 
     async fn reconnect(&mut self) {
-        match connect(&self.cfg, self.cfg.timeout).await {
-            Ok(conn) => self.set_connected(conn),
+        match open_lanes(&self.cfg).await {
+            Ok(conns) => self.set_connected(conns),
             Err(e) => {
                 tracing::debug!(url = %self.url, error = %e, retry_in_ms = self.backoff.as_millis() as u64, "Redis still unreachable");
                 self.schedule_retry();
@@ -391,12 +462,13 @@ impl Task {
         }
     }
 
-    fn set_connected(&mut self, conn: MultiplexedConnection) {
-        self.conn = Some(conn);
+    fn set_connected(&mut self, conns: Vec<MultiplexedConnection>) {
+        self.idle = conns;
+        self.up = true;
         self.shared.connected.store(true, Ordering::Relaxed);
     }
 
-    fn mark_down(&mut self, e: &Error) {
+    async fn mark_down(&mut self, e: &Error) {
         if !self.down_logged {
             tracing::warn!(
                 url = %self.url,
@@ -408,14 +480,36 @@ impl Task {
             self.down_logged = true;
             self.shared.outages.fetch_add(1, Ordering::Relaxed);
         }
-        self.pause();
+        self.stop_writing().await;
     }
 
-    /// Drops the connection and retries after the backoff.
-    fn pause(&mut self) {
-        self.conn = None;
+    /// Drops every connection, settles the batches still in flight (those that failed go to
+    /// the spool; they were all concurrent with each other, so their order is free), and
+    /// retries after the backoff.
+    async fn stop_writing(&mut self) {
+        self.up = false;
+        self.idle.clear();
         self.shared.connected.store(false, Ordering::Relaxed);
         self.schedule_retry();
+        while let Some(done) = self.busy.join_next().await {
+            match done {
+                Ok(Done {
+                    replies,
+                    result: Ok(ids),
+                    ..
+                }) => {
+                    for (reply, stream_id) in replies.into_iter().zip(ids) {
+                        let _ = reply.send(Ok(Appended::Stored { stream_id }));
+                    }
+                }
+                Ok(Done {
+                    records, replies, ..
+                }) => self.spool_records(records, replies).await,
+                Err(e) => {
+                    tracing::error!(url = %self.url, error = %e, "a stream write task failed");
+                }
+            }
+        }
     }
 
     /// The backoff grows until a write succeeds, so a Redis that accepts connections but
@@ -424,4 +518,44 @@ impl Task {
         self.next_retry = Instant::now() + self.backoff;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// One connection per lane.
+async fn open_lanes(cfg: &StreamConfig) -> Result<Vec<MultiplexedConnection>> {
+    let mut conns = Vec::with_capacity(LANES);
+    for _ in 0..LANES {
+        conns.push(connect(cfg, cfg.timeout).await?);
+    }
+    Ok(conns)
+}
+
+/// One pipeline of `XADD`s; returns the entry ids in order.
+async fn xadd(
+    conn: &mut MultiplexedConnection,
+    stream: &str,
+    maxlen: u64,
+    records: &[Record],
+    url: &str,
+) -> Result<Vec<String>> {
+    let mut pipe = redis::pipe();
+    for r in records {
+        let cmd = pipe.cmd("XADD").arg(stream);
+        if maxlen > 0 {
+            cmd.arg("MAXLEN").arg("~").arg(maxlen);
+        }
+        cmd.arg("*")
+            .arg("type")
+            .arg(&r.type_name)
+            .arg("id")
+            .arg(&r.id)
+            .arg("event")
+            .arg(&r.json);
+    }
+    pipe.query_async::<Vec<String>>(conn)
+        .await
+        .map_err(|source| Error::Redis {
+            op: "XADD",
+            url: url.to_owned(),
+            source,
+        })
 }
