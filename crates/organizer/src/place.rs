@@ -178,6 +178,10 @@ pub fn place(req: &PlaceRequest<'_>) -> Result<Placement, OrganizeError> {
             asset_id = req.asset_id,
             "identical content already organized"
         );
+        // The caller may remove the source next (a finished move, a duplicate set aside):
+        // make sure it really is this content, not a new file that happens to share the
+        // identity (a reused inode with the same size and mtime) or was rewritten since.
+        verify_source(req, &mut src, &expected)?;
         sync_existing(&existing, &dest_dir)?;
         return Ok(Placement {
             destination: existing,
@@ -270,20 +274,7 @@ fn move_by_rename(
     identity: &FileIdentity,
     target: &mut Target<'_>,
 ) -> Result<Placement, OrganizeError> {
-    // A file rewritten in place after the caller hashed it would otherwise be filed under a
-    // wrong asset id, and a catalog that trusts that id could later take a different file
-    // for a duplicate. Reading once more (usually from the page cache, right after the
-    // caller's hash) is the price of that certainty.
-    let (read, hash) = hash_file(src).map_err(|source| OrganizeError::ReadSource {
-        path: req.source.to_owned(),
-        source,
-    })?;
-    if read != req.expected_size || hash != *target.expected {
-        return Err(source_changed(
-            req.source,
-            format!("content hashes to {}, not {}", hash.to_hex(), req.asset_id),
-        ));
-    }
+    verify_source(req, src, target.expected)?;
     // Last look before the source's name goes away: the path must still name the inode just
     // verified, unmodified.
     let now = fs::symlink_metadata(req.source).map_err(|source| OrganizeError::ReadSource {
@@ -547,6 +538,33 @@ pub fn remove_source(source: &Path, placement: &Placement) -> Result<SourceRemov
     }
     tracing::debug!(source = %source.display(), destination = %dest.display(), "source removed");
     Ok(SourceRemoval::Removed)
+}
+
+/// Reads the source once more and checks it still hashes to the asset id: a file rewritten in
+/// place after the caller hashed it (or a new file that inherited an old file's identity)
+/// would otherwise be filed under a wrong asset id, or removed as a duplicate of content it
+/// does not hold. Usually served from the page cache, right after the caller's hash.
+fn verify_source(
+    req: &PlaceRequest<'_>,
+    src: &mut File,
+    expected: &blake3::Hash,
+) -> Result<(), OrganizeError> {
+    use std::io::Seek;
+    src.rewind().map_err(|source| OrganizeError::ReadSource {
+        path: req.source.to_owned(),
+        source,
+    })?;
+    let (read, hash) = hash_file(src).map_err(|source| OrganizeError::ReadSource {
+        path: req.source.to_owned(),
+        source,
+    })?;
+    if read != req.expected_size || hash != *expected {
+        return Err(source_changed(
+            req.source,
+            format!("content hashes to {}, not {}", hash.to_hex(), req.asset_id),
+        ));
+    }
+    Ok(())
 }
 
 /// Crash recovery: the file with content `asset_id` at `dest_root/relative` or one of its

@@ -694,3 +694,34 @@ fn concurrent_placements_of_the_same_content_leave_one_file() {
     assert_eq!(files_under(&f.organized), vec![PathBuf::from("d/c.png")]);
     assert_eq!(fs::read(f.organized.join("d/c.png")).unwrap(), content);
 }
+
+/// Regression: a new file that inherited an organized file's identity (a reused inode with
+/// the same size and mtime) was reported as already present without being read, and the
+/// caller then removed it in move mode: its content was lost.
+#[test]
+fn already_present_is_only_reported_for_a_source_that_really_has_that_content() {
+    let f = fixture();
+    let old = big_content(7);
+    let src = f.inbox.join("a.png");
+    write(&src, &old);
+    let first = place_file(&src, &f.organized, "d/a.png", &old, Mode::Copy).unwrap();
+    assert!(matches!(first.outcome, Outcome::Placed { .. }));
+
+    // Same name, same size, different bytes; the caller still believes it is `old`.
+    let new = big_content(8);
+    assert_eq!(new.len(), old.len());
+    write(&src, &new);
+    for mode in [Mode::Copy, Mode::Move] {
+        let err = place(&PlaceRequest {
+            source: &src,
+            dest_root: &f.organized,
+            relative: Path::new("d/a.png"),
+            asset_id: &id_of(&old),
+            expected_size: old.len() as u64,
+            mode,
+        })
+        .unwrap_err();
+        assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
+    }
+    assert_eq!(fs::read(&src).unwrap(), new, "the new file is untouched");
+}
