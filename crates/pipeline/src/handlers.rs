@@ -337,6 +337,17 @@ pub(crate) async fn organize(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerEr
         Ok(payload) => payload,
         Err(Step::Retry(e)) => return Err(e.into()),
         Err(Step::Fail(error)) => failed(x, "organize", error, None),
+        Err(Step::Changed(error)) => {
+            // The content is not what was hashed: forget what we thought we knew about this
+            // file so the next scan (or its next change) hashes it afresh.
+            forget_identity(inner, &x.path).await;
+            failed(
+                x,
+                "organize",
+                format!("{error}; it will be hashed again"),
+                None,
+            )
+        }
     };
     publish(inner, m.0.follow(sources::ORGANIZER, next)).await?;
     Ok(())
@@ -347,6 +358,24 @@ enum Step {
     Retry(String),
     /// Final: report `AssetFailed`.
     Fail(String),
+    /// The file is not the content that was hashed: report it and forget its identity.
+    Changed(String),
+}
+
+/// Drops the identity cache entry of the file at `path` (memory and catalog).
+async fn forget_identity(inner: &Arc<Inner>, path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && let Ok(mut map) = inner.identities.lock()
+    {
+        map.remove(&watcher::FileIdentity::from_metadata(&meta));
+    }
+    if let Ok(mut unsaved) = inner.unsaved_identities.lock() {
+        unsaved.retain(|k| k.path != path);
+    }
+    let p = path.to_path_buf();
+    if let Err(e) = db(inner, move |c| c.forget_identity(&p)).await {
+        tracing::warn!(path = %path.display(), error = %e, "cannot forget a stale file identity");
+    }
 }
 
 impl From<PipelineError> for Step {
@@ -371,7 +400,9 @@ fn failed(
 }
 
 fn organize_error(e: organizer::OrganizeError) -> Step {
-    if e.is_transient() && !matches!(e, organizer::OrganizeError::SourceChanged { .. }) {
+    if matches!(e, organizer::OrganizeError::SourceChanged { .. }) {
+        Step::Changed(e.to_string())
+    } else if e.is_transient() {
         Step::Retry(e.to_string())
     } else {
         Step::Fail(e.to_string())
@@ -435,7 +466,14 @@ async fn organize_one(
     if let Some(rec) = existing.filter(|r| r.status == AssetStatus::Organized)
         && let Some(organized) = rec.organized_path.clone()
     {
-        return duplicate_or_finish(inner, s, x, &rec.original_path, organized).await;
+        if organized_copy_is_there(&organized, rec.size) {
+            return duplicate_or_finish(inner, s, x, &rec.original_path, organized).await;
+        }
+        // The organized copy was deleted or changed since: organize this file again rather
+        // than calling it a duplicate of something that is gone.
+        tracing::info!(asset_id = %x.asset_id, missing = %organized.display(), "the organized copy of this content is gone; organizing it again");
+        let id = x.asset_id.clone();
+        db(inner, move |c| forget_organized(c, &id)).await?;
     }
 
     let source = events::source_label(&x.media);
@@ -484,7 +522,7 @@ async fn organize_one(
         Ok(p) => p,
         Err(step) => {
             let why = match &step {
-                Step::Retry(e) | Step::Fail(e) => e.clone(),
+                Step::Retry(e) | Step::Fail(e) | Step::Changed(e) => e.clone(),
             };
             if let Err(e) = db(inner, move |c| c.abandon_op(op_id, &why)).await {
                 // Start-up recovery finds the pending operation and resolves it.
@@ -504,7 +542,7 @@ async fn organize_one(
     let size = placement.bytes;
     let style_for_db = style.clone();
     db(inner, move |c| {
-        c.complete_placement(&catalog::Placement {
+        let placement = catalog::Placement {
             op_id,
             asset_id: &asset_id,
             destination: &dest,
@@ -513,7 +551,17 @@ async fn organize_one(
             source: &src_label,
             style: style_for_db.as_deref(),
             media: Some(&media),
-        })
+        };
+        match c.complete_placement(&placement) {
+            // The catalog still names another asset at this path, but the name was free on
+            // disk (the no-replace rename succeeded): that file was deleted or moved away by
+            // the user. Its record is stale: un-organize it, then record this one.
+            Err(catalog::CatalogError::DestinationTaken { other, .. }) => {
+                forget_organized(c, &other)?;
+                c.complete_placement(&placement)
+            }
+            other => other,
+        }
     })
     .await?;
     let renamed = matches!(
@@ -539,6 +587,19 @@ async fn organize_one(
         size: x.size,
         renamed_for_collision: renamed,
     }))
+}
+
+/// True when the catalog's organized file still exists with the recorded size.
+fn organized_copy_is_there(path: &Path, size: u64) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
+}
+
+/// Un-organizes an asset whose organized file is gone (its operation is marked undone).
+fn forget_organized(c: &Catalog, asset_id: &str) -> Result<(), catalog::CatalogError> {
+    match c.asset(asset_id)?.and_then(|r| r.op_id) {
+        Some(op) => c.mark_undone(op),
+        None => Ok(()),
+    }
 }
 
 /// Journals an operation on `x`'s file before it happens (write-ahead).
@@ -582,12 +643,13 @@ async fn duplicate_or_finish(
         // A move interrupted after it was recorded: confirm the organized copy holds this
         // content (placing it again finds it already present), then remove the source.
         if s.mode == OrganizeMode::Move
-            && let Ok(relative) = organized.strip_prefix(&s.organized)
+            && let (Some(dir), Some(name)) = (organized.parent(), organized.file_name())
         {
+            // Wherever it was organized (the organized root may have changed since).
             let placement = place(PlaceOwned {
                 source: x.path.clone(),
-                dest_root: s.organized.clone(),
-                relative: relative.to_path_buf(),
+                dest_root: dir.to_path_buf(),
+                relative: PathBuf::from(name),
                 asset_id: x.asset_id.clone(),
                 size: x.size,
                 mode: OrganizeMode::Copy,
@@ -640,7 +702,7 @@ async fn set_aside(
         .map_err(|e| Step::Retry(e.to_string()))?
         .map_err(|e| Step::Fail(format!("cannot create folder {}: {e}", root.display())))?;
     let op_id = begin_op(inner, x, kind, planned, "move").await?;
-    let placement = place(PlaceOwned {
+    let placed = place(PlaceOwned {
         source: x.path.clone(),
         dest_root: root.to_path_buf(),
         relative,
@@ -648,7 +710,20 @@ async fn set_aside(
         size: x.size,
         mode: OrganizeMode::Move,
     })
-    .await?;
+    .await;
+    let placement = match placed {
+        Ok(p) => p,
+        Err(step) => {
+            if let Err(e) = db(inner, move |c| {
+                c.abandon_op(op_id, "setting the file aside failed")
+            })
+            .await
+            {
+                tracing::warn!(op_id, error = %e, "cannot mark a failed move abandoned; recovery will");
+            }
+            return Err(step);
+        }
+    };
     let dest = placement.destination.clone();
     let final_dest = dest.clone();
     db(inner, move |c| c.finish_op(op_id, &final_dest)).await?;

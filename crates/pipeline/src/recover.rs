@@ -35,14 +35,25 @@ pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<RecoveryReport, Pipeli
         let mut report = RecoveryReport::default();
         for op in c.pending_ops()? {
             let found = find(&op.destination, &op.asset_id);
+            let done = match (&found, op.kind) {
+                (Some(dest), OpKind::Copy | OpKind::Move) => complete(c, op.op_id, &op.asset_id, dest),
+                (Some(dest), _) => c.finish_op(op.op_id, dest),
+                (None, _) => Ok(()),
+            };
+            if let Err(e) = done {
+                // One operation that cannot be recorded must not keep the daemon from
+                // starting: abandon it (the file stays where it is) and say why.
+                tracing::warn!(op_id = op.op_id, asset_id = %op.asset_id, error = %e, "cannot record an interrupted placement; abandoning it (the start-up scan looks at the file again)");
+                c.abandon_op(op.op_id, &format!("recovery could not record it: {e}"))?;
+                report.abandoned += 1;
+                continue;
+            }
             match (found, op.kind) {
                 (Some(dest), OpKind::Copy | OpKind::Move) => {
-                    complete(c, op.op_id, &op.asset_id, &dest)?;
                     tracing::info!(op_id = op.op_id, asset_id = %op.asset_id, destination = %dest.display(), "recovered an interrupted placement");
                     report.completed += 1;
                 }
-                (Some(dest), _) => {
-                    c.finish_op(op.op_id, &dest)?;
+                (Some(_), _) => {
                     report.completed += 1;
                 }
                 (None, _) => {

@@ -60,7 +60,8 @@ impl Tally {
             Payload::AssetFailed(_) => &self.failed,
             // A pipeline stage that gave up on a step of an asset's pipeline ends it.
             Payload::DeadLettered(d)
-                if d.subscriber == "metadata" || d.subscriber == "organizer" =>
+                if d.subscriber.starts_with("metadata-")
+                    || d.subscriber.starts_with("organizer-") =>
             {
                 &self.failed
             }
