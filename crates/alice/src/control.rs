@@ -7,6 +7,7 @@
 //! The socket is mode 0600 in a 0700 folder, and the daemon also checks the peer's uid.
 
 use std::collections::VecDeque;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,11 +15,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
+
+/// Longest request line accepted.
+const MAX_REQUEST: u64 = 64 * 1024;
+/// How long a client may take to send its request.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where the control socket of the daemon using `state_dir` lives: in `$XDG_RUNTIME_DIR/alice/`
 /// (private to the user, cleared at logout), named after the state dir so several instances
@@ -85,7 +91,11 @@ pub fn collect_errors(pipeline: &pipeline::Pipeline, keep: usize) -> Arc<Mutex<V
 
 /// Binds the socket (replacing a stale one from a dead daemon) and serves until the task is
 /// dropped.
-pub fn serve(path: PathBuf, view: Arc<DaemonView>) -> Result<tokio::task::JoinHandle<()>> {
+pub fn serve(
+    path: PathBuf,
+    advertise_in: Option<&Path>,
+    view: Arc<DaemonView>,
+) -> Result<tokio::task::JoinHandle<()>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
@@ -99,13 +109,25 @@ pub fn serve(path: PathBuf, view: Arc<DaemonView>) -> Result<tokio::task::JoinHa
         .with_context(|| format!("cannot listen on control socket {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot restrict {}", path.display()))?;
+    if let Some(state_dir) = advertise_in {
+        let note = state_dir.join(ADVERTISEMENT);
+        if let Err(e) = std::fs::write(&note, path.as_os_str().as_bytes()) {
+            tracing::warn!(path = %note.display(), error = %e, "cannot record where the control socket is; clients will compute it");
+        }
+    }
     tracing::info!(socket = %path.display(), "control socket ready");
     // SAFETY: getuid has no failure mode.
     let me = unsafe { libc::getuid() };
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "control socket cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
             };
             match stream.peer_cred() {
                 Ok(c) if c.uid() == me => {}
@@ -126,9 +148,14 @@ pub fn serve(path: PathBuf, view: Arc<DaemonView>) -> Result<tokio::task::JoinHa
 
 async fn handle(stream: UnixStream, view: &DaemonView) -> Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let Some(line) = lines.next_line().await? else {
-        return Ok(());
+    // One request line, bounded in size and time: a client that never finishes its line
+    // must not hold a task or memory.
+    let mut lines = BufReader::new(read.take(MAX_REQUEST)).lines();
+    let line = match tokio::time::timeout(REQUEST_TIMEOUT, lines.next_line()).await {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => bail!("no request within {} s", REQUEST_TIMEOUT.as_secs()),
     };
     let req: Value = serde_json::from_str(&line).context("request is not JSON")?;
     let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or("");
@@ -308,9 +335,23 @@ pub async fn request(cfg: &Config, req: Value) -> Result<Value> {
     }
 }
 
+/// Where a running daemon says its socket is: `state_dir/control.socket` holds the path it
+/// listens on, so a client with another runtime dir (e.g. an admin talking to the system
+/// service) still finds it; the computed path otherwise.
+fn advertised_path(state_dir: &Path) -> PathBuf {
+    std::fs::read(state_dir.join(ADVERTISEMENT))
+        .ok()
+        .map(|b| PathBuf::from(std::ffi::OsString::from_vec(b)))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| socket_path(state_dir))
+}
+
+/// The file in the state dir that names the socket of the running daemon.
+pub const ADVERTISEMENT: &str = "control.socket";
+
 /// Connects to the daemon of `cfg`, with an error that says how to start one.
 pub async fn connect(cfg: &Config) -> Result<UnixStream> {
-    let path = socket_path(&cfg.state_dir);
+    let path = advertised_path(&cfg.state_dir);
     UnixStream::connect(&path).await.with_context(|| {
         format!(
             "no alice daemon is running for state_dir {} (control socket {}); start it with `alice run` or `systemctl --user start alice`",

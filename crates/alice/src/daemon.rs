@@ -143,6 +143,17 @@ fn ensure_folder(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The organized root must exist once the daemon has run: see `main_loop`.
+fn require_organized(path: &Path) -> Result<()> {
+    if !path.is_dir() {
+        bail!(
+            "the organized folder {} (config key `organized`) does not exist; if it is on a drive, mount it; if it moved, fix the config; to start afresh there, create it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Holds an exclusive lock on the state dir for the life of the process, so two daemons never
 /// share one catalog.
 pub struct InstanceLock(#[allow(dead_code)] File);
@@ -202,10 +213,16 @@ async fn main_loop(
     for inbox in &cfg.inboxes {
         ensure_folder(inbox, "inboxes")?;
     }
-    ensure_folder(&cfg.organized, "organized")?;
     ensure_folder(&cfg.state_dir, "state_dir")?;
     let _lock = lock_state_dir(&cfg.state_dir)?;
     let catalog_path = cfg.state_dir.join("catalog.sqlite3");
+    if catalog_path.exists() {
+        // Not a first run: a missing organized root is more likely an unmounted drive than a
+        // folder to create (files would go under the mount point and be hidden later).
+        require_organized(&cfg.organized)?;
+    } else {
+        ensure_folder(&cfg.organized, "organized")?;
+    }
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
     let pipeline = Pipeline::start(catalog, settings(cfg)?).await?;
     let redis = match &cfg.redis {
@@ -314,7 +331,11 @@ async fn main_loop(
                     .clone()
                     .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
             });
-            let control = crate::control::serve(crate::control::socket_path(&cfg.state_dir), view)?;
+            let control = crate::control::serve(
+                crate::control::socket_path(&cfg.state_dir),
+                Some(&cfg.state_dir),
+                view,
+            )?;
             let _metrics = match cfg.metrics.enabled {
                 true => Some(
                     metrics
@@ -369,6 +390,7 @@ async fn main_loop(
             notifier.send("STOPPING=1\nSTATUS=stopping: finishing files in flight");
             control.abort();
             let _ = std::fs::remove_file(crate::control::socket_path(&cfg.state_dir));
+            let _ = std::fs::remove_file(cfg.state_dir.join(crate::control::ADVERTISEMENT));
             match stop {
                 Ok(sig) => {
                     tracing::info!(signal = sig, "stopping: finishing files in flight");
@@ -379,6 +401,21 @@ async fn main_loop(
                     failed_run = Some(msg);
                 }
             }
+            drop(tx);
+            // Bounded, within systemd's TimeoutStopSec: what does not finish is found again
+            // by the next start's scan (everything is journaled).
+            let drain = async {
+                let _ = ingest.await;
+                pipeline.wait_idle().await;
+            };
+            if tokio::time::timeout(Duration::from_secs(30), drain)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "some files were still in flight after 30 s; they will be picked up again at the next start"
+                );
+            }
         }
         Job::Scan => {
             let watcher = watcher::Watcher::new(watch_config(cfg), pipeline.identity_cache())?;
@@ -388,19 +425,15 @@ async fn main_loop(
             if let Err(e) = res {
                 failed_run = Some(format!("scan failed: {e}"));
             }
+            // Every item must be ingested (its pipeline started) before waiting for the
+            // pipelines to finish; a scan waits as long as its files take (Ctrl-C stops it).
+            drop(tx);
+            if let Err(e) = ingest.await {
+                tracing::error!(error = %e, "the ingest task failed");
+            }
             pipeline.wait_idle().await;
             progress.stop();
         }
-    }
-    drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(30), ingest).await;
-    if tokio::time::timeout(Duration::from_secs(30), pipeline.wait_idle())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "some files were still in flight after 30 s; they will be picked up again at the next start"
-        );
     }
 
     let t = pipeline.tally();
@@ -547,6 +580,9 @@ fn status_line(cfg: &Config, t: &TallySnapshot) -> String {
     )
 }
 
+/// No delivery for this long while events wait counts as stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// Pings the systemd watchdog while the pipeline makes progress (or has nothing to do), and
 /// refreshes the STATUS line.
 async fn heartbeat(notifier: Arc<Notifier>, pipeline: Pipeline, cfg: watch::Receiver<Config>) {
@@ -568,8 +604,10 @@ async fn heartbeat(notifier: Arc<Notifier>, pipeline: Pipeline, cfg: watch::Rece
         } else {
             stuck_since.or(Some(Instant::now()))
         };
-        // A handler may legitimately take a while on a huge file: call it stuck after 2 minutes.
-        let healthy = stuck_since.is_none_or(|t| t.elapsed() < Duration::from_secs(120));
+        // A handler may legitimately take a long while on a huge file on a slow disk, and a
+        // restart would only start that copy over: call the pipeline stuck after 15 minutes
+        // without any progress.
+        let healthy = stuck_since.is_none_or(|t| t.elapsed() < STUCK_AFTER);
         let mut msg = format!("STATUS={}", status_line(&cfg.borrow(), &pipeline.tally()));
         if healthy && notifier.watchdog_every.is_some() {
             msg.push_str("\nWATCHDOG=1");
@@ -676,6 +714,35 @@ async fn reload(
         restart_needed.push("log.format");
         next.log.format = current.log.format;
     }
+    // Validate everything first; apply only if the whole edit is acceptable, so a rejected
+    // edit changes nothing at all.
+    let organizer_keys = new.organized != current.organized
+        || new.mode != current.mode
+        || new.template != current.template
+        || new.duplicates != current.duplicates
+        || new.quarantine != current.quarantine;
+    let watch_keys = new.inboxes != current.inboxes || new.watch != current.watch;
+    let reject = |e: anyhow::Error| {
+        tracing::error!(trigger = why, path = %path.display(), error = %format!("{e:#}"), "config edit rejected; the running config stays");
+    };
+    let new_settings = match organizer_keys {
+        true => match require_organized(&new.organized).and_then(|()| settings(&next)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                reject(e);
+                return None;
+            }
+        },
+        false => None,
+    };
+    if watch_keys {
+        for inbox in &new.inboxes {
+            if let Err(e) = ensure_folder(inbox, "inboxes") {
+                reject(e);
+                return None;
+            }
+        }
+    }
     if new.log.level != current.log.level {
         match levels.set(&new.log.level) {
             Ok(()) => changed.push("log.level"),
@@ -685,32 +752,12 @@ async fn reload(
             }
         }
     }
-    let organizer_keys = new.organized != current.organized
-        || new.mode != current.mode
-        || new.template != current.template
-        || new.duplicates != current.duplicates
-        || new.quarantine != current.quarantine;
-    if organizer_keys {
-        match ensure_folder(&new.organized, "organized").and_then(|()| settings(&next)) {
-            Ok(s) => {
-                pipeline.update_settings(s);
-                changed
-                    .push("organizer settings (organized, mode, template, duplicates, quarantine)");
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "config edit rejected; the running config stays");
-                return None;
-            }
-        }
+    if let Some(s) = new_settings {
+        pipeline.update_settings(s);
+        changed.push("organizer settings (organized, mode, template, duplicates, quarantine)");
     }
     let mut restart = None;
-    if new.inboxes != current.inboxes || new.watch != current.watch {
-        for inbox in &new.inboxes {
-            if let Err(e) = ensure_folder(inbox, "inboxes") {
-                tracing::error!(error = %format!("{e:#}"), "config edit rejected; the running config stays");
-                return None;
-            }
-        }
+    if watch_keys {
         changed.push("inboxes/watch");
         restart = Some("config reload");
     }
