@@ -518,9 +518,11 @@ async fn start_redis_writer(
             .with_context(|| format!("key `redis`: cannot start the Redis writer for {shown}"))?,
     );
     let w = writer.clone();
+    // Sharded by asset like the pipeline's stages: each asset's events reach the stream in
+    // order, and appends of different assets overlap (one at a time costs a round trip and,
+    // with appendfsync always, an fsync on the server).
     pipeline
-        .bus()
-        .subscribe("redis", bus::Filter::All, move |m: pipeline::Msg| {
+        .subscribe_sharded("redis", bus::Filter::All, move |m: pipeline::Msg| {
             let w = w.clone();
             async move {
                 w.append(&m.0.id, m.0.type_name(), &m.0.to_json()).await?;

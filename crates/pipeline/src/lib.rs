@@ -110,29 +110,31 @@ pub(crate) struct Inner {
 /// each asset's events are handled in order while different assets proceed in parallel.
 pub const SHARDS: usize = 8;
 
-/// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard.
-fn subscribe_sharded<F, Fut>(
+/// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard, with
+/// `ctx` handed to every call.
+fn subscribe_sharded<C, F, Fut>(
     bus: &EventBus,
-    inner: &Arc<Inner>,
+    ctx: &C,
     stage: &str,
     filter: Filter,
     handler: F,
 ) -> Result<(), bus::SubscribeError>
 where
-    F: Fn(Arc<Inner>, Msg) -> Fut + Clone + Send + Sync + 'static,
+    C: Clone + Send + Sync + 'static,
+    F: Fn(C, Msg) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
 {
     for shard in 0..SHARDS {
-        let (i, h) = (inner.clone(), handler.clone());
+        let (c, h) = (ctx.clone(), handler.clone());
         bus.subscribe_with(
             format!("{stage}-{shard}"),
             filter.clone(),
             SubscriberOptions::default(),
             move |m: Msg| {
-                let (i, h) = (i.clone(), h.clone());
+                let (c, h) = (c.clone(), h.clone());
                 async move {
                     if shard_of(&m.0) == shard {
-                        h(i, m).await
+                        h(c, m).await
                     } else {
                         Ok(())
                     }
@@ -276,6 +278,22 @@ impl Pipeline {
             },
         )?;
         Ok(Pipeline { inner })
+    }
+
+    /// Adds a durable subscriber that runs as [`SHARDS`] shards by asset id, like the
+    /// pipeline's own stages: one asset's events in order, different assets in parallel.
+    pub fn subscribe_sharded<F, Fut>(
+        &self,
+        stage: &str,
+        filter: Filter,
+        handler: F,
+    ) -> Result<(), PipelineError>
+    where
+        F: Fn(Msg) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
+    {
+        subscribe_sharded(&self.inner.bus, &(), stage, filter, move |(), m| handler(m))?;
+        Ok(())
     }
 
     /// The bus, for publishing workflow events and observing.
