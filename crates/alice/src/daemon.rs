@@ -917,6 +917,7 @@ pub async fn dry_run(cfg: &Config) -> Result<ExitCode> {
                         ino: k.ino,
                         size: k.size,
                         mtime_ns: i128::from(k.mtime_ns),
+                        ctime_ns: i128::from(k.ctime_ns),
                     },
                     v,
                 )

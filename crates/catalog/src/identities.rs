@@ -1,4 +1,4 @@
-//! The file-identity cache: `(dev, ino, size, mtime_ns)` → asset id, so a restart does not
+//! The file-identity cache: `(dev, ino, size, mtime_ns, ctime_ns)` → asset id, so a restart does not
 //! rehash files that did not change.
 //!
 //! One row per path. Hard links share an identity and therefore an asset, so a lookup by
@@ -22,6 +22,9 @@ pub struct FileIdentity {
     pub size: u64,
     /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
     pub mtime_ns: i64,
+    /// Inode change time in nanoseconds since the Unix epoch: cannot be set from user space,
+    /// so a different file that reuses the inode, size and mtime still differs here.
+    pub ctime_ns: i64,
 }
 
 /// A file whose content hash is known, for [`Catalog::remember_identities`].
@@ -41,14 +44,16 @@ impl Catalog {
         self.read("looking up a file identity", |c| {
             c.prepare_cached(
                 "SELECT asset_id FROM identities
-                 WHERE dev = ?1 AND ino = ?2 AND size = ?3 AND mtime_ns = ?4 LIMIT 1",
+                 WHERE dev = ?1 AND ino = ?2 AND size = ?3 AND mtime_ns = ?4 AND ctime_ns = ?5
+                 LIMIT 1",
             )?
             .query_row(
                 params![
                     u64_sql(identity.dev),
                     u64_sql(identity.ino),
                     u64_sql(identity.size),
-                    identity.mtime_ns
+                    identity.mtime_ns,
+                    identity.ctime_ns
                 ],
                 |row| row.get(0),
             )
@@ -64,8 +69,9 @@ impl Catalog {
                 .prepare_cached("SELECT count(*) FROM identities")?
                 .query_row([], |row| row.get(0))?;
             let mut map = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
-            let mut stmt =
-                c.prepare_cached("SELECT dev, ino, size, mtime_ns, asset_id FROM identities")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT dev, ino, size, mtime_ns, ctime_ns, asset_id FROM identities",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let identity = FileIdentity {
@@ -73,8 +79,9 @@ impl Catalog {
                     ino: sql_u64(row.get(1)?),
                     size: sql_u64(row.get(2)?),
                     mtime_ns: row.get(3)?,
+                    ctime_ns: row.get(4)?,
                 };
-                map.insert(identity, row.get(4)?);
+                map.insert(identity, row.get(5)?);
             }
             Ok(map)
         })
@@ -105,12 +112,13 @@ impl Catalog {
         self.write(OP, |tx| {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO identities (path, dev, ino, size, mtime_ns, asset_id, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO identities
+                         (path, dev, ino, size, mtime_ns, ctime_ns, asset_id, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (path) DO UPDATE SET
                          dev = excluded.dev, ino = excluded.ino, size = excluded.size,
-                         mtime_ns = excluded.mtime_ns, asset_id = excluded.asset_id,
-                         last_seen = excluded.last_seen",
+                         mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
+                         asset_id = excluded.asset_id, last_seen = excluded.last_seen",
                 )
                 .map_err(self.db(OP))?;
             for file in files {
@@ -121,6 +129,7 @@ impl Catalog {
                     u64_sql(id.ino),
                     u64_sql(id.size),
                     id.mtime_ns,
+                    id.ctime_ns,
                     file.asset_id,
                     now,
                 ])

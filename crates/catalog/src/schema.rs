@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -201,6 +201,16 @@ FROM assets;
 
 CREATE INDEX assets_source ON assets (source COLLATE NOCASE);
 CREATE INDEX assets_project ON assets (project COLLATE NOCASE);
+"#;
+
+/// Version 4: the file identity includes the inode change time. ctime cannot be set from
+/// user space, so a new file that reuses a freed inode with the same size and mtime (a
+/// re-extracted archive, `rsync -t`) no longer inherits the old file's asset id. Rows from
+/// before have ctime 0 and simply miss once (those files are hashed again).
+const V4: &str = r#"
+ALTER TABLE identities ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+DROP INDEX identities_key;
+CREATE INDEX identities_key ON identities (dev, ino, size, mtime_ns, ctime_ns);
 "#;
 
 /// Reads `PRAGMA user_version`.

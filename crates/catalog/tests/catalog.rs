@@ -41,6 +41,7 @@ fn id(n: u64) -> FileIdentity {
         ino: 1_000_000 + n,
         size: 4096 + n,
         mtime_ns: 1_700_000_000_000_000_000 + n as i64,
+        ctime_ns: 1_700_000_000_000_000_000 + n as i64,
     }
 }
 
@@ -249,6 +250,7 @@ fn identities_with_full_64_bit_values_round_trip() {
         ino: 1 << 63,
         size: u64::MAX - 1,
         mtime_ns: -1_500_000_000,
+        ctime_ns: -1,
     };
     cat.remember_identity(&big, Path::new("/inbox/big"), &asset_id(9))
         .unwrap();
@@ -854,4 +856,22 @@ fn a_reader_sees_committed_data_while_a_writer_holds_the_catalog() {
 
     let err = reader.create_project("nope", None).unwrap_err();
     assert!(matches!(err, CatalogError::ReadOnly { .. }), "{err:?}");
+}
+
+/// Regression: a new file that reuses a freed inode with the same size and mtime must not
+/// inherit the old file's asset id; only the inode change time tells them apart.
+#[test]
+fn an_identity_with_another_ctime_is_a_different_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+    let old = id(1);
+    cat.remember_identity(&old, Path::new("/inbox/a.png"), &asset_id(1))
+        .unwrap();
+    let reused = FileIdentity {
+        ctime_ns: old.ctime_ns + 1,
+        ..old
+    };
+    assert_eq!(cat.lookup_identity(&old).unwrap(), Some(asset_id(1)));
+    assert_eq!(cat.lookup_identity(&reused).unwrap(), None);
+    assert!(!cat.load_identities().unwrap().contains_key(&reused));
 }

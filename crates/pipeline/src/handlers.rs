@@ -98,6 +98,7 @@ pub(crate) async fn ingest(
             ino: d.identity.ino,
             size: d.identity.size,
             mtime_ns: i64::try_from(d.identity.mtime_ns).unwrap_or(i64::MAX),
+            ctime_ns: i64::try_from(d.identity.ctime_ns).unwrap_or(i64::MAX),
         };
         remember_identity(
             inner,

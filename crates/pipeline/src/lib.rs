@@ -224,6 +224,7 @@ impl Pipeline {
                         ino: id.ino,
                         size: id.size,
                         mtime_ns: i128::from(id.mtime_ns),
+                        ctime_ns: i128::from(id.ctime_ns),
                     },
                     asset,
                 )

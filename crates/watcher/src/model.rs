@@ -18,6 +18,9 @@ pub struct FileIdentity {
     pub size: u64,
     /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
     pub mtime_ns: i128,
+    /// Inode change time in nanoseconds: cannot be set from user space, so a new file that
+    /// reuses a freed inode with the same size and mtime is still a different identity.
+    pub ctime_ns: i128,
 }
 
 impl FileIdentity {
@@ -28,6 +31,7 @@ impl FileIdentity {
             ino: meta.ino(),
             size: meta.size(),
             mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
         }
     }
 }
