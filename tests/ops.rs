@@ -2,113 +2,12 @@
 //! metrics endpoint and config errors — against the real `alice` binary.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-const ALICE: &str = env!("CARGO_BIN_EXE_alice");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../metadata/tests/fixtures");
+#[path = "support/mod.rs"]
+mod support;
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(cfg: &Path, dir: &Path) -> Daemon {
-        let log = dir.join("daemon.log");
-        let child = Command::new(ALICE)
-            .args(["run", "--log-format", "json", "--config"])
-            .arg(cfg)
-            .env_remove("RUST_LOG")
-            .env_remove("XDG_RUNTIME_DIR")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let d = Daemon { child, log };
-        d.wait_log("watching", |l| {
-            l.contains("\"watching; drop files into an inbox\"")
-        });
-        d
-    }
-
-    fn wait_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(l) = text.lines().find(|l| pred(l)) {
-                return l.to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line for {what} within 60 s; log:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(mut self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                assert!(s.success(), "exit status {s}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "no exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn config(dir: &Path, extra: &str) -> PathBuf {
-    let cfg = dir.join("alice.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "inboxes = [\"{0}/inbox\"]\norganized = \"{0}/organized\"\nmode = \"copy\"\nstate_dir = \"{0}/state\"\n{extra}[watch]\nsettle_ms = 100\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    cfg
-}
-
-fn alice(cfg: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(ALICE)
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .unwrap()
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+use support::{ALICE, Daemon, FIXTURES, alice, config, files_under, wait_for};
 
 #[test]
 fn status_tail_and_creative_context_through_the_control_socket() {

@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const ALICE: &str = env!("CARGO_BIN_EXE_alice");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../metadata/tests/fixtures");
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{ALICE, Daemon, FIXTURES, files_under, wait_for};
 
 struct Redis {
     child: Option<Child>,
@@ -95,14 +97,6 @@ impl Drop for Redis {
     }
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn config(dir: &Path, port: u16) -> PathBuf {
     let cfg = dir.join("alice.toml");
     std::fs::write(
@@ -114,38 +108,6 @@ fn config(dir: &Path, port: u16) -> PathBuf {
     )
     .unwrap();
     cfg
-}
-
-fn start_daemon(cfg: &Path, log: &Path) -> Child {
-    let child = Command::new(ALICE)
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(cfg)
-        .env_remove("RUST_LOG")
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdout(std::fs::File::create(log).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    wait_for("the daemon to watch", || {
-        std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains("watching; drop files")
-    });
-    child
-}
-
-fn stop(mut child: Child) {
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            assert!(s.success(), "exit status {s}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Unique valid PNGs: the fixture with a private chunk before IEND.
@@ -181,31 +143,18 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-fn organized_count(dir: &Path) -> usize {
-    let mut n = 0;
-    let mut stack = vec![dir.join("organized")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 #[test]
 fn events_land_in_the_stream_readable_by_redis_cli_and_replayable() {
     let dir = tempfile::tempdir().unwrap();
     let redis = Redis::start(&dir.path().join("redis"));
     let cfg = config(dir.path(), redis.port);
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
-    let daemon = start_daemon(&cfg, &dir.path().join("daemon.log"));
+    let daemon = Daemon::start(&cfg, dir.path());
     drop_pngs(&dir.path().join("inbox"), "a", 3);
-    wait_for("3 files organized", || organized_count(dir.path()) == 3);
-    stop(daemon);
+    wait_for("3 files organized", || {
+        files_under(&dir.path().join("organized")).len() == 3
+    });
+    daemon.stop();
 
     let events = redis.events();
     let organized: Vec<_> = events
@@ -272,20 +221,24 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
     let cfg = config(dir.path(), redis.port);
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
-    let log = dir.path().join("daemon.log");
-    let daemon = start_daemon(&cfg, &log);
+    let daemon = Daemon::start(&cfg, dir.path());
+    let log = daemon.log.clone();
 
     drop_pngs(&inbox, "before", 10);
-    wait_for("10 organized", || organized_count(dir.path()) == 10);
+    wait_for("10 organized", || {
+        files_under(&dir.path().join("organized")).len() == 10
+    });
     redis.kill(); // SIGKILL; AOF (appendfsync always) keeps what was acknowledged
     drop_pngs(&inbox, "during", 15);
     wait_for("25 organized while Redis is down", || {
-        organized_count(dir.path()) == 25
+        files_under(&dir.path().join("organized")).len() == 25
     });
     std::thread::sleep(Duration::from_millis(500));
     redis.spawn(); // same port, same data dir
     drop_pngs(&inbox, "after", 5);
-    wait_for("30 organized", || organized_count(dir.path()) == 30);
+    wait_for("30 organized", || {
+        files_under(&dir.path().join("organized")).len() == 30
+    });
     let status = || {
         let out = Command::new(ALICE)
             .args(["status", "--json", "--config"])
@@ -299,7 +252,7 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
         let s = status();
         s["redis"]["connected"] == true && s["redis"]["spooled"] == 0
     });
-    stop(daemon);
+    daemon.stop();
 
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const ALICE: &str = env!("CARGO_BIN_EXE_alice");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../metadata/tests/fixtures");
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{ALICE, FIXTURES};
 
 fn config(dir: &Path, mode: &str) -> PathBuf {
     let cfg = dir.join("alice.toml");
