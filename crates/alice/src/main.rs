@@ -208,6 +208,11 @@ struct ConfigArgs {
 }
 
 fn main() -> ExitCode {
+    // The watcher's open-for-writing probe takes a file lease for two system calls; its
+    // break notification goes to SIGURG, and SIGIO is ignored too, so no lease event can
+    // ever terminate the daemon.
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+    unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,

@@ -52,18 +52,30 @@ impl Spool {
             .append(true)
             .create(true)
             .open(path)?;
-        let mut bytes = Vec::new();
+        // A spool after a long outage can be large: count lines in fixed-size blocks, never
+        // holding the whole file in memory.
         file.seek(SeekFrom::Start(0))?;
-        file.read_to_end(&mut bytes)?;
-        let mut torn = None;
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            torn = Some((bytes.len() - keep) as u64);
-            file.set_len(keep as u64)?;
-            file.sync_all()?;
-            bytes.truncate(keep);
+        let (mut count, mut total, mut last_newline_end, mut buf) =
+            (0u64, 0u64, 0u64, vec![0u8; 64 * 1024]);
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            for (i, b) in buf[..n].iter().enumerate() {
+                if *b == b'\n' {
+                    count += 1;
+                    last_newline_end = total + i as u64 + 1;
+                }
+            }
+            total += n as u64;
         }
-        let count = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        let mut torn = None;
+        if total > last_newline_end {
+            torn = Some(total - last_newline_end);
+            file.set_len(last_newline_end)?;
+            file.sync_all()?;
+        }
         Ok((
             Spool {
                 path: path.to_owned(),

@@ -141,9 +141,20 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
 /// scan has no close-after-write event to wait for. When leases are unavailable (another
 /// user's file without `CAP_LEASE`, a filesystem without leases) the answer is "no": the
 /// settle time and the after-hash check remain the guard.
+/// `F_SETSIG` from `<fcntl.h>` (Linux, every architecture); the libc crate does not export it.
+const F_SETSIG: libc::c_int = 10;
+
 fn open_for_writing(file: &File) -> bool {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
+    // A lease holder is signalled when someone opens the file for writing while the lease is
+    // held; that signal is SIGIO by default, whose default action terminates the process.
+    // The lease lives only for two system calls, but a writer can open right then: route the
+    // notification to SIGURG, which is ignored by default.
+    // SAFETY: fcntl on a descriptor we own; F_SETSIG takes an int argument.
+    if unsafe { libc::fcntl(fd, F_SETSIG, libc::SIGURG) } != 0 {
+        return false;
+    }
     // SAFETY: fcntl on a descriptor we own; F_SETLEASE takes an int argument.
     let rc = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) };
     if rc == 0 {
@@ -254,6 +265,30 @@ mod tests {
             hash_verified(&path, stamp(&path), &stats),
             HashOutcome::Done { .. }
         ));
+    }
+
+    /// Regression: the lease taken by the probe made this process the target of SIGIO when
+    /// a writer opened the file at that moment; SIGIO's default action ends the process.
+    #[test]
+    fn a_writer_opening_during_the_probe_never_kills_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.bin");
+        std::fs::write(&path, b"content").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    drop(std::fs::OpenOptions::new().write(true).open(&path));
+                }
+            })
+        };
+        let stats = WatchStats::default();
+        for _ in 0..20_000 {
+            let _ = hash_verified(&path, stamp(&path), &stats);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     #[test]

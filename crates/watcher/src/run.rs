@@ -93,7 +93,10 @@ pub(crate) struct Runner {
 /// The last thing said about a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reported {
-    /// Emitted in this version (identity: a chmod or touch of ctime alone is not a new version).
+    /// Emitted in this version. The identity includes ctime, so a chmod or other metadata
+    /// change makes the file count as a new version: it is hashed again (content unchanged,
+    /// same asset id) and the pipeline finds it already handled. The price of telling a reused
+    /// inode from the file it replaced.
     Emitted(FileIdentity),
     /// Reported failed in this version; any inode change (e.g. a chmod fixing permissions,
     /// which changes ctime) makes it worth another try.

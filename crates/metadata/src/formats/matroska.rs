@@ -167,6 +167,9 @@ struct Seen {
     tags: bool,
 }
 
+/// Elements allowed between the EBML header and the Segment (real files have one or two).
+const MAX_TOP_LEVEL: u32 = 64;
+
 pub(crate) fn parse<R: Read + Seek>(
     src: &mut Source<'_, R>,
     found: &mut Found,
@@ -178,7 +181,12 @@ pub(crate) fn parse<R: Read + Seek>(
         None => return Err(src.corrupt("EBML header has an unknown size")),
     };
     // Find the Segment; only Void/CRC-like elements may precede it.
+    let mut seen = 0u32;
     let seg = loop {
+        seen += 1;
+        if seen > MAX_TOP_LEVEL {
+            return Err(src.too_many("elements before the Segment", MAX_TOP_LEVEL as usize));
+        }
         if pos >= len {
             return Err(src.truncated("file (no Segment element)", pos + 1));
         }
