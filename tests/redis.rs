@@ -293,8 +293,19 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
             let prev = last.insert(asset.to_owned(), st);
             assert!(
                 prev.is_none_or(|p| p < st),
-                "out of order for {asset}: {} after stage {prev:?}",
-                e["type"]
+                "out of order for {asset}: {} after stage {prev:?}; that asset's events: {:#?}",
+                e["type"],
+                events
+                    .iter()
+                    .filter(|x| x["subject"] == asset)
+                    .map(|x| (
+                        x["type"].clone(),
+                        x["id"].clone(),
+                        x["time"].clone(),
+                        x["data"]["path"].clone(),
+                        x["data"]["kind"].clone()
+                    ))
+                    .collect::<Vec<_>>()
             );
         }
     }

@@ -224,11 +224,21 @@ async fn main_loop(
         ensure_folder(&cfg.organized, "organized")?;
     }
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
-    let pipeline = Pipeline::start(catalog, settings(cfg)?).await?;
     let redis = match &cfg.redis {
-        Some(r) => Some(start_redis_writer(r, &cfg.state_dir, &pipeline).await?),
+        Some(r) => Some(start_redis_writer(r, &cfg.state_dir).await?),
         None => None,
     };
+    let metrics = crate::metrics::Metrics::default();
+    let pipeline = Pipeline::start_with(catalog, settings(cfg)?, |bus| {
+        if let Some(w) = &redis {
+            subscribe_redis(bus, w)?;
+        }
+        if cfg.metrics.enabled {
+            metrics.subscribe(bus)?;
+        }
+        Ok(())
+    })
+    .await?;
     let recovered = pipeline.recover().await?;
     if recovered != pipeline::RecoveryReport::default() {
         tracing::info!(
@@ -254,10 +264,6 @@ async fn main_loop(
         .await?;
     let started = Instant::now();
 
-    let metrics = crate::metrics::Metrics::default();
-    if cfg.metrics.enabled {
-        metrics.subscribe(&pipeline)?;
-    }
     let (tx, mut rx) = mpsc::channel(256);
     let startup_scans = Arc::new(tokio::sync::Semaphore::new(0));
     let ingest_pipeline = pipeline.clone();
@@ -508,7 +514,6 @@ async fn main_loop(
 async fn start_redis_writer(
     r: &crate::config::RedisSection,
     state_dir: &Path,
-    pipeline: &Pipeline,
 ) -> Result<Arc<streams::StreamWriter>> {
     let sc = r.stream_config(state_dir)?;
     let shown = sc.to_string();
@@ -517,21 +522,26 @@ async fn start_redis_writer(
             .await
             .with_context(|| format!("key `redis`: cannot start the Redis writer for {shown}"))?,
     );
-    let w = writer.clone();
-    // Sharded by asset like the pipeline's stages: each asset's events reach the stream in
-    // order, and appends of different assets overlap (one at a time costs a round trip and,
-    // with appendfsync always, an fsync on the server).
-    pipeline
-        .subscribe_sharded("redis", bus::Filter::All, move |m: pipeline::Msg| {
-            let w = w.clone();
-            async move {
-                w.append(&m.0.id, m.0.type_name(), &m.0.to_json()).await?;
-                Ok(())
-            }
-        })
-        .context("cannot start the Redis subscriber")?;
     tracing::info!(redis = %shown, connected = writer.is_connected(), "events are appended to Redis");
     Ok(writer)
+}
+
+/// The Redis subscriber, sharded by asset like the pipeline's stages: each asset's events
+/// reach the stream in order, and appends of different assets overlap (one at a time costs
+/// a round trip and, with appendfsync always, an fsync on the server). Registered before
+/// the stages (see `Pipeline::start_with`), so an event always reaches it before its effects.
+fn subscribe_redis(
+    bus: &pipeline::EventBus,
+    writer: &Arc<streams::StreamWriter>,
+) -> Result<(), pipeline::PipelineError> {
+    let w = writer.clone();
+    pipeline::subscribe_sharded_on(bus, "redis", bus::Filter::All, move |m: pipeline::Msg| {
+        let w = w.clone();
+        async move {
+            w.append(&m.0.id, m.0.type_name(), &m.0.to_json()).await?;
+            Ok(())
+        }
+    })
 }
 
 /// A watcher task and the switch that stops it.

@@ -33,18 +33,16 @@ pub struct Metrics(Arc<Mutex<State>>);
 
 impl Metrics {
     /// Subscribes to every event.
-    pub fn subscribe(&self, pipeline: &pipeline::Pipeline) -> Result<()> {
+    pub fn subscribe(&self, bus: &pipeline::EventBus) -> Result<(), pipeline::PipelineError> {
         let me = self.clone();
-        pipeline
-            .bus()
-            .subscribe("metrics", bus::Filter::All, move |m: pipeline::Msg| {
-                let me = me.clone();
-                async move {
-                    me.count(&m.0);
-                    Ok(())
-                }
-            })
-            .context("cannot start the metrics subscriber")
+        bus.subscribe("metrics", bus::Filter::All, move |m: pipeline::Msg| {
+            let me = me.clone();
+            async move {
+                me.count(&m.0);
+                Ok(())
+            }
+        })?;
+        Ok(())
     }
 
     fn count(&self, ev: &Event) {

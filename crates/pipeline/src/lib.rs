@@ -145,6 +145,22 @@ where
     Ok(())
 }
 
+/// Adds a durable subscriber to `bus` that runs as [`SHARDS`] shards by asset id, like the
+/// pipeline's own stages: one asset's events in order, different assets in parallel.
+pub fn subscribe_sharded_on<F, Fut>(
+    bus: &EventBus,
+    stage: &str,
+    filter: Filter,
+    handler: F,
+) -> Result<(), PipelineError>
+where
+    F: Fn(Msg) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
+{
+    subscribe_sharded(bus, &(), stage, filter, move |(), m| handler(m))?;
+    Ok(())
+}
+
 /// The shard an event belongs to: by its subject (the asset id), workflow events to shard 0.
 fn shard_of(event: &Event) -> usize {
     event
@@ -182,6 +198,19 @@ impl Pipeline {
         catalog: Arc<Catalog>,
         settings: Settings,
     ) -> Result<Pipeline, PipelineError> {
+        Self::start_with(catalog, settings, |_| Ok(())).await
+    }
+
+    /// Like [`Pipeline::start`], registering `sinks` (subscribers that only record or forward
+    /// events: Redis, metrics) before the pipeline's stages. The bus enqueues an event for its
+    /// subscribers in registration order, so a sink registered first has every event queued
+    /// before any stage can react to it: the events a stage publishes in response always reach
+    /// the sink after their cause.
+    pub async fn start_with(
+        catalog: Arc<Catalog>,
+        settings: Settings,
+        sinks: impl FnOnce(&EventBus) -> Result<(), PipelineError>,
+    ) -> Result<Pipeline, PipelineError> {
         let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
         let sink_slot = bus_slot.clone();
         let bus = Bus::<Msg>::builder()
@@ -210,6 +239,7 @@ impl Pipeline {
             })
             .build();
         let _ = bus_slot.set(bus.clone());
+        sinks(&bus)?;
 
         let cat = catalog.clone();
         let known = tokio::task::spawn_blocking(move || cat.load_identities())
@@ -279,22 +309,6 @@ impl Pipeline {
             },
         )?;
         Ok(Pipeline { inner })
-    }
-
-    /// Adds a durable subscriber that runs as [`SHARDS`] shards by asset id, like the
-    /// pipeline's own stages: one asset's events in order, different assets in parallel.
-    pub fn subscribe_sharded<F, Fut>(
-        &self,
-        stage: &str,
-        filter: Filter,
-        handler: F,
-    ) -> Result<(), PipelineError>
-    where
-        F: Fn(Msg) -> Fut + Clone + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
-    {
-        subscribe_sharded(&self.inner.bus, &(), stage, filter, move |(), m| handler(m))?;
-        Ok(())
     }
 
     /// The bus, for publishing workflow events and observing.
