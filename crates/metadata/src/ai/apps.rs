@@ -4,7 +4,7 @@
 use events::media::AiInfo;
 use serde_json::{Map, Value};
 
-use super::text::{json_f64, json_seed, json_size, json_steps, json_str, non_empty};
+use super::text::{json_f64, json_seed, json_size, json_steps, json_str, non_empty, sampler_label};
 
 /// InvokeAI ≥ 3 `invokeai_metadata` chunk: a flat object (`positive_prompt`,
 /// `negative_prompt`, `model: {name|model_name, hash}`, `seed`, `steps`, `cfg_scale`,
@@ -148,13 +148,10 @@ pub(crate) fn fooocus_json(v: &Value, info: &mut AiInfo) {
     info.seed = m.get("seed").and_then(json_seed);
     info.steps = m.get("steps").and_then(json_steps);
     info.cfg_scale = m.get("guidance_scale").and_then(json_f64);
-    info.sampler = match (
+    info.sampler = sampler_label(
         m.get("sampler").and_then(json_str),
         m.get("scheduler").and_then(json_str),
-    ) {
-        (Some(a), Some(b)) => Some(format!("{a} {b}")),
-        (a, b) => a.or(b),
-    };
+    );
     info.size = m
         .get("resolution")
         .and_then(Value::as_str)
@@ -192,13 +189,10 @@ pub(crate) fn novelai(
         info.seed = c.get("seed").and_then(json_seed);
         info.steps = c.get("steps").and_then(json_steps);
         info.cfg_scale = c.get("scale").and_then(json_f64);
-        info.sampler = match (
+        info.sampler = sampler_label(
             c.get("sampler").and_then(json_str),
             c.get("noise_schedule").and_then(json_str),
-        ) {
-            (Some(a), Some(b)) => Some(format!("{a} {b}")),
-            (a, b) => a.or(b),
-        };
+        );
         info.size = json_size(c.get("width"), c.get("height"));
     }
     if info.prompt.is_none() {
@@ -231,13 +225,10 @@ pub(crate) fn swarmui(params: &Map<String, Value>, info: &mut AiInfo) {
     info.seed = params.get("seed").and_then(json_seed);
     info.steps = params.get("steps").and_then(json_steps);
     info.cfg_scale = params.get("cfgscale").and_then(json_f64);
-    info.sampler = match (
+    info.sampler = sampler_label(
         params.get("sampler").and_then(json_str),
         params.get("scheduler").and_then(json_str),
-    ) {
-        (Some(a), Some(b)) => Some(format!("{a} {b}")),
-        (a, b) => a.or(b),
-    };
+    );
     info.size = json_size(params.get("width"), params.get("height"));
 }
 

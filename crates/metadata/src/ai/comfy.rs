@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::text::{json_f64, json_seed, json_size, json_steps, non_empty};
+use super::text::{json_f64, json_seed, json_size, json_steps, non_empty, sampler_label};
 
 /// Deepest chain of links followed from the sampler.
 const MAX_DEPTH: usize = 48;
@@ -102,10 +102,7 @@ pub(crate) fn parse_api_graph(graph: &Map<String, Value>) -> Option<ComfyParams>
     let scheduler = g
         .string(inputs, "scheduler")
         .or_else(|| sigmas.and_then(|s| g.string(s, "scheduler")));
-    p.sampler = match (sampler_name, scheduler) {
-        (Some(a), Some(b)) => Some(format!("{a} {b}")),
-        (a, b) => a.or(b),
-    };
+    p.sampler = sampler_label(sampler_name, scheduler);
 
     // Conditioning enters either on the sampler itself or on its guider (CFGGuider has
     // positive/negative, BasicGuider a single `conditioning`).
