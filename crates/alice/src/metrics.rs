@@ -27,6 +27,23 @@ struct State {
     latency_n: u64,
 }
 
+/// Prometheus text exposition being written.
+#[derive(Default)]
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        let _ = match labels {
+            "" => writeln!(self.0, "{name} {value}"),
+            l => writeln!(self.0, "{name}{{{l}}} {value}"),
+        };
+    }
+}
+
 /// The counters; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Metrics(Arc<Mutex<State>>);
@@ -81,39 +98,31 @@ impl Metrics {
         stats: &watcher::WatchStats,
         redis: Option<&streams::StreamWriter>,
     ) -> String {
-        let mut out = String::new();
+        let mut out = Exposition::default();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP alice_events_total Events published, by type.\n# TYPE alice_events_total counter"
-        );
         if let Ok(s) = self.0.lock() {
+            out.family(
+                "alice_events_total",
+                "counter",
+                "Events published, by type.",
+            );
             for (t, n) in &s.by_type {
-                let _ = writeln!(out, "alice_events_total{{type=\"{t}\"}} {n}");
+                out.sample("alice_events_total", &format!("type=\"{t}\""), *n);
             }
-            let _ = writeln!(
-                out,
-                "# HELP alice_organize_latency_seconds From discovery to organized.\n# TYPE alice_organize_latency_seconds histogram"
-            );
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "alice_organize_latency_seconds_bucket{{le=\"{b}\"}} {}",
-                    s.latency_counts[i]
-                );
+            let h = "alice_organize_latency_seconds";
+            out.family(h, "histogram", "From discovery to organized.");
+            for (b, n) in BUCKETS.iter().zip(s.latency_counts) {
+                out.sample(&format!("{h}_bucket"), &format!("le=\"{b}\""), n);
             }
-            let _ = writeln!(
-                out,
-                "alice_organize_latency_seconds_bucket{{le=\"+Inf\"}} {}",
-                s.latency_n
-            );
-            let _ = writeln!(out, "alice_organize_latency_seconds_sum {}", s.latency_sum);
-            let _ = writeln!(out, "alice_organize_latency_seconds_count {}", s.latency_n);
+            out.sample(&format!("{h}_bucket"), "le=\"+Inf\"", s.latency_n);
+            out.sample(&format!("{h}_sum"), "", s.latency_sum);
+            out.sample(&format!("{h}_count"), "", s.latency_n);
         }
         let t = pipeline.tally();
-        let _ = writeln!(
-            out,
-            "# HELP alice_outcomes_total Files by outcome since start.\n# TYPE alice_outcomes_total counter"
+        out.family(
+            "alice_outcomes_total",
+            "counter",
+            "Files by outcome since start.",
         );
         for (k, v) in [
             ("organized", t.organized),
@@ -121,66 +130,76 @@ impl Metrics {
             ("skipped", t.skipped),
             ("failed", t.failed),
         ] {
-            let _ = writeln!(out, "alice_outcomes_total{{outcome=\"{k}\"}} {v}");
+            out.sample("alice_outcomes_total", &format!("outcome=\"{k}\""), v);
         }
         let bus = pipeline.bus().stats();
-        let _ = writeln!(
-            out,
-            "# HELP alice_queue_depth Events queued per durable subscriber.\n# TYPE alice_queue_depth gauge"
+        out.family(
+            "alice_queue_depth",
+            "gauge",
+            "Events queued per durable subscriber.",
         );
         for s in &bus.subscribers {
-            let _ = writeln!(
-                out,
-                "alice_queue_depth{{subscriber=\"{}\"}} {}",
-                s.name, s.queued
+            out.sample(
+                "alice_queue_depth",
+                &format!("subscriber=\"{}\"", s.name),
+                s.queued,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP alice_dead_letters_total Events a subscriber gave up on.\n# TYPE alice_dead_letters_total counter"
+        out.family(
+            "alice_dead_letters_total",
+            "counter",
+            "Events a subscriber gave up on.",
         );
         for s in &bus.subscribers {
-            let _ = writeln!(
-                out,
-                "alice_dead_letters_total{{subscriber=\"{}\"}} {}",
-                s.name, s.dead_lettered
+            out.sample(
+                "alice_dead_letters_total",
+                &format!("subscriber=\"{}\"", s.name),
+                s.dead_lettered,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP alice_observer_missed_total Events lossy observers missed.\n# TYPE alice_observer_missed_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "alice_observer_missed_total {}",
-            bus.observers.iter().map(|o| o.missed).sum::<u64>()
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE alice_bytes_hashed_total counter\nalice_bytes_hashed_total {}",
-            load(&stats.bytes_hashed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE alice_files_hashed_total counter\nalice_files_hashed_total {}",
-            load(&stats.files_hashed)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE alice_identity_cache_hits_total counter\nalice_identity_cache_hits_total {}",
-            load(&stats.cache_hits)
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE alice_inotify_watches gauge\nalice_inotify_watches {}",
-            load(&stats.watches)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP alice_redis_spool_events Events waiting in the local spool for Redis (0: Redis not configured).\n# TYPE alice_redis_spool_events gauge\nalice_redis_spool_events {}",
-            redis.map_or(0, |w| w.spooled())
-        );
-        out
+        let gauges = [
+            (
+                "alice_observer_missed_total",
+                "counter",
+                "Events lossy observers missed.",
+                bus.observers.iter().map(|o| o.missed).sum::<u64>(),
+            ),
+            (
+                "alice_bytes_hashed_total",
+                "counter",
+                "Bytes read for hashing.",
+                load(&stats.bytes_hashed),
+            ),
+            (
+                "alice_files_hashed_total",
+                "counter",
+                "Files hashed.",
+                load(&stats.files_hashed),
+            ),
+            (
+                "alice_identity_cache_hits_total",
+                "counter",
+                "Files recognised without hashing.",
+                load(&stats.cache_hits),
+            ),
+            (
+                "alice_inotify_watches",
+                "gauge",
+                "inotify watches held.",
+                load(&stats.watches),
+            ),
+            (
+                "alice_redis_spool_events",
+                "gauge",
+                "Events waiting in the local spool for Redis (0: Redis not configured).",
+                redis.map_or(0, |w| w.spooled()),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            out.family(name, kind, help);
+            out.sample(name, "", value);
+        }
+        out.0
     }
 
     /// Serves `GET /metrics` on `addr`.
