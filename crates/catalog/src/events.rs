@@ -2,7 +2,7 @@
 //! the event id, so a redelivered event (replay, retry) changes nothing.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use crate::{AssetUpdate, Catalog, Result, now_text, time_text};
 
@@ -124,12 +124,29 @@ impl Catalog {
     /// for each item, whether its event was new. An item whose update is refused (e.g. a
     /// `Status` update to `Organized`) fails the whole batch, which then records nothing.
     pub fn record_batch(&self, items: &[(NewEvent<'_>, AssetUpdate<'_>)]) -> Result<Vec<bool>> {
+        self.record_batch_consumed(items, &[])
+    }
+
+    /// [`Catalog::record_batch`], also marking `(stage, event_id)` pairs consumed in the same
+    /// transaction (see [`Catalog::consumed`]).
+    pub fn record_batch_consumed(
+        &self,
+        items: &[(NewEvent<'_>, AssetUpdate<'_>)],
+        consumed: &[(&str, &str)],
+    ) -> Result<Vec<bool>> {
         const OP: &str = "recording events";
-        if items.is_empty() {
+        if items.is_empty() && consumed.is_empty() {
             return Ok(Vec::new());
         }
         let now = now_text();
         self.write(OP, |tx| {
+            for (stage, event_id) in consumed {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO consumed (stage, event_id) VALUES (?1, ?2)",
+                )
+                .and_then(|mut s| s.execute(params![stage, event_id]))
+                .map_err(self.db(OP))?;
+            }
             let mut fresh = Vec::with_capacity(items.len());
             for (event, update) in items {
                 let inserted = tx
@@ -165,6 +182,25 @@ impl Catalog {
             }
             Ok(fresh)
         })
+    }
+
+    /// Whether `stage` has consumed the event `event_id`: for the stage `catalog`, whether the
+    /// event is recorded; for the others, whether it was marked with
+    /// [`Catalog::record_batch_consumed`] after its effect was durable.
+    pub fn consumed(&self, stage: &str, event_id: &str) -> Result<bool> {
+        const OP: &str = "checking whether an event was handled";
+        let found: Option<i64> = if stage == "catalog" {
+            self.read(OP, |c| {
+                c.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")
+                    .and_then(|mut s| s.query_row([event_id], |r| r.get(0)).optional())
+            })?
+        } else {
+            self.read(OP, |c| {
+                c.prepare_cached("SELECT 1 FROM consumed WHERE stage = ?1 AND event_id = ?2")
+                    .and_then(|mut s| s.query_row([stage, event_id], |r| r.get(0)).optional())
+            })?
+        };
+        Ok(found.is_some())
     }
 
     /// Every event about `asset_id`, in event-time order (arrival order among equal times),

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -416,3 +416,13 @@ mod tests {
         }
     }
 }
+
+/// Version 5: which stage has consumed which event, so a replay from Redis (a consumer group
+/// re-reading entries after a restart) skips what the in-process pipeline already handled.
+const V5: &str = r#"
+CREATE TABLE consumed (
+    stage    TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (stage, event_id)
+) WITHOUT ROWID;
+"#;

@@ -367,6 +367,39 @@ fn recording_an_event_twice_has_one_effect() {
 }
 
 #[test]
+fn consumed_marks_survive_reopen_and_the_catalog_stage_means_recorded() {
+    let fx = Fixture::new();
+    {
+        let cat = fx.open();
+        assert!(!cat.consumed("metadata", "e1").unwrap());
+        assert!(!cat.consumed("catalog", "e1").unwrap());
+        let fresh = cat
+            .record_batch_consumed(
+                &[(event("e1", None, at(0)), AssetUpdate::None)],
+                &[("metadata", "e0"), ("metadata", "e0"), ("organizer", "e9")],
+            )
+            .unwrap();
+        assert_eq!(fresh, vec![true]);
+        // Marks alone, without events, are fine too.
+        cat.record_batch_consumed(&[], &[("organizer", "e8")])
+            .unwrap();
+    }
+    let cat = fx.open();
+    assert!(cat.consumed("metadata", "e0").unwrap());
+    assert!(
+        !cat.consumed("organizer", "e0").unwrap(),
+        "marks are per stage"
+    );
+    assert!(cat.consumed("organizer", "e9").unwrap());
+    assert!(cat.consumed("organizer", "e8").unwrap());
+    assert!(
+        cat.consumed("catalog", "e1").unwrap(),
+        "recorded = consumed by the catalog"
+    );
+    assert!(!cat.consumed("metadata", "e1").unwrap());
+}
+
+#[test]
 fn a_refused_update_rolls_back_its_event() {
     let fx = Fixture::new();
     let cat = fx.open();

@@ -61,7 +61,7 @@ pub(crate) async fn ingest(
             watcher::WatchItem::Discovered(d) => discovered.push(d),
             watcher::WatchItem::Failed { path, inbox, error } => {
                 tracing::warn!(path = %path.display(), inbox = %inbox.display(), error = %error, "file cannot be read");
-                inner.tally.started();
+                inner.tally.started(None);
                 let ev = Event::new(
                     sources::WATCHER,
                     AssetFailed {
@@ -153,7 +153,7 @@ pub(crate) async fn ingest(
                 kind,
             },
         );
-        inner.tally.started();
+        inner.tally.started(ev.subject.as_deref());
         publish(inner, ev).await?;
         started += 1;
     }

@@ -17,6 +17,7 @@ mod handlers;
 mod plan;
 mod ratelimit;
 mod recover;
+mod stage;
 mod tally;
 mod writer;
 
@@ -33,6 +34,7 @@ use organizer::Template;
 pub use handlers::{UNCATEGORIZED, already_handled};
 pub use plan::{PlannedAction, plan_destination};
 pub use recover::RecoveryReport;
+pub use stage::{Handled, Stage};
 pub use tally::{Tally, TallySnapshot};
 
 /// An event as it travels on the bus: shared, never copied.
@@ -104,6 +106,32 @@ pub(crate) struct Inner {
     pub(crate) unsaved_identities: Mutex<Vec<catalog::KnownFile>>,
     pub(crate) writer: writer::EventWriter,
     pub(crate) log_limit: ratelimit::LogLimiter,
+    /// Whether stages record what they consumed (events may also arrive from Redis).
+    pub(crate) track_consumed: bool,
+    pub(crate) gates: stage::Gates,
+    pub(crate) done: stage::Done,
+}
+
+/// How a pipeline runs its stages.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Stages subscribed to the in-process bus. A stage left out runs elsewhere (an
+    /// `alice worker` reading the Redis stream) or, in a worker, is this process's one stage.
+    pub in_process: Vec<Stage>,
+    /// Record, per stage, which events were consumed, so deliveries from a Redis consumer
+    /// group ([`Pipeline::handle_delivered`]) skip what was already handled. Needed whenever
+    /// events can arrive from Redis; costs a catalog row per stage and event.
+    pub track_consumed: bool,
+}
+
+impl Default for PipelineOptions {
+    /// Every stage in process, no tracking: the embedded default.
+    fn default() -> PipelineOptions {
+        PipelineOptions {
+            in_process: Stage::ALL.to_vec(),
+            track_consumed: false,
+        }
+    }
 }
 
 /// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
@@ -162,7 +190,7 @@ where
 }
 
 /// The shard an event belongs to: by its subject (the asset id), workflow events to shard 0.
-fn shard_of(event: &Event) -> usize {
+pub fn shard_of(event: &Event) -> usize {
     event
         .subject
         .as_deref()
@@ -211,6 +239,16 @@ impl Pipeline {
         settings: Settings,
         sinks: impl FnOnce(&EventBus) -> Result<(), PipelineError>,
     ) -> Result<Pipeline, PipelineError> {
+        Self::start_configured(catalog, settings, PipelineOptions::default(), sinks).await
+    }
+
+    /// Like [`Pipeline::start_with`], running the stages `options` names in process.
+    pub async fn start_configured(
+        catalog: Arc<Catalog>,
+        settings: Settings,
+        options: PipelineOptions,
+        sinks: impl FnOnce(&EventBus) -> Result<(), PipelineError>,
+    ) -> Result<Pipeline, PipelineError> {
         let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
         let sink_slot = bus_slot.clone();
         let bus = Bus::<Msg>::builder()
@@ -218,7 +256,7 @@ impl Pipeline {
                 // The sink runs on the failing subscriber's task: publish from a new task so
                 // a full queue can never wait on the subscriber that is reporting.
                 if let Some(bus) = sink_slot.get().cloned() {
-                    let event = dl.message.0.follow(
+                    let mut event = dl.message.0.follow(
                         sources::BUS,
                         events::DeadLettered {
                             subscriber: dl.subscriber.clone(),
@@ -228,6 +266,8 @@ impl Pipeline {
                             attempts: dl.attempts,
                         },
                     );
+                    // About the same asset: its shard, its tally entry.
+                    event.subject = dl.message.0.subject.clone();
                     tokio::spawn(async move {
                         if bus.publish(event.into()).await.is_err() {
                             tracing::debug!(
@@ -270,26 +310,24 @@ impl Pipeline {
             settings: RwLock::new(Arc::new(settings)),
             tally: Tally::default(),
             identities: Mutex::new(identities),
+            track_consumed: options.track_consumed,
+            gates: Default::default(),
+            done: stage::Done::default(),
         });
 
+        // Catalog first: an event is queued for the record before any stage reacts to it.
+        for st in [Stage::Catalog, Stage::Metadata, Stage::Organizer] {
+            if options.in_process.contains(&st) {
+                subscribe_sharded(
+                    &bus,
+                    &inner,
+                    st.name(),
+                    st.filter(),
+                    move |i, m| async move { stage::handle_once(&i, st, m, false).await.map(|_| ()) },
+                )?;
+            }
+        }
         let options = SubscriberOptions::default();
-        subscribe_sharded(&bus, &inner, "catalog", Filter::All, |i, m| async move {
-            handlers::record(&i, m).await
-        })?;
-        subscribe_sharded(
-            &bus,
-            &inner,
-            "metadata",
-            Filter::types(["alice.asset.discovered.v1"]),
-            |i, m| async move { handlers::extract(&i, m).await },
-        )?;
-        subscribe_sharded(
-            &bus,
-            &inner,
-            "organizer",
-            Filter::types(["alice.asset.metadata_extracted.v1"]),
-            |i, m| async move { handlers::organize(&i, m).await },
-        )?;
         let i = inner.clone();
         bus.subscribe_with(
             "tally",
@@ -309,6 +347,15 @@ impl Pipeline {
             },
         )?;
         Ok(Pipeline { inner })
+    }
+
+    /// Hands `stage` an event read from its Redis consumer group. Returns once the effect is
+    /// durable (acknowledge the entry then) or the event turned out to be handled already or
+    /// not for this stage (acknowledge too); an error means "not handled, deliver again".
+    pub async fn handle_delivered(&self, stage: Stage, event: Event) -> Result<Handled, String> {
+        stage::handle_once(&self.inner, stage, stage::msg(event), true)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The bus, for publishing workflow events and observing.

@@ -1,5 +1,7 @@
 //! Outcome counters: how many asset pipelines started and how each ended.
 
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use events::{Event, Payload};
@@ -14,8 +16,17 @@ pub const OUTCOME_TYPES: [&str; 4] = [
 ];
 
 /// Live counters; every started pipeline ends in exactly one outcome.
+///
+/// An outcome can be seen twice (from the bus and from a Redis consumer group) and can belong
+/// to a pipeline this process did not start (a replay of an earlier run's events): outcomes
+/// are counted once per event id, and "idle" means every pipeline started here has ended,
+/// matched by asset id.
 #[derive(Default)]
 pub struct Tally {
+    /// Pipelines started here and not ended yet, per asset id (`""` for none).
+    open: Mutex<HashMap<String, u64>>,
+    /// Outcome event ids counted recently.
+    seen: Mutex<(HashSet<String>, VecDeque<String>)>,
     started: AtomicU64,
     organized: AtomicU64,
     duplicates: AtomicU64,
@@ -23,6 +34,9 @@ pub struct Tally {
     failed: AtomicU64,
     changed: Notify,
 }
+
+/// Outcome ids remembered to count each once.
+const SEEN_CAPACITY: usize = 65_536;
 
 /// A copy of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,11 +61,14 @@ impl TallySnapshot {
 }
 
 impl Tally {
-    pub(crate) fn started(&self) {
+    pub(crate) fn started(&self, asset_id: Option<&str>) {
+        if let Ok(mut open) = self.open.lock() {
+            *open.entry(asset_id.unwrap_or("").to_owned()).or_default() += 1;
+        }
         self.started.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Counts an outcome event.
+    /// Counts an outcome event (once per event id).
     pub(crate) fn count(&self, event: &Event) {
         let counter = match &event.payload {
             Payload::AssetOrganized(_) => &self.organized,
@@ -67,6 +84,27 @@ impl Tally {
             }
             _ => return,
         };
+        if let Ok(mut seen) = self.seen.lock() {
+            let (set, order) = &mut *seen;
+            if !set.insert(event.id.clone()) {
+                return;
+            }
+            order.push_back(event.id.clone());
+            if order.len() > SEEN_CAPACITY
+                && let Some(old) = order.pop_front()
+            {
+                set.remove(&old);
+            }
+        }
+        if let Ok(mut open) = self.open.lock() {
+            let key = event.subject.as_deref().unwrap_or("");
+            if let Some(n) = open.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(key);
+                }
+            }
+        }
         counter.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_waiters();
     }
@@ -87,8 +125,7 @@ impl Tally {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let s = self.snapshot();
-            if s.finished() >= s.started {
+            if self.open.lock().map_or(true, |open| open.is_empty()) {
                 return;
             }
             notified.await;

@@ -14,10 +14,16 @@ use tokio::sync::oneshot;
 
 type Reply = oneshot::Sender<Result<bool, String>>;
 
+/// What the writer commits: an event to record, or a stage's mark that it consumed an event.
+enum Job {
+    Record(Arc<Event>),
+    Consumed(&'static str, String),
+}
+
 /// Handle to the writer thread; dropping every handle ends the thread after it drains.
 #[derive(Clone)]
 pub(crate) struct EventWriter {
-    tx: std_mpsc::Sender<(Arc<Event>, Reply)>,
+    tx: std_mpsc::Sender<(Job, Reply)>,
 }
 
 /// Most events recorded in one transaction.
@@ -25,7 +31,7 @@ const MAX_BATCH: usize = 512;
 
 impl EventWriter {
     pub(crate) fn start(catalog: Arc<Catalog>) -> EventWriter {
-        let (tx, rx) = std_mpsc::channel::<(Arc<Event>, Reply)>();
+        let (tx, rx) = std_mpsc::channel::<(Job, Reply)>();
         let spawned = std::thread::Builder::new()
             .name("alice-catalog-writer".into())
             .spawn(move || {
@@ -50,42 +56,81 @@ impl EventWriter {
 
     /// Records one event (and its asset update) durably; true when it was new.
     pub(crate) async fn record(&self, event: Arc<Event>) -> Result<bool, String> {
+        self.send(Job::Record(event)).await
+    }
+
+    /// Marks, durably, that `stage` consumed the event `event_id`.
+    pub(crate) async fn mark_consumed(
+        &self,
+        stage: &'static str,
+        event_id: String,
+    ) -> Result<bool, String> {
+        self.send(Job::Consumed(stage, event_id)).await
+    }
+
+    async fn send(&self, job: Job) -> Result<bool, String> {
         let (reply, wait) = oneshot::channel();
         self.tx
-            .send((event, reply))
+            .send((job, reply))
             .map_err(|_| "the catalog writer has stopped".to_owned())?;
         wait.await
             .map_err(|_| "the catalog writer dropped a request".to_owned())?
     }
 }
 
-fn commit(catalog: &Catalog, batch: Vec<(Arc<Event>, Reply)>) {
-    let (events, replies): (Vec<Arc<Event>>, Vec<Reply>) = batch.into_iter().unzip();
+fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
+    let mut events = Vec::new();
+    let mut event_replies = Vec::new();
+    let mut marks = Vec::new();
+    let mut mark_replies = Vec::new();
+    for (job, reply) in batch {
+        match job {
+            Job::Record(e) => {
+                events.push(e);
+                event_replies.push(reply);
+            }
+            Job::Consumed(stage, id) => {
+                marks.push((stage, id));
+                mark_replies.push(reply);
+            }
+        }
+    }
     let jsons: Vec<String> = events.iter().map(|e| e.to_json()).collect();
     let items: Vec<(NewEvent<'_>, AssetUpdate<'_>)> = events
         .iter()
         .zip(&jsons)
         .map(|(e, json)| (new_event(e, json), update(e)))
         .collect();
-    match catalog.record_batch(&items) {
+    let marks: Vec<(&str, &str)> = marks.iter().map(|(s, id)| (*s, id.as_str())).collect();
+    match catalog.record_batch_consumed(&items, &marks) {
         Ok(fresh) => {
-            for (reply, new) in replies.into_iter().zip(fresh) {
+            for (reply, new) in event_replies.into_iter().zip(fresh) {
                 let _ = reply.send(Ok(new));
             }
+            for reply in mark_replies {
+                let _ = reply.send(Ok(true));
+            }
         }
-        Err(e) if items.len() > 1 => {
+        Err(e) if items.len() + marks.len() > 1 => {
             // One bad item fails the whole transaction: record them one by one so only the
             // bad one fails (and is retried, then dead-lettered, by the bus).
-            tracing::debug!(error = %e, size = items.len(), "batch failed; recording one by one");
-            for (reply, (new, upd)) in replies.into_iter().zip(&items) {
+            tracing::debug!(error = %e, size = items.len() + marks.len(), "batch failed; recording one by one");
+            for (reply, (new, upd)) in event_replies.into_iter().zip(&items) {
                 let r = catalog
                     .record_event_with(new, upd)
                     .map_err(|e: CatalogError| e.to_string());
                 let _ = reply.send(r);
             }
+            for (reply, mark) in mark_replies.into_iter().zip(&marks) {
+                let r = catalog
+                    .record_batch_consumed(&[], &[*mark])
+                    .map(|_| true)
+                    .map_err(|e: CatalogError| e.to_string());
+                let _ = reply.send(r);
+            }
         }
         Err(e) => {
-            for reply in replies {
+            for reply in event_replies.into_iter().chain(mark_replies) {
                 let _ = reply.send(Err(e.to_string()));
             }
         }

@@ -50,6 +50,8 @@ pub struct Delivery {
 pub struct GroupConsumer {
     cfg: StreamConfig,
     group: String,
+    /// Where a missing group is created: `0` (the beginning) or `$` (the end).
+    start: &'static str,
     stream: String,
     dead: String,
     url: String,
@@ -70,9 +72,17 @@ enum Source {
 impl GroupConsumer {
     /// Connects and creates the group if it does not exist yet (starting at the beginning).
     pub async fn join(cfg: &StreamConfig, group: &str) -> Result<Self> {
+        Self::join_at(cfg, group, false).await
+    }
+
+    /// Like [`join`](Self::join); a group that does not exist yet is created at the end of
+    /// the stream when `from_end` is true (only entries appended from now on), so a new
+    /// subscriber does not handle the whole history.
+    pub async fn join_at(cfg: &StreamConfig, group: &str, from_end: bool) -> Result<Self> {
         let mut me = Self {
             cfg: cfg.clone(),
             group: group.to_owned(),
+            start: if from_end { "$" } else { "0" },
             stream: cfg.stream_key(),
             dead: cfg.dead_key(),
             url: redact(&cfg.url),
@@ -353,13 +363,14 @@ impl GroupConsumer {
             .arg("CREATE")
             .arg(&self.stream)
             .arg(&self.group)
-            .arg("0")
+            .arg(self.start)
             .arg("MKSTREAM")
             .query_async::<()>(&mut conn)
             .await;
         match created {
             Ok(()) => {
-                tracing::info!(group = %self.group, stream = %self.stream, "consumer group created at the start of the stream");
+                let at = if self.start == "$" { "end" } else { "start" };
+                tracing::info!(group = %self.group, stream = %self.stream, at, "consumer group created");
                 Ok(conn)
             }
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(conn),

@@ -226,3 +226,25 @@ async fn after_a_redis_sigkill_acknowledged_entries_stay_done_and_the_rest_come_
     );
     assert_eq!(redis.xrange("alice:events").len(), 10);
 }
+
+#[tokio::test]
+async fn a_group_created_at_the_end_skips_the_history_and_keeps_its_position() {
+    let redis = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let cfg = redis.config(state.path());
+    write(&cfg, 0..5).await;
+    let mut c = GroupConsumer::join_at(&cfg, "metadata", true)
+        .await
+        .unwrap();
+    let later = write(&cfg, 5..8).await;
+    let got = next_batch(&mut c).await;
+    assert_eq!(event_ids(&got), later, "only what came after the group");
+    drop(c);
+    // An existing group keeps its position whichever start is asked for.
+    let more = write(&cfg, 8..9).await;
+    let mut c = GroupConsumer::join(&cfg, "metadata").await.unwrap();
+    let pending = next_batch(&mut c).await;
+    assert_eq!(event_ids(&pending), later, "own pending entries first");
+    c.ack(&stream_ids(&pending)).await.unwrap();
+    assert_eq!(event_ids(&next_batch(&mut c).await), more);
+}
