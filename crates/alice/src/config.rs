@@ -127,6 +127,12 @@ pub struct RedisSection {
     /// Timeout of one Redis command, in milliseconds.
     #[serde(default = "default_redis_timeout")]
     pub timeout_ms: u64,
+    /// Entries pending this long with a consumer that stopped are handed to another one.
+    #[serde(default = "default_claim_idle")]
+    pub claim_idle_ms: u64,
+    /// Stages the daemon leaves to `alice worker` processes (`metadata`, `organizer`).
+    #[serde(default)]
+    pub workers: Vec<String>,
 }
 
 fn default_prefix() -> String {
@@ -141,6 +147,14 @@ fn default_max_deliveries() -> u32 {
 fn default_redis_timeout() -> u64 {
     5000
 }
+fn default_claim_idle() -> u64 {
+    60_000
+}
+
+/// Stages that may run as `alice worker`: the catalog stays with the daemon (status, scans and
+/// the journal's recovery depend on it).
+pub const WORKER_STAGES: [pipeline::Stage; 2] =
+    [pipeline::Stage::Metadata, pipeline::Stage::Organizer];
 
 impl RedisSection {
     /// The URL with the password from `password_file` filled in (never logged: use
@@ -188,7 +202,13 @@ impl RedisSection {
         }
         c.max_deliveries = self.max_deliveries;
         c.timeout = std::time::Duration::from_millis(self.timeout_ms);
+        c.claim_idle = std::time::Duration::from_millis(self.claim_idle_ms);
         Ok(c)
+    }
+
+    /// The stages named in `workers` (validated by [`Config::validate`]).
+    pub fn worker_stages(&self) -> Vec<pipeline::Stage> {
+        self.workers.iter().filter_map(|w| w.parse().ok()).collect()
     }
 
     /// A copy safe to print: the password in the URL masked.
@@ -356,6 +376,20 @@ impl Config {
             if r.max_deliveries == 0 {
                 bail!("key `redis.max_deliveries`: must be at least 1");
             }
+            if r.claim_idle_ms < 100 {
+                bail!(
+                    "key `redis.claim_idle_ms`: {} ms is too short; entries still being handled would be taken away (use at least 100, default 60000)",
+                    r.claim_idle_ms
+                );
+            }
+            for w in &r.workers {
+                match w.parse::<pipeline::Stage>() {
+                    Ok(st) if WORKER_STAGES.contains(&st) => {}
+                    _ => bail!(
+                        "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\" and \"organizer\" (the catalog stays in the daemon)"
+                    ),
+                }
+            }
         }
         organizer::Template::parse(&self.template)
             .map_err(|e| anyhow::anyhow!("key `template`: {e}"))?;
@@ -497,6 +531,26 @@ settle_ms = 500
             ..r.clone()
         };
         assert!(!format!("{:?}", inline.masked()).contains("hunter2"));
+        for (extra, key) in [
+            ("workers = [\"catalog\"]", "redis.workers"),
+            ("workers = [\"metadta\"]", "redis.workers"),
+            ("claim_idle_ms = 5", "redis.claim_idle_ms"),
+        ] {
+            let text = format!("{MINIMAL}[redis]\nurl = \"redis://h\"\n{extra}\n");
+            let err = format!(
+                "{:#}",
+                Config::parse(&text, Path::new("t.toml")).unwrap_err()
+            );
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+        let ok = format!(
+            "{MINIMAL}[redis]\nurl = \"redis://h\"\nworkers = [\"metadata\", \"organizer\"]\n"
+        );
+        let ok = Config::parse(&ok, Path::new("t.toml")).unwrap();
+        assert_eq!(
+            ok.redis.unwrap().worker_stages(),
+            vec![pipeline::Stage::Metadata, pipeline::Stage::Organizer]
+        );
         let bad = format!("{MINIMAL}[redis]\nurl = \"http://x\"\n");
         assert!(
             format!(
@@ -571,6 +625,8 @@ mod example_file {
             consumer: Some("host".into()),
             max_deliveries: default_max_deliveries(),
             timeout_ms: default_redis_timeout(),
+            claim_idle_ms: default_claim_idle(),
+            workers: vec!["metadata".into()],
         });
         let mut all = Vec::new();
         keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);

@@ -99,7 +99,7 @@ pub fn run(args: &ConfigArgs, dry_run: bool, job: Job) -> Result<ExitCode> {
     code
 }
 
-fn settings(cfg: &Config) -> Result<Settings> {
+pub(crate) fn settings(cfg: &Config) -> Result<Settings> {
     Ok(Settings {
         organized: cfg.organized.clone(),
         mode: match cfg.mode {
@@ -130,7 +130,7 @@ pub fn watch_config(cfg: &Config) -> watcher::WatchConfig {
     }
 }
 
-fn ensure_folder(path: &Path, key: &str) -> Result<()> {
+pub(crate) fn ensure_folder(path: &Path, key: &str) -> Result<()> {
     if !path.is_dir() {
         std::fs::create_dir_all(path).with_context(|| {
             format!(
@@ -144,7 +144,7 @@ fn ensure_folder(path: &Path, key: &str) -> Result<()> {
 }
 
 /// The organized root must exist once the daemon has run: see `main_loop`.
-fn require_organized(path: &Path) -> Result<()> {
+pub(crate) fn require_organized(path: &Path) -> Result<()> {
     if !path.is_dir() {
         bail!(
             "the organized folder {} (config key `organized`) does not exist; if it is on a drive, mount it; if it moved, fix the config; to start afresh there, create it",
@@ -224,12 +224,37 @@ async fn main_loop(
         ensure_folder(&cfg.organized, "organized")?;
     }
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
-    let redis = match &cfg.redis {
-        Some(r) => Some(start_redis_writer(r, &cfg.state_dir).await?),
+    let stream_cfg = match &cfg.redis {
+        Some(r) => Some(r.stream_config(&cfg.state_dir)?),
         None => None,
     };
+    if let Some(sc) = &stream_cfg {
+        // Before the writer catches up on its spool: those events belong to the groups too.
+        ensure_groups(sc).await;
+    }
+    let redis = match &stream_cfg {
+        Some(sc) => Some(start_redis_writer(sc.clone()).await?),
+        None => None,
+    };
+    let workers = cfg
+        .redis
+        .as_ref()
+        .map(|r| r.worker_stages())
+        .unwrap_or_default();
+    let options = pipeline::PipelineOptions {
+        in_process: pipeline::Stage::ALL
+            .into_iter()
+            .filter(|s| !workers.contains(s))
+            .collect(),
+        track_consumed: redis.is_some(),
+    };
+    if !workers.is_empty() {
+        let names: Vec<&str> = workers.iter().map(|s| s.name()).collect();
+        tracing::info!(stages = ?names, "these stages are left to `alice worker` processes; files wait in the stream until one runs");
+    }
+    let in_process = options.in_process.clone();
     let metrics = crate::metrics::Metrics::default();
-    let pipeline = Pipeline::start_with(catalog, settings(cfg)?, |bus| {
+    let pipeline = Pipeline::start_configured(catalog, settings(cfg)?, options, |bus| {
         if let Some(w) = &redis {
             subscribe_redis(bus, w)?;
         }
@@ -248,6 +273,23 @@ async fn main_loop(
             "recovered from an interrupted run"
         );
     }
+
+    // Each in-process stage also reads its consumer group: it acknowledges what it handled
+    // live and handles what an earlier run (or a worker's output) left in the stream.
+    let runners: Vec<crate::consume::GroupRunner> = match &stream_cfg {
+        Some(sc) => in_process
+            .iter()
+            .map(|&st| {
+                crate::consume::GroupRunner::spawn(
+                    pipeline.clone(),
+                    st,
+                    sc.clone(),
+                    crate::consume::Role::Daemon,
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
 
     let run_id = run_id();
     let kind = if job == Job::Watch { "watch" } else { "scan" };
@@ -464,6 +506,9 @@ async fn main_loop(
             ))
             .await;
     }
+    for r in runners {
+        r.stop().await;
+    }
     let report = pipeline.shutdown(Duration::from_secs(10)).await;
     if let Some(w) = &redis {
         // Every event the bus delivered is now in Redis or in the spool; wait for the writer
@@ -509,13 +554,35 @@ async fn main_loop(
     })
 }
 
+/// Creates, at the end of the stream, the consumer group of every stage that has none yet, so
+/// a stage (or a worker started later) sees every event from its first run on. Redis being
+/// down is not an error here: groups are created when it is reachable again.
+async fn ensure_groups(sc: &streams::StreamConfig) {
+    for st in pipeline::Stage::ALL {
+        let joined = tokio::time::timeout(
+            sc.timeout * 2,
+            streams::GroupConsumer::join_at(sc, st.name(), true),
+        )
+        .await;
+        match joined {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot create the consumer groups now; they are created when Redis answers");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(redis = %sc, "Redis did not answer in time; consumer groups are created when it does");
+                return;
+            }
+        }
+    }
+}
+
 /// Appends every event to the Redis stream (a durable bus subscriber: an event counts as
 /// handled once it is in Redis or in the local spool).
-async fn start_redis_writer(
-    r: &crate::config::RedisSection,
-    state_dir: &Path,
+pub(crate) async fn start_redis_writer(
+    sc: streams::StreamConfig,
 ) -> Result<Arc<streams::StreamWriter>> {
-    let sc = r.stream_config(state_dir)?;
     let shown = sc.to_string();
     let writer = Arc::new(
         streams::StreamWriter::start(sc)
@@ -530,7 +597,7 @@ async fn start_redis_writer(
 /// reach the stream in order, and appends of different assets overlap (one at a time costs
 /// a round trip and, with appendfsync always, an fsync on the server). Registered before
 /// the stages (see `Pipeline::start_with`), so an event always reaches it before its effects.
-fn subscribe_redis(
+pub(crate) fn subscribe_redis(
     bus: &pipeline::EventBus,
     writer: &Arc<streams::StreamWriter>,
 ) -> Result<(), pipeline::PipelineError> {
@@ -799,13 +866,13 @@ fn print_summary(t: &TallySnapshot, hashed: u64, cache_hits: u64, elapsed_ms: u6
 
 /// SIGTERM and SIGINT, listened to from the very start: a signal that arrives while the
 /// daemon is busy (starting, reloading) is kept until the main loop looks, never lost.
-struct StopSignals {
+pub(crate) struct StopSignals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
-    fn install() -> StopSignals {
+    pub(crate) fn install() -> StopSignals {
         use tokio::signal::unix::{SignalKind, signal};
         let (term, int) = (
             signal(SignalKind::terminate()),
@@ -820,7 +887,7 @@ impl StopSignals {
         }
     }
 
-    async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {

@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod consume;
 mod control;
 mod creative;
 mod daemon;
@@ -12,6 +13,7 @@ mod metrics;
 mod sdnotify;
 mod search;
 mod undo;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,6 +106,25 @@ enum Command {
     /// Everything known about one file: metadata, generation parameters, where it came from,
     /// where it went, and its event history.
     Show(search::ShowArgs),
+    /// Run one pipeline stage in its own process, fed by the Redis stream.
+    ///
+    /// Reads the stage's consumer group on `<prefix>:events` (needs `[redis]`, and the stage
+    /// listed in `redis.workers` so the daemon does not run it too): its own pending entries
+    /// first, entries a stopped worker left behind (after `claim_idle_ms`), then new ones.
+    /// What it produces is appended to the stream, where the daemon picks it up. Start several
+    /// with different `--consumer` names to share the work. Stops on SIGINT/SIGTERM after
+    /// the batch in hand; unacknowledged entries are handled again, never twice in effect.
+    Worker {
+        /// The stage: metadata or organizer.
+        #[arg(value_parser = ["metadata", "organizer"])]
+        stage: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// This worker's name in the consumer group (default: `<redis.consumer>-<stage>`).
+        /// Keep it stable across restarts so a restarted worker finds its pending entries.
+        #[arg(long, value_name = "NAME")]
+        consumer: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -228,6 +249,15 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => daemon::run(&args, false, daemon::Job::Watch),
         Command::Scan { config, dry_run } => daemon::run(&config, dry_run, daemon::Job::Scan),
         Command::Inspect { json, files } => inspect::run(json, &files),
+        Command::Worker {
+            stage,
+            config,
+            consumer,
+        } => worker::run(
+            &config,
+            stage.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            consumer,
+        ),
         Command::Undo { config, last } => undo::run(&config, last),
         Command::Config(ConfigCommand::Check { file }) => {
             let path = match file {

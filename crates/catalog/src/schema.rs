@@ -213,6 +213,16 @@ DROP INDEX identities_key;
 CREATE INDEX identities_key ON identities (dev, ino, size, mtime_ns, ctime_ns);
 "#;
 
+/// Version 5: which stage has consumed which event, so a replay from Redis (a consumer group
+/// re-reading entries after a restart) skips what the in-process pipeline already handled.
+const V5: &str = r#"
+CREATE TABLE consumed (
+    stage    TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (stage, event_id)
+) WITHOUT ROWID;
+"#;
+
 /// Reads `PRAGMA user_version`.
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -416,13 +426,3 @@ mod tests {
         }
     }
 }
-
-/// Version 5: which stage has consumed which event, so a replay from Redis (a consumer group
-/// re-reading entries after a restart) skips what the in-process pipeline already handled.
-const V5: &str = r#"
-CREATE TABLE consumed (
-    stage    TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    PRIMARY KEY (stage, event_id)
-) WITHOUT ROWID;
-"#;

@@ -1,0 +1,193 @@
+//! Pipeline stages fed by their Redis consumer group (glue between `streams` and `pipeline`).
+//!
+//! Each stage the process runs reads its group (named after the stage) on `<prefix>:events`:
+//! its own pending entries first, entries a stopped consumer left behind, then new ones. An
+//! entry is acknowledged once the stage's effect is durable, or once it turns out the stage
+//! had already handled the event (in process, before a restart) or does not react to its
+//! type. An entry the stage fails on stays pending: it comes back after `claim_idle` and goes
+//! to the dead-letter stream after `max_deliveries`.
+
+use std::time::{Duration, Instant};
+
+use events::Event;
+use pipeline::{Handled, Pipeline, SHARDS, Stage, shard_of};
+use streams::{Delivery, GroupConsumer, StreamConfig};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Who runs the group, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The daemon: live events were handled in process already; what the group hands over
+    /// that was not is a replay (e.g. after a crash) and worth an info line.
+    Daemon,
+    /// `alice worker`: the group is the only source.
+    Worker,
+}
+
+/// A stage reading its consumer group until stopped.
+pub struct GroupRunner {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GroupRunner {
+    /// Starts reading `stage`'s group as `cfg.consumer`. A group that does not exist yet is
+    /// created at the end of the stream.
+    pub fn spawn(pipeline: Pipeline, stage: Stage, cfg: StreamConfig, role: Role) -> GroupRunner {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(pipeline, stage, cfg, role, stopped));
+        GroupRunner { stop, task }
+    }
+
+    /// Stops after the batch in hand (its entries are acknowledged or stay pending).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+async fn run(
+    pipeline: Pipeline,
+    stage: Stage,
+    cfg: StreamConfig,
+    role: Role,
+    mut stop: watch::Receiver<bool>,
+) {
+    let group = stage.name();
+    let mut consumer: Option<GroupConsumer> = None;
+    let mut backoff = BACKOFF_MIN;
+    let mut down_since: Option<Instant> = None;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let result = match consumer.as_mut() {
+            Some(c) => tokio::select! {
+                r = c.next() => r,
+                _ = stop.changed() => break,
+            },
+            None => {
+                let joined = tokio::select! {
+                    r = GroupConsumer::join_at(&cfg, group, true) => r,
+                    _ = stop.changed() => break,
+                };
+                match joined {
+                    Ok(c) => {
+                        tracing::info!(group, consumer = %cfg.consumer, stream = %cfg.stream_key(), "reading the consumer group");
+                        consumer = Some(c);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Err(e) => {
+                if down_since.is_none() {
+                    let effect = match role {
+                        Role::Daemon => "files keep being organized in process",
+                        Role::Worker => "this stage waits",
+                    };
+                    tracing::warn!(group, error = %e, effect, "cannot read the consumer group; retrying with backoff");
+                    down_since = Some(Instant::now());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => break,
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            Ok(list) => {
+                if let Some(since) = down_since.take() {
+                    tracing::info!(
+                        group,
+                        down_ms = since.elapsed().as_millis() as u64,
+                        "reading the consumer group again"
+                    );
+                }
+                backoff = BACKOFF_MIN;
+                if list.is_empty() {
+                    continue;
+                }
+                if let Some(c) = consumer.as_mut() {
+                    handle_batch(&pipeline, stage, c, list, role).await;
+                }
+            }
+        }
+    }
+    tracing::debug!(group, "consumer group reader stopped");
+}
+
+/// Handles one batch: one lane per shard (one asset's events in stream order, different
+/// assets in parallel), then acknowledges what is done.
+async fn handle_batch(
+    pipeline: &Pipeline,
+    stage: Stage,
+    consumer: &mut GroupConsumer,
+    list: Vec<Delivery>,
+    role: Role,
+) {
+    let group = stage.name();
+    let mut lanes: Vec<Vec<(Delivery, Event)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    for d in list {
+        match Event::from_json(&d.json) {
+            Ok(ev) => lanes[shard_of(&ev)].push((d, ev)),
+            Err(e) => {
+                tracing::warn!(group, stream_id = %d.stream_id, event_id = %d.event_id, event_type = %d.type_name, deliveries = d.deliveries, error = %e, "stream entry is not a CloudEvents event this version can read; left pending (it goes to the dead-letter stream after max_deliveries)");
+            }
+        }
+    }
+    let mut tasks = JoinSet::new();
+    for lane in lanes.into_iter().filter(|l| !l.is_empty()) {
+        let p = pipeline.clone();
+        tasks.spawn(async move {
+            let mut done = Vec::with_capacity(lane.len());
+            let mut now = 0usize;
+            for (d, ev) in lane {
+                match p.handle_delivered(stage, ev).await {
+                    Ok(h) => {
+                        now += usize::from(h == Handled::Now);
+                        done.push(d.stream_id);
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = stage.name(), stream_id = %d.stream_id, event_id = %d.event_id, event_type = %d.type_name, deliveries = d.deliveries, error = %e, "stage failed on a stream entry; left pending (delivered again after claim_idle, dead-lettered after max_deliveries)");
+                    }
+                }
+            }
+            (done, now)
+        });
+    }
+    let mut acks = Vec::new();
+    let mut handled_now = 0;
+    while let Some(res) = tasks.join_next().await {
+        match res {
+            Ok((done, now)) => {
+                acks.extend(done);
+                handled_now += now;
+            }
+            Err(e) => {
+                tracing::error!(group, error = %e, "a stream lane failed; its entries stay pending")
+            }
+        }
+    }
+    if handled_now > 0 {
+        match role {
+            Role::Daemon => {
+                tracing::info!(
+                    group,
+                    events = handled_now,
+                    "handled events from the stream that this process had not handled (left over from an earlier run, or written by another process)"
+                )
+            }
+            Role::Worker => tracing::debug!(group, events = handled_now, "handled events"),
+        }
+    }
+    if let Err(e) = consumer.ack(&acks).await {
+        // They come back and are found handled: only an acknowledgement is lost.
+        tracing::warn!(group, error = %e, entries = acks.len(), "cannot acknowledge handled entries; they will be delivered again and acknowledged then");
+    }
+}

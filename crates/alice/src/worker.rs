@@ -1,0 +1,126 @@
+//! `alice worker <stage>`: one pipeline stage in its own process, fed by the stage's Redis
+//! consumer group; what it produces is appended to the stream for the daemon and the next
+//! stage. Several workers of one stage share the work (one consumer each).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use pipeline::{Pipeline, PipelineOptions, Stage};
+
+use crate::consume::{GroupRunner, Role};
+use crate::daemon::{self, StopSignals};
+use crate::sdnotify::Notifier;
+use crate::{ConfigArgs, logging};
+
+/// Runs `stage` until SIGINT/SIGTERM.
+pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<ExitCode> {
+    let (cfg, origin) = daemon::load_config(args)?;
+    let _levels = logging::init(
+        args.log_format.unwrap_or(cfg.log.format),
+        &cfg.log.level,
+        true,
+    );
+    let Some(redis) = &cfg.redis else {
+        bail!(
+            "`alice worker` reads its events from Redis, and {origin} has no [redis] section; add one (see config/alice.toml) and list \"{stage}\" in redis.workers"
+        );
+    };
+    if !redis.worker_stages().contains(&stage) {
+        bail!(
+            "key `redis.workers` in {origin} does not list \"{stage}\", so the daemon runs that stage itself; add it there (and restart the daemon) before starting workers for it"
+        );
+    }
+    let mut sc = redis.stream_config(&cfg.state_dir)?;
+    sc.consumer = match consumer {
+        Some(name) => name,
+        None => format!("{}-{stage}", sc.consumer),
+    };
+    if sc.consumer.is_empty()
+        || sc
+            .consumer
+            .contains(|c: char| c.is_whitespace() || c == '/')
+    {
+        bail!(
+            "--consumer {:?}: a consumer name must be non-empty, without spaces or slashes",
+            sc.consumer
+        );
+    }
+    daemon::ensure_folder(&cfg.state_dir, "state_dir")?;
+    if stage == Stage::Organizer {
+        daemon::require_organized(&cfg.organized)?;
+    }
+    // Its own spool: events it produced while Redis was down are appended when it is back.
+    let dir = cfg.state_dir.join("workers").join(&sc.consumer);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the worker's folder {}", dir.display()))?;
+    let _lock = lock(&dir, &sc.consumer)?;
+    sc.spool_dir = dir;
+    tracing::info!(config = %origin, stage = stage.name(), consumer = %sc.consumer, version = env!("CARGO_PKG_VERSION"), "alice worker starting");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("alice-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    let code = runtime.block_on(async move {
+        let mut signals = StopSignals::install();
+        let catalog = Arc::new(catalog::Catalog::open(
+            &cfg.state_dir.join("catalog.sqlite3"),
+        )?);
+        let writer = daemon::start_redis_writer(sc.clone()).await?;
+        let options = PipelineOptions {
+            in_process: Vec::new(),
+            track_consumed: true,
+        };
+        let pipeline =
+            Pipeline::start_configured(catalog, daemon::settings(&cfg)?, options, |bus| {
+                daemon::subscribe_redis(bus, &writer)
+            })
+            .await?;
+        let runner = GroupRunner::spawn(pipeline.clone(), stage, sc.clone(), Role::Worker);
+        tracing::info!(stage = stage.name(), consumer = %sc.consumer, stream = %sc.stream_key(), "worker running");
+        Notifier::from_env().send(&format!("READY=1\nSTATUS=worker {stage} as {}", sc.consumer));
+        let signal = signals.recv().await;
+        tracing::info!(signal, "stopping: finishing the batch in hand");
+        runner.stop().await;
+        let report = pipeline.shutdown(Duration::from_secs(10)).await;
+        writer.flush().await;
+        if writer.spooled() > 0 {
+            tracing::warn!(
+                spooled = writer.spooled(),
+                "Redis is unreachable; spooled events are appended when this worker starts again"
+            );
+        }
+        if !report.is_clean() {
+            tracing::warn!(report = ?report, "some events were not finished; their entries stay pending and are handled again");
+        }
+        tracing::info!(stage = stage.name(), "worker stopped");
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+/// One process per consumer name: two would share a spool file and a pending list.
+fn lock(dir: &std::path::Path, consumer: &str) -> Result<File> {
+    let path = dir.join("worker.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        bail!(
+            "another `alice worker` with consumer name {consumer:?} is running (lock {} is held); give this one its own name with --consumer NAME",
+            path.display()
+        );
+    }
+    Ok(file)
+}
