@@ -329,3 +329,365 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
         "{shown}"
     );
 }
+
+// ----- consumer groups and workers ------------------------------------------------------------
+
+/// A config like [`config`], with extra `[redis]` keys.
+fn config_with(dir: &Path, port: u16, redis_extra: &str) -> PathBuf {
+    let cfg = config(dir, port);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(redis_extra);
+    text.push('\n');
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// `alice worker <stage>` as a child process, logging JSON to `<dir>/worker-<name>.log`.
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(cfg: &Path, dir: &Path, stage: &str, name: &str) -> Worker {
+        let log = dir.join(format!("worker-{name}.log"));
+        let child = Command::new(ALICE)
+            .args(["worker", stage, "--consumer", name, "--log-format", "json"])
+            .arg("--config")
+            .arg(cfg)
+            .env_remove("RUST_LOG")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let w = Worker { child, log };
+        wait_for(&format!("worker {name} to run"), || {
+            w.text().contains("reading the consumer group")
+        });
+        w
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    fn stop(mut self) {
+        self.signal(libc::SIGTERM);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "worker exit status {status}");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kill9(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Pending entries of `group` (the first line of the summary form of XPENDING).
+fn pending(redis: &Redis, group: &str) -> u64 {
+    redis
+        .cli(&["XPENDING", "alice:events", group])
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A stream entry id as numbers, to compare.
+fn entry_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.trim().split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+/// The group's last-delivered-id (XINFO GROUPS).
+fn last_delivered(redis: &Redis, group: &str) -> (u64, u64) {
+    let raw = redis.cli(&["XINFO", "GROUPS", "alice:events"]);
+    let lines: Vec<&str> = raw.lines().collect();
+    let mut current = None;
+    for w in lines.windows(2) {
+        match w[0] {
+            "name" => current = Some(w[1]),
+            "last-delivered-id" if current == Some(group) => return entry_id(w[1]),
+            _ => {}
+        }
+    }
+    panic!("no group {group}: {raw}")
+}
+
+/// Stream ids of the entries of type `ty`, in order.
+fn ids_of_type(redis: &Redis, ty: &str) -> Vec<(u64, u64)> {
+    let raw = redis.cli(&["XRANGE", "alice:events", "-", "+"]);
+    let lines: Vec<&str> = raw.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    // --raw prints: id, then field/value lines; an id looks like "<ms>-<seq>".
+    while i < lines.len() {
+        let l = lines[i];
+        if l.split_once('-').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }) && lines.get(i + 1) == Some(&"type")
+            && lines.get(i + 2) == Some(&ty)
+        {
+            out.push(entry_id(l));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// True when `group` has read every entry of type `ty` and acknowledged all it read.
+fn group_done(redis: &Redis, group: &str, ty: &str) -> bool {
+    let last = ids_of_type(redis, ty).last().copied().unwrap_or((0, 0));
+    pending(redis, group) == 0 && last_delivered(redis, group) >= last
+}
+
+/// Events per asset of one type, from the stream.
+fn per_asset(events: &[serde_json::Value], ty: &str) -> std::collections::HashMap<String, usize> {
+    let mut out = std::collections::HashMap::new();
+    for e in events.iter().filter(|e| e["type"] == ty) {
+        *out.entry(e["subject"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
+    }
+    out
+}
+
+/// Every file organized once, every asset with exactly one extraction and one outcome in the
+/// stream, nothing failed, nothing left pending or unread by the stage groups.
+fn assert_exactly_once(dir: &Path, redis: &Redis, files: usize) {
+    assert_eq!(files_under(&dir.join("organized")).len(), files);
+    assert!(
+        files_under(&dir.join("inbox")).is_empty(),
+        "move mode empties the inbox"
+    );
+    let events = redis.events();
+    let extracted = per_asset(&events, "alice.asset.metadata_extracted.v1");
+    let organized = per_asset(&events, "alice.asset.organized.v1");
+    assert_eq!(organized.len(), files, "{organized:?}");
+    assert!(
+        organized
+            .values()
+            .chain(extracted.values())
+            .all(|&n| n == 1),
+        "an asset was handled twice: extracted {extracted:?} organized {organized:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e["type"] == "alice.asset.failed.v1"),
+        "nothing fails"
+    );
+    for (group, ty) in [
+        ("metadata", "alice.asset.discovered.v1"),
+        ("organizer", "alice.asset.metadata_extracted.v1"),
+        ("catalog", "alice.asset.organized.v1"),
+    ] {
+        assert!(
+            group_done(redis, group, ty),
+            "group {group} left {ty} entries unread or pending: {}",
+            redis.cli(&["XINFO", "GROUPS", "alice:events"])
+        );
+    }
+}
+
+#[test]
+fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let daemon = Daemon::start(&cfg, dir.path());
+    drop_pngs(&inbox, "w", 6);
+    daemon.wait_log("6 discoveries", |_| {
+        std::fs::read_to_string(&daemon.log)
+            .unwrap_or_default()
+            .matches("\"discovered\"")
+            .count()
+            == 6
+    });
+    assert!(
+        files_under(&dir.path().join("organized")).is_empty(),
+        "without a metadata worker the files wait in the stream"
+    );
+    let worker = Worker::start(&cfg, dir.path(), "metadata", "w1");
+    wait_for("6 organized", || {
+        files_under(&dir.path().join("organized")).len() == 6
+    });
+    worker.stop();
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 6);
+    let events = redis.events();
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "alice.asset.metadata_extracted.v1")
+            .all(|e| e["source"] == "/alice/metadata"),
+        "extractions come from the worker"
+    );
+}
+
+#[test]
+fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(
+        dir.path(),
+        redis.port,
+        "workers = [\"metadata\"]\nclaim_idle_ms = 1000",
+    );
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let daemon = Daemon::start(&cfg, dir.path());
+    let mut a = Worker::start(&cfg, dir.path(), "metadata", "a");
+    // Frozen inside its blocking read: Redis still hands it the next entries, which then sit
+    // in its pending list, never acknowledged.
+    a.signal(libc::SIGSTOP);
+    drop_pngs(&inbox, "k", 12);
+    wait_for("entries pending with the frozen worker", || {
+        redis
+            .cli(&["XPENDING", "alice:events", "metadata"])
+            .lines()
+            .any(|l| l == "a")
+    });
+    kill9(&mut a.child);
+    assert!(files_under(&dir.path().join("organized")).len() < 12);
+
+    // Two workers share what is left; the dead one's entries go to them after claim_idle.
+    let b = Worker::start(&cfg, dir.path(), "metadata", "b");
+    let c = Worker::start(&cfg, dir.path(), "metadata", "c");
+    wait_for("12 organized", || {
+        files_under(&dir.path().join("organized")).len() == 12
+    });
+    wait_for("the dead worker's entries to be reclaimed", || {
+        (b.text() + &c.text()).contains("reclaimed entries idle with another consumer")
+    });
+    b.stop();
+    c.stop();
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 12);
+}
+
+#[test]
+fn a_daemon_killed_after_appending_handles_the_events_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    // First run: discoveries are appended, but nothing extracts them (no metadata worker).
+    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut daemon = Daemon::start(&cfg, dir.path());
+    drop_pngs(&inbox, "r", 8);
+    wait_for("8 discoveries in the stream", || {
+        redis
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "alice.asset.discovered.v1")
+            .count()
+            == 8
+    });
+    assert!(
+        last_delivered(&redis, "metadata") < ids_of_type(&redis, "alice.asset.discovered.v1")[0],
+        "appended, not handled"
+    );
+    kill9(&mut daemon.child);
+
+    // Second run with the stage back in process: the group's entries are handled, and the
+    // start-up scan finding the same files does not handle them a second time.
+    let cfg = config(dir.path(), redis.port);
+    let log = dir.path().join("daemon.log");
+    let _ = std::fs::rename(&log, dir.path().join("daemon-1.log"));
+    let daemon = Daemon::start(&cfg, dir.path());
+    wait_for("8 organized", || {
+        files_under(&dir.path().join("organized")).len() == 8
+    });
+    let text = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("caught up with the stream")
+            && l.contains("\"group\":\"metadata\"")
+            && l.contains("\"events\":8")),
+        "the stream's 8 discoveries were handled before the scan:\n{text}"
+    );
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 8);
+}
+
+#[test]
+fn a_poison_entry_goes_to_the_dead_letters_and_the_pipeline_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(
+        dir.path(),
+        redis.port,
+        "max_deliveries = 2\nclaim_idle_ms = 300",
+    );
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let daemon = Daemon::start(&cfg, dir.path());
+    redis.cli(&[
+        "XADD",
+        "alice:events",
+        "*",
+        "type",
+        "alice.asset.discovered.v1",
+        "id",
+        "poison-1",
+        "event",
+        "{\"specversion\": \"1.0\", \"this is\": \"not an event\"",
+    ]);
+    wait_for("the poison entry in the dead-letter stream", || {
+        let dead = redis.cli(&["XRANGE", "alice:dead", "-", "+"]);
+        dead.contains("poison-1") && dead.contains("metadata")
+    });
+    let dead = redis.cli(&["XRANGE", "alice:dead", "-", "+"]);
+    assert!(dead.contains("max_deliveries 2"), "{dead}");
+    // Kept in the dead-letter stream for a human; gone from the event stream for the checks.
+    let raw = redis.cli(&["XRANGE", "alice:events", "-", "+"]);
+    let lines: Vec<&str> = raw.lines().collect();
+    let at = lines.iter().position(|l| *l == "poison-1").unwrap();
+    redis.cli(&["XDEL", "alice:events", lines[at - 4]]);
+    drop_pngs(&inbox, "p", 3);
+    wait_for("3 organized after the poison", || {
+        files_under(&dir.path().join("organized")).len() == 3
+    });
+    let text = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(text.contains("left pending"), "the bad entry is logged");
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 3);
+}
+
+#[test]
+fn redis_killed_mid_stream_with_aof_redelivers_nothing_done_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let daemon = Daemon::start(&cfg, dir.path());
+    let worker = Worker::start(&cfg, dir.path(), "metadata", "m1");
+    drop_pngs(&inbox, "x", 10);
+    wait_for("10 organized", || {
+        files_under(&dir.path().join("organized")).len() == 10
+    });
+    redis.kill(); // SIGKILL, AOF with appendfsync always
+    drop_pngs(&inbox, "y", 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    redis.spawn();
+    wait_for("20 organized after Redis is back", || {
+        files_under(&dir.path().join("organized")).len() == 20
+    });
+    worker.stop();
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 20);
+}

@@ -29,6 +29,7 @@ pub enum Role {
 pub struct GroupRunner {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    caught_up: watch::Receiver<bool>,
 }
 
 impl GroupRunner {
@@ -36,8 +37,21 @@ impl GroupRunner {
     /// created at the end of the stream.
     pub fn spawn(pipeline: Pipeline, stage: Stage, cfg: StreamConfig, role: Role) -> GroupRunner {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(pipeline, stage, cfg, role, stopped));
-        GroupRunner { stop, task }
+        let (caught_tx, caught_up) = watch::channel(false);
+        let task = tokio::spawn(run(pipeline, stage, cfg, role, stopped, caught_tx));
+        GroupRunner {
+            stop,
+            task,
+            caught_up,
+        }
+    }
+
+    /// Resolves once the group's backlog is handled: this consumer's pending entries, and
+    /// every entry appended before it first read (or at once when Redis cannot be read: the
+    /// backlog is then handled when it can).
+    pub async fn caught_up(&self) {
+        let mut rx = self.caught_up.clone();
+        let _ = rx.wait_for(|v| *v).await;
     }
 
     /// Stops after the batch in hand (its entries are acknowledged or stay pending).
@@ -56,9 +70,12 @@ async fn run(
     cfg: StreamConfig,
     role: Role,
     mut stop: watch::Receiver<bool>,
+    caught_up: watch::Sender<bool>,
 ) {
     let group = stage.name();
     let mut consumer: Option<GroupConsumer> = None;
+    let mut catching_up = true;
+    let mut backlog = 0usize;
     let mut backoff = BACKOFF_MIN;
     let mut down_since: Option<Instant> = None;
     loop {
@@ -66,10 +83,14 @@ async fn run(
             break;
         }
         let result = match consumer.as_mut() {
-            Some(c) => tokio::select! {
-                r = c.next() => r,
+            // Catching up reads without waiting, so an empty answer means "caught up". Then a
+            // blocking read is not interrupted by stop: entries it takes are handled, not left
+            // pending until the next start.
+            Some(c) if catching_up => tokio::select! {
+                r = c.next_now() => r,
                 _ = stop.changed() => break,
             },
+            Some(c) => c.next().await,
             None => {
                 let joined = tokio::select! {
                     r = GroupConsumer::join_at(&cfg, group, true) => r,
@@ -87,6 +108,10 @@ async fn run(
         };
         match result {
             Err(e) => {
+                if catching_up {
+                    catching_up = false;
+                    let _ = caught_up.send(true);
+                }
                 if down_since.is_none() {
                     let effect = match role {
                         Role::Daemon => "files keep being organized in process",
@@ -111,10 +136,20 @@ async fn run(
                 }
                 backoff = BACKOFF_MIN;
                 if list.is_empty() {
+                    if catching_up {
+                        catching_up = false;
+                        let _ = caught_up.send(true);
+                        if backlog > 0 {
+                            tracing::info!(group, events = backlog, "caught up with the stream");
+                        }
+                    }
                     continue;
                 }
                 if let Some(c) = consumer.as_mut() {
-                    handle_batch(&pipeline, stage, c, list, role).await;
+                    let now = handle_batch(&pipeline, stage, c, list, role).await;
+                    if catching_up {
+                        backlog += now;
+                    }
                 }
             }
         }
@@ -130,7 +165,7 @@ async fn handle_batch(
     consumer: &mut GroupConsumer,
     list: Vec<Delivery>,
     role: Role,
-) {
+) -> usize {
     let group = stage.name();
     let mut lanes: Vec<Vec<(Delivery, Event)>> = (0..SHARDS).map(|_| Vec::new()).collect();
     for d in list {
@@ -190,4 +225,5 @@ async fn handle_batch(
         // They come back and are found handled: only an acknowledgement is lost.
         tracing::warn!(group, error = %e, entries = acks.len(), "cannot acknowledge handled entries; they will be delivered again and acknowledged then");
     }
+    handled_now
 }

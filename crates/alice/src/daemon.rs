@@ -290,6 +290,24 @@ async fn main_loop(
             .collect(),
         None => Vec::new(),
     };
+    if !runners.is_empty() {
+        // What an earlier run left in the stream is finished before the inboxes are scanned,
+        // so the scan finds those files handled instead of starting them a second time.
+        let catch_up = async {
+            for r in &runners {
+                r.caught_up().await;
+            }
+            pipeline.wait_idle().await;
+        };
+        if tokio::time::timeout(Duration::from_secs(120), catch_up)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the stream's backlog is not finished after 120 s; scanning the inboxes meanwhile"
+            );
+        }
+    }
 
     let run_id = run_id();
     let kind = if job == Job::Watch { "watch" } else { "scan" };

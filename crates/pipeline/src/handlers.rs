@@ -312,6 +312,16 @@ pub(crate) async fn extract(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerErr
                 error: ex.error.map(|e| e.to_string()),
             },
         ),
+        Err(_)
+            if let Some(rec) = organized_from_here_and_gone(inner, &d.asset_id, &d.path).await =>
+        {
+            // Another delivery of this very file (a replay racing the start-up scan) moved it
+            // into the organized tree meanwhile: that is this pipeline's outcome too.
+            m.0.follow(
+                sources::METADATA,
+                organized_record(&rec, &d.path, settings(inner).mode),
+            )
+        }
         Err(e) => m.0.follow(
             sources::METADATA,
             AssetFailed {
@@ -325,6 +335,60 @@ pub(crate) async fn extract(inner: &Arc<Inner>, m: Msg) -> Result<(), HandlerErr
     };
     publish(inner, next).await?;
     Ok(())
+}
+
+/// The asset's record, when it was organized from `path` and `path` is gone (moved into the
+/// organized tree by another delivery of the same file).
+async fn organized_from_here_and_gone(
+    inner: &Arc<Inner>,
+    asset_id: &str,
+    path: &Path,
+) -> Option<catalog::AssetRecord> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let id = asset_id.to_owned();
+    let rec = db(inner, move |c| c.asset(&id)).await.ok()??;
+    (rec.status == AssetStatus::Organized
+        && rec.original_path == path
+        && rec.organized_path.is_some())
+    .then_some(rec)
+}
+
+/// `AssetOrganized` from the catalog's record of an earlier placement.
+fn organized_record(rec: &catalog::AssetRecord, path: &Path, mode: OrganizeMode) -> Payload {
+    Payload::AssetOrganized(AssetOrganized {
+        asset_id: rec.asset_id.clone(),
+        source_path: path.to_path_buf(),
+        destination: rec.organized_path.clone().unwrap_or_default(),
+        mode,
+        project: rec.project.clone().unwrap_or_default(),
+        source: rec.source.clone().unwrap_or_default(),
+        style: rec.style.clone(),
+        size: rec.size,
+        renamed_for_collision: false,
+    })
+}
+
+/// True when a discovery read back from the stream needs no pipeline any more: its file
+/// reached a final outcome meanwhile (the start-up scan handled it, or it was organized and
+/// moved away).
+pub(crate) async fn replay_is_moot(
+    inner: &Arc<Inner>,
+    event: &Event,
+) -> Result<bool, PipelineError> {
+    let Payload::AssetDiscovered(d) = &event.payload else {
+        return Ok(false);
+    };
+    if organized_from_here_and_gone(inner, &d.asset_id, &d.path)
+        .await
+        .is_some()
+    {
+        return Ok(true);
+    }
+    let (asset, path, mode) = (d.asset_id.clone(), d.path.clone(), settings(inner).mode);
+    let handled = db(inner, move |c| already_handled(c, &asset, &path, mode)).await?;
+    Ok(handled.is_some())
 }
 
 // ----- organizer subscriber ----------------------------------------------------------------
@@ -643,7 +707,9 @@ async fn duplicate_or_finish(
     if original == x.path {
         // A move interrupted after it was recorded: confirm the organized copy holds this
         // content (placing it again finds it already present), then remove the source.
+        // (A source already gone was removed by an earlier delivery of this same file.)
         if s.mode == OrganizeMode::Move
+            && std::fs::symlink_metadata(&x.path).is_ok()
             && let (Some(dir), Some(name)) = (organized.parent(), organized.file_name())
         {
             // Wherever it was organized (the organized root may have changed since).

@@ -163,7 +163,29 @@ pub(crate) async fn handle_once(
         }
     }
     let event = m.0.clone();
-    run(inner, stage, m).await?;
+    if from_stream
+        && stage == Stage::Metadata
+        && handlers::replay_is_moot(inner, &event)
+            .await
+            .map_err(|e| e.to_string())?
+    {
+        tracing::debug!(event_id = %id, "discovery read back from the stream is already handled; nothing to do");
+        inner.writer.mark_consumed(stage.name(), id.clone()).await?;
+        inner.done.insert(stage, &id);
+        return Ok(Handled::Already);
+    }
+    // A discovery this process did not publish starts a pipeline here: count it, so scans
+    // and shutdown wait for it.
+    let starts = from_stream && stage == Stage::Metadata;
+    if starts {
+        inner.tally.started(event.subject.as_deref());
+    }
+    if let Err(e) = run(inner, stage, m).await {
+        if starts {
+            inner.tally.abandon(event.subject.as_deref());
+        }
+        return Err(e);
+    }
     if stage != Stage::Catalog {
         // The catalog stage's mark is the recorded event itself.
         inner.writer.mark_consumed(stage.name(), id.clone()).await?;

@@ -68,6 +68,13 @@ impl Tally {
         self.started.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Takes back a start whose pipeline will not run here after all.
+    pub(crate) fn abandon(&self, asset_id: Option<&str>) {
+        self.close(asset_id.unwrap_or(""));
+        self.started.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
     /// Counts an outcome event (once per event id).
     pub(crate) fn count(&self, event: &Event) {
         let counter = match &event.payload {
@@ -96,17 +103,21 @@ impl Tally {
                 set.remove(&old);
             }
         }
-        if let Ok(mut open) = self.open.lock() {
-            let key = event.subject.as_deref().unwrap_or("");
-            if let Some(n) = open.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(key);
-                }
-            }
-        }
+        self.close(event.subject.as_deref().unwrap_or(""));
         counter.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_waiters();
+    }
+
+    /// Ends one open pipeline of `key`, if any.
+    fn close(&self, key: &str) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(n) = open.get_mut(key)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(key);
+            }
+        }
     }
 
     /// A copy of the counters.

@@ -102,7 +102,17 @@ impl GroupConsumer {
 
     /// The next entries for this consumer; empty when nothing arrived within `block`.
     pub async fn next(&mut self) -> Result<Vec<Delivery>> {
-        let result = self.next_inner().await;
+        self.next_within(Some(self.cfg.block)).await
+    }
+
+    /// Like [`next`](Self::next) without waiting for new entries: empty means this consumer
+    /// has caught up (no pending entries of its own, none to reclaim now, none unread).
+    pub async fn next_now(&mut self) -> Result<Vec<Delivery>> {
+        self.next_within(None).await
+    }
+
+    async fn next_within(&mut self, block: Option<Duration>) -> Result<Vec<Delivery>> {
+        let result = self.next_inner(block).await;
         if result.is_err() {
             self.conn = None;
         }
@@ -132,7 +142,7 @@ impl GroupConsumer {
         })
     }
 
-    async fn next_inner(&mut self) -> Result<Vec<Delivery>> {
+    async fn next_inner(&mut self, block: Option<Duration>) -> Result<Vec<Delivery>> {
         self.connection().await?;
         while let Some(after) = self.history.clone() {
             let reply = self.read_group(&after, None).await?;
@@ -160,7 +170,7 @@ impl GroupConsumer {
                 return Ok(out);
             }
         }
-        let reply = self.read_group(">", Some(self.cfg.block)).await?;
+        let reply = self.read_group(">", block).await?;
         let list = read_reply(&reply).map_err(|d| self.bad_reply("XREADGROUP", d))?;
         self.sort(list, Source::New).await
     }
