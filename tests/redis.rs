@@ -521,7 +521,28 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
         files_under(&dir.path().join("organized")).is_empty(),
         "without a metadata worker the files wait in the stream"
     );
+    let out = Command::new(ALICE)
+        .args(["status", "--json", "--config"])
+        .arg(&cfg)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["redis"]["workers"], serde_json::json!(["metadata"]));
     let worker = Worker::start(&cfg, dir.path(), "metadata", "w1");
+    // A second worker under the same name is refused: they would share a spool and a
+    // pending list.
+    let twin = Command::new(ALICE)
+        .args(["worker", "metadata", "--consumer", "w1", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!twin.status.success());
+    assert!(
+        String::from_utf8_lossy(&twin.stderr).contains("--consumer"),
+        "{}",
+        String::from_utf8_lossy(&twin.stderr)
+    );
     wait_for("6 organized", || {
         files_under(&dir.path().join("organized")).len() == 6
     });
@@ -690,4 +711,26 @@ fn redis_killed_mid_stream_with_aof_redelivers_nothing_done_and_loses_nothing() 
     worker.stop();
     daemon.stop();
     assert_exactly_once(dir.path(), &redis, 20);
+}
+
+#[test]
+fn a_worker_says_what_is_missing_in_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = support::config(dir.path(), "");
+    let out = support::alice(&plain, &["worker", "metadata"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no [redis] section"), "{err}");
+
+    // The stage is not left to workers: the daemon runs it itself.
+    let cfg = config(dir.path(), 1);
+    let out = support::alice(&cfg, &["worker", "organizer"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("redis.workers") && err.contains("organizer"),
+        "{err}"
+    );
+
+    let out = support::alice(&cfg, &["worker", "catalog"]);
+    assert!(!out.status.success(), "the catalog cannot be a worker");
 }

@@ -155,6 +155,10 @@ fn shipped_units_verify_and_system_unit_is_hardened() {
     for (src, name) in [
         ("system/alice.service", "alice.service"),
         ("user/alice.service", "alice-user.service"),
+        (
+            "user/alice-worker@.service",
+            "alice-worker@metadata.service",
+        ),
     ] {
         let unit = unit_copy(dir.path(), src, name);
         let out = systemd_analyze()

@@ -106,6 +106,16 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<ExitCode> {
             redis["outages"]
         ),
     }
+    let workers: Vec<&str> = redis["workers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !workers.is_empty() {
+        println!(
+            "workers    {} (run by `alice worker`, not by this daemon)",
+            workers.join(", ")
+        );
+    }
     let busy: Vec<String> = s
         .pointer("/queues")
         .and_then(Value::as_array)

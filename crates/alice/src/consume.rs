@@ -218,7 +218,7 @@ async fn handle_batch(
                     "handled events from the stream that this process had not handled (left over from an earlier run, or written by another process)"
                 )
             }
-            Role::Worker => tracing::debug!(group, events = handled_now, "handled events"),
+            Role::Worker => tracing::info!(group, events = handled_now, "handled events"),
         }
     }
     if let Err(e) = consumer.ack(&acks).await {

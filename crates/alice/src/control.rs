@@ -305,7 +305,7 @@ async fn status(view: &DaemonView) -> Value {
         "queues": bus.subscribers.iter().map(|s| json!({"subscriber": s.name, "queued": s.queued, "capacity": s.capacity, "delivered": s.delivered, "failed": s.failed, "dead_lettered": s.dead_lettered})).collect::<Vec<_>>(),
         "observers": bus.observers.iter().map(|o| json!({"id": o.id, "received": o.received, "missed": o.missed})).collect::<Vec<_>>(),
         "redis": match &view.redis {
-            Some((w, url)) => json!({"url": url, "connected": w.is_connected(), "spooled": w.spooled(), "outages": w.outages()}),
+            Some((w, url)) => json!({"url": url, "connected": w.is_connected(), "spooled": w.spooled(), "outages": w.outages(), "workers": cfg.redis.as_ref().map(|r| r.workers.clone()).unwrap_or_default()}),
             None => json!("not configured"),
         },
         "last_errors": errors,

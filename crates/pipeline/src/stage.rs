@@ -97,7 +97,7 @@ pub(crate) struct Done {
     sets: Mutex<[(HashSet<String>, VecDeque<String>); 3]>,
 }
 
-const DONE_CAPACITY: usize = 100_000;
+const DONE_CAPACITY: usize = 16_384;
 
 impl Default for Done {
     fn default() -> Done {

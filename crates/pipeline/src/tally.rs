@@ -36,7 +36,7 @@ pub struct Tally {
 }
 
 /// Outcome ids remembered to count each once.
-const SEEN_CAPACITY: usize = 65_536;
+const SEEN_CAPACITY: usize = 16_384;
 
 /// A copy of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
