@@ -734,3 +734,40 @@ fn a_worker_says_what_is_missing_in_the_config() {
     let out = support::alice(&cfg, &["worker", "catalog"]);
     assert!(!out.status.success(), "the catalog cannot be a worker");
 }
+
+#[test]
+fn metadata_and_organizer_workers_do_all_the_work_while_the_daemon_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(
+        dir.path(),
+        redis.port,
+        "workers = [\"metadata\", \"organizer\"]",
+    );
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let daemon = Daemon::start(&cfg, dir.path());
+    let meta = Worker::start(&cfg, dir.path(), "metadata", "m");
+    let org = Worker::start(&cfg, dir.path(), "organizer", "o");
+    drop_pngs(&inbox, "both", 8);
+    wait_for("8 organized by the workers", || {
+        files_under(&dir.path().join("organized")).len() == 8
+    });
+    // The daemon's catalog records what the workers produced: `alice search` finds them.
+    wait_for("8 organized in the catalog", || {
+        let out = support::alice(&cfg, &["status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|s| s["catalog"]["organized"] == 8 && s["this_run"]["organized"] == 8)
+    });
+    meta.stop();
+    org.stop();
+    daemon.stop();
+    assert_exactly_once(dir.path(), &redis, 8);
+    let events = redis.events();
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "alice.asset.organized.v1")
+            .all(|e| e["source"] == "/alice/organizer")
+    );
+}
