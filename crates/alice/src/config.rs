@@ -203,6 +203,12 @@ impl RedisSection {
         c.max_deliveries = self.max_deliveries;
         c.timeout = std::time::Duration::from_millis(self.timeout_ms);
         c.claim_idle = std::time::Duration::from_millis(self.claim_idle_ms);
+        // Every writer (daemon, workers) creates the stage groups before its first append, so
+        // no stage, in process or in a worker, misses an event appended before it first read.
+        c.groups = pipeline::Stage::ALL
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
         Ok(c)
     }
 

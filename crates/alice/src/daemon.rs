@@ -228,10 +228,6 @@ async fn main_loop(
         Some(r) => Some(r.stream_config(&cfg.state_dir)?),
         None => None,
     };
-    if let Some(sc) = &stream_cfg {
-        // Before the writer catches up on its spool: those events belong to the groups too.
-        ensure_groups(sc).await;
-    }
     let redis = match &stream_cfg {
         Some(sc) => Some(start_redis_writer(sc.clone()).await?),
         None => None,
@@ -570,30 +566,6 @@ async fn main_loop(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Creates, at the end of the stream, the consumer group of every stage that has none yet, so
-/// a stage (or a worker started later) sees every event from its first run on. Redis being
-/// down is not an error here: groups are created when it is reachable again.
-async fn ensure_groups(sc: &streams::StreamConfig) {
-    for st in pipeline::Stage::ALL {
-        let joined = tokio::time::timeout(
-            sc.timeout * 2,
-            streams::GroupConsumer::join_at(sc, st.name(), true),
-        )
-        .await;
-        match joined {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot create the consumer groups now; they are created when Redis answers");
-                return;
-            }
-            Err(_) => {
-                tracing::warn!(redis = %sc, "Redis did not answer in time; consumer groups are created when it does");
-                return;
-            }
-        }
-    }
 }
 
 /// Appends every event to the Redis stream (a durable bus subscriber: an event counts as

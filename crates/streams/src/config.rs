@@ -35,6 +35,11 @@ pub struct StreamConfig {
     /// Directory of the local spool that holds events while Redis is unreachable
     /// (normally inside the daemon's state directory). Created if missing.
     pub spool_dir: PathBuf,
+    /// Consumer groups the writer makes sure exist, created at the end of the stream, each
+    /// time it connects and before it appends anything: a group created later would not see
+    /// what was appended before it (e.g. a spool replayed while its worker was still
+    /// reconnecting).
+    pub groups: Vec<String>,
 }
 
 impl StreamConfig {
@@ -51,6 +56,7 @@ impl StreamConfig {
             block: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
             spool_dir: spool_dir.into(),
+            groups: Vec::new(),
         }
     }
 
@@ -103,6 +109,7 @@ impl fmt::Debug for StreamConfig {
             .field("block", &self.block)
             .field("timeout", &self.timeout)
             .field("spool_dir", &self.spool_dir)
+            .field("groups", &self.groups)
             .finish()
     }
 }

@@ -369,27 +369,8 @@ impl GroupConsumer {
     async fn open(&self) -> Result<MultiplexedConnection> {
         // The blocking read shares this connection: its response timeout must outlast BLOCK.
         let mut conn = connect(&self.cfg, self.cfg.block + self.cfg.timeout).await?;
-        let created = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&self.stream)
-            .arg(&self.group)
-            .arg(self.start)
-            .arg("MKSTREAM")
-            .query_async::<()>(&mut conn)
-            .await;
-        match created {
-            Ok(()) => {
-                let at = if self.start == "$" { "end" } else { "start" };
-                tracing::info!(group = %self.group, stream = %self.stream, at, "consumer group created");
-                Ok(conn)
-            }
-            Err(e) if e.code() == Some("BUSYGROUP") => Ok(conn),
-            Err(source) => Err(Error::Redis {
-                op: "XGROUP CREATE",
-                url: self.url.clone(),
-                source,
-            }),
-        }
+        crate::redis_io::create_group(&mut conn, &self.cfg, &self.group, self.start).await?;
+        Ok(conn)
     }
 
     fn bad_reply(&self, op: &'static str, detail: String) -> Error {

@@ -34,6 +34,37 @@ pub(crate) async fn connect(
         })
 }
 
+/// `XGROUP CREATE <stream> <group> <start> MKSTREAM`; true when created, false when the group
+/// already existed (it keeps its position).
+pub(crate) async fn create_group(
+    conn: &mut MultiplexedConnection,
+    cfg: &StreamConfig,
+    group: &str,
+    start: &str,
+) -> Result<bool> {
+    let created = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(cfg.stream_key())
+        .arg(group)
+        .arg(start)
+        .arg("MKSTREAM")
+        .query_async::<()>(conn)
+        .await;
+    match created {
+        Ok(()) => {
+            let at = if start == "$" { "end" } else { "start" };
+            tracing::info!(group, stream = %cfg.stream_key(), at, "consumer group created");
+            Ok(true)
+        }
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
+        Err(source) => Err(Error::Redis {
+            op: "XGROUP CREATE",
+            url: redact(&cfg.url),
+            source,
+        }),
+    }
+}
+
 /// One stream entry. `fields` is `None` for an entry that was deleted (trimmed) while pending.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {

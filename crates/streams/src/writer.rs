@@ -526,6 +526,11 @@ async fn open_lanes(cfg: &StreamConfig) -> Result<Vec<MultiplexedConnection>> {
     for _ in 0..LANES {
         conns.push(connect(cfg, cfg.timeout).await?);
     }
+    if let Some(conn) = conns.first_mut() {
+        for group in &cfg.groups {
+            crate::redis_io::create_group(conn, cfg, group, "$").await?;
+        }
+    }
     Ok(conns)
 }
 

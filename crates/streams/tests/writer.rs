@@ -256,3 +256,43 @@ async fn no_event_is_lost_when_redis_dies_under_concurrent_load() {
         .count();
     assert_eq!(missing, 0, "events lost across the kill");
 }
+
+#[tokio::test]
+async fn groups_exist_before_a_spool_is_appended_so_a_late_reader_misses_nothing() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = redis.config(state.path());
+    cfg.groups = vec!["metadata".into()];
+    let writer = StreamWriter::start(cfg.clone()).await.unwrap();
+    let sent: Vec<_> = (0..5).map(event).collect();
+    for (id, ty, json) in &sent {
+        assert_eq!(
+            writer.append(id, ty, json).await.unwrap(),
+            Appended::Spooled
+        );
+    }
+    redis.restart();
+    wait_for("the spool to drain", || {
+        writer.spooled() == 0 && writer.is_connected()
+    })
+    .await;
+    // A reader that joins only now, at the end of the stream (as a worker does), still gets
+    // every spooled event: the writer created its group before appending them.
+    let mut reader = streams::GroupConsumer::join_at(&cfg, "metadata", true)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let batch = reader.next().await.unwrap();
+        assert!(
+            !batch.is_empty(),
+            "only {} of {} delivered",
+            got.len(),
+            sent.len()
+        );
+        got.extend(batch.into_iter().map(|d| d.event_id));
+    }
+    let want: Vec<String> = sent.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(got, want);
+}
