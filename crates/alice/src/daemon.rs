@@ -228,6 +228,9 @@ async fn main_loop(
         Some(r) => Some(r.stream_config(&cfg.state_dir)?),
         None => None,
     };
+    if let Some(sc) = &stream_cfg {
+        claim_stream(sc, &cfg.state_dir).await?;
+    }
     let redis = match &stream_cfg {
         Some(sc) => Some(start_redis_writer(sc.clone()).await?),
         None => None,
@@ -243,6 +246,7 @@ async fn main_loop(
             .filter(|s| !workers.contains(s))
             .collect(),
         track_consumed: redis.is_some(),
+        confirm_outputs: false,
     };
     if !workers.is_empty() {
         let names: Vec<&str> = workers.iter().map(|s| s.name()).collect();
@@ -288,19 +292,22 @@ async fn main_loop(
     };
     if !runners.is_empty() {
         // What an earlier run left in the stream is finished before the inboxes are scanned,
-        // so the scan finds those files handled instead of starting them a second time.
+        // so the scan finds those files handled instead of starting them a second time. With
+        // stages in workers (started after the daemon) only the reading is waited for.
         let catch_up = async {
             for r in &runners {
                 r.caught_up().await;
             }
-            pipeline.wait_idle().await;
+            if workers.is_empty() {
+                pipeline.wait_idle().await;
+            }
         };
-        if tokio::time::timeout(Duration::from_secs(120), catch_up)
+        if tokio::time::timeout(Duration::from_secs(60), catch_up)
             .await
             .is_err()
         {
             tracing::warn!(
-                "the stream's backlog is not finished after 120 s; scanning the inboxes meanwhile"
+                "the stream's backlog is not finished after 60 s; scanning the inboxes meanwhile (files are still handled once; `alice status` shows the queues)"
             );
         }
     }
@@ -566,6 +573,38 @@ async fn main_loop(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How a daemon names itself as the owner of a stream: host and state dir.
+pub(crate) fn stream_owner(state_dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    format!("{host}:{}", dir.display())
+}
+
+/// One daemon per stream: the stage groups would otherwise hand one daemon's files to the
+/// other. An unreachable Redis is only a warning (the claim is made at the next start).
+async fn claim_stream(sc: &streams::StreamConfig, state_dir: &Path) -> Result<()> {
+    let me = stream_owner(state_dir);
+    match tokio::time::timeout(sc.timeout * 2, streams::claim_owner(sc, &me)).await {
+        Ok(Ok(None)) => Ok(()),
+        Ok(Ok(Some(other))) => bail!(
+            "key `redis.prefix`: the stream {} on {} belongs to another alice daemon ({other}); sharing it would mix the two daemons' files. Give this daemon its own `redis.prefix`, or, if that daemon is gone for good, release the stream with `redis-cli DEL {}`",
+            sc.stream_key(),
+            streams::redact(&sc.url),
+            sc.owner_key()
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot check that this daemon owns the stream (Redis unreachable); checked at the next start");
+            Ok(())
+        }
+        Err(_) => {
+            tracing::warn!(redis = %sc, "Redis did not answer in time; the stream's owner is checked at the next start");
+            Ok(())
+        }
+    }
 }
 
 /// Appends every event to the Redis stream (a durable bus subscriber: an event counts as

@@ -40,12 +40,13 @@ pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<
         None => format!("{}-{stage}", sc.consumer),
     };
     if sc.consumer.is_empty()
+        || sc.consumer.starts_with('.')
         || sc
             .consumer
             .contains(|c: char| c.is_whitespace() || c == '/')
     {
         bail!(
-            "--consumer {:?}: a consumer name must be non-empty, without spaces or slashes",
+            "--consumer {:?}: a consumer name must be non-empty, without spaces or slashes, and not start with a dot",
             sc.consumer
         );
     }
@@ -68,6 +69,7 @@ pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<
         .context("cannot start the async runtime")?;
     let code = runtime.block_on(async move {
         let mut signals = StopSignals::install();
+        check_daemon(&cfg, &sc, stage).await?;
         let catalog = Arc::new(catalog::Catalog::open(
             &cfg.state_dir.join("catalog.sqlite3"),
         )?);
@@ -75,6 +77,7 @@ pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<
         let options = PipelineOptions {
             in_process: Vec::new(),
             track_consumed: true,
+            confirm_outputs: true,
         };
         let pipeline =
             Pipeline::start_configured(catalog, daemon::settings(&cfg)?, options, |bus| {
@@ -103,6 +106,37 @@ pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
     code
+}
+
+/// Refuses to run beside a daemon that still runs `stage` itself (its config was changed but
+/// it was not restarted), or on a stream another daemon owns.
+async fn check_daemon(
+    cfg: &crate::config::Config,
+    sc: &streams::StreamConfig,
+    stage: Stage,
+) -> Result<()> {
+    if let Ok(status) = crate::control::request(cfg, serde_json::json!({"cmd": "status"})).await {
+        let left = status
+            .pointer("/redis/workers")
+            .and_then(|w| w.as_array())
+            .is_some_and(|w| w.iter().any(|s| s.as_str() == Some(stage.name())));
+        if !left {
+            bail!(
+                "the running daemon (pid {}) still runs the {stage} stage itself: it was started before \"{stage}\" was added to `redis.workers`. Restart it (systemctl --user restart alice), then start this worker",
+                status.pointer("/pid").cloned().unwrap_or_default()
+            );
+        }
+    }
+    let me = daemon::stream_owner(&cfg.state_dir);
+    if let Ok(Ok(Some(other))) = tokio::time::timeout(sc.timeout * 2, streams::owner(sc)).await
+        && other != me
+    {
+        bail!(
+            "the stream {} belongs to the daemon {other}, not to the one of this config ({me}); run the worker with that daemon's config",
+            sc.stream_key()
+        );
+    }
+    Ok(())
 }
 
 /// One process per consumer name: two would share a spool file and a pending list.

@@ -38,11 +38,32 @@ pub(crate) async fn db<T: Send + 'static>(
 }
 
 async fn publish(inner: &Inner, event: Event) -> Result<(), PipelineError> {
-    inner
+    let msg = Msg(Arc::new(event));
+    if !inner.confirm_outputs {
+        return inner
+            .bus
+            .publish(msg)
+            .await
+            .map_err(|_| PipelineError::Closed);
+    }
+    // A worker's only record of what it produced is the stream: the Redis writer must have it
+    // (in Redis or in the fsynced spool) before the input is marked consumed and acknowledged.
+    let receipt = inner
         .bus
-        .publish(Msg(Arc::new(event)))
+        .publish_tracked(msg)
         .await
-        .map_err(|_| PipelineError::Closed)
+        .map_err(|_| PipelineError::Closed)?;
+    let outcome = receipt
+        .await
+        .map_err(|e| PipelineError::NotDelivered(e.to_string()))?;
+    if outcome.is_fully_acked() {
+        Ok(())
+    } else {
+        Err(PipelineError::NotDelivered(format!(
+            "{:?}",
+            outcome.deliveries
+        )))
+    }
 }
 
 fn to_utc(t: std::time::SystemTime) -> DateTime<Utc> {
@@ -153,7 +174,11 @@ pub(crate) async fn ingest(
                 kind,
             },
         );
-        inner.tally.started(ev.subject.as_deref());
+        if inner.tracks_discoveries {
+            inner.tally.started_discovery(ev.subject.as_deref(), &ev.id);
+        } else {
+            inner.tally.started(ev.subject.as_deref());
+        }
         publish(inner, ev).await?;
         started += 1;
     }

@@ -93,6 +93,9 @@ pub enum PipelineError {
     /// A blocking task panicked.
     #[error("internal task failed: {0}")]
     Join(String),
+    /// An output event was not taken by every subscriber (with `confirm_outputs`).
+    #[error("an event was not recorded by every subscriber (the Redis writer?): {0}")]
+    NotDelivered(String),
 }
 
 pub(crate) struct Inner {
@@ -110,6 +113,14 @@ pub(crate) struct Inner {
     pub(crate) track_consumed: bool,
     pub(crate) gates: stage::Gates,
     pub(crate) done: stage::Done,
+    /// Handlers wait for every subscriber to take what they publish.
+    pub(crate) confirm_outputs: bool,
+    /// The catalog stage runs here, so outcomes are counted here: only then does a discovery
+    /// read from Redis start a pipeline in the tally.
+    pub(crate) counts_outcomes: bool,
+    /// The metadata stage runs here and may see a discovery twice (bus and Redis): the
+    /// tally remembers which discoveries it published until their metadata step runs.
+    pub(crate) tracks_discoveries: bool,
 }
 
 /// How a pipeline runs its stages.
@@ -122,6 +133,10 @@ pub struct PipelineOptions {
     /// group ([`Pipeline::handle_delivered`]) skip what was already handled. Needed whenever
     /// events can arrive from Redis; costs a catalog row per stage and event.
     pub track_consumed: bool,
+    /// A handler returns only once every subscriber has taken what it published (for an
+    /// `alice worker`, whose only subscriber is the Redis writer: the output is in Redis or
+    /// the spool before the input is acknowledged).
+    pub confirm_outputs: bool,
 }
 
 impl Default for PipelineOptions {
@@ -130,6 +145,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             in_process: Stage::ALL.to_vec(),
             track_consumed: false,
+            confirm_outputs: false,
         }
     }
 }
@@ -217,6 +233,8 @@ pub mod sources {
     pub const DAEMON: &str = "/alice/daemon";
     /// The bus (dead letters).
     pub const BUS: &str = "/alice/bus";
+    /// A Redis consumer group (entries it dead-lettered).
+    pub const STREAMS: &str = "/alice/streams";
 }
 
 impl Pipeline {
@@ -311,6 +329,10 @@ impl Pipeline {
             tally: Tally::default(),
             identities: Mutex::new(identities),
             track_consumed: options.track_consumed,
+            confirm_outputs: options.confirm_outputs,
+            counts_outcomes: options.in_process.contains(&Stage::Catalog),
+            tracks_discoveries: options.track_consumed
+                && options.in_process.contains(&Stage::Metadata),
             gates: Default::default(),
             done: stage::Done::default(),
         });

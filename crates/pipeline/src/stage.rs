@@ -143,12 +143,19 @@ pub(crate) async fn handle_once(
     if stage.input_type().is_some_and(|t| t != m.0.type_name()) {
         return Ok(Handled::NotForStage);
     }
+    let id = m.0.id.clone();
+    // Was this discovery published (and counted as started) by this process?
+    let ours = stage == Stage::Metadata && inner.tally.take_discovery(&id);
     if !inner.track_consumed {
-        run(inner, stage, m).await?;
+        if let Err(e) = run(inner, stage, m).await {
+            if ours {
+                inner.tally.return_discovery(&id);
+            }
+            return Err(e);
+        }
         return Ok(Handled::Now);
     }
     let _gate = inner.gates[stage.index()][shard_of(&m.0)].lock().await;
-    let id = m.0.id.clone();
     if inner.done.contains(stage, &id) {
         return Ok(Handled::Already);
     }
@@ -163,38 +170,54 @@ pub(crate) async fn handle_once(
         }
     }
     let event = m.0.clone();
-    if from_stream
-        && stage == Stage::Metadata
+    // A discovery another process (or an earlier run) published starts a pipeline here.
+    let replayed = from_stream && stage == Stage::Metadata && !ours;
+    if replayed
         && handlers::replay_is_moot(inner, &event)
             .await
             .map_err(|e| e.to_string())?
     {
         tracing::debug!(event_id = %id, "discovery read back from the stream is already handled; nothing to do");
-        inner.writer.mark_consumed(stage.name(), id.clone()).await?;
         inner.done.insert(stage, &id);
+        mark_consumed(inner, stage, &id).await;
         return Ok(Handled::Already);
     }
-    // A discovery this process did not publish starts a pipeline here: count it, so scans
-    // and shutdown wait for it.
-    let starts = from_stream && stage == Stage::Metadata;
-    if starts {
+    // Counted where outcomes are counted, so scans and shutdown wait for it.
+    let counted = replayed && inner.counts_outcomes;
+    if counted {
         inner.tally.started(event.subject.as_deref());
     }
     if let Err(e) = run(inner, stage, m).await {
-        if starts {
+        if counted {
             inner.tally.abandon(event.subject.as_deref());
+        }
+        if ours {
+            inner.tally.return_discovery(&id);
         }
         return Err(e);
     }
+    inner.done.insert(stage, &id);
     if stage != Stage::Catalog {
         // The catalog stage's mark is the recorded event itself.
-        inner.writer.mark_consumed(stage.name(), id.clone()).await?;
+        mark_consumed(inner, stage, &id).await;
     } else if from_stream {
         // Events another process produced (a worker) reach this process's tally only here.
         inner.tally.count(&event);
     }
-    inner.done.insert(stage, &id);
     Ok(Handled::Now)
+}
+
+/// Records that `stage` consumed `id`. The effect is already durable: if the mark cannot be
+/// written, a later delivery (after a restart) runs the stage again, which is idempotent, so
+/// this is a warning and not a reason to run it again now.
+async fn mark_consumed(inner: &Arc<Inner>, stage: Stage, id: &str) {
+    if let Err(e) = inner
+        .writer
+        .mark_consumed(stage.name(), id.to_owned())
+        .await
+    {
+        tracing::warn!(stage = stage.name(), event_id = id, error = %e, "cannot record that the event was handled; after a restart it may be handled again (harmlessly)");
+    }
 }
 
 async fn run(inner: &Arc<Inner>, stage: Stage, m: Msg) -> Result<(), HandlerError> {

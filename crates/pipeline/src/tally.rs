@@ -27,6 +27,9 @@ pub struct Tally {
     open: Mutex<HashMap<String, u64>>,
     /// Outcome event ids counted recently.
     seen: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// Discoveries published here whose metadata step has not run yet: a copy of one read
+    /// back from Redis is not a new pipeline.
+    discoveries: Mutex<HashSet<String>>,
     started: AtomicU64,
     organized: AtomicU64,
     duplicates: AtomicU64,
@@ -66,6 +69,29 @@ impl Tally {
             *open.entry(asset_id.unwrap_or("").to_owned()).or_default() += 1;
         }
         self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts a discovery published by this process (see [`Tally::take_discovery`]).
+    pub(crate) fn started_discovery(&self, asset_id: Option<&str>, event_id: &str) {
+        if let Ok(mut d) = self.discoveries.lock() {
+            d.insert(event_id.to_owned());
+        }
+        self.started(asset_id);
+    }
+
+    /// True when this discovery was published (and counted) here; its metadata step is now
+    /// running, so it is no longer waiting.
+    pub(crate) fn take_discovery(&self, event_id: &str) -> bool {
+        self.discoveries
+            .lock()
+            .is_ok_and(|mut d| d.remove(event_id))
+    }
+
+    /// Puts a discovery back after its metadata step failed (it will run again).
+    pub(crate) fn return_discovery(&self, event_id: &str) {
+        if let Ok(mut d) = self.discoveries.lock() {
+            d.insert(event_id.to_owned());
+        }
     }
 
     /// Takes back a start whose pipeline will not run here after all.

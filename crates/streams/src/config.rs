@@ -65,6 +65,11 @@ impl StreamConfig {
         format!("{}:events", self.prefix)
     }
 
+    /// Key naming the daemon that owns the stream: `<prefix>:owner`.
+    pub fn owner_key(&self) -> String {
+        format!("{}:owner", self.prefix)
+    }
+
     /// Key of the dead-letter stream: `<prefix>:dead`.
     pub fn dead_key(&self) -> String {
         format!("{}:dead", self.prefix)

@@ -30,6 +30,24 @@ pub struct Delivery {
     pub deliveries: u64,
 }
 
+/// An entry this consumer moved to the dead-letter stream (see
+/// [`GroupConsumer::take_dead_letters`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Stream entry id of the original.
+    pub stream_id: String,
+    /// Its `id` field, if it had one.
+    pub event_id: Option<String>,
+    /// Its `type` field, if it had one.
+    pub type_name: Option<String>,
+    /// Its `event` field (the CloudEvents JSON), if it had one.
+    pub json: Option<String>,
+    /// Why it was dead-lettered.
+    pub reason: String,
+    /// Deliveries so far.
+    pub deliveries: u64,
+}
+
 /// One consumer in a consumer group: one group per durable subscriber (e.g. `organizer`),
 /// one consumer name per process ([`StreamConfig::consumer`]).
 ///
@@ -60,6 +78,7 @@ pub struct GroupConsumer {
     history: Option<String>,
     claim_cursor: String,
     next_claim: Instant,
+    dead_letters: Vec<DeadLetter>,
 }
 
 enum Source {
@@ -90,6 +109,7 @@ impl GroupConsumer {
             history: None,
             claim_cursor: "0-0".to_owned(),
             next_claim: Instant::now(),
+            dead_letters: Vec::new(),
         };
         me.connection().await?;
         Ok(me)
@@ -117,6 +137,12 @@ impl GroupConsumer {
             self.conn = None;
         }
         result
+    }
+
+    /// The entries moved to the dead-letter stream since the last call, so the caller can
+    /// report them (they are acknowledged and will not be delivered again).
+    pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
+        std::mem::take(&mut self.dead_letters)
     }
 
     /// Acknowledges entries (`XACK`): they will not be delivered to this group again.
@@ -268,6 +294,14 @@ impl GroupConsumer {
                 _ => "malformed entry: needs the fields id, type and event".to_owned(),
             };
             self.dead_letter(&entry, &reason).await?;
+            self.dead_letters.push(DeadLetter {
+                stream_id: entry.id.clone(),
+                event_id: entry.field("id").map(str::to_owned),
+                type_name: entry.field("type").map(str::to_owned),
+                json: entry.field("event").map(str::to_owned),
+                reason,
+                deliveries: count,
+            });
         }
         Ok(out)
     }

@@ -149,6 +149,16 @@ async fn an_entry_never_acknowledged_goes_to_the_dead_letters() {
         "the group goes on with the next entries"
     );
     c.ack(&stream_ids(&next)).await.unwrap();
+    // The caller learns what was dead-lettered, to report it.
+    let reported = c.take_dead_letters();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(reported[0].stream_id, poison.stream_id);
+    assert_eq!(
+        reported[0].event_id.as_deref(),
+        Some(poison.event_id.as_str())
+    );
+    assert_eq!(reported[0].deliveries, 4);
+    assert!(c.take_dead_letters().is_empty(), "reported once");
 
     let dead = redis.xrange("alice:dead");
     assert_eq!(dead.len(), 1);
@@ -189,6 +199,10 @@ async fn a_malformed_entry_goes_to_the_dead_letters_at_once() {
     assert_eq!(dead.len(), 1);
     assert!(field(&dead[0].1, "reason").contains("malformed"));
     assert_eq!(field(&dead[0].1, "note"), "no event here");
+    let reported = c.take_dead_letters();
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].event_id, None);
+    assert_eq!(reported[0].type_name.as_deref(), Some("x"));
 }
 
 #[tokio::test]
