@@ -825,3 +825,33 @@ fn one_stream_per_daemon_and_workers_only_beside_a_daemon_that_left_them_the_sta
     assert!(err.contains("still runs the metadata stage"), "{err}");
     daemon.stop();
 }
+
+#[test]
+fn alice_scan_with_redis_and_a_worker_finishes_with_every_file_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    drop_pngs(&inbox, "s", 20);
+    // A scan writes the stream and is its owner while it runs; the worker joins it.
+    let scan = Command::new(ALICE)
+        .args(["scan", "--log-format", "json", "--config"])
+        .arg(&cfg)
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker = Worker::start(&cfg, dir.path(), "metadata", "scan-w");
+    let out = scan.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("organized 20"), "{stdout}");
+    worker.stop();
+    assert_exactly_once(dir.path(), &redis, 20);
+}

@@ -203,6 +203,9 @@ impl RedisSection {
         c.max_deliveries = self.max_deliveries;
         c.timeout = std::time::Duration::from_millis(self.timeout_ms);
         c.claim_idle = std::time::Duration::from_millis(self.claim_idle_ms);
+        // A blocking read returns at once when an entry arrives; its length only bounds how
+        // long a stopping daemon or worker waits for its group readers.
+        c.block = std::time::Duration::from_millis(500);
         // Every writer (daemon, workers) creates the stage groups before its first append, so
         // no stage, in process or in a worker, misses an event appended before it first read.
         c.groups = pipeline::Stage::ALL
