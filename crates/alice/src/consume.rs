@@ -113,11 +113,12 @@ async fn run(
                     let _ = caught_up.send(true);
                 }
                 if down_since.is_none() {
+                    // Debug only: the process's Redis writer reports an outage, once.
                     let effect = match role {
                         Role::Daemon => "files keep being organized in process",
                         Role::Worker => "this stage waits",
                     };
-                    tracing::warn!(group, error = %e, effect, "cannot read the consumer group; retrying with backoff");
+                    tracing::debug!(group, error = %e, effect, "cannot read the consumer group; retrying with backoff");
                     down_since = Some(Instant::now());
                 }
                 tokio::select! {
@@ -128,7 +129,7 @@ async fn run(
             }
             Ok(list) => {
                 if let Some(since) = down_since.take() {
-                    tracing::info!(
+                    tracing::debug!(
                         group,
                         down_ms = since.elapsed().as_millis() as u64,
                         "reading the consumer group again"

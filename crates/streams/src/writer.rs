@@ -24,6 +24,9 @@ const LANES: usize = 8;
 const QUEUE: usize = 4096;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// While idle, Redis is pinged this often, so an outage is reported (once) even when there
+/// is nothing to append; the process's consumer groups stay quiet about it.
+const PING_EVERY: Duration = Duration::from_secs(5);
 
 /// Where an appended event went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +135,7 @@ impl StreamWriter {
             replayed: 0,
             backoff: BACKOFF_MIN,
             next_retry: Instant::now(),
+            next_ping: Instant::now() + PING_EVERY,
             flush_waiters: Vec::new(),
         };
         match open_lanes(&task.cfg).await {
@@ -221,6 +225,7 @@ struct Task {
     replayed: u64,
     backoff: Duration,
     next_retry: Instant,
+    next_ping: Instant,
     flush_waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -269,6 +274,7 @@ impl Task {
                 },
                 Some(done) = self.busy.join_next(), if in_flight => self.finish(done).await,
                 () = tokio::time::sleep_until(self.next_retry), if down => self.reconnect().await,
+                () = tokio::time::sleep_until(self.next_ping), if !down && !in_flight => self.ping().await,
             }
         }
     }
@@ -450,6 +456,25 @@ impl Task {
         })
         .await
         .map_err(|e| std::io::Error::other(format!("spool task failed: {e}")))?
+    }
+
+    /// An idle health check on one of the idle connections.
+    async fn ping(&mut self) {
+        self.next_ping = Instant::now() + PING_EVERY;
+        let Some(mut conn) = self.idle.pop() else {
+            return;
+        };
+        match redis::cmd("PING").query_async::<()>(&mut conn).await {
+            Ok(()) => self.idle.push(conn),
+            Err(source) => {
+                let e = Error::Redis {
+                    op: "PING",
+                    url: self.url.clone(),
+                    source,
+                };
+                self.mark_down(&e).await;
+            }
+        }
     }
 
     async fn reconnect(&mut self) {

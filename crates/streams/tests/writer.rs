@@ -296,3 +296,29 @@ async fn groups_exist_before_a_spool_is_appended_so_a_late_reader_misses_nothing
     let want: Vec<String> = sent.iter().map(|(id, _, _)| id.clone()).collect();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn an_idle_writer_reports_an_outage_once_and_the_return_once() {
+    let logs = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut redis = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let writer = StreamWriter::start(redis.config(state.path()))
+        .await
+        .unwrap();
+    // Nothing is appended: only the idle health check can notice.
+    redis.kill();
+    wait_for("the outage to be noticed", || !writer.is_connected()).await;
+    redis.restart();
+    wait_for("Redis to be back", || writer.is_connected()).await;
+    writer.flush().await;
+    let text = logs.text();
+    assert_eq!(text.matches("Redis unreachable").count(), 1, "{text}");
+    assert_eq!(text.matches("Redis reachable again").count(), 1, "{text}");
+    assert_eq!(writer.outages(), 1);
+}
