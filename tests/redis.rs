@@ -530,6 +530,17 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
         .unwrap();
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["redis"]["workers"], serde_json::json!(["metadata"]));
+    // The files wait, unread, in the metadata group: status shows it.
+    let groups = status["redis"]["groups"].as_array().unwrap();
+    let metadata = groups.iter().find(|g| g["group"] == "metadata").unwrap();
+    assert_eq!(metadata["consumers"], 0, "{groups:?}");
+    assert!(metadata["unread"].as_u64().unwrap() >= 6, "{groups:?}");
+    let human = support::alice(&cfg, &["status"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("groups     ") && human.contains("metadata 0 pending"),
+        "{human}"
+    );
     let worker = Worker::start(&cfg, dir.path(), "metadata", "w1");
     // A second worker under the same name is refused: they would share a spool and a
     // pending list.

@@ -116,6 +116,23 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<ExitCode> {
             workers.join(", ")
         );
     }
+    if let Some(groups) = redis["groups"].as_array() {
+        let shown: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let unread = g["unread"]
+                    .as_u64()
+                    .map_or_else(|| "?".to_owned(), |n| n.to_string());
+                format!(
+                    "{} {} pending, {unread} unread, {} consumers",
+                    g["group"].as_str().unwrap_or("?"),
+                    g["pending"],
+                    g["consumers"]
+                )
+            })
+            .collect();
+        println!("groups     {}", shown.join("; "));
+    }
     let busy: Vec<String> = s
         .pointer("/queues")
         .and_then(Value::as_array)

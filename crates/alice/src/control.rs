@@ -59,6 +59,8 @@ pub struct DaemonView {
     pub last_errors: Arc<Mutex<VecDeque<Value>>>,
     /// The Redis writer and its redacted URL, when `[redis]` is configured.
     pub redis: Option<(Arc<streams::StreamWriter>, String)>,
+    /// The stream settings, to show the consumer groups.
+    pub stream: Option<streams::StreamConfig>,
 }
 
 /// Keeps the last few failures for `alice status`, from a lossy observer (never slows the
@@ -266,6 +268,20 @@ fn project_name(name: Option<String>) -> Result<String> {
 
 async fn status(view: &DaemonView) -> Value {
     let cfg = view.config.borrow().clone();
+    // Asked of Redis, briefly: `null` while it does not answer.
+    let groups = match (&view.stream, &view.redis) {
+        (Some(sc), Some((w, _))) if w.is_connected() => {
+            match tokio::time::timeout(std::time::Duration::from_secs(1), streams::groups(sc)).await {
+                Ok(Ok(list)) => json!(
+                    list.iter()
+                        .map(|g| json!({"group": g.name, "consumers": g.consumers, "pending": g.pending, "unread": g.lag}))
+                        .collect::<Vec<_>>()
+                ),
+                _ => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    };
     let ws = view.watch_stats.borrow().clone();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let bus = view.pipeline.bus().stats();
@@ -305,7 +321,7 @@ async fn status(view: &DaemonView) -> Value {
         "queues": bus.subscribers.iter().map(|s| json!({"subscriber": s.name, "queued": s.queued, "capacity": s.capacity, "delivered": s.delivered, "failed": s.failed, "dead_lettered": s.dead_lettered})).collect::<Vec<_>>(),
         "observers": bus.observers.iter().map(|o| json!({"id": o.id, "received": o.received, "missed": o.missed})).collect::<Vec<_>>(),
         "redis": match &view.redis {
-            Some((w, url)) => json!({"url": url, "connected": w.is_connected(), "spooled": w.spooled(), "outages": w.outages(), "workers": cfg.redis.as_ref().map(|r| r.workers.clone()).unwrap_or_default()}),
+            Some((w, url)) => json!({"url": url, "connected": w.is_connected(), "spooled": w.spooled(), "outages": w.outages(), "workers": cfg.redis.as_ref().map(|r| r.workers.clone()).unwrap_or_default(), "groups": groups}),
             None => json!("not configured"),
         },
         "last_errors": errors,

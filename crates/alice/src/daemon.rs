@@ -399,6 +399,7 @@ async fn main_loop(
                 redis: redis
                     .clone()
                     .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
+                stream: stream_cfg.clone(),
             });
             let control = crate::control::serve(
                 crate::control::socket_path(&cfg.state_dir),

@@ -12,7 +12,7 @@
 //! - `consumer`: [`GroupConsumer`], one consumer of a consumer group: own pending entries
 //!   first, `XAUTOCLAIM` from dead consumers, dead letters after `max_deliveries`.
 //! - `reader`: [`replay`] of a range and [`tail`] of new entries, outside any group.
-//! - `owner`: [`claim_owner`], one daemon per stream (`<prefix>:owner`).
+//! - `admin`: [`claim_owner`] (one daemon per stream, `<prefix>:owner`) and [`groups`] (state of the consumer groups).
 //!
 //! # Guarantees
 //!
@@ -22,18 +22,18 @@
 //! them. Acknowledged entries are not delivered again, as long as Redis persists its state
 //! (AOF with `appendfsync always` for no loss at all).
 
+mod admin;
 mod config;
 mod consumer;
 mod error;
-mod owner;
 mod reader;
 mod redis_io;
 mod spool;
 mod writer;
 
+pub use admin::{GroupInfo, claim_owner, groups, owner};
 pub use config::{StreamConfig, redact};
 pub use consumer::{DeadLetter, Delivery, GroupConsumer};
 pub use error::{Error, Result};
-pub use owner::{claim_owner, owner};
 pub use reader::{ReplayFrom, replay, tail};
 pub use writer::{Appended, StreamWriter};
