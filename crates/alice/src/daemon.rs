@@ -230,6 +230,24 @@ async fn main_loop(
     };
     if let Some(sc) = &stream_cfg {
         claim_stream(sc, &cfg.state_dir).await?;
+        // Marks of what each stage consumed matter while the stream can still deliver their
+        // events; a month covers any outage or backlog worth the name.
+        let cat = catalog.clone();
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(CONSUMED_KEEP_DAYS);
+        match tokio::task::spawn_blocking(move || cat.prune_consumed(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(
+                    marks = n,
+                    days = CONSUMED_KEEP_DAYS,
+                    "forgot old consumed marks"
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot forget old consumed marks; the catalog keeps them")
+            }
+            Err(e) => tracing::warn!(error = %e, "consumed-mark cleanup task failed"),
+        }
     }
     let redis = match &stream_cfg {
         Some(sc) => Some(start_redis_writer(sc.clone()).await?),
@@ -575,6 +593,9 @@ async fn main_loop(
         ExitCode::SUCCESS
     })
 }
+
+/// Days a stage's "consumed" mark is kept in the catalog.
+const CONSUMED_KEEP_DAYS: i64 = 30;
 
 /// How a daemon names itself as the owner of a stream: host and state dir.
 pub(crate) fn stream_owner(state_dir: &Path) -> String {

@@ -142,9 +142,10 @@ impl Catalog {
         self.write(OP, |tx| {
             for (stage, event_id) in consumed {
                 tx.prepare_cached(
-                    "INSERT OR IGNORE INTO consumed (stage, event_id) VALUES (?1, ?2)",
+                    "INSERT OR IGNORE INTO consumed (stage, event_id, consumed_at)
+                     VALUES (?1, ?2, ?3)",
                 )
-                .and_then(|mut s| s.execute(params![stage, event_id]))
+                .and_then(|mut s| s.execute(params![stage, event_id, now]))
                 .map_err(self.db(OP))?;
             }
             let mut fresh = Vec::with_capacity(items.len());
@@ -201,6 +202,18 @@ impl Catalog {
             })?
         };
         Ok(found.is_some())
+    }
+
+    /// Forgets consumed marks written before `before`; returns how many. A mark is only
+    /// needed while the stream may still deliver its event; one delivered after its mark was
+    /// forgotten is handled again, which every stage tolerates.
+    pub fn prune_consumed(&self, before: DateTime<Utc>) -> Result<usize> {
+        let cutoff = time_text(before);
+        self.write("forgetting old consumed marks", |tx| {
+            tx.prepare_cached("DELETE FROM consumed WHERE consumed_at < ?1")
+                .and_then(|mut s| s.execute([&cutoff]))
+                .map_err(self.db("forgetting old consumed marks"))
+        })
     }
 
     /// Every event about `asset_id`, in event-time order (arrival order among equal times),

@@ -217,10 +217,12 @@ CREATE INDEX identities_key ON identities (dev, ino, size, mtime_ns, ctime_ns);
 /// re-reading entries after a restart) skips what the in-process pipeline already handled.
 const V5: &str = r#"
 CREATE TABLE consumed (
-    stage    TEXT NOT NULL,
-    event_id TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    consumed_at TEXT NOT NULL,
     PRIMARY KEY (stage, event_id)
 ) WITHOUT ROWID;
+CREATE INDEX consumed_at ON consumed (consumed_at);
 "#;
 
 /// Reads `PRAGMA user_version`.

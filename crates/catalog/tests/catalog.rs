@@ -397,6 +397,17 @@ fn consumed_marks_survive_reopen_and_the_catalog_stage_means_recorded() {
         "recorded = consumed by the catalog"
     );
     assert!(!cat.consumed("metadata", "e1").unwrap());
+
+    // Old marks can be forgotten; recent ones stay.
+    assert_eq!(cat.prune_consumed(at(0)).unwrap(), 0);
+    assert!(cat.consumed("metadata", "e0").unwrap());
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(cat.prune_consumed(later).unwrap(), 3);
+    assert!(!cat.consumed("metadata", "e0").unwrap());
+    assert!(
+        cat.consumed("catalog", "e1").unwrap(),
+        "events are not marks"
+    );
 }
 
 #[test]
