@@ -864,5 +864,12 @@ fn alice_scan_with_redis_and_a_worker_finishes_with_every_file_counted() {
     );
     assert!(stdout.contains("organized 20"), "{stdout}");
     worker.stop();
+    // Before exiting, the scan's group readers took a last look: nothing left unread.
     assert_exactly_once(dir.path(), &redis, 20);
+    let again = support::alice(&cfg, &["scan"]);
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && again_out.contains("organized 0"),
+        "{again_out}"
+    );
 }

@@ -80,6 +80,9 @@ async fn run(
     let mut down_since: Option<Instant> = None;
     loop {
         if *stop.borrow() {
+            if let Some(c) = consumer.as_mut() {
+                finish(&pipeline, stage, c, role).await;
+            }
             break;
         }
         let result = match consumer.as_mut() {
@@ -157,6 +160,32 @@ async fn run(
         }
     }
     tracing::debug!(group, "consumer group reader stopped");
+}
+
+/// On stop: what the group already holds for this consumer (pending, or appended before the
+/// stop) is handled and acknowledged before the reader exits, briefly; what is left is
+/// handled at the next start.
+async fn finish(pipeline: &Pipeline, stage: Stage, consumer: &mut GroupConsumer, role: Role) {
+    let drain = async {
+        loop {
+            match consumer.next_now().await {
+                Ok(list) if !list.is_empty() => {
+                    report_dead_letters(pipeline, stage, consumer).await;
+                    handle_batch(pipeline, stage, consumer, list, role).await;
+                }
+                _ => break,
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            group = stage.name(),
+            "stopping with entries still in the group; they are handled at the next start"
+        );
+    }
 }
 
 /// Announces entries the group moved to the dead-letter stream as `DeadLettered` events, so

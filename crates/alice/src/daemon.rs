@@ -546,6 +546,11 @@ async fn main_loop(
             ))
             .await;
     }
+    if let Some(w) = &redis {
+        // Everything published so far reaches Redis first, so the group readers' last look
+        // sees it and acknowledges it now rather than at the next start.
+        w.flush().await;
+    }
     for r in runners {
         r.stop().await;
     }

@@ -89,6 +89,7 @@ pub fn run(args: &ConfigArgs, stage: Stage, consumer: Option<String>) -> Result<
         Notifier::from_env().send(&format!("READY=1\nSTATUS=worker {stage} as {}", sc.consumer));
         let signal = signals.recv().await;
         tracing::info!(signal, "stopping: finishing the batch in hand");
+        writer.flush().await;
         runner.stop().await;
         let report = pipeline.shutdown(Duration::from_secs(10)).await;
         writer.flush().await;
