@@ -585,22 +585,39 @@ fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
     let daemon = Daemon::start(&cfg, dir.path());
     let mut a = Worker::start(&cfg, dir.path(), "metadata", "a");
     // Frozen inside its blocking read: Redis still hands it the next entries, which then sit
-    // in its pending list, never acknowledged.
-    a.signal(libc::SIGSTOP);
-    drop_pngs(&inbox, "k", 12);
-    wait_for("entries pending with the frozen worker", || {
+    // in its pending list, never acknowledged. Frozen between two reads (a sub-millisecond
+    // window), it gets nothing: let it run, handle that wave, and freeze it again.
+    let held_by_a = || {
         redis
             .cli(&["XPENDING", "alice:events", "metadata"])
             .lines()
             .any(|l| l == "a")
-    });
+    };
+    let mut dropped = 0;
+    for wave in 0..5 {
+        a.signal(libc::SIGSTOP);
+        drop_pngs(&inbox, &format!("k{wave}"), 12);
+        dropped += 12;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !held_by_a() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if held_by_a() {
+            break;
+        }
+        a.signal(libc::SIGCONT);
+        wait_for("the unfrozen worker to finish its wave", || {
+            files_under(&dir.path().join("organized")).len() == dropped
+        });
+    }
+    assert!(held_by_a(), "the frozen worker never received entries");
     kill9(&mut a.child);
 
     // Two workers share what is left; the dead one's entries go to them after claim_idle.
     let b = Worker::start(&cfg, dir.path(), "metadata", "b");
     let c = Worker::start(&cfg, dir.path(), "metadata", "c");
-    wait_for("12 organized", || {
-        files_under(&dir.path().join("organized")).len() == 12
+    wait_for("every file organized", || {
+        files_under(&dir.path().join("organized")).len() == dropped
     });
     wait_for("the dead worker's entries to be reclaimed", || {
         (b.text() + &c.text()).contains("reclaimed entries idle with another consumer")
@@ -608,7 +625,7 @@ fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
     b.stop();
     c.stop();
     daemon.stop();
-    assert_exactly_once(dir.path(), &redis, 12);
+    assert_exactly_once(dir.path(), &redis, dropped);
 }
 
 #[test]
