@@ -199,6 +199,10 @@ pub struct WatchStats {
     pub polling_inboxes: AtomicU64,
     /// Reconciliation scans caused by event-queue overflow.
     pub rescans: AtomicU64,
+    /// Paths remembered by [`Watcher::run`](crate::Watcher::run) as emitted (or failed) in
+    /// their current version, so they are not emitted again while unchanged. Entries go when
+    /// their file is removed or moved away, so this follows the number of files in the inboxes.
+    pub reported_paths: AtomicU64,
 }
 
 impl WatchStats {
@@ -208,5 +212,9 @@ impl WatchStats {
 
     pub(crate) fn sub(counter: &AtomicU64, n: u64) {
         counter.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(gauge: &AtomicU64, n: u64) {
+        gauge.store(n, Ordering::Relaxed);
     }
 }

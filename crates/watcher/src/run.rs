@@ -4,8 +4,16 @@
 //! unchanged for `settle`), then `ready`/`queued` (hashing), and ends in `reported`
 //! (the identity last emitted for that path, so a file is emitted once per version).
 //! Everything runs on one task; hashing runs on the blocking pool.
+//!
+//! Each loop turn must stay cheap however many files are in flight (a burst puts thousands
+//! in `pending` and sends several events per file): settle deadlines live in a timer queue
+//! ([`Timers`]), and `pending` and `reported` are ordered maps so that everything below a
+//! removed folder is one range. Scans started by the loop for a new folder or a poll only
+//! walk; their files are hashed through `ready` like any other, so events keep flowing.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BinaryHeap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +57,8 @@ struct Pending {
     inbox: usize,
     /// Last observed version; `None` forces one more settle interval.
     stamp: Option<Stamp>,
-    /// When to re-stat; `None` while waiting for a close.
+    /// When to re-stat; `None` while waiting for a close. Set it only through
+    /// [`Timers::arm`], which queues the timer; clearing it needs nothing else.
     deadline: Option<Instant>,
     /// Data was written and no close-after-write seen yet.
     awaiting_close: bool,
@@ -57,6 +66,75 @@ struct Pending {
     /// started writing, so it is held until it is closed.
     created_only: bool,
     kind: DiscoveryKind,
+}
+
+/// Settle deadlines, earliest first: finding the next one and the due ones costs O(log n)
+/// per entry instead of a pass over every pending file.
+///
+/// Entries are never looked for to be removed: an entry counts only while it still equals
+/// its file's `Pending::deadline`. One that no longer does (deadline moved, cleared, or the
+/// file left `pending`) is dropped when it reaches the front. Every entry is at most
+/// `settle` in the future when pushed, so stale ones are gone within `settle`.
+#[derive(Default)]
+struct Timers(BinaryHeap<Reverse<(Instant, PathBuf)>>);
+
+impl Timers {
+    /// Sets `deadline` (the one of the pending file at `path`) to `at` and queues it.
+    /// Always pushes, even for an unchanged deadline: its entry may just have been taken.
+    fn arm(&mut self, path: &Path, deadline: &mut Option<Instant>, at: Instant) {
+        *deadline = Some(at);
+        self.0.push(Reverse((at, path.to_path_buf())));
+    }
+
+    /// The earliest live deadline; stale entries in front of it are dropped on the way.
+    fn next(&mut self, pending: &BTreeMap<PathBuf, Pending>) -> Option<Instant> {
+        while let Some(Reverse((at, path))) = self.0.peek() {
+            if is_live(pending, path, *at) {
+                return Some(*at);
+            }
+            self.0.pop();
+        }
+        None
+    }
+
+    /// Takes every live deadline up to `now`, earliest first, each path once.
+    fn take_due(&mut self, now: Instant, pending: &BTreeMap<PathBuf, Pending>) -> Vec<PathBuf> {
+        let mut due: Vec<PathBuf> = Vec::new();
+        while let Some(Reverse((at, _))) = self.0.peek()
+            && *at <= now
+        {
+            let Some(Reverse((at, path))) = self.0.pop() else {
+                break;
+            };
+            // An entry is live for one deadline of one path, so a repeat can only be an
+            // exact duplicate, and duplicates pop one after the other.
+            if is_live(pending, &path, at) && due.last() != Some(&path) {
+                due.push(path);
+            }
+        }
+        due
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+fn is_live(pending: &BTreeMap<PathBuf, Pending>, path: &Path, at: Instant) -> bool {
+    pending.get(path).is_some_and(|p| p.deadline == Some(at))
+}
+
+/// Removes `path` and everything below it from `map`.
+fn remove_tree<V>(map: &mut BTreeMap<PathBuf, V>, path: &Path) {
+    let below: Vec<PathBuf> = map
+        .range(path.to_path_buf()..)
+        .take_while(|(p, _)| p.starts_with(path))
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in &below {
+        map.remove(p);
+    }
 }
 
 struct Inbox {
@@ -81,7 +159,9 @@ pub(crate) struct Runner {
     // Kept so `raw_rx` never reports "closed" after every inbox fell back to polling.
     _raw_tx: mpsc::Sender<Raw>,
     raw_rx: mpsc::Receiver<Raw>,
-    pending: HashMap<PathBuf, Pending>,
+    /// Ordered so that everything below a removed folder is one contiguous range.
+    pending: BTreeMap<PathBuf, Pending>,
+    timers: Timers,
     ready: VecDeque<Candidate>,
     /// Paths in `ready` or being hashed: a scan must not identify them a second time.
     queued: HashSet<PathBuf>,
@@ -120,14 +200,31 @@ impl Reported {
     }
 }
 
+/// What a scan started by the loop does besides the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanMode {
+    /// Hash settled files before returning: a reconciliation, whose `ScanFinished` follows
+    /// every file it found settled.
+    Identify,
+    /// Only walk; settled files join `ready` and are hashed while the loop goes on.
+    Walk,
+}
+
 struct RunHooks<'a> {
-    pending: &'a HashMap<PathBuf, Pending>,
-    queued: &'a HashSet<PathBuf>,
+    pending: &'a BTreeMap<PathBuf, Pending>,
+    queued: &'a mut HashSet<PathBuf>,
+    ready: &'a mut VecDeque<Candidate>,
     reported: &'a mut BTreeMap<PathBuf, Reported>,
+    mode: ScanMode,
+    /// Every file the walk found, when the caller wants to know.
+    seen: Option<&'a mut HashSet<PathBuf>>,
 }
 
 impl Hooks for RunHooks<'_> {
-    fn skip(&self, c: &Candidate) -> bool {
+    fn skip(&mut self, c: &Candidate) -> bool {
+        if let Some(seen) = self.seen.as_deref_mut() {
+            seen.insert(c.path.clone());
+        }
         self.pending.contains_key(&c.path)
             || self.queued.contains(&c.path)
             || self
@@ -139,6 +236,17 @@ impl Hooks for RunHooks<'_> {
     fn reported(&mut self, path: &Path, stamp: Stamp, failed: bool) {
         self.reported
             .insert(path.to_path_buf(), Reported::new(stamp, failed));
+    }
+
+    fn take_for_hashing(&mut self, c: Candidate) -> Option<Candidate> {
+        match self.mode {
+            ScanMode::Identify => Some(c),
+            ScanMode::Walk => {
+                self.queued.insert(c.path.clone());
+                self.ready.push_back(c);
+                None
+            }
+        }
     }
 }
 
@@ -178,7 +286,8 @@ impl Runner {
             inboxes,
             _raw_tx: raw_tx,
             raw_rx,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
+            timers: Timers::default(),
             ready: VecDeque::new(),
             queued: HashSet::new(),
             jobs: JoinSet::new(),
@@ -210,7 +319,11 @@ impl Runner {
                 }
             }
             self.dispatch();
-            let deadline = self.pending.values().filter_map(|p| p.deadline).min();
+            WatchStats::set(
+                &self.shared.stats.reported_paths,
+                self.reported.len() as u64,
+            );
+            let deadline = self.timers.next(&self.pending);
             let polling = self.inboxes.iter().any(|b| b.watch.is_none());
             let step = tokio::select! {
                 biased;
@@ -259,10 +372,10 @@ impl Runner {
             self.drain_before_rescan(i);
             // The lost events may include closes: treat every waiting file as created-then-quiet.
             let settle = Instant::now() + self.shared.settle;
-            for p in self.pending.values_mut().filter(|p| p.inbox == i) {
+            for (path, p) in self.pending.iter_mut().filter(|(_, p)| p.inbox == i) {
                 p.awaiting_close = false;
                 p.created_only = false;
-                p.deadline = Some(settle);
+                self.timers.arm(path, &mut p.deadline, settle);
             }
         }
         send(
@@ -275,7 +388,14 @@ impl Runner {
         .await?;
         let watch = self.inboxes[i].watch.clone();
         let Some(files) = self
-            .scan(i, root.clone(), DiscoveryKind::Scan, watch, stop)
+            .scan(
+                i,
+                root.clone(),
+                (DiscoveryKind::Scan, ScanMode::Identify),
+                watch,
+                None,
+                stop,
+            )
             .await?
         else {
             return Ok(false);
@@ -317,19 +437,24 @@ impl Runner {
     }
 
     /// Walks `start` with the run loop's bookkeeping; unsettled files join `pending`.
-    /// Returns the number of candidates, or `None` on shutdown.
+    /// With `seen`, collects the path of every file found. Returns the number of
+    /// candidates, or `None` on shutdown.
     async fn scan(
         &mut self,
         i: usize,
         start: PathBuf,
-        kind: DiscoveryKind,
+        (kind, mode): (DiscoveryKind, ScanMode),
         watch: Option<Arc<WatchHandle>>,
+        seen: Option<&mut HashSet<PathBuf>>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Option<u64>, WatchError> {
         let mut hooks = RunHooks {
             pending: &self.pending,
-            queued: &self.queued,
+            queued: &mut self.queued,
+            ready: &mut self.ready,
             reported: &mut self.reported,
+            mode,
+            seen,
         };
         let TreeScan {
             summary,
@@ -355,14 +480,18 @@ impl Runner {
         // Files still open for writing are re-checked every `settle` like changing ones (the
         // lease probe is cheap); their close event usually comes first.
         for c in deferred.into_iter().chain(busy) {
-            self.pending.entry(c.path.clone()).or_insert(Pending {
-                inbox: i,
-                stamp: Some(c.stamp),
-                deadline: Some(deadline),
-                awaiting_close: false,
-                created_only: false,
-                kind: c.kind,
-            });
+            if let Entry::Vacant(slot) = self.pending.entry(c.path) {
+                let path = slot.key().clone();
+                let p = slot.insert(Pending {
+                    inbox: i,
+                    stamp: Some(c.stamp),
+                    deadline: None,
+                    awaiting_close: false,
+                    created_only: false,
+                    kind: c.kind,
+                });
+                self.timers.arm(&path, &mut p.deadline, deadline);
+            }
         }
         if let Some(error) = watch_limit {
             self.fall_back_to_polling(i, &error.to_string());
@@ -389,16 +518,52 @@ impl Runner {
             if self.inboxes[i].watch.is_none() {
                 let root = self.shared.inboxes[i].clone();
                 trace!(inbox = %root.display(), "polling inbox");
+                let mut seen = HashSet::new();
                 if self
-                    .scan(i, root, DiscoveryKind::Scan, None, stop)
+                    .scan(
+                        i,
+                        root.clone(),
+                        (DiscoveryKind::Scan, ScanMode::Walk),
+                        None,
+                        Some(&mut seen),
+                        stop,
+                    )
                     .await?
                     .is_none()
                 {
                     return Ok(false);
                 }
+                self.forget_unseen(&root, &seen);
             }
         }
         Ok(true)
+    }
+
+    /// A polled inbox sends no removal events, so after each pass the files it did not find
+    /// are forgotten, as `gone` does for a watched one. Only files that are really gone: one
+    /// in a folder that could not be listed this time is still there and stays remembered,
+    /// or it would be emitted again once the folder is readable.
+    fn forget_unseen(&mut self, root: &Path, seen: &HashSet<PathBuf>) {
+        let unseen: Vec<PathBuf> = self
+            .reported
+            .range(root.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(root))
+            .filter(|(p, _)| !seen.contains(*p))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in unseen {
+            let gone = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => !meta.is_file(),
+                Err(error) => matches!(
+                    error.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ),
+            };
+            if gone {
+                trace!(path = %path.display(), "file left the polled inbox; forgotten");
+                self.reported.remove(&path);
+            }
+        }
     }
 
     async fn on_raw(
@@ -486,8 +651,17 @@ impl Runner {
             {
                 // Files may have landed in the new folder before its watch existed; the walk
                 // watches each folder before listing it, so nothing slips between the two.
+                // Only the walk happens here; hashing a large folder inline would hold up
+                // every other event for as long as it takes.
                 return Ok(self
-                    .scan(i, path, DiscoveryKind::Watch, Some(watch), stop)
+                    .scan(
+                        i,
+                        path,
+                        (DiscoveryKind::Watch, ScanMode::Walk),
+                        Some(watch),
+                        None,
+                        stop,
+                    )
                     .await?
                     .is_some());
             }
@@ -498,7 +672,7 @@ impl Runner {
         }
         let stamp = Stamp::from_metadata(&meta);
         let settle_at = Instant::now() + self.shared.settle;
-        let entry = self.pending.entry(path).or_insert(Pending {
+        let entry = self.pending.entry(path.clone()).or_insert(Pending {
             inbox: i,
             stamp: None,
             deadline: None,
@@ -522,7 +696,7 @@ impl Runner {
             || entry.deadline.is_none()
         {
             entry.stamp = Some(stamp);
-            entry.deadline = Some(settle_at);
+            self.timers.arm(&path, &mut entry.deadline, settle_at);
         }
         Ok(true)
     }
@@ -537,33 +711,19 @@ impl Runner {
             }
             return;
         }
-        if self.pending.remove(path).is_some() {
+        if self.pending.contains_key(path) {
             debug!(path = %path.display(), "file removed before it settled; dropped");
         }
         if let Some(watch) = &self.inboxes[i].watch {
             watch.unwatch_tree(path);
         }
-        self.pending.retain(|p, _| !p.starts_with(path));
-        let below: Vec<PathBuf> = self
-            .reported
-            .range(path.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(path))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in below {
-            self.reported.remove(&p);
-        }
+        remove_tree(&mut self.pending, path);
+        remove_tree(&mut self.reported, path);
     }
 
     async fn fire_due(&mut self) -> Result<(), WatchError> {
-        let now = Instant::now();
-        let due: Vec<PathBuf> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
-            .map(|(path, _)| path.clone())
-            .collect();
-        for path in due {
+        // Firing one file never changes another's deadline, so taking them all first is safe.
+        for path in self.timers.take_due(Instant::now(), &self.pending) {
             self.fire(path).await?;
         }
         Ok(())
@@ -576,7 +736,7 @@ impl Runner {
             return Ok(());
         };
         if self.queued.contains(&path) {
-            p.deadline = Some(settle_at);
+            self.timers.arm(&path, &mut p.deadline, settle_at);
             return Ok(());
         }
         let meta = match std::fs::symlink_metadata(&path) {
@@ -594,7 +754,7 @@ impl Runner {
         let stamp = Stamp::from_metadata(&meta);
         if p.stamp != Some(stamp) {
             p.stamp = Some(stamp);
-            p.deadline = Some(settle_at);
+            self.timers.arm(&path, &mut p.deadline, settle_at);
             return Ok(());
         }
         if p.awaiting_close || (p.created_only && stamp.id.size == 0) {
@@ -644,7 +804,7 @@ impl Runner {
             HashOutcome::Changed | HashOutcome::InUse => {
                 debug!(path = %c.path.display(), "file changed while being hashed, or is still open for writing; waiting for it to settle again");
                 let settle_at = Instant::now() + self.shared.settle;
-                let p = self.pending.entry(c.path).or_insert(Pending {
+                let p = self.pending.entry(c.path.clone()).or_insert(Pending {
                     inbox: c.inbox,
                     stamp: None,
                     deadline: None,
@@ -653,7 +813,7 @@ impl Runner {
                     kind: c.kind,
                 });
                 if p.deadline.is_none() && !p.awaiting_close {
-                    p.deadline = Some(settle_at);
+                    self.timers.arm(&c.path, &mut p.deadline, settle_at);
                 }
                 Ok(())
             }
@@ -671,5 +831,179 @@ impl Runner {
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::model::{FileIdentity, IdentityCache};
+    use crate::{WatchConfig, Watcher};
+
+    fn waiting(pending: &mut BTreeMap<PathBuf, Pending>, path: &str) -> PathBuf {
+        let path = PathBuf::from(path);
+        pending.insert(
+            path.clone(),
+            Pending {
+                inbox: 0,
+                stamp: None,
+                deadline: None,
+                awaiting_close: false,
+                created_only: false,
+                kind: DiscoveryKind::Watch,
+            },
+        );
+        path
+    }
+
+    fn arm(
+        timers: &mut Timers,
+        pending: &mut BTreeMap<PathBuf, Pending>,
+        path: &Path,
+        at: Instant,
+    ) {
+        let p = pending.get_mut(path).unwrap();
+        timers.arm(path, &mut p.deadline, at);
+    }
+
+    #[test]
+    fn timers_give_live_deadlines_in_order_and_drop_stale_ones() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut pending = BTreeMap::new();
+        let mut timers = Timers::default();
+        let (a, b, c, d) = (
+            waiting(&mut pending, "/i/a"),
+            waiting(&mut pending, "/i/b"),
+            waiting(&mut pending, "/i/c"),
+            waiting(&mut pending, "/i/d"),
+        );
+        arm(&mut timers, &mut pending, &a, ms(10));
+        arm(&mut timers, &mut pending, &b, ms(20));
+        arm(&mut timers, &mut pending, &c, ms(5));
+        arm(&mut timers, &mut pending, &d, ms(1));
+        // a moves later, c stops waiting for a deadline (awaiting its close), d leaves.
+        arm(&mut timers, &mut pending, &a, ms(30));
+        pending.get_mut(&c).unwrap().deadline = None;
+        pending.remove(&d);
+        // The same deadline armed twice is still taken once.
+        arm(&mut timers, &mut pending, &b, ms(20));
+        assert_eq!(timers.next(&pending), Some(ms(20)));
+        assert!(timers.take_due(ms(19), &pending).is_empty());
+        assert_eq!(timers.take_due(ms(25), &pending), vec![b.clone()]);
+        assert_eq!(timers.next(&pending), Some(ms(30)));
+        // Re-armed with the very deadline just taken (a zero settle): queued again.
+        arm(&mut timers, &mut pending, &b, ms(20));
+        assert_eq!(timers.take_due(ms(40), &pending), vec![b, a]);
+        assert_eq!(timers.next(&pending), None);
+        assert_eq!(timers.len(), 0);
+    }
+
+    #[test]
+    fn timers_take_due_files_earliest_first() {
+        let t0 = Instant::now();
+        let mut pending = BTreeMap::new();
+        let mut timers = Timers::default();
+        let mut expected = Vec::new();
+        // Armed in reverse order of deadline, with each path also armed once earlier.
+        for n in (0..100u64).rev() {
+            let path = waiting(&mut pending, &format!("/i/{n:03}"));
+            arm(&mut timers, &mut pending, &path, t0);
+            arm(
+                &mut timers,
+                &mut pending,
+                &path,
+                t0 + Duration::from_millis(n),
+            );
+            expected.push(path);
+        }
+        expected.reverse();
+        let due = timers.take_due(t0 + Duration::from_millis(49), &pending);
+        assert_eq!(due, expected[..50]);
+        assert_eq!(timers.next(&pending), Some(t0 + Duration::from_millis(50)));
+    }
+
+    struct NoCache;
+
+    impl IdentityCache for NoCache {
+        fn lookup(&self, _: &FileIdentity) -> Option<String> {
+            None
+        }
+    }
+
+    /// Regression: a folder moved into the inbox was hashed file by file before the loop
+    /// looked at its next event. Its files must come out of the walk queued for hashing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn folder_moved_in_is_walked_and_its_files_queued_not_hashed_inline() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = tmp.path().join("inbox");
+        let outside = tmp.path().join("batch");
+        std::fs::create_dir(&inbox).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        let n = 50;
+        for i in 0..n {
+            std::fs::write(outside.join(format!("{i}.png")), format!("file {i}")).unwrap();
+        }
+        let config = WatchConfig {
+            inboxes: vec![inbox.clone()],
+            // Every file counts as settled at once, so none is held back as still changing.
+            settle: Duration::ZERO,
+            hash_concurrency: 1,
+            ..WatchConfig::default()
+        };
+        let w = Watcher::new(config, Arc::new(NoCache)).unwrap();
+        let stats = w.stats();
+        let (tx, mut rx) = mpsc::channel(4 * n);
+        let mut runner = Runner::new(w.shared.clone(), tx);
+        let (_stop_tx, mut stop) = watch::channel(false);
+        let moved = inbox.join("batch");
+        std::fs::rename(&outside, &moved).unwrap();
+
+        assert!(
+            runner
+                .touch(0, moved, Signal::MovedIn, &mut stop)
+                .await
+                .unwrap()
+        );
+        assert_eq!(runner.ready.len(), n);
+        assert_eq!(runner.queued.len(), n);
+        assert_eq!(stats.files_hashed.load(Ordering::Relaxed), 0);
+        assert!(rx.try_recv().is_err(), "nothing is emitted by the walk");
+
+        // The loop's ordinary hashing path then emits each file once.
+        runner.dispatch();
+        while let Some(done) = runner.jobs.join_next().await {
+            let (c, outcome) = done.unwrap();
+            runner.hashed(c, outcome).await.unwrap();
+            runner.dispatch();
+        }
+        let mut found = HashSet::new();
+        while let Ok(item) = rx.try_recv() {
+            let WatchItem::Discovered(d) = item else {
+                panic!("unexpected item {item:?}");
+            };
+            assert_eq!(d.kind, DiscoveryKind::Watch);
+            assert!(d.hashed);
+            let i: usize = d
+                .path
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                d.asset_id,
+                blake3::hash(format!("file {i}").as_bytes())
+                    .to_hex()
+                    .to_string()
+            );
+            assert!(found.insert(d.path));
+        }
+        assert_eq!(found.len(), n);
+        assert!(runner.queued.is_empty());
+        assert_eq!(runner.reported.len(), n);
     }
 }

@@ -65,19 +65,26 @@ impl Candidate {
 /// Lets the run loop keep files it already tracks out of a scan.
 pub(crate) trait Hooks: Send {
     /// True if the candidate is pending, being hashed, or was already reported unchanged.
-    fn skip(&self, c: &Candidate) -> bool;
+    /// Called once for every regular file the walk finds.
+    fn skip(&mut self, c: &Candidate) -> bool;
     /// The candidate was emitted (`failed == false`) or reported failed in this version.
     fn reported(&mut self, path: &Path, stamp: Stamp, failed: bool);
+    /// Offered each settled candidate that needs hashing: `None` means the caller took it
+    /// and hashes it itself; `Some` hands it back for the scan to hash before returning.
+    fn take_for_hashing(&mut self, c: Candidate) -> Option<Candidate>;
 }
 
 /// Hooks of a standalone scan: nothing is tracked between scans.
 pub(crate) struct NoHooks;
 
 impl Hooks for NoHooks {
-    fn skip(&self, _: &Candidate) -> bool {
+    fn skip(&mut self, _: &Candidate) -> bool {
         false
     }
     fn reported(&mut self, _: &Path, _: Stamp, _: bool) {}
+    fn take_for_hashing(&mut self, c: Candidate) -> Option<Candidate> {
+        Some(c)
+    }
 }
 
 enum WalkItem {
@@ -285,7 +292,9 @@ impl<'a> Batch<'a> {
             hooks.reported(&c.path, c.stamp, false);
             send(self.tx, discovered_item(self.shared, &c, asset_id, false)).await
         } else {
-            self.jobs.spawn(hash_job(self.shared.clone(), c));
+            if let Some(c) = hooks.take_for_hashing(c) {
+                self.jobs.spawn(hash_job(self.shared.clone(), c));
+            }
             Ok(())
         }
     }
@@ -352,8 +361,9 @@ pub(crate) struct TreeScan {
 }
 
 /// Walks `start` and identifies every quiet candidate (cache hit or hash, at most
-/// `concurrency` at once). Candidates whose inode changed within `settle` are returned in
-/// `deferred` rather than hashed, so a file being written is never hashed by a scan.
+/// `concurrency` at once; or hashing is left to whoever `hooks.take_for_hashing` gives it
+/// to). Candidates whose inode changed within `settle` are returned in `deferred` rather than
+/// hashed, so a file being written is never hashed by a scan.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn scan_tree(
     shared: &Arc<Shared>,

@@ -843,3 +843,191 @@ fn unreadable_file_is_retried_once_its_permissions_are_fixed() {
         });
     });
 }
+
+/// Waits until `f` holds, polling; panics after [`EVENTUALLY`].
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = tokio::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < EVENTUALLY, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_of_5000_files_in_one_folder_is_emitted_once_each_with_its_content() {
+    // Thousands of files wait to settle at once; a slow writer in the same folder must still
+    // be held until it closes its file.
+    let d = dirs();
+    let mut r = Running::start(config(&d.inbox), no_cache()).await;
+    let dir = d.inbox.join("burst");
+    std::fs::create_dir(&dir).unwrap();
+    let slow = dir.join("slow.png");
+    let mut writer = std::fs::File::create(&slow).unwrap();
+    writer.write_all(b"slow part one;").unwrap();
+    let n = 5000;
+    let mut expected: HashMap<PathBuf, String> = HashMap::new();
+    for i in 0..n {
+        let path = dir.join(format!("{i}.png"));
+        let body = format!("burst {i}");
+        std::fs::write(&path, &body).unwrap();
+        expected.insert(path, hex(body.as_bytes()));
+    }
+    let writer = tokio::task::spawn_blocking(move || {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(100));
+            writer.write_all(b"more;").unwrap();
+        }
+    });
+    writer.await.unwrap();
+    expected.insert(slow.clone(), hex(b"slow part one;more;more;more;"));
+    let paths: Vec<PathBuf> = expected.keys().cloned().collect();
+    let found = r.discovered_all(&paths).await;
+    for (path, asset_id) in &expected {
+        assert_eq!(&found[path].asset_id, asset_id, "{}", path.display());
+    }
+    r.sentinel(&d.inbox).await;
+    let log = r.stop().await;
+    let mut counts: HashMap<PathBuf, usize> = HashMap::new();
+    for item in &log {
+        if let WatchItem::Discovered(found) = item {
+            *counts.entry(found.path.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(counts.len(), n + 2);
+    assert!(counts.iter().all(|(_, &c)| c == 1), "some file came twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_moved_in_is_emitted_once_each_and_later_events_still_handled() {
+    let d = dirs();
+    let batch = d.outside.join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    let n = 300;
+    let mut expected: HashMap<PathBuf, String> = HashMap::new();
+    for i in 0..n {
+        let body = format!("moved {i}");
+        std::fs::write(batch.join(format!("{i}.png")), &body).unwrap();
+        expected.insert(d.inbox.join(format!("batch/{i}.png")), hex(body.as_bytes()));
+    }
+    let mut r = Running::start(config(&d.inbox), no_cache()).await;
+    std::fs::rename(&batch, d.inbox.join("batch")).unwrap();
+    // Changed while its folder's files are queued for hashing: its final content must come
+    // out last, whichever version was hashed first.
+    let changed = d.inbox.join("batch/0.png");
+    std::fs::write(&changed, b"moved 0, then changed").unwrap();
+    expected.insert(changed.clone(), hex(b"moved 0, then changed"));
+    let beside = d.inbox.join("beside.png");
+    std::fs::write(&beside, b"beside").unwrap();
+    expected.insert(beside, hex(b"beside"));
+    let paths: Vec<PathBuf> = expected.keys().cloned().collect();
+    r.discovered_all(&paths).await;
+    r.sentinel(&d.inbox).await;
+    let log = r.stop().await;
+    let mut last: HashMap<PathBuf, (usize, Discovered)> = HashMap::new();
+    for item in &log {
+        if let WatchItem::Discovered(found) = item {
+            let e = last.entry(found.path.clone()).or_insert((0, found.clone()));
+            e.0 += 1;
+            e.1 = found.clone();
+        }
+    }
+    for (path, asset_id) in &expected {
+        let (count, found) = &last[path];
+        assert_eq!(&found.asset_id, asset_id, "{}", path.display());
+        if path != &changed {
+            assert_eq!(*count, 1, "{} emitted {count} times", path.display());
+        }
+        if path.starts_with(d.inbox.join("batch")) {
+            assert_eq!(found.kind, DiscoveryKind::Watch);
+            assert_eq!(found.project.as_deref(), Some("batch"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_inbox_forgets_files_that_left_it() {
+    // A polled inbox sends no removal events; what the watcher remembers about emitted files
+    // must still shrink when they leave (as the organizer moves them out), or it grows with
+    // every file ever seen.
+    let d = dirs();
+    let mut cfg = config(&d.inbox);
+    cfg.force_polling = true;
+    let mut r = Running::start(cfg, no_cache()).await;
+    std::fs::create_dir(d.inbox.join("p")).unwrap();
+    let paths: Vec<PathBuf> = (0..20)
+        .map(|i| d.inbox.join(format!("p/{i}.png")))
+        .collect();
+    for (i, path) in paths.iter().enumerate() {
+        std::fs::write(path, format!("polled {i}")).unwrap();
+    }
+    r.discovered_all(&paths).await;
+    let stats = r.stats.clone();
+    let remembered = move || stats.reported_paths.load(Ordering::Relaxed);
+    eventually("all 20 files remembered", || remembered() == 20).await;
+    for (i, path) in paths.iter().enumerate().skip(1) {
+        std::fs::rename(path, d.outside.join(format!("{i}.png"))).unwrap();
+    }
+    eventually("the 19 moved-out files forgotten", || remembered() == 1).await;
+    // The one left behind is still known: it is not emitted again.
+    r.sentinel(&d.inbox).await;
+    eventually("the sentinel remembered", || remembered() == 2).await;
+    assert_eq!(r.discoveries(&paths[0]).len(), 1);
+    r.stop().await;
+}
+
+#[test]
+fn polled_inbox_remembers_files_in_a_folder_it_cannot_list() {
+    // Not listed is not gone: forgetting such a file would emit it again, unchanged, once
+    // its folder can be listed again.
+    use std::os::unix::fs::PermissionsExt;
+    let d = dirs();
+    for dir in [d.tmp.path(), &d.inbox] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (locked_dir, sentinels) = (d.inbox.join("locked"), d.inbox.join("s"));
+    for dir in [&locked_dir, &sentinels] {
+        std::fs::create_dir(dir).unwrap();
+        // Owned by the unprivileged user, so that user may change its mode below.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(dir, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let kept = locked_dir.join("kept.png");
+    std::fs::write(&kept, b"kept").unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cfg = config(&d.inbox);
+    cfg.force_polling = true;
+
+    as_unprivileged_fs_user(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut r = Running::start(cfg, no_cache()).await;
+            r.discovered_all(std::slice::from_ref(&kept)).await;
+            // Searchable but not listable: the file is there, the walk cannot see it.
+            std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o100)).unwrap();
+            assert!(std::fs::read_dir(&locked_dir).is_err());
+            // Found by a pass that started after the change, and emitted after that pass
+            // finished (pruning included).
+            r.sentinel(&sentinels).await;
+            let stats = r.stats.clone();
+            eventually("the unlisted file still remembered", || {
+                stats.reported_paths.load(Ordering::Relaxed) == 2
+            })
+            .await;
+            std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::write(sentinels.join("again.png"), b"again").unwrap();
+            r.discovered(&sentinels.join("again.png")).await;
+            let log = r.stop().await;
+            let again: Vec<_> = log
+                .iter()
+                .filter(|i| matches!(i, WatchItem::Discovered(f) if f.path == kept))
+                .collect();
+            assert_eq!(again.len(), 1, "an unchanged file was emitted again");
+        });
+    });
+}
