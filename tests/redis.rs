@@ -342,6 +342,16 @@ fn config_with(dir: &Path, port: u16, redis_extra: &str) -> PathBuf {
     cfg
 }
 
+/// A temp dir with its own Redis, a config with `redis_extra` under `[redis]`, and an inbox.
+fn setup(redis_extra: &str) -> (tempfile::TempDir, Redis, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(&dir.path().join("redis"));
+    let cfg = config_with(dir.path(), redis.port, redis_extra);
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    (dir, redis, cfg, inbox)
+}
+
 /// `alice worker <stage>` as a child process, logging JSON to `<dir>/worker-<name>.log`.
 struct Worker {
     child: Child,
@@ -504,11 +514,7 @@ fn assert_exactly_once(dir: &Path, redis: &Redis, files: usize) {
 
 #[test]
 fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\"]");
     let daemon = Daemon::start(&cfg, dir.path());
     drop_pngs(&inbox, "w", 6);
     daemon.wait_log("6 discoveries", |_| {
@@ -573,15 +579,7 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
 
 #[test]
 fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(
-        dir.path(),
-        redis.port,
-        "workers = [\"metadata\"]\nclaim_idle_ms = 1000",
-    );
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\"]\nclaim_idle_ms = 1000");
     let daemon = Daemon::start(&cfg, dir.path());
     let mut a = Worker::start(&cfg, dir.path(), "metadata", "a");
     // Frozen inside its blocking read: Redis still hands it the next entries, which then sit
@@ -674,15 +672,7 @@ fn a_daemon_killed_after_appending_handles_the_events_after_a_restart() {
 
 #[test]
 fn a_poison_entry_goes_to_the_dead_letters_and_the_pipeline_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(
-        dir.path(),
-        redis.port,
-        "max_deliveries = 2\nclaim_idle_ms = 300",
-    );
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, redis, cfg, inbox) = setup("max_deliveries = 2\nclaim_idle_ms = 300");
     let daemon = Daemon::start(&cfg, dir.path());
     redis.cli(&[
         "XADD",
@@ -732,11 +722,7 @@ fn a_poison_entry_goes_to_the_dead_letters_and_the_pipeline_goes_on() {
 
 #[test]
 fn redis_killed_mid_stream_with_aof_redelivers_nothing_done_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, mut redis, cfg, inbox) = setup("workers = [\"metadata\"]");
     let daemon = Daemon::start(&cfg, dir.path());
     let worker = Worker::start(&cfg, dir.path(), "metadata", "m1");
     drop_pngs(&inbox, "x", 10);
@@ -779,15 +765,7 @@ fn a_worker_says_what_is_missing_in_the_config() {
 
 #[test]
 fn metadata_and_organizer_workers_do_all_the_work_while_the_daemon_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(
-        dir.path(),
-        redis.port,
-        "workers = [\"metadata\", \"organizer\"]",
-    );
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\", \"organizer\"]");
     let daemon = Daemon::start(&cfg, dir.path());
     let meta = Worker::start(&cfg, dir.path(), "metadata", "m");
     let org = Worker::start(&cfg, dir.path(), "organizer", "o");
@@ -856,11 +834,7 @@ fn one_stream_per_daemon_and_workers_only_beside_a_daemon_that_left_them_the_sta
 
 #[test]
 fn alice_scan_with_redis_and_a_worker_finishes_with_every_file_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = Redis::start(&dir.path().join("redis"));
-    let cfg = config_with(dir.path(), redis.port, "workers = [\"metadata\"]");
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
+    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\"]");
     drop_pngs(&inbox, "s", 20);
     // A scan writes the stream and is its owner while it runs; the worker joins it.
     let scan = Command::new(ALICE)

@@ -154,28 +154,35 @@ pub(crate) fn require_organized(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Holds an exclusive lock on the state dir for the life of the process, so two daemons never
-/// share one catalog.
+/// An exclusive lock held for the life of the process (the lock file stays; the lock goes with
+/// the process, however it ends).
 pub struct InstanceLock(#[allow(dead_code)] File);
 
-pub fn lock_state_dir(state_dir: &Path) -> Result<InstanceLock> {
-    let path = state_dir.join("alice.lock");
+/// Takes `path` (created if missing) with a non-blocking exclusive flock; `None` when another
+/// process holds it.
+pub(crate) fn try_lock(path: &Path) -> Result<Option<InstanceLock>> {
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     // SAFETY: flock on a descriptor we own; no memory is involved.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        bail!(
+    Ok((rc == 0).then_some(InstanceLock(file)))
+}
+
+/// One daemon per state dir: two would share one catalog.
+pub fn lock_state_dir(state_dir: &Path) -> Result<InstanceLock> {
+    let path = state_dir.join("alice.lock");
+    match try_lock(&path)? {
+        Some(lock) => Ok(lock),
+        None => bail!(
             "another alice process is using state_dir {} (lock {} is held); stop it, or give this instance its own state_dir",
             state_dir.display(),
             path.display()
-        );
+        ),
     }
-    Ok(InstanceLock(file))
 }
 
 /// True when a daemon holds the state dir's lock. Opens the lock file read-only and never

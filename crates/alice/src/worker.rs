@@ -2,8 +2,6 @@
 //! consumer group; what it produces is appended to the stream for the daemon and the next
 //! stage. Several workers of one stage share the work (one consumer each).
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,21 +139,13 @@ async fn check_daemon(
 }
 
 /// One process per consumer name: two would share a spool file and a pending list.
-fn lock(dir: &std::path::Path, consumer: &str) -> Result<File> {
+fn lock(dir: &std::path::Path, consumer: &str) -> Result<daemon::InstanceLock> {
     let path = dir.join("worker.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
-    // SAFETY: flock on a descriptor we own.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        bail!(
+    match daemon::try_lock(&path)? {
+        Some(lock) => Ok(lock),
+        None => bail!(
             "another `alice worker` with consumer name {consumer:?} is running (lock {} is held); give this one its own name with --consumer NAME",
             path.display()
-        );
+        ),
     }
-    Ok(file)
 }
