@@ -16,6 +16,7 @@
 mod handlers;
 mod plan;
 mod ratelimit;
+mod recent;
 mod recover;
 mod stage;
 mod tally;

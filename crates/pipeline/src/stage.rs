@@ -8,7 +8,6 @@
 //! durable, through the group-commit writer: a crash in between makes the stage handle the
 //! event again, which every handler tolerates (at least once, idempotent effects).
 
-use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use bus::{Filter, HandlerError};
 use events::Event;
 
+use crate::recent::RecentIds;
 use crate::{Inner, Msg, SHARDS, handlers, shard_of};
 
 /// A durable subscriber of the pipeline. Each is a consumer group of the same name in Redis.
@@ -93,38 +93,21 @@ pub enum Handled {
 /// Ids each stage handled recently in this process, so the second delivery of an event is
 /// recognized without a catalog read. Bounded: the oldest are forgotten (the catalog marks
 /// still answer for them).
+#[derive(Default)]
 pub(crate) struct Done {
-    sets: Mutex<[(HashSet<String>, VecDeque<String>); 3]>,
-}
-
-const DONE_CAPACITY: usize = 16_384;
-
-impl Default for Done {
-    fn default() -> Done {
-        Done {
-            sets: Mutex::new(Default::default()),
-        }
-    }
+    sets: Mutex<[RecentIds; 3]>,
 }
 
 impl Done {
     fn contains(&self, stage: Stage, id: &str) -> bool {
         self.sets
             .lock()
-            .is_ok_and(|s| s[stage.index()].0.contains(id))
+            .is_ok_and(|s| s[stage.index()].contains(id))
     }
 
     fn insert(&self, stage: Stage, id: &str) {
         if let Ok(mut sets) = self.sets.lock() {
-            let (set, order) = &mut sets[stage.index()];
-            if set.insert(id.to_owned()) {
-                order.push_back(id.to_owned());
-                if order.len() > DONE_CAPACITY
-                    && let Some(old) = order.pop_front()
-                {
-                    set.remove(&old);
-                }
-            }
+            sets[stage.index()].insert(id);
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Outcome counters: how many asset pipelines started and how each ended.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use events::{Event, Payload};
 use tokio::sync::Notify;
+
+use crate::recent::RecentIds;
 
 /// Event types that end an asset's pipeline.
 pub const OUTCOME_TYPES: [&str; 4] = [
@@ -26,7 +28,7 @@ pub struct Tally {
     /// Pipelines started here and not ended yet, per asset id (`""` for none).
     open: Mutex<HashMap<String, u64>>,
     /// Outcome event ids counted recently.
-    seen: Mutex<(HashSet<String>, VecDeque<String>)>,
+    seen: Mutex<RecentIds>,
     /// Discoveries published here whose metadata step has not run yet: a copy of one read
     /// back from Redis is not a new pipeline.
     discoveries: Mutex<HashSet<String>>,
@@ -37,9 +39,6 @@ pub struct Tally {
     failed: AtomicU64,
     changed: Notify,
 }
-
-/// Outcome ids remembered to count each once.
-const SEEN_CAPACITY: usize = 16_384;
 
 /// A copy of the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,17 +116,10 @@ impl Tally {
             }
             _ => return,
         };
-        if let Ok(mut seen) = self.seen.lock() {
-            let (set, order) = &mut *seen;
-            if !set.insert(event.id.clone()) {
-                return;
-            }
-            order.push_back(event.id.clone());
-            if order.len() > SEEN_CAPACITY
-                && let Some(old) = order.pop_front()
-            {
-                set.remove(&old);
-            }
+        if let Ok(mut seen) = self.seen.lock()
+            && !seen.insert(&event.id)
+        {
+            return;
         }
         self.close(event.subject.as_deref().unwrap_or(""));
         counter.fetch_add(1, Ordering::SeqCst);
