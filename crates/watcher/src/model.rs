@@ -201,7 +201,8 @@ pub struct WatchStats {
     pub rescans: AtomicU64,
     /// Paths remembered by [`Watcher::run`](crate::Watcher::run) as emitted (or failed) in
     /// their current version, so they are not emitted again while unchanged. Entries go when
-    /// their file is removed or moved away, so this follows the number of files in the inboxes.
+    /// their file is removed or moved away, so this follows the number of files in the inboxes
+    /// (removals an inotify queue overflow made the watcher miss stay until the next start).
     pub reported_paths: AtomicU64,
 }
 

@@ -789,6 +789,22 @@ impl Runner {
         }
     }
 
+    /// Puts a candidate back to pending, to be hashed once it has settled again.
+    fn settle_again(&mut self, c: Candidate) {
+        let settle_at = Instant::now() + self.shared.settle;
+        let p = self.pending.entry(c.path.clone()).or_insert(Pending {
+            inbox: c.inbox,
+            stamp: None,
+            deadline: None,
+            awaiting_close: false,
+            created_only: false,
+            kind: c.kind,
+        });
+        if p.deadline.is_none() && !p.awaiting_close {
+            self.timers.arm(&c.path, &mut p.deadline, settle_at);
+        }
+    }
+
     async fn hashed(&mut self, c: Candidate, outcome: HashOutcome) -> Result<(), WatchError> {
         self.queued.remove(&c.path);
         match outcome {
@@ -803,22 +819,18 @@ impl Runner {
             }
             HashOutcome::Changed | HashOutcome::InUse => {
                 debug!(path = %c.path.display(), "file changed while being hashed, or is still open for writing; waiting for it to settle again");
-                let settle_at = Instant::now() + self.shared.settle;
-                let p = self.pending.entry(c.path.clone()).or_insert(Pending {
-                    inbox: c.inbox,
-                    stamp: None,
-                    deadline: None,
-                    awaiting_close: false,
-                    created_only: false,
-                    kind: c.kind,
-                });
-                if p.deadline.is_none() && !p.awaiting_close {
-                    self.timers.arm(&c.path, &mut p.deadline, settle_at);
-                }
+                self.settle_again(c);
                 Ok(())
             }
             HashOutcome::Gone => {
-                debug!(path = %c.path.display(), "file vanished while being hashed; dropped");
+                // Its folder may have moved out and back while it was being hashed: the walk of
+                // the returning folder skipped it as queued, so it is tracked again here.
+                if std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.is_file()) {
+                    debug!(path = %c.path.display(), "file was away while being hashed and is back; waiting for it to settle again");
+                    self.settle_again(c);
+                } else {
+                    debug!(path = %c.path.display(), "file vanished while being hashed; dropped");
+                }
                 Ok(())
             }
             HashOutcome::Failed(error) => {
@@ -1005,5 +1017,60 @@ mod tests {
         assert_eq!(found.len(), n);
         assert!(runner.queued.is_empty());
         assert_eq!(runner.reported.len(), n);
+    }
+
+    /// A folder moved out and back while one of its walked files was being hashed: the file
+    /// must be tracked again (it was lost until a restart).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_whose_folder_moved_out_and_back_during_hashing_is_tracked_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inbox = tmp.path().join("inbox");
+        let outside = tmp.path().join("batch");
+        let away = tmp.path().join("away");
+        std::fs::create_dir(&inbox).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("f.png"), b"data").unwrap();
+        let config = WatchConfig {
+            inboxes: vec![inbox.clone()],
+            settle: Duration::ZERO,
+            hash_concurrency: 1,
+            ..WatchConfig::default()
+        };
+        let w = Watcher::new(config, Arc::new(NoCache)).unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut runner = Runner::new(w.shared.clone(), tx);
+        let (_stop_tx, mut stop) = watch::channel(false);
+        let moved = inbox.join("batch");
+        std::fs::rename(&outside, &moved).unwrap();
+        assert!(
+            runner
+                .touch(0, moved.clone(), Signal::MovedIn, &mut stop)
+                .await
+                .unwrap()
+        );
+        assert_eq!(runner.ready.len(), 1);
+        // The folder leaves (its MovedFrom is handled); the hash job runs while it is away.
+        std::fs::rename(&moved, &away).unwrap();
+        runner.gone(0, &moved);
+        runner.dispatch();
+        let (c, outcome) = runner.jobs.join_next().await.unwrap().unwrap();
+        assert!(matches!(outcome, HashOutcome::Gone));
+        // It comes back, and its MovedTo is handled before the job's result.
+        std::fs::rename(&away, &moved).unwrap();
+        assert!(
+            runner
+                .touch(0, moved.clone(), Signal::MovedIn, &mut stop)
+                .await
+                .unwrap()
+        );
+        runner.hashed(c, outcome).await.unwrap();
+        let f = moved.join("f.png");
+        assert!(rx.try_recv().is_err());
+        assert!(
+            runner.pending.contains_key(&f)
+                || runner.queued.contains(&f)
+                || runner.reported.contains_key(&f),
+            "a file back in the inbox is tracked nowhere: it would never be emitted"
+        );
     }
 }
