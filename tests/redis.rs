@@ -765,7 +765,14 @@ fn a_worker_says_what_is_missing_in_the_config() {
 
 #[test]
 fn metadata_and_organizer_workers_do_all_the_work_while_the_daemon_records() {
-    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\", \"organizer\"]");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (dir, redis, cfg, inbox) = setup(&format!(
+        "workers = [\"metadata\", \"organizer\"]\n[metrics]\nenabled = true\nlisten = \"127.0.0.1:{port}\""
+    ));
     let daemon = Daemon::start(&cfg, dir.path());
     let meta = Worker::start(&cfg, dir.path(), "metadata", "m");
     let org = Worker::start(&cfg, dir.path(), "organizer", "o");
@@ -778,6 +785,23 @@ fn metadata_and_organizer_workers_do_all_the_work_while_the_daemon_records() {
         let out = support::alice(&cfg, &["status", "--json"]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .is_ok_and(|s| s["catalog"]["organized"] == 8 && s["this_run"]["organized"] == 8)
+    });
+    // The daemon's metrics count the workers' events once each, though they never crossed
+    // its bus.
+    let scrape = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    };
+    wait_for("the workers' events in the metrics", || {
+        let body = scrape();
+        body.contains("alice_events_total{type=\"alice.asset.metadata_extracted.v1\"} 8")
+            && body.contains("alice_outcomes_total{outcome=\"organized\"} 8")
+            && body.contains("alice_events_total{type=\"alice.asset.discovered.v1\"} 8")
     });
     meta.stop();
     org.stop();

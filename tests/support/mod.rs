@@ -65,6 +65,16 @@ impl Daemon {
     }
 }
 
+impl Drop for Daemon {
+    /// A test that fails before `stop` must not leave its daemon running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A copy-mode config in `dir` (inbox, organized, state inside), `extra` TOML before `[watch]`.
 pub fn config(dir: &Path, extra: &str) -> PathBuf {
     let cfg = dir.join("alice.toml");

@@ -289,6 +289,11 @@ async fn main_loop(
         Ok(())
     })
     .await?;
+    if cfg.metrics.enabled {
+        // A worker's events reach this process through the stream, not the bus.
+        let m = metrics.clone();
+        pipeline.on_foreign_event(Arc::new(move |e: &Event| m.count(e)));
+    }
     let recovered = pipeline.recover().await?;
     if recovered != pipeline::RecoveryReport::default() {
         tracing::info!(

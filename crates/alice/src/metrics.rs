@@ -62,7 +62,8 @@ impl Metrics {
         Ok(())
     }
 
-    fn count(&self, ev: &Event) {
+    /// Counts one event (for events that do not come through the bus: a worker's).
+    pub fn count(&self, ev: &Event) {
         let Ok(mut s) = self.0.lock() else { return };
         *s.by_type.entry(ev.type_name().to_owned()).or_default() += 1;
         let corr = ev.correlation_id.clone().unwrap_or_default();

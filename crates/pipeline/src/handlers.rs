@@ -37,7 +37,12 @@ pub(crate) async fn db<T: Send + 'static>(
         .map_err(PipelineError::from)
 }
 
-async fn publish(inner: &Inner, event: Event) -> Result<(), PipelineError> {
+pub(crate) async fn publish(inner: &Inner, event: Event) -> Result<(), PipelineError> {
+    if inner.track_consumed
+        && let Ok(mut p) = inner.published.lock()
+    {
+        p.insert(&event.id);
+    }
     let msg = Msg(Arc::new(event));
     if !inner.confirm_outputs {
         return inner

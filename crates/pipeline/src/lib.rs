@@ -122,7 +122,15 @@ pub(crate) struct Inner {
     /// The metadata stage runs here and may see a discovery twice (bus and Redis): the
     /// tally remembers which discoveries it published until their metadata step runs.
     pub(crate) tracks_discoveries: bool,
+    /// Ids of events published on this process's bus recently (with `track_consumed`), to
+    /// tell them from events other processes wrote to the stream.
+    pub(crate) published: Arc<Mutex<recent::RecentIds>>,
+    /// Called once for each event another process wrote (see [`Pipeline::on_foreign_event`]).
+    pub(crate) foreign: RwLock<Vec<ForeignListener>>,
 }
+
+/// A callback for events that reach this process only through the stream.
+pub type ForeignListener = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// How a pipeline runs its stages.
 #[derive(Debug, Clone)]
@@ -270,6 +278,8 @@ impl Pipeline {
     ) -> Result<Pipeline, PipelineError> {
         let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
         let sink_slot = bus_slot.clone();
+        let published: Arc<Mutex<recent::RecentIds>> = Arc::default();
+        let sink_published = published.clone();
         let bus = Bus::<Msg>::builder()
             .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
                 // The sink runs on the failing subscriber's task: publish from a new task so
@@ -287,6 +297,9 @@ impl Pipeline {
                     );
                     // About the same asset: its shard, its tally entry.
                     event.subject = dl.message.0.subject.clone();
+                    if let Ok(mut p) = sink_published.lock() {
+                        p.insert(&event.id);
+                    }
                     tokio::spawn(async move {
                         if bus.publish(event.into()).await.is_err() {
                             tracing::debug!(
@@ -334,6 +347,8 @@ impl Pipeline {
             counts_outcomes: options.in_process.contains(&Stage::Catalog),
             tracks_discoveries: options.track_consumed
                 && options.in_process.contains(&Stage::Metadata),
+            published,
+            foreign: RwLock::new(Vec::new()),
             gates: Default::default(),
             done: stage::Done::default(),
         });
@@ -416,11 +431,17 @@ impl Pipeline {
 
     /// Publishes an event.
     pub async fn publish(&self, event: Event) -> Result<(), PipelineError> {
-        self.inner
-            .bus
-            .publish(event.into())
-            .await
-            .map_err(|_| PipelineError::Closed)
+        handlers::publish(&self.inner, event).await
+    }
+
+    /// Calls `listener` once for every event that reaches this process only through the Redis
+    /// stream (written by an `alice worker`), when the catalog stage records it. Events
+    /// published here reach bus subscribers instead: a subscriber plus this listener sees
+    /// every event once (the metrics do so).
+    pub fn on_foreign_event(&self, listener: ForeignListener) {
+        if let Ok(mut l) = self.inner.foreign.write() {
+            l.push(listener);
+        }
     }
 
     /// Turns watcher items into events. Files already handled in an earlier run (same content

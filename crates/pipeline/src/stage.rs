@@ -186,6 +186,12 @@ pub(crate) async fn handle_once(
     } else if from_stream {
         // Events another process produced (a worker) reach this process's tally only here.
         inner.tally.count(&event);
+        let foreign = inner.published.lock().is_ok_and(|p| !p.contains(&event.id));
+        if foreign && let Ok(listeners) = inner.foreign.read() {
+            for l in listeners.iter() {
+                l(&event);
+            }
+        }
     }
     Ok(Handled::Now)
 }
