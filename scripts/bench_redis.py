@@ -51,7 +51,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_watch import FIX, ROOT, Daemon, child_env, parse_ts, pct, run_scan, SUMMARY, spread, startup_walked  # noqa: E402
+from bench_watch import FIX, ROOT, Daemon, child_env, make_jpegs, parse_ts, pct, run_scan, SUMMARY, spread, startup_walked, write_paced  # noqa: E402
 
 CONFIGS = ("embedded", "redis", "worker")
 STREAM_ID = re.compile(r"^(\d+)-(\d+)$")
@@ -242,11 +242,7 @@ def latency_run(a, alice, redis, kind, rep, commands):
                                                  + ([f"alice worker metadata --config {config} --log-format json"] if kind == "worker" else [])))
         n = int(a.rate * a.duration)
         rng = random.Random(f"{a.seed}-{rep}")  # same files for every configuration of a repeat
-        jpeg = open(os.path.join(FIX, "camera.jpg"), "rb").read()
-        files = []
-        for i in range(n):
-            size = int(a.kib * 1024 * math.exp(rng.gauss(0, 0.6) - 0.18))
-            files.append((os.path.join(folders[i % 10], f"IMG_{i:06d}.jpg"), jpeg + rng.randbytes(max(size, 64))))
+        files = make_jpegs(rng, n, folders, a.kib)
 
         load_before = load()
         d = Daemon(alice, config, work, "run")
@@ -255,24 +251,7 @@ def latency_run(a, alice, redis, kind, rep, commands):
             sys.exit(f"alice run did not finish its startup scan (exit {rc}); see {work}/run.stderr")
         worker = start_worker(alice, config, work) if kind == "worker" else None
         time.sleep(1.0)
-        closed = {}
-        t0 = time.time() + 0.1
-        behind = 0.0
-        for i, (path, data) in enumerate(files):
-            due = t0 + i / a.rate
-            wait = due - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            else:
-                behind = max(behind, -wait)
-            with open(path, "wb") as f:
-                f.write(data)
-            closed[path] = time.time()
-        t_last = time.time()
-        with d.cond:
-            while len(d.organized) < n and time.time() < t_last + a.settle_ms / 1000 + 30:
-                d.cond.wait(0.5)
-        drain_s = time.time() - t_last
+        closed, behind, drain_s, real_rate = write_paced(d, files, a.rate, a.settle_ms)
         worker_rc = stop_worker(*worker) if worker else None
         t_stop = time.time()
         rc, stopped = d.stop()
@@ -284,13 +263,14 @@ def latency_run(a, alice, redis, kind, rep, commands):
         arr = sorted((d.organized[p][0] - tc) * 1000 for p, tc in closed.items() if p in d.organized)
         # When in the run the slowest files were dropped: a tail at the start is warm-up, a tail
         # spread over the run is steady-state behaviour.
-        slow = sorted(((d.organized[p][0] - tc) * 1000, tc - t0) for p, tc in closed.items() if p in d.organized)[-5:]
+        first = min(closed.values(), default=0.0)
+        slow = sorted(((d.organized[p][0] - tc) * 1000, tc - first) for p, tc in closed.items() if p in d.organized)[-5:]
         r = {"kind": kind, "files": n, "matched": len(arr), "exit": rc, "worker_exit": worker_rc,
              "p50": pct(arr, 50), "p99": pct(arr, 99), "max": arr[-1] if arr else float("nan"),
              "slowest": ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in reversed(slow)),
              "writer_behind_ms": behind * 1000, "drain_s": drain_s, "stop_s": stop_s, "load_before": load_before,
              "load_after": load(),
-             "real_rate": (n - 1) / (t_last - t0) if n > 1 and t_last > t0 else float("nan")}
+             "real_rate": real_rate}
         warn = []
         if len(arr) != n:
             missing = sorted(set(closed) - set(d.organized))

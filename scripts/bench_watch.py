@@ -71,6 +71,44 @@ def pct(sorted_xs, p):
     return sorted_xs[k - 1]
 
 
+
+def make_jpegs(rng, n, folders, kib):
+    """n unique JPEGs (the camera fixture plus random bytes, log-normal sizes around kib KiB),
+    spread over the folders: (path, bytes) pairs, not yet written."""
+    jpeg = open(os.path.join(FIX, "camera.jpg"), "rb").read()
+    files = []
+    for i in range(n):
+        size = int(kib * 1024 * math.exp(rng.gauss(0, 0.6) - 0.18))
+        files.append((os.path.join(folders[i % 10], f"IMG_{i:06d}.jpg"), jpeg + rng.randbytes(max(size, 64))))
+    return files
+
+
+def write_paced(d, files, rate, settle_ms):
+    """Writes files at `rate` per second (each opened, written, closed at its final name) and
+    waits for the stragglers: all organized, or settle + 30 s after the last close. Returns
+    the close times by path, how far the writer fell behind (s), the drain time (s) and the
+    rate actually achieved (files/s)."""
+    closed = {}
+    t0 = time.time() + 0.1
+    behind = 0.0
+    for i, (path, data) in enumerate(files):
+        due = t0 + i / rate
+        wait = due - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        else:
+            behind = max(behind, -wait)
+        with open(path, "wb") as f:
+            f.write(data)
+        closed[path] = time.time()
+    t_last = time.time()
+    n = len(files)
+    real_rate = (n - 1) / (t_last - t0) if n > 1 and t_last > t0 else float("nan")
+    with d.cond:
+        while len(d.organized) < n and time.time() < t_last + settle_ms / 1000 + 30:
+            d.cond.wait(0.5)
+    return closed, behind, time.time() - t_last, real_rate
+
 def spread(xs, fmt="{:.1f}"):
     xs = [x for x in xs if x == x]
     if not xs:
@@ -205,36 +243,14 @@ def latency_run(a, alice, rate, rep):
         write_config(config, inbox, org, state, a.settle_ms)
         n = int(rate * a.duration)
         rng = random.Random(f"{a.seed}-{rate}-{rep}")
-        jpeg = open(os.path.join(FIX, "camera.jpg"), "rb").read()
-        files = []
-        for i in range(n):
-            size = int(a.kib * 1024 * math.exp(rng.gauss(0, 0.6) - 0.18))
-            files.append((os.path.join(folders[i % 10], f"IMG_{i:06d}.jpg"), jpeg + rng.randbytes(max(size, 64))))
+        files = make_jpegs(rng, n, folders, a.kib)
 
         d = Daemon(alice, config, work, "run")
         if d.wait_for(startup_walked, 60) is None:
             rc, _ = d.stop()
             sys.exit(f"alice run did not finish its startup scan (exit {rc}); see {work}/run.stderr")
         time.sleep(1.0)
-        closed = {}
-        t0 = time.time() + 0.1
-        behind = 0.0
-        for i, (path, data) in enumerate(files):
-            due = t0 + i / rate
-            wait = due - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            else:
-                behind = max(behind, -wait)
-            with open(path, "wb") as f:
-                f.write(data)
-            closed[path] = time.time()
-        t_last = time.time()
-        # Wait for the stragglers: all files, or settle + 30 s after the last close.
-        with d.cond:
-            while len(d.organized) < n and time.time() < t_last + a.settle_ms / 1000 + 30:
-                d.cond.wait(0.5)
-        drain_s = time.time() - t_last
+        closed, behind, drain_s, real_rate = write_paced(d, files, rate, a.settle_ms)
         rc, stopped = d.stop()
         arr, own = [], []
         for path, tc in closed.items():
@@ -251,7 +267,7 @@ def latency_run(a, alice, rate, rep):
             "p50": pct(arr, 50), "p99": pct(arr, 99), "max": arr[-1] if arr else float("nan"),
             "own_p50": pct(own, 50), "own_p99": pct(own, 99), "own_max": own[-1] if own else float("nan"),
             "writer_behind_ms": behind * 1000, "drain_s": drain_s,
-            "real_rate": (n - 1) / (t_last - t0) if n > 1 and t_last > t0 else float("nan"),
+            "real_rate": real_rate,
         }
         warn = []
         if len(arr) != n:

@@ -186,11 +186,7 @@ fn events_land_in_the_stream_readable_by_redis_cli_and_replayable() {
     );
 
     // `alice events replay` prints the same events; --type filters.
-    let out = Command::new(ALICE)
-        .args(["events", "replay", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = support::alice(&cfg, &["events", "replay"]);
     assert!(
         out.status.success(),
         "{}",
@@ -200,17 +196,10 @@ fn events_land_in_the_stream_readable_by_redis_cli_and_replayable() {
         String::from_utf8_lossy(&out.stdout).lines().count(),
         events.len()
     );
-    let out = Command::new(ALICE)
-        .args([
-            "events",
-            "replay",
-            "--type",
-            "alice.asset.organized.v1",
-            "--config",
-        ])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = support::alice(
+        &cfg,
+        &["events", "replay", "--type", "alice.asset.organized.v1"],
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
 
@@ -240,12 +229,7 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
         files_under(&dir.path().join("organized")).len() == 30
     });
     let status = || {
-        let out = Command::new(ALICE)
-            .args(["status", "--json", "--config"])
-            .arg(&cfg)
-            .env_remove("XDG_RUNTIME_DIR")
-            .output()
-            .unwrap();
+        let out = support::alice(&cfg, &["status", "--json"]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
     };
     wait_for("the spool to drain", || {
@@ -318,11 +302,7 @@ fn a_redis_outage_during_an_import_loses_nothing_and_keeps_order() {
             .replace("redis://127.0.0.1", "redis://alice:hunter2@127.0.0.1"),
     )
     .unwrap();
-    let out = Command::new(ALICE)
-        .args(["config", "show", "--config"])
-        .arg(&with_pw)
-        .output()
-        .unwrap();
+    let out = support::alice(&with_pw, &["config", "show"]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && shown.contains("alice:***@127.0.0.1") && !shown.contains("hunter2"),
@@ -528,12 +508,7 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
         files_under(&dir.path().join("organized")).is_empty(),
         "without a metadata worker the files wait in the stream"
     );
-    let out = Command::new(ALICE)
-        .args(["status", "--json", "--config"])
-        .arg(&cfg)
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .unwrap();
+    let out = support::alice(&cfg, &["status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["redis"]["workers"], serde_json::json!(["metadata"]));
     // The files wait, unread, in the metadata group: status shows it.
@@ -550,11 +525,7 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
     let worker = Worker::start(&cfg, dir.path(), "metadata", "w1");
     // A second worker under the same name is refused: they would share a spool and a
     // pending list.
-    let twin = Command::new(ALICE)
-        .args(["worker", "metadata", "--consumer", "w1", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let twin = support::alice(&cfg, &["worker", "metadata", "--consumer", "w1"]);
     assert!(!twin.status.success());
     assert!(
         String::from_utf8_lossy(&twin.stderr).contains("--consumer"),

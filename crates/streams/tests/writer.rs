@@ -75,12 +75,7 @@ async fn concurrent_appends_are_batched_and_all_stored() {
 
 #[tokio::test]
 async fn an_outage_spools_in_order_and_is_logged_once() {
-    let logs = LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = LogCapture::install();
 
     let mut redis = RedisServer::start();
     let state = tempfile::tempdir().unwrap();
@@ -299,12 +294,7 @@ async fn groups_exist_before_a_spool_is_appended_so_a_late_reader_misses_nothing
 
 #[tokio::test]
 async fn an_idle_writer_reports_an_outage_once_and_the_return_once() {
-    let logs = LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = LogCapture::install();
 
     let mut redis = RedisServer::start();
     let state = tempfile::tempdir().unwrap();

@@ -217,6 +217,16 @@ pub fn event(n: usize) -> (String, String, String) {
 pub struct LogCapture(pub Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
+    /// Captures this thread's log records until the guard is dropped.
+    pub fn install() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+        let logs = LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
