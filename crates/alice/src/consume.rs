@@ -173,7 +173,11 @@ async fn finish(pipeline: &Pipeline, stage: Stage, consumer: &mut GroupConsumer,
                     report_dead_letters(pipeline, stage, consumer).await;
                     handle_batch(pipeline, stage, consumer, list, role).await;
                 }
-                _ => break,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::info!(group = stage.name(), error = %e, "cannot take a last look at the consumer group; what it holds is handled at the next start");
+                    break;
+                }
             }
         }
     };
