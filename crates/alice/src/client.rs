@@ -1,14 +1,15 @@
-//! Client side of the control socket: the commands that talk to a running daemon.
+//! The commands that talk to a running daemon, and to the Redis stream: what they print.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use daemon::control::{Reply, Request};
+use daemon::status::{RedisStatus, Status};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::ConfigArgs;
-use crate::control;
-use crate::daemon::load_config;
+use crate::out::Out;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -17,255 +18,245 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// A request whose answer is printed as is (a string) or as JSON.
-pub fn simple(args: &ConfigArgs, req: Value) -> Result<ExitCode> {
-    let (cfg, _) = load_config(args)?;
-    let data = runtime()?.block_on(control::request(&cfg, req))?;
-    match data {
-        Value::String(s) => println!("{s}"),
-        other => println!("{other}"),
+/// `$XDG_RUNTIME_DIR`, where the control socket lives.
+pub fn runtime_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
+}
+
+fn ask(args: &ConfigArgs, request: Request) -> Result<Reply> {
+    let (cfg, _) = crate::config::load(args)?;
+    let dir = runtime_dir();
+    Ok(runtime()?.block_on(daemon::control::client::request(
+        &cfg.state_dir,
+        dir.as_deref(),
+        request,
+    ))?)
+}
+
+/// A request whose answer is printed in a line.
+pub fn simple(args: &ConfigArgs, request: Request) -> Result<ExitCode> {
+    let mut out = Out::stdout();
+    match ask(args, request)? {
+        Reply::Reload(outcome) => {
+            out.line(&outcome.to_string());
+            return Ok(match outcome {
+                daemon::ReloadOutcome::Rejected { .. } => ExitCode::from(1),
+                _ => ExitCode::SUCCESS,
+            });
+        }
+        Reply::ProjectCreated { name } => out.line(&format!("created project {name}")),
+        Reply::Context(c) => out.line(&format!(
+            "active project {}, style {}",
+            c.project.as_deref().unwrap_or("-"),
+            c.style.as_deref().unwrap_or("-")
+        )),
+        other => out.line(&format!("{other:?}")),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `alice status`.
 pub fn status(args: &ConfigArgs, json: bool) -> Result<ExitCode> {
-    let (cfg, _) = load_config(args)?;
-    let s = runtime()?.block_on(control::request(&cfg, serde_json::json!({"cmd": "status"})))?;
-    if json {
-        println!("{s}");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let g = |p: &str| s.pointer(p).cloned().unwrap_or(Value::Null);
-    let n = |p: &str| s.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    println!(
-        "alice {} (pid {}), up {} s",
-        g("/version").as_str().unwrap_or("?"),
-        g("/pid"),
-        g("/uptime_s")
-    );
-    println!("config     {}", g("/config").as_str().unwrap_or("?"));
-    println!(
-        "mode       {}  →  {}",
-        g("/mode").as_str().unwrap_or("?"),
-        g("/organized").as_str().unwrap_or("?")
-    );
-    for inbox in s
-        .pointer("/inboxes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        println!("inbox      {}", inbox.as_str().unwrap_or("?"));
-    }
-    println!(
-        "watching   {} folders, {} inbox(es) polled, {} rescans; hashed {} files ({} known by identity)",
-        n("/watch/watches"),
-        n("/watch/polling_inboxes"),
-        n("/watch/rescans"),
-        n("/watch/files_hashed"),
-        n("/watch/identity_cache_hits")
-    );
-    println!(
-        "this run   organized {}, duplicates {}, skipped {}, failed {}",
-        n("/this_run/organized"),
-        n("/this_run/duplicates"),
-        n("/this_run/skipped"),
-        n("/this_run/failed")
-    );
-    println!(
-        "catalog    organized {}, duplicate {}, skipped {}, failed {}",
-        n("/catalog/organized"),
-        n("/catalog/duplicate"),
-        n("/catalog/skipped"),
-        n("/catalog/failed")
-    );
-    let ctx = |k: &str| {
-        s.pointer(&format!("/context/{k}"))
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_owned()
+    let Reply::Status(s) = ask(args, Request::Status)? else {
+        anyhow::bail!("the daemon did not answer with its status");
     };
-    println!(
+    let mut out = Out::stdout();
+    if json {
+        out.line(&serde_json::to_string(&s)?);
+    } else {
+        for line in describe(&s) {
+            out.line(&line);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(s: &Status) -> Vec<String> {
+    let (w, t, c) = (&s.watch, &s.this_run, s.catalog.clone().unwrap_or_default());
+    let mut lines = vec![
+        format!("alice {} (pid {}), up {} s", s.version, s.pid, s.uptime_s),
+        format!("config     {}", s.config),
+        format!("mode       {}  →  {}", mode_name(s.mode), s.organized),
+    ];
+    lines.extend(s.inboxes.iter().map(|i| format!("inbox      {i}")));
+    lines.push(format!(
+        "watching   {} folders, {} inbox(es) polled, {} rescans; hashed {} files ({} known by identity)",
+        w.watches, w.polling_inboxes, w.rescans, w.files_hashed, w.identity_cache_hits
+    ));
+    lines.push(format!(
+        "this run   organized {}, duplicates {}, skipped {}, failed {}",
+        t.organized, t.duplicates, t.skipped, t.failed
+    ));
+    lines.push(format!(
+        "catalog    organized {}, duplicates {}, skipped {}, failed {}",
+        c.organized, c.duplicate, c.skipped, c.failed
+    ));
+    let ctx = s.context.clone().unwrap_or_default();
+    lines.push(format!(
         "context    project {}, style {}",
-        ctx("project"),
-        ctx("style")
-    );
-    let redis = g("/redis");
-    match redis.as_str() {
-        Some(text) => println!("redis      {text}"),
-        None => println!(
-            "redis      {} — {}, {} events spooled locally, {} outages",
-            redis["url"].as_str().unwrap_or("?"),
-            if redis["connected"] == Value::Bool(true) {
-                "connected"
-            } else {
-                "UNREACHABLE"
-            },
-            redis["spooled"],
-            redis["outages"]
-        ),
-    }
-    let workers: Vec<&str> = redis["workers"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if !workers.is_empty() {
-        println!(
-            "workers    {} (run by `alice worker`, not by this daemon)",
-            workers.join(", ")
-        );
-    }
-    if let Some(groups) = redis["groups"].as_array() {
-        let shown: Vec<String> = groups
-            .iter()
-            .map(|g| {
-                let unread = g["unread"]
-                    .as_u64()
-                    .map_or_else(|| "?".to_owned(), |n| n.to_string());
-                format!(
-                    "{} {} pending, {unread} unread, {} consumers",
-                    g["group"].as_str().unwrap_or("?"),
-                    g["pending"],
-                    g["consumers"]
-                )
-            })
-            .collect();
-        println!("groups     {}", shown.join("; "));
-    }
+        ctx.project.as_deref().unwrap_or("-"),
+        ctx.style.as_deref().unwrap_or("-")
+    ));
+    lines.extend(describe_redis(&s.redis));
     let busy: Vec<String> = s
-        .pointer("/queues")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|q| {
-            q["queued"].as_u64().unwrap_or(0) > 0 || q["dead_lettered"].as_u64().unwrap_or(0) > 0
-        })
+        .queues
+        .iter()
+        .filter(|q| q.queued > 0 || q.dead_lettered > 0)
         .map(|q| {
             format!(
                 "{} {}/{} (dead-lettered {})",
-                q["subscriber"].as_str().unwrap_or("?"),
-                q["queued"],
-                q["capacity"],
-                q["dead_lettered"]
+                q.subscriber, q.queued, q.capacity, q.dead_lettered
             )
         })
         .collect();
-    println!(
+    lines.push(format!(
         "queues     {}",
         if busy.is_empty() {
             "all empty".to_owned()
         } else {
             busy.join(", ")
         }
-    );
-    for e in s
-        .pointer("/last_errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let d = &e["data"];
-        println!(
+    ));
+    for e in &s.last_errors {
+        let d = &e.data;
+        lines.push(format!(
             "error      {} {} {}",
-            e["time"].as_str().unwrap_or(""),
+            e.time.to_rfc3339(),
             d["path"]
                 .as_str()
                 .or(d["subscriber"].as_str())
                 .unwrap_or(""),
             d["error"].as_str().unwrap_or("")
-        );
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    lines
+}
+
+/// `copy` or `move`, as in the config.
+pub fn mode_name(mode: events::OrganizeMode) -> &'static str {
+    match mode {
+        events::OrganizeMode::Copy => "copy",
+        events::OrganizeMode::Move => "move",
+    }
+}
+
+fn describe_redis(r: &RedisStatus) -> Vec<String> {
+    let r = match r {
+        RedisStatus::NotConfigured(text) => return vec![format!("redis      {text}")],
+        RedisStatus::Configured(r) => r,
+    };
+    let mut lines = vec![format!(
+        "redis      {} — {}, {} events spooled locally, {} outages",
+        r.url,
+        if r.connected {
+            "connected"
+        } else {
+            "UNREACHABLE"
+        },
+        r.spooled,
+        r.outages
+    )];
+    if !r.workers.is_empty() {
+        lines.push(format!(
+            "workers    {} (run by `alice worker`, not by this daemon)",
+            r.workers.join(", ")
+        ));
+    }
+    if let Some(groups) = &r.groups {
+        let shown: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let unread = g.unread.map_or_else(|| "?".to_owned(), |n| n.to_string());
+                format!(
+                    "{} {} pending, {unread} unread, {} consumers",
+                    g.group, g.pending, g.consumers
+                )
+            })
+            .collect();
+        lines.push(format!("groups     {}", shown.join("; ")));
+    }
+    lines
 }
 
 /// `alice events tail`.
 pub fn tail(args: &ConfigArgs, pattern: Option<String>, json: bool) -> Result<ExitCode> {
-    let (cfg, _) = load_config(args)?;
+    let (cfg, _) = crate::config::load(args)?;
+    let dir = runtime_dir();
     runtime()?.block_on(async move {
-        let mut stream = control::connect(&cfg).await?;
-        let req = serde_json::json!({"cmd": "tail", "type": pattern});
-        stream.write_all(format!("{req}\n").as_bytes()).await?;
-        let mut lines = BufReader::new(stream).lines();
-        let first = lines
-            .next_line()
-            .await?
-            .context("the daemon closed the connection")?;
-        anyhow::ensure!(first.contains("\"ok\":true"), "the daemon refused: {first}");
+        let mut lines =
+            daemon::control::client::tail(&cfg.state_dir, dir.as_deref(), pattern).await?;
+        let mut out = Out::stdout();
         while let Some(line) = lines.next_line().await? {
             if json {
-                println!("{line}");
-                continue;
+                out.line(&line);
+            } else {
+                out.line(&tail_line(&line));
             }
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if let Some(m) = v.get("missed") {
-                println!("… missed {m} events (this terminal could not keep up)");
-                continue;
+            if out.closed() {
+                break;
             }
-            let d = &v["data"];
-            let what = d["destination"]
-                .as_str()
-                .map(|dest| format!("{} -> {dest}", d["source_path"].as_str().unwrap_or("")))
-                .or_else(|| {
-                    d["path"].as_str().map(|p| {
-                        format!(
-                            "{p}{}",
-                            d["error"]
-                                .as_str()
-                                .map(|e| format!(": {e}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                })
-                .unwrap_or_else(|| d.to_string());
-            println!(
-                "{} {} {what}",
-                v["time"].as_str().unwrap_or(""),
-                v["type"].as_str().unwrap_or("")
-            );
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
+fn tail_line(line: &str) -> String {
+    let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    if let Some(m) = v.get("missed") {
+        return format!("… missed {m} events (this terminal could not keep up)");
+    }
+    let d = &v["data"];
+    let what = d["destination"]
+        .as_str()
+        .map(|dest| format!("{} -> {dest}", d["source_path"].as_str().unwrap_or("")))
+        .or_else(|| {
+            d["path"].as_str().map(|p| {
+                let error = d["error"].as_str().map(|e| format!(": {e}"));
+                format!("{p}{}", error.unwrap_or_default())
+            })
+        })
+        .unwrap_or_else(|| d.to_string());
+    format!(
+        "{} {} {what}",
+        v["time"].as_str().unwrap_or(""),
+        v["type"].as_str().unwrap_or("")
+    )
+}
+
 /// `alice project list`: from the catalog alone.
 pub fn list_projects(args: &ConfigArgs) -> Result<ExitCode> {
-    let (cfg, _) = load_config(args)?;
-    let path = cfg.state_dir.join("catalog.sqlite3");
-    if !path.exists() {
-        println!("no projects yet (no catalog at {})", path.display());
+    let (cfg, _) = crate::config::load(args)?;
+    let mut out = Out::stdout();
+    let Some((projects, active)) = daemon::query::projects(&cfg)? else {
+        out.line("no projects yet (no catalog yet)");
         return Ok(ExitCode::SUCCESS);
-    }
-    let c = catalog::Catalog::open_readonly(&path)?;
-    let active = c.context()?.active_project;
-    for p in c.list_projects()? {
+    };
+    for p in projects {
         let mark = if active.as_deref() == Some(p.name.as_str()) {
             "*"
         } else {
             " "
         };
-        println!("{mark} {}  {}", p.name, p.description.unwrap_or_default());
+        out.line(&format!(
+            "{mark} {}  {}",
+            p.name,
+            p.description.unwrap_or_default()
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn redis_config(args: &ConfigArgs) -> Result<streams::StreamConfig> {
-    let (cfg, origin) = load_config(args)?;
-    let r = cfg.redis.as_ref().with_context(|| format!("there is no [redis] section in {origin}; events are only kept in the catalog (alice show)"))?;
-    r.stream_config(&cfg.state_dir)
-}
-
-fn print_event(line: &str, pattern: Option<&str>, json: bool) {
+fn event_line(line: &str, pattern: Option<&str>, json: bool) -> Option<String> {
     let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
     let t = v["type"].as_str().unwrap_or("");
-    if pattern.is_some_and(|p| !control::type_matches(p, t)) {
-        return;
+    if pattern.is_some_and(|p| !daemon::control::type_matches(p, t)) {
+        return None;
     }
-    if json {
-        println!("{line}");
+    Some(if json {
+        line.to_owned()
     } else {
-        println!("{} {t} {}", v["time"].as_str().unwrap_or(""), v["data"]);
-    }
+        format!("{} {t} {}", v["time"].as_str().unwrap_or(""), v["data"])
+    })
 }
 
 /// `alice events replay`: stored events from the Redis stream, as JSON lines.
@@ -275,30 +266,45 @@ pub fn redis_replay(
     from: Option<String>,
     pattern: Option<String>,
 ) -> Result<ExitCode> {
-    let sc = redis_config(args)?;
+    let (cfg, origin) = crate::config::load(args)?;
     let start = match (since, from) {
         (Some(t), _) => {
             let at = chrono::DateTime::parse_from_rfc3339(&t)
                 .map(|d| d.with_timezone(&chrono::Utc))
                 .or_else(|_| chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()))
                 .with_context(|| format!("--since {t:?}: expected RFC 3339 (2024-03-15T12:00:00Z) or a date (2024-03-15)"))?;
-            streams::ReplayFrom::Since(at)
+            daemon::query::ReplayFrom::Since(at)
         }
-        (None, Some(id)) => streams::ReplayFrom::Id(id),
-        (None, None) => streams::ReplayFrom::Start,
+        (None, Some(id)) => daemon::query::ReplayFrom::Id(id),
+        (None, None) => daemon::query::ReplayFrom::Start,
     };
-    let n = runtime()?.block_on(streams::replay(&sc, start, None, |line| {
-        print_event(line, pattern.as_deref(), true)
-    }))?;
-    eprintln!("{n} events read from {sc}");
+    let mut out = Out::stdout();
+    let (n, from) = runtime()?.block_on(daemon::query::stream_replay(
+        &cfg,
+        &origin.description,
+        start,
+        |line| {
+            if let Some(l) = event_line(line, pattern.as_deref(), true) {
+                out.line(&l);
+            }
+        },
+    ))?;
+    eprintln!("{n} events read from {from}");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `alice events tail --redis`: follow the stream live.
 pub fn redis_tail(args: &ConfigArgs, pattern: Option<String>, json: bool) -> Result<ExitCode> {
-    let sc = redis_config(args)?;
-    runtime()?.block_on(streams::tail(&sc, |line| {
-        print_event(line, pattern.as_deref(), json)
-    }))?;
+    let (cfg, origin) = crate::config::load(args)?;
+    let mut out = Out::stdout();
+    runtime()?.block_on(daemon::query::stream_tail(
+        &cfg,
+        &origin.description,
+        |line| {
+            if let Some(l) = event_line(line, pattern.as_deref(), json) {
+                out.line(&l);
+            }
+        },
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,431 +1,89 @@
-//! The daemon's TOML config: parsing, defaults, validation.
-//!
-//! Only the binary reads files; library crates receive the values (brief invariant 8).
+//! Finding and reading the config file: `--config`/`$ALICE_CONFIG`, else the XDG location,
+//! else built-in defaults. The daemon library checks what it reads (`daemon::Config`).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use anyhow::{Context, Result};
+use daemon::Config;
 
-/// Default destination template.
-pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
+use crate::ConfigArgs;
 
-/// Copy or move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Leave inbox files in place; place verified copies.
-    #[default]
-    Copy,
-    /// Remove inbox files once their organized copy is durable and verified.
-    Move,
+/// Where the running config came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file, when there is one.
+    pub path: Option<PathBuf>,
+    /// The file the daemon follows for edits: the one in use, or where one would be read
+    /// from (so a config written after a start on defaults is found by `alice reload`).
+    pub follow: PathBuf,
+    /// For logs and `config show`.
+    pub description: String,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// JSON lines when stdout is not a terminal, human-readable on a terminal.
-    #[default]
-    Auto,
-    /// One JSON object per line.
-    Json,
-    /// Human-readable lines.
-    Human,
-    /// Native journald records (structured fields, no JSON); falls back to JSON on stdout
-    /// when there is no journal.
-    Journald,
-}
-
-/// `[watch]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WatchSection {
-    /// A file is processed once it has been closed and unchanged for this long.
-    pub settle_ms: u64,
-    /// Extra glob patterns (relative to the inbox) to ignore, besides temporary names.
-    pub ignore: Vec<String>,
-    /// Interval of the periodic scan used when inotify cannot watch a tree.
-    pub poll_interval_s: u64,
-    /// Scan periodically instead of using inotify (network filesystems).
-    pub force_polling: bool,
-    /// Files hashed at once (0 = number of CPUs).
-    pub hash_concurrency: usize,
-}
-
-impl Default for WatchSection {
-    fn default() -> Self {
-        WatchSection {
-            settle_ms: 500,
-            ignore: Vec::new(),
-            poll_interval_s: 30,
-            force_polling: false,
-            hash_concurrency: 0,
-        }
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
     }
 }
 
-/// `[log]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSection {
-    /// `auto`, `json` or `human`.
-    pub format: LogFormat,
-    /// A tracing filter: `info`, `debug`, `alice=debug,info`… `RUST_LOG` wins when set.
-    pub level: String,
+/// Reads and checks a config file.
+pub fn load_file(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read config file {} (create it, or pass --config FILE)",
+            path.display()
+        )
+    })?;
+    Ok(Config::parse(&text, path)?)
 }
 
-impl Default for LogSection {
-    fn default() -> Self {
-        LogSection {
-            format: LogFormat::Auto,
-            level: "info".into(),
-        }
+/// Loads `--config`, else the XDG config file, else built-in defaults.
+pub fn load(args: &ConfigArgs) -> Result<(Config, Origin)> {
+    if let Some(path) = &args.config {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        return Ok((
+            load_file(&path)?,
+            Origin {
+                description: path.display().to_string(),
+                follow: path.clone(),
+                path: Some(path),
+            },
+        ));
     }
-}
-
-/// `[metrics]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsSection {
-    /// Serve Prometheus metrics.
-    pub enabled: bool,
-    /// Address of the endpoint (`/metrics`).
-    pub listen: std::net::SocketAddr,
-}
-
-impl Default for MetricsSection {
-    fn default() -> Self {
-        MetricsSection {
-            enabled: false,
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
-        }
+    let xdg = XdgDefaults::detect()?;
+    if xdg.config_file.exists() {
+        return Ok((
+            load_file(&xdg.config_file)?,
+            Origin {
+                description: xdg.config_file.display().to_string(),
+                path: Some(xdg.config_file.clone()),
+                follow: xdg.config_file,
+            },
+        ));
     }
+    Ok((
+        xdg.config(),
+        Origin {
+            path: None,
+            description: format!(
+                "built-in defaults; no config file at {}",
+                xdg.config_file.display()
+            ),
+            follow: xdg.config_file,
+        },
+    ))
 }
 
-/// `[redis]` section: when present, every event is also appended to a Redis stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisSection {
-    /// `redis://[user[:password]@]host:port/db` (`rediss://` for TLS).
-    pub url: String,
-    /// A file holding the password (kept out of the config file); used when the URL has none.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// Key prefix: the stream is `<prefix>:events`, dead letters `<prefix>:dead`.
-    #[serde(default = "default_prefix")]
-    pub prefix: String,
-    /// Approximate maximum stream length (`XADD … MAXLEN ~`).
-    #[serde(default = "default_maxlen")]
-    pub maxlen: u64,
-    /// Consumer name in consumer groups (default: the host name).
-    #[serde(default)]
-    pub consumer: Option<String>,
-    /// Deliveries before an entry goes to the dead-letter stream.
-    #[serde(default = "default_max_deliveries")]
-    pub max_deliveries: u32,
-    /// Timeout of one Redis command, in milliseconds.
-    #[serde(default = "default_redis_timeout")]
-    pub timeout_ms: u64,
-    /// Entries pending this long with a consumer that stopped are handed to another one.
-    #[serde(default = "default_claim_idle")]
-    pub claim_idle_ms: u64,
-    /// Stages the daemon leaves to `alice worker` processes (`metadata`, `organizer`).
-    #[serde(default)]
-    pub workers: Vec<String>,
-}
-
-fn default_prefix() -> String {
-    "alice".into()
-}
-fn default_maxlen() -> u64 {
-    1_000_000
-}
-fn default_max_deliveries() -> u32 {
-    5
-}
-fn default_redis_timeout() -> u64 {
-    5000
-}
-fn default_claim_idle() -> u64 {
-    60_000
-}
-
-/// Stages that may run as `alice worker`: the catalog stays with the daemon (status, scans and
-/// the journal's recovery depend on it).
-pub const WORKER_STAGES: [pipeline::Stage; 2] =
-    [pipeline::Stage::Metadata, pipeline::Stage::Organizer];
-
-impl RedisSection {
-    /// The URL with the password from `password_file` filled in (never logged: use
-    /// `streams::redact`).
-    pub fn connection_url(&self) -> Result<String> {
-        let Some(file) = &self.password_file else {
-            return Ok(self.url.clone());
-        };
-        let password = std::fs::read_to_string(file).with_context(|| {
-            format!("key `redis.password_file`: cannot read {}", file.display())
-        })?;
-        let password: String = password
-            .trim_end_matches(['\n', '\r'])
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            bail!(
-                "key `redis.url`: {} is not a redis:// or rediss:// URL",
-                streams::redact(&self.url)
-            );
-        };
-        Ok(match rest.split_once('@') {
-            Some((user, host)) if !user.contains(':') => {
-                format!("{scheme}://{user}:{password}@{host}")
-            }
-            Some(_) => self.url.clone(),
-            None => format!("{scheme}://:{password}@{rest}"),
-        })
+/// Re-reads the config for a reload: the file in use, or the one written since a start on
+/// built-in defaults.
+pub fn reload(origin: &Origin) -> std::result::Result<Config, String> {
+    if !origin.follow.exists() && origin.path.is_none() {
+        return Err(format!(
+            "there is no config file at {} (running on built-in defaults); write one there (every key is documented in config/alice.toml) and reload again",
+            origin.follow.display()
+        ));
     }
-
-    /// The settings of the streams library.
-    pub fn stream_config(&self, state_dir: &Path) -> Result<streams::StreamConfig> {
-        let mut c = streams::StreamConfig::new(self.connection_url()?, state_dir);
-        c.prefix = self.prefix.clone();
-        c.maxlen_approx = self.maxlen;
-        if let Some(name) = &self.consumer {
-            c.consumer = name.clone();
-        }
-        c.max_deliveries = self.max_deliveries;
-        c.timeout = std::time::Duration::from_millis(self.timeout_ms);
-        c.claim_idle = std::time::Duration::from_millis(self.claim_idle_ms);
-        // A blocking read returns at once when an entry arrives; its length only bounds how
-        // long a stopping daemon or worker waits for its group readers.
-        c.block = std::time::Duration::from_millis(500);
-        // Every writer (daemon, workers) creates the stage groups before its first append, so
-        // no stage, in process or in a worker, misses an event appended before it first read.
-        c.groups = pipeline::Stage::ALL
-            .iter()
-            .map(|s| s.name().to_owned())
-            .collect();
-        Ok(c)
-    }
-
-    /// The stages named in `workers` (validated by [`Config::validate`]).
-    pub fn worker_stages(&self) -> Vec<pipeline::Stage> {
-        self.workers.iter().filter_map(|w| w.parse().ok()).collect()
-    }
-
-    /// A copy safe to print: the password in the URL masked.
-    pub fn masked(&self) -> RedisSection {
-        RedisSection {
-            url: streams::redact(&self.url),
-            ..self.clone()
-        }
-    }
-}
-
-/// The whole config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Folders to watch.
-    pub inboxes: Vec<PathBuf>,
-    /// Root of the organized tree.
-    pub organized: PathBuf,
-    /// `copy` or `move`.
-    #[serde(default)]
-    pub mode: Mode,
-    /// Catalog and other state of this instance.
-    pub state_dir: PathBuf,
-    /// Destination template relative to `organized`.
-    #[serde(default = "default_template")]
-    pub template: String,
-    /// Where duplicates go in move mode (default: `duplicates` beside `organized`).
-    #[serde(default)]
-    pub duplicates: Option<PathBuf>,
-    /// Where unreadable media go (default: unset, they stay in the inbox).
-    #[serde(default)]
-    pub quarantine: Option<PathBuf>,
-    /// Watcher settings.
-    #[serde(default)]
-    pub watch: WatchSection,
-    /// Logging settings.
-    #[serde(default)]
-    pub log: LogSection,
-    /// Prometheus endpoint.
-    #[serde(default)]
-    pub metrics: MetricsSection,
-    /// Redis Streams (optional).
-    #[serde(default)]
-    pub redis: Option<RedisSection>,
-}
-
-fn default_template() -> String {
-    DEFAULT_TEMPLATE.to_owned()
-}
-
-impl Config {
-    /// Parses TOML text; `origin` names the file in errors.
-    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            anyhow::anyhow!(
-                "{}:{line}:{col}: {}",
-                origin.display(),
-                e.message().trim_end()
-            )
-        })?;
-        config
-            .validate()
-            .with_context(|| format!("invalid config {}", origin.display()))?;
-        Ok(config)
-    }
-
-    /// Reads and parses a config file.
-    pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read config file {} (create it, or pass --config FILE)",
-                path.display()
-            )
-        })?;
-        Config::parse(&text, path)
-    }
-
-    /// The folder that receives duplicates in move mode.
-    pub fn duplicates_dir(&self) -> PathBuf {
-        self.duplicates.clone().unwrap_or_else(|| {
-            self.organized
-                .parent()
-                .unwrap_or(Path::new("/"))
-                .join("duplicates")
-        })
-    }
-
-    /// Checks what serde cannot: absolute paths, no nesting of inboxes and the organized tree.
-    pub fn validate(&self) -> Result<()> {
-        if self.inboxes.is_empty() {
-            bail!("key `inboxes`: at least one inbox folder is needed");
-        }
-        let mut named: Vec<(&str, &Path)> = vec![
-            ("organized", &self.organized),
-            ("state_dir", &self.state_dir),
-        ];
-        for inbox in &self.inboxes {
-            named.push(("inboxes", inbox));
-        }
-        let dups = self.duplicates_dir();
-        named.push(("duplicates", &dups));
-        if let Some(q) = &self.quarantine {
-            named.push(("quarantine", q));
-        }
-        for (key, path) in &named {
-            if !path.is_absolute() {
-                bail!(
-                    "key `{key}`: {} is not an absolute path; write it in full (e.g. /home/me/inbox)",
-                    path.display()
-                );
-            }
-        }
-        let others = [
-            ("organized", self.organized.as_path()),
-            ("duplicates", dups.as_path()),
-        ]
-        .into_iter()
-        .chain(self.quarantine.as_deref().map(|q| ("quarantine", q)));
-        for (key, out) in others {
-            for inbox in &self.inboxes {
-                if nests(out, inbox) {
-                    bail!(
-                        "key `{key}` ({}) and inbox {} are inside one another; the daemon would organize its own output. Put them side by side.",
-                        out.display(),
-                        inbox.display()
-                    );
-                }
-            }
-        }
-        for (i, a) in self.inboxes.iter().enumerate() {
-            for b in &self.inboxes[i + 1..] {
-                if nests(a, b) {
-                    bail!(
-                        "key `inboxes`: {} and {} are inside one another; list only the outer one",
-                        a.display(),
-                        b.display()
-                    );
-                }
-            }
-        }
-        if self.watch.settle_ms > 600_000 {
-            bail!(
-                "key `watch.settle_ms`: {} ms is more than 10 minutes; files would wait too long",
-                self.watch.settle_ms
-            );
-        }
-        if self.watch.poll_interval_s == 0 {
-            bail!("key `watch.poll_interval_s`: must be at least 1");
-        }
-        if let Some(r) = &self.redis {
-            if !(r.url.starts_with("redis://")
-                || r.url.starts_with("rediss://")
-                || r.url.starts_with("redis+unix://"))
-            {
-                bail!(
-                    "key `redis.url`: {} must start with redis://, rediss:// or redis+unix://",
-                    streams::redact(&r.url)
-                );
-            }
-            if r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) {
-                bail!("key `redis.prefix`: must be non-empty and without spaces");
-            }
-            if r.max_deliveries == 0 {
-                bail!("key `redis.max_deliveries`: must be at least 1");
-            }
-            if r.claim_idle_ms < 100 {
-                bail!(
-                    "key `redis.claim_idle_ms`: {} ms is too short; entries still being handled would be taken away (use at least 100, default 60000)",
-                    r.claim_idle_ms
-                );
-            }
-            for w in &r.workers {
-                match w.parse::<pipeline::Stage>() {
-                    Ok(st) if WORKER_STAGES.contains(&st) => {}
-                    _ => bail!(
-                        "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\" and \"organizer\" (the catalog stays in the daemon)"
-                    ),
-                }
-            }
-        }
-        organizer::Template::parse(&self.template)
-            .map_err(|e| anyhow::anyhow!("key `template`: {e}"))?;
-        Ok(())
-    }
-}
-
-/// True when one path is inside the other (or equal), compared lexically after normalizing.
-fn nests(a: &Path, b: &Path) -> bool {
-    let a = normalize(a);
-    let b = normalize(b);
-    a.starts_with(&b) || b.starts_with(&a)
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    // Resolve symlinks when the folder exists, so /home/me/in and a symlink to it compare equal.
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.components().collect())
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
+    load_file(&origin.follow).map_err(|e| format!("{e:#}"))
 }
 
 /// Where a config lives when `--config` is not given, and the defaults for a first run.
@@ -463,198 +121,10 @@ impl XdgDefaults {
 
     /// The config used when no file exists yet.
     pub fn config(&self) -> Config {
-        Config {
-            inboxes: vec![self.inbox.clone()],
-            organized: self.organized.clone(),
-            mode: Mode::Copy,
-            state_dir: self.state_dir.clone(),
-            template: default_template(),
-            duplicates: None,
-            quarantine: None,
-            watch: WatchSection::default(),
-            log: LogSection::default(),
-            metrics: MetricsSection::default(),
-            redis: None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = r#"
-inboxes = ["/tmp/a/inbox"]
-organized = "/tmp/a/organized"
-mode = "copy"
-state_dir = "/tmp/a/state"
-[watch]
-settle_ms = 500
-"#;
-
-    #[test]
-    fn minimal_contract_parses() {
-        let c = Config::parse(MINIMAL, Path::new("t.toml")).unwrap();
-        assert_eq!(c.template, DEFAULT_TEMPLATE);
-        assert_eq!(c.watch.settle_ms, 500);
-        assert_eq!(c.duplicates_dir(), PathBuf::from("/tmp/a/duplicates"));
-    }
-
-    #[test]
-    fn unknown_key_is_named_with_its_line() {
-        let text = MINIMAL.replace("settle_ms = 500", "settle_ms = 500\nsetle = 3");
-        let err = Config::parse(&text, Path::new("t.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("t.toml:8:"), "{err}");
-        assert!(err.contains("setle"), "{err}");
-    }
-
-    #[test]
-    fn organized_inside_inbox_is_rejected() {
-        let text = MINIMAL.replace("/tmp/a/organized", "/tmp/a/inbox/organized");
-        let err = format!(
-            "{:#}",
-            Config::parse(&text, Path::new("t.toml")).unwrap_err()
-        );
-        assert!(err.contains("inside one another"), "{err}");
-    }
-
-    #[test]
-    fn redis_password_never_shows_and_password_file_fills_the_url() {
-        let dir = tempfile::tempdir().unwrap();
-        let pw = dir.path().join("pw");
-        std::fs::write(&pw, "s3cr:et\n").unwrap();
-        let text = format!(
-            "{MINIMAL}[redis]\nurl = \"redis://alice@127.0.0.1:6379/0\"\npassword_file = \"{}\"\n",
-            pw.display()
-        );
-        let c = Config::parse(&text, Path::new("t.toml")).unwrap();
-        let r = c.redis.as_ref().unwrap();
-        assert_eq!(
-            r.connection_url().unwrap(),
-            "redis://alice:s3cr%3Aet@127.0.0.1:6379/0"
-        );
-        let inline = RedisSection {
-            url: "redis://u:hunter2@h:1/0".into(),
-            ..r.clone()
-        };
-        assert!(!format!("{:?}", inline.masked()).contains("hunter2"));
-        for (extra, key) in [
-            ("workers = [\"catalog\"]", "redis.workers"),
-            ("workers = [\"metadta\"]", "redis.workers"),
-            ("claim_idle_ms = 5", "redis.claim_idle_ms"),
-        ] {
-            let text = format!("{MINIMAL}[redis]\nurl = \"redis://h\"\n{extra}\n");
-            let err = format!(
-                "{:#}",
-                Config::parse(&text, Path::new("t.toml")).unwrap_err()
-            );
-            assert!(err.contains(key), "{extra}: {err}");
-        }
-        let ok = format!(
-            "{MINIMAL}[redis]\nurl = \"redis://h\"\nworkers = [\"metadata\", \"organizer\"]\n"
-        );
-        let ok = Config::parse(&ok, Path::new("t.toml")).unwrap();
-        assert_eq!(
-            ok.redis.unwrap().worker_stages(),
-            vec![pipeline::Stage::Metadata, pipeline::Stage::Organizer]
-        );
-        let bad = format!("{MINIMAL}[redis]\nurl = \"http://x\"\n");
-        assert!(
-            format!(
-                "{:#}",
-                Config::parse(&bad, Path::new("t.toml")).unwrap_err()
-            )
-            .contains("redis.url")
-        );
-    }
-
-    #[test]
-    fn relative_paths_and_bad_templates_are_rejected() {
-        let text = MINIMAL.replace("/tmp/a/state", "state");
-        let err = format!(
-            "{:#}",
-            Config::parse(&text, Path::new("t.toml")).unwrap_err()
-        );
-        assert!(err.contains("state_dir"), "{err}");
-        let text = format!("template = \"{{date}}/{{nope}}\"\n{MINIMAL}");
-        let err = format!(
-            "{:#}",
-            Config::parse(&text, Path::new("t.toml")).unwrap_err()
-        );
-        assert!(err.contains("template"), "{err}");
-    }
-}
-
-#[cfg(test)]
-mod example_file {
-    use super::*;
-
-    /// Every key `Config` knows, as dotted paths, from its serialized default form.
-    fn keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
-        if let toml::Value::Table(t) = value {
-            for (k, v) in t {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                if v.is_table() {
-                    keys(v, &path, out);
-                } else {
-                    out.push(path);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn documented_example_parses_and_mentions_every_key() {
-        let path = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/alice.toml"
-        ));
-        let text = std::fs::read_to_string(path).unwrap();
-        Config::parse(&text, path).unwrap();
-        let mut full = XdgDefaults {
-            config_file: "/c".into(),
-            inbox: "/i".into(),
-            organized: "/o".into(),
-            state_dir: "/s".into(),
-        }
-        .config();
-        full.duplicates = Some("/d".into());
-        full.quarantine = Some("/q".into());
-        full.redis = Some(RedisSection {
-            url: "redis://127.0.0.1:6379/0".into(),
-            password_file: Some("/p".into()),
-            prefix: default_prefix(),
-            maxlen: default_maxlen(),
-            consumer: Some("host".into()),
-            max_deliveries: default_max_deliveries(),
-            timeout_ms: default_redis_timeout(),
-            claim_idle_ms: default_claim_idle(),
-            workers: vec!["metadata".into()],
-        });
-        let mut all = Vec::new();
-        keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);
-        assert!(all.len() >= 13, "{all:?}");
-        for key in all {
-            let (section, leaf) = key
-                .rsplit_once('.')
-                .map_or(("", key.as_str()), |(s, l)| (s, l));
-            let documented = text.lines().any(|l| {
-                let l = l.trim_start_matches(['#', ' ']);
-                l.starts_with(&format!("{leaf} =")) || l.starts_with(&format!("{leaf}="))
-            });
-            assert!(documented, "config/alice.toml does not document `{key}`");
-            if !section.is_empty() {
-                assert!(
-                    text.contains(&format!("[{section}]")),
-                    "missing section [{section}]"
-                );
-            }
-        }
+        daemon::config::defaults(
+            self.inbox.clone(),
+            self.organized.clone(),
+            self.state_dir.clone(),
+        )
     }
 }

@@ -7,6 +7,8 @@ use anyhow::Result;
 use events::media::MediaInfo;
 use serde::Serialize;
 
+use crate::out::Out;
+
 #[derive(Serialize)]
 struct Report<'a> {
     #[serde(with = "events::path")]
@@ -66,42 +68,34 @@ impl<'a> Report<'a> {
 }
 
 fn inspect_one(path: &Path) -> (Report<'_>, bool) {
-    let (hash, _) = match watcher::hash_file(path) {
-        Ok(h) => h,
-        Err(e) => {
-            return (
-                Report::unopened(path, format!("cannot open {}: {e}", path.display())),
-                false,
-            );
-        }
-    };
-    match metadata::extract_path(path) {
-        Ok(ex) => (
+    match daemon::query::inspect(path) {
+        Ok(i) => (
             Report::from_info(
                 path,
-                hash.to_hex().to_string(),
-                ex.info,
-                ex.error.map(|e| e.to_string()),
+                i.asset_id,
+                i.extraction.info,
+                i.extraction.error.map(|e| e.to_string()),
             ),
             true,
         ),
-        Err(e) => (
-            Report::unopened(path, format!("cannot read {}: {e}", path.display())),
-            false,
-        ),
+        Err(e) => (Report::unopened(path, e), false),
     }
 }
 
 /// Runs `alice inspect`.
 pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     let mut all_opened = true;
+    let mut out = Out::stdout();
     for path in files {
         let (report, opened) = inspect_one(path);
         all_opened &= opened;
         if json {
-            println!("{}", serde_json::to_string(&report)?);
+            out.line(&serde_json::to_string(&report)?);
         } else {
-            print_human(&report);
+            print_human(&mut out, &report);
+        }
+        if out.closed() {
+            break;
         }
     }
     Ok(if all_opened {
@@ -111,9 +105,9 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     })
 }
 
-fn print_human(r: &Report<'_>) {
-    println!("{}", r.path.display());
-    let line = |k: &str, v: String| println!("  {k:<12} {v}");
+fn print_human(out: &mut Out, r: &Report<'_>) {
+    out.line(&r.path.display().to_string());
+    let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {v}"));
     if let Some(id) = &r.asset_id {
         line("asset id", id.clone());
     }
@@ -159,9 +153,9 @@ fn print_human(r: &Report<'_>) {
                     .replace("Metadata", "metadata")
                     .replace("Filename", "filename"),
             );
-            let opt = |k: &str, v: Option<String>| {
+            let mut opt = |k: &str, v: Option<String>| {
                 if let Some(v) = v {
-                    println!("  {k:<12} {v}");
+                    line(k, v);
                 }
             };
             opt("prompt", ai.prompt.clone());

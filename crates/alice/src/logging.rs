@@ -6,7 +6,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
-use crate::config::LogFormat;
+use daemon::LogFormat;
 
 /// Changes the level filter of the running process (config reload).
 pub struct LevelHandle(Option<reload::Handle<EnvFilter, Registry>>);

@@ -3,17 +3,12 @@
 
 mod client;
 mod config;
-mod consume;
-mod control;
-mod creative;
-mod daemon;
 mod inspect;
 mod logging;
-mod metrics;
-mod sdnotify;
+mod out;
+mod progress;
+mod run;
 mod search;
-mod undo;
-mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -223,9 +218,14 @@ struct ConfigArgs {
     /// Config file (default: $XDG_CONFIG_HOME/alice/config.toml).
     #[arg(long, short = 'c', value_name = "FILE", env = "ALICE_CONFIG")]
     config: Option<PathBuf>,
-    /// Log format: auto (JSON when stdout is not a terminal), json or human.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    log_format: Option<config::LogFormat>,
+    /// Log format: auto (JSON when stdout is not a terminal, human on one), json, human, or
+    /// journald (native journal fields).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    log_format: Option<daemon::LogFormat>,
+}
+
+fn parse_log_format(s: &str) -> Result<daemon::LogFormat, String> {
+    s.parse()
 }
 
 fn main() -> ExitCode {
@@ -245,76 +245,56 @@ fn main() -> ExitCode {
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    use daemon::control::Request;
     match cli.command {
-        Command::Run(args) => daemon::run(&args, false, daemon::Job::Watch),
-        Command::Scan { config, dry_run } => daemon::run(&config, dry_run, daemon::Job::Scan),
+        Command::Run(args) => run::watch(&args),
+        Command::Scan { config, dry_run } => run::scan(&config, dry_run),
         Command::Inspect { json, files } => inspect::run(json, &files),
         Command::Worker {
             stage,
             config,
             consumer,
-        } => worker::run(
+        } => run::worker(
             &config,
-            stage.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            stage.parse().map_err(|e| anyhow::anyhow!("{e}"))?,
             consumer,
         ),
-        Command::Undo { config, last } => undo::run(&config, last),
-        Command::Config(ConfigCommand::Check { file }) => {
-            let path = match file {
-                Some(f) => f,
-                None => config::XdgDefaults::detect()?.config_file,
-            };
-            match config::Config::load(&path) {
-                Ok(_) => {
-                    println!("{}: ok", path.display());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("{e:#}");
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
+        Command::Undo { config, last } => run::undo(&config, last),
+        Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Config(ConfigCommand::Show(args)) => config_show(&args),
         Command::Status { config, json } => client::status(&config, json),
         Command::Events(EventsCommand::Tail {
             config,
             type_pattern,
             json,
-            redis,
-        }) => {
-            if redis {
-                client::redis_tail(&config, type_pattern, json)
-            } else {
-                client::tail(&config, type_pattern, json)
-            }
-        }
+            redis: true,
+        }) => client::redis_tail(&config, type_pattern, json),
+        Command::Events(EventsCommand::Tail {
+            config,
+            type_pattern,
+            json,
+            redis: false,
+        }) => client::tail(&config, type_pattern, json),
         Command::Events(EventsCommand::Replay {
             config,
             since,
             from,
             type_pattern,
         }) => client::redis_replay(&config, since, from, type_pattern),
-        Command::Reload(config) => client::simple(&config, serde_json::json!({"cmd": "reload"})),
+        Command::Reload(config) => client::simple(&config, Request::Reload),
         Command::Project(ProjectCommand::Create {
             config,
             name,
             description,
-        }) => client::simple(
-            &config,
-            serde_json::json!({"cmd": "project_create", "name": name, "description": description}),
-        ),
-        Command::Project(ProjectCommand::Use { config, name }) => client::simple(
-            &config,
-            serde_json::json!({"cmd": "project_use", "name": name}),
-        ),
-        Command::Project(ProjectCommand::List(config)) => client::list_projects(&config),
-        Command::Style(StyleCommand::Choose { config, name, note }) => client::simple(
-            &config,
-            serde_json::json!({"cmd": "style_choose", "name": name, "note": note}),
-        ),
-        Command::Style(StyleCommand::Clear(config)) => {
-            client::simple(&config, serde_json::json!({"cmd": "style_clear"}))
+        }) => client::simple(&config, Request::ProjectCreate { name, description }),
+        Command::Project(ProjectCommand::Use { config, name }) => {
+            client::simple(&config, Request::ProjectUse { name })
         }
+        Command::Project(ProjectCommand::List(config)) => client::list_projects(&config),
+        Command::Style(StyleCommand::Choose { config, name, note }) => {
+            client::simple(&config, Request::StyleChoose { name, note })
+        }
+        Command::Style(StyleCommand::Clear(config)) => client::simple(&config, Request::StyleClear),
         Command::Search(args) => search::search(&args),
         Command::Show(args) => search::show(&args),
         Command::Completions { shell } => {
@@ -331,12 +311,30 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Show(args)) => {
-            let (mut cfg, origin) = daemon::load_config(&args)?;
-            cfg.redis = cfg.redis.map(|r| r.masked());
-            println!("# effective config ({origin})");
-            print!("{}", toml::to_string_pretty(&cfg)?);
+    }
+}
+
+fn config_check(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = match file {
+        Some(f) => f,
+        None => config::XdgDefaults::detect()?.config_file,
+    };
+    match config::load_file(&path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Err(e) => {
+            eprintln!("{e:#}");
+            Ok(ExitCode::from(1))
+        }
     }
+}
+
+fn config_show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let (mut cfg, origin) = config::load(args)?;
+    cfg.redis = cfg.redis.map(|r| r.masked());
+    println!("# effective config ({origin})");
+    print!("{}", toml::to_string_pretty(&cfg)?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -6,22 +6,22 @@
 //! file is findable as soon as the daemon reports it organized.
 
 use std::borrow::Cow;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use catalog::{
-    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
-};
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, ValueEnum};
+use daemon::query::{
+    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+};
 use events::media::{AiSignal, MediaInfo, MediaType};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::ConfigArgs;
-use crate::daemon::load_config;
+use crate::out::Out;
 
 /// Arguments of `alice search`.
 #[derive(Args)]
@@ -87,16 +87,8 @@ pub enum MediaKind {
 }
 
 fn open_catalog(args: &ConfigArgs) -> Result<Catalog> {
-    let (cfg, _) = load_config(args)?;
-    let path = cfg.state_dir.join("catalog.sqlite3");
-    if !path.exists() {
-        anyhow::bail!(
-            "there is no catalog at {} yet; start the daemon (`alice run`) or run `alice scan` \
-             once with this config",
-            path.display()
-        );
-    }
-    Ok(Catalog::open_readonly(&path)?)
+    let (cfg, _) = crate::config::load(args)?;
+    Ok(daemon::query::open(&cfg)?)
 }
 
 fn bound(text: Option<&str>, edge: Edge, flag: &str) -> Result<Option<TimeBound>> {
@@ -126,7 +118,7 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
     let hits = catalog.find(&query)?;
     tracing::debug!(query = %query.text, hits = hits.len(), "search done");
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     let marks = Marks::for_stdout();
     for hit in &hits {
         if args.json {
@@ -135,12 +127,14 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
                 score: hit.score,
                 snippet: hit.snippet.as_ref().map(|s| s.render("[", "]")),
             })?;
-            writeln!(out, "{line}")?;
+            out.line(&line);
         } else {
-            writeln!(out, "{}", result_line(hit, &marks))?;
+            out.line(&result_line(hit, &marks));
+        }
+        if out.closed() {
+            break;
         }
     }
-    out.flush()?;
     Ok(if hits.is_empty() {
         ExitCode::from(1)
     } else {
@@ -299,36 +293,10 @@ struct HitJson<'a> {
     snippet: Option<String>,
 }
 
-/// Finds the asset `target` names: an asset id, an organized path, or any file whose content
-/// the catalog knows.
-fn resolve(catalog: &Catalog, target: &str) -> Result<Option<AssetRecord>> {
-    let is_id = target.len() == 64 && target.bytes().all(|b| b.is_ascii_hexdigit());
-    if is_id && let Some(a) = catalog.asset(&target.to_ascii_lowercase())? {
-        return Ok(Some(a));
-    }
-    let given = Path::new(target);
-    let absolute = std::path::absolute(given)
-        .with_context(|| format!("cannot make {target:?} an absolute path"))?;
-    if let Some(a) = catalog.asset_by_organized_path(&absolute)? {
-        return Ok(Some(a));
-    }
-    if let Ok(real) = absolute.canonicalize()
-        && let Some(a) = catalog.asset_by_organized_path(&real)?
-    {
-        return Ok(Some(a));
-    }
-    if absolute.is_file() {
-        let (hash, _) = watcher::hash_file(&absolute)
-            .with_context(|| format!("cannot read {}", absolute.display()))?;
-        return Ok(catalog.asset(&hash.to_hex())?);
-    }
-    Ok(None)
-}
-
 /// `alice show`. Exit status 1 when the catalog does not know the target.
 pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
-    let Some(asset) = resolve(&catalog, &args.target)? else {
+    let Some(asset) = daemon::query::resolve(&catalog, &args.target)? else {
         eprintln!(
             "alice: {} is not in the catalog (not an asset id, an organized path, or a file \
              whose content alice has seen)",
@@ -337,7 +305,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let events = catalog.events_for_asset(&asset.asset_id)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     if args.json {
         let events: Vec<Value> = events
             .iter()
@@ -347,11 +315,10 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
             .collect();
         let mut record = serde_json::to_value(AssetJson::from(&asset))?;
         record["events"] = Value::Array(events);
-        writeln!(out, "{record}")?;
+        out.line(&record.to_string());
     } else {
-        write!(out, "{}", describe(&asset, &events))?;
+        out.text(&describe(&asset, &events));
     }
-    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use events::{Event, Payload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -211,8 +211,10 @@ impl Metrics {
         stats: tokio::sync::watch::Receiver<Arc<watcher::WatchStats>>,
         redis: Option<Arc<streams::StreamWriter>>,
     ) -> Result<tokio::task::JoinHandle<()>> {
-        let listener = TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen for metrics on {addr} (key `metrics.listen`)")
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            Error::Config(format!(
+                "key `metrics.listen`: cannot listen for metrics on {addr}: {e}"
+            ))
         })?;
         tracing::info!(address = %addr, "metrics endpoint ready at /metrics");
         Ok(tokio::spawn(async move {

@@ -1,25 +1,31 @@
 //! Creative context: projects and styles. Changes go through the running daemon (so they are
 //! events on its bus); listing reads the catalog alone.
 
-use anyhow::{Context, Result, bail};
 use catalog::ContextKey;
 use events::{ContextUpdated, Event, ProjectCreated, StyleChosen};
 use pipeline::Pipeline;
-use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::status::ContextStatus;
 
 const SOURCE: &str = "/alice/cli";
 
 /// A project name must already be a safe path component: it becomes a folder name.
 pub fn validate_project_name(name: &str) -> Result<()> {
+    let refuse = |m: String| Err(Error::Control(m));
     if name.trim().is_empty() {
-        bail!("a project name cannot be empty");
+        return refuse("a project name cannot be empty".into());
     }
     if name.chars().count() > 64 {
-        bail!("project name {name:?} is longer than 64 characters");
+        return refuse(format!(
+            "project name {name:?} is longer than 64 characters"
+        ));
     }
     let clean = organizer::sanitize_component(name);
     if clean != name {
-        bail!("project name {name:?} cannot be a folder name as it is; try {clean:?}");
+        return refuse(format!(
+            "project name {name:?} cannot be a folder name as it is; try {clean:?}"
+        ));
     }
     Ok(())
 }
@@ -29,12 +35,10 @@ async fn db<T: Send + 'static>(
     f: impl FnOnce(&catalog::Catalog) -> Result<T, catalog::CatalogError> + Send + 'static,
 ) -> Result<T> {
     let c = pipeline.catalog().clone();
-    Ok(tokio::task::spawn_blocking(move || f(&c))
-        .await
-        .context("catalog task failed")??)
+    Ok(tokio::task::spawn_blocking(move || f(&c)).await??)
 }
 
-async fn context_event(pipeline: &Pipeline) -> Result<Value> {
+async fn context_event(pipeline: &Pipeline) -> Result<ContextStatus> {
     let ctx = db(pipeline, |c| c.context()).await?;
     pipeline
         .publish(Event::new(
@@ -45,15 +49,19 @@ async fn context_event(pipeline: &Pipeline) -> Result<Value> {
             },
         ))
         .await?;
-    Ok(json!({"project": ctx.active_project, "style": ctx.active_style}))
+    Ok(ContextStatus {
+        project: ctx.active_project,
+        style: ctx.active_style,
+    })
 }
 
-/// `alice project create`.
+/// `alice project create`: returns the project's name.
 pub async fn create_project(
     pipeline: &Pipeline,
     name: &str,
     description: Option<String>,
-) -> Result<Value> {
+) -> Result<String> {
+    validate_project_name(name)?;
     let (n, d) = (name.to_owned(), description.clone());
     let project = db(pipeline, move |c| c.create_project(&n, d.as_deref())).await?;
     pipeline
@@ -65,15 +73,18 @@ pub async fn create_project(
             },
         ))
         .await?;
-    Ok(json!({"created": project.name}))
+    Ok(project.name)
 }
 
 /// `alice project use`: files landing directly in an inbox go to this project from now on.
-pub async fn use_project(pipeline: &Pipeline, name: &str) -> Result<Value> {
+pub async fn use_project(pipeline: &Pipeline, name: &str) -> Result<ContextStatus> {
+    validate_project_name(name)?;
     let n = name.to_owned();
     let exists = db(pipeline, move |c| c.project(&n)).await?.is_some();
     if !exists {
-        bail!("there is no project {name:?}; create it first with `alice project create {name}`");
+        return Err(Error::Control(format!(
+            "there is no project {name:?}; create it first with `alice project create {name}`"
+        )));
     }
     let n = name.to_owned();
     db(pipeline, move |c| {
@@ -88,7 +99,10 @@ pub async fn choose_style(
     pipeline: &Pipeline,
     name: Option<String>,
     note: Option<String>,
-) -> Result<Value> {
+) -> Result<ContextStatus> {
+    if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(Error::Control("a style needs a name".into()));
+    }
     let n = name.clone();
     db(pipeline, move |c| {
         c.set_context(ContextKey::ActiveStyle, n.as_deref())

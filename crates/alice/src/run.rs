@@ -1,0 +1,181 @@
+//! `alice run`, `scan`, `worker`, `undo`: set up logging and a runtime, call the daemon
+//! library, print what it reports.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use daemon::dry_run::PlanItem;
+use daemon::notify::Notifier;
+use daemon::signals::StopSignals;
+use daemon::{Host, StopReport};
+
+use crate::out::Out;
+use crate::{ConfigArgs, client, config, logging};
+
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(name)
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn exit_code(report: &StopReport) -> ExitCode {
+    if report.failure.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `alice run`.
+pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
+    let (cfg, origin) = config::load(args)?;
+    let levels = logging::init(
+        args.log_format.unwrap_or(cfg.log.format),
+        &cfg.log.level,
+        true,
+    );
+    tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
+    let rt = runtime("alice")?;
+    let report = rt.block_on(async move {
+        let signals = StopSignals::install();
+        let host = Host {
+            config_origin: origin.description.clone(),
+            config_file: Some(origin.follow.clone()),
+            load_config: Box::new(move || config::reload(&origin)),
+            set_log_level: Box::new(move |level| levels.set(level)),
+            notifier: Notifier::from_env(),
+            runtime_dir: client::runtime_dir(),
+        };
+        daemon::running::watch(cfg, host, signals).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(exit_code(&report?))
+}
+
+/// `alice scan [--dry-run]`.
+pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
+    let (cfg, origin) = config::load(args)?;
+    let _levels = logging::init(
+        args.log_format.unwrap_or(cfg.log.format),
+        &cfg.log.level,
+        false,
+    );
+    tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
+    let rt = runtime("alice")?;
+    let code = rt.block_on(async move {
+        if dry_run {
+            return plan(&cfg).await;
+        }
+        let progress = std::io::stderr()
+            .is_terminal()
+            .then(|| Box::new(crate::progress::draw) as daemon::scan::ProgressFn);
+        let report = daemon::scan::scan(cfg, progress).await?;
+        crate::progress::clear();
+        let t = &report.run;
+        Out::stdout().line(&format!(
+            "organized {}, duplicates {}, skipped {}, failed {} ({} files hashed, {} known by identity, {:.1} s)",
+            t.organized,
+            t.duplicates,
+            t.skipped,
+            t.failed,
+            report.files_hashed,
+            report.identity_cache_hits,
+            report.elapsed_ms as f64 / 1000.0
+        ));
+        Ok(exit_code(&report))
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+fn plan_line(item: &PlanItem) -> String {
+    use daemon::dry_run::PlannedAction as A;
+    let p = item.path.display();
+    match &item.action {
+        A::Organize { destination } => format!("organize  {p} -> {}", destination.display()),
+        A::Duplicate { existing } => {
+            format!("duplicate {p} (same content as {})", existing.display())
+        }
+        A::Skip { reason } => format!("skip      {p}: {reason}"),
+        A::Fail { error } => format!("fail      {p}: {error}"),
+    }
+}
+
+async fn plan(cfg: &daemon::Config) -> Result<ExitCode> {
+    let mut out = Out::stdout();
+    let s = daemon::dry_run::dry_run(cfg, |item| out.line(&plan_line(item))).await?;
+    out.line(&format!(
+        "dry run: would organize {}, duplicates {}, skipped {}, failed {}; nothing was changed{}",
+        s.organize,
+        s.duplicates,
+        s.skipped,
+        s.failed,
+        if s.uses_seq {
+            " (sequence numbers shown are counted from 1 for this plan only)"
+        } else {
+            ""
+        }
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `alice worker <stage>`.
+pub fn worker(
+    args: &ConfigArgs,
+    stage: daemon::Stage,
+    consumer: Option<String>,
+) -> Result<ExitCode> {
+    let (cfg, origin) = config::load(args)?;
+    let _levels = logging::init(
+        args.log_format.unwrap_or(cfg.log.format),
+        &cfg.log.level,
+        true,
+    );
+    let rt = runtime("alice-worker")?;
+    let spec = daemon::worker::WorkerSpec {
+        stage,
+        consumer,
+        origin: origin.description,
+        runtime_dir: client::runtime_dir(),
+        notifier: Notifier::from_env(),
+    };
+    let done =
+        rt.block_on(async move { daemon::worker::run(cfg, spec, StopSignals::install()).await });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    done?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `alice undo --last N`.
+pub fn undo(args: &ConfigArgs, last: usize) -> Result<ExitCode> {
+    let (cfg, _) = config::load(args)?;
+    logging::init(
+        args.log_format.unwrap_or(cfg.log.format),
+        &cfg.log.level,
+        false,
+    );
+    let results = daemon::undo::undo(&cfg, last)?;
+    let mut out = Out::stdout();
+    if results.is_empty() {
+        out.line("nothing to undo");
+    }
+    let mut failures = 0;
+    for r in results {
+        match r.outcome {
+            Ok(msg) => out.line(&format!("undone #{}: {msg}", r.op_id)),
+            Err(e) => {
+                failures += 1;
+                out.line(&format!("not undone #{}: {e}", r.op_id));
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
