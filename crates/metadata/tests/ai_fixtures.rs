@@ -179,7 +179,13 @@ fn labelled_set_figures() {
         }
     }
     let total = expected.len();
-    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     println!(
         "labelled set: {total} files ({negatives} hard negatives); source right {right}/{total} \
          = {:.1}%; false positives {}",
