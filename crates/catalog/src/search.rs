@@ -200,6 +200,9 @@ pub struct SearchQuery {
     pub style: Option<String>,
     /// A part of the model name, case-insensitive (`sd_xl` finds `sd_xl_base_1.0`).
     pub model: Option<String>,
+    /// A part of the name of any LoRA the generation used, case-insensitive (`detail` finds
+    /// `add_detail` and `detail_tweaker_xl.safetensors`).
+    pub lora: Option<String>,
     /// Capture (else organized) time at or after this.
     pub since: Option<TimeBound>,
     /// Capture (else organized) time before this.
@@ -221,6 +224,7 @@ impl Default for SearchQuery {
             project: None,
             style: None,
             model: None,
+            lora: None,
             since: None,
             until: None,
             media_type: None,
@@ -315,6 +319,13 @@ fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
     text_filter(
         " AND json_extract(a.media, '$.ai.model') LIKE ? ESCAPE '\\'",
         &q.model.as_deref().map(like_contains),
+        params,
+    );
+    // LoRAs are a list in the stored MediaInfo JSON (`ai.loras[].name`).
+    text_filter(
+        " AND EXISTS (SELECT 1 FROM json_each(a.media, '$.ai.loras') l \
+         WHERE json_extract(l.value, '$.name') LIKE ? ESCAPE '\\')",
+        &q.lora.as_deref().map(like_contains),
         params,
     );
     if let Some(t) = q.media_type {
@@ -471,6 +482,7 @@ mod tests {
             project: Some("cyberpunk".into()),
             style: Some("noir".into()),
             model: Some("xl".into()),
+            lora: Some("detail".into()),
             since: Some(TimeBound::parse("7d", Edge::Since, &now).unwrap()),
             until: Some(TimeBound::parse("1h", Edge::Until, &now).unwrap()),
             media_type: Some(MediaType::Image),

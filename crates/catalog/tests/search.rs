@@ -9,7 +9,7 @@ use catalog::{
     AssetStatus, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
 };
 use chrono::{FixedOffset, Utc};
-use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
+use events::media::{AiInfo, AiSignal, AiSource, LoraRef, MediaInfo, MediaType};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -37,6 +37,7 @@ struct Spec {
     prompt: Option<&'static str>,
     negative: Option<&'static str>,
     model: Option<&'static str>,
+    loras: &'static [&'static str],
     source: Option<AiSource>,
     project: &'static str,
     style: Option<&'static str>,
@@ -57,6 +58,15 @@ fn media(spec: &Spec) -> MediaInfo {
         ai.prompt = spec.prompt.map(Into::into);
         ai.negative_prompt = spec.negative.map(Into::into);
         ai.model = spec.model.map(Into::into);
+        ai.loras = spec
+            .loras
+            .iter()
+            .map(|name| LoraRef {
+                name: (*name).to_owned(),
+                weight: Some(0.8),
+                hash: None,
+            })
+            .collect();
         m.ai = Some(ai);
     }
     m
@@ -591,4 +601,38 @@ fn without_text_the_newest_capture_comes_first() {
         find(&fx.cat, &SearchQuery::default()),
         ["new.png", "mid.png", "old.png"]
     );
+}
+
+#[test]
+fn lora_filter_matches_a_part_of_any_lora_name() {
+    let fx = Fixture::new();
+    let specs = [
+        Spec {
+            loras: &["add_detail", "epiNoiseoffset_v2"],
+            ..ai("two.png", AiSource::StableDiffusion, "a castle")
+        },
+        Spec {
+            loras: &["flux_realism_lora.safetensors"],
+            ..ai("flux.png", AiSource::Comfyui, "a castle at dawn")
+        },
+        ai("none.png", AiSource::Midjourney, "a castle in fog"),
+        Spec {
+            name: "photo.jpg",
+            ..Spec::default()
+        },
+    ];
+    for s in &specs {
+        organize(&fx.cat, s);
+    }
+    let by_lora = |text_query: &str, lora: &str| {
+        let mut q = text(text_query);
+        q.lora = Some(lora.into());
+        sorted(find(&fx.cat, &q))
+    };
+    assert_eq!(by_lora("castle", "DETAIL"), ["two.png"]);
+    assert_eq!(by_lora("castle", "noiseoffset"), ["two.png"]);
+    assert_eq!(by_lora("", "realism"), ["flux.png"]);
+    assert_eq!(by_lora("", "lora"), ["flux.png"]);
+    assert!(by_lora("", "add%detail").is_empty());
+    assert!(by_lora("castle", "missing").is_empty());
 }

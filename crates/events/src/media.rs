@@ -316,12 +316,62 @@ pub struct AiInfo {
     pub seed: Option<u64>,
     /// Sampling steps.
     pub steps: Option<u32>,
-    /// Sampler (and scheduler, when the tool names one), e.g. `DPM++ 2M Karras`.
+    /// Sampler as the tool wrote it, e.g. `DPM++ 2M`, `dpmpp_2m`, `k_euler_ancestral`.
     pub sampler: Option<String>,
     /// Classifier-free guidance scale.
     pub cfg_scale: Option<f64>,
     /// Generation size as the tool states it, e.g. `1024x1024`.
     pub size: Option<String>,
+    /// Noise schedule as the tool wrote it, where it is a field of its own: `Karras`
+    /// (A1111 `Schedule type`), `karras` (ComfyUI, Fooocus), `native` (NovelAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
+    /// Distilled guidance of guidance-distilled models (FLUX `FluxGuidance`, Forge
+    /// `Distilled CFG Scale`), apart from the classifier-free `cfg_scale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<f64>,
+    /// LoRA / LyCORIS adapters applied, in the order the tool lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loras: Vec<LoraRef>,
+    /// Midjourney's prompt parameters and job id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midjourney: Option<MidjourneyParams>,
+}
+
+/// A LoRA (or LyCORIS) adapter used for a generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoraRef {
+    /// The name as the tool wrote it (`add_detail`, `flux_realism_lora.safetensors`).
+    pub name: String,
+    /// Strength (the model strength where the tool has a separate text-encoder strength).
+    pub weight: Option<f64>,
+    /// Hash as the tool reports it (A1111 `Lora hashes`, InvokeAI `blake3:…`, Fooocus).
+    pub hash: Option<String>,
+}
+
+/// Midjourney's `--` parameters and job id, values as written (`--ar 16:9` → `16:9`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MidjourneyParams {
+    /// The job id (a UUID) from `Job ID:` or IPTC `DigImageGUID`.
+    pub job_id: Option<String>,
+    /// `--ar` / `--aspect`.
+    pub aspect_ratio: Option<String>,
+    /// `--v` / `--version`.
+    pub version: Option<String>,
+    /// `--niji` (the anime model), its version or empty for the default.
+    pub niji: Option<String>,
+    /// `--style`.
+    pub style: Option<String>,
+    /// `--s` / `--stylize`.
+    pub stylize: Option<String>,
+    /// `--c` / `--chaos`.
+    pub chaos: Option<String>,
+    /// `--w` / `--weird`.
+    pub weird: Option<String>,
+    /// `--q` / `--quality`.
+    pub quality: Option<String>,
+    /// Every other parameter, as written (`--tile --no text`).
+    pub other: Option<String>,
 }
 
 impl AiInfo {
@@ -340,6 +390,10 @@ impl AiInfo {
             sampler: None,
             cfg_scale: None,
             size: None,
+            scheduler: None,
+            guidance: None,
+            loras: Vec::new(),
+            midjourney: None,
         }
     }
 }

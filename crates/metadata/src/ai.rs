@@ -3,11 +3,13 @@
 //! [`detect`] looks at a file's [`Signals`] (filled by the container readers) and its name and
 //! decides which tool made it, strongest evidence first:
 //!
-//! 1. Tool-specific generation metadata: ComfyUI graphs, InvokeAI, NovelAI, Fooocus and
-//!    SwarmUI JSON, A1111/Forge infotext (PNG `parameters`, EXIF `UserComment`), Midjourney
-//!    `Job ID` descriptions. These also carry the prompt, seed, model and sampler.
+//! 1. Tool-specific generation metadata: ComfyUI graphs (PNG chunks or WebP/JPEG EXIF),
+//!    InvokeAI, NovelAI (PNG chunks or their WebP EXIF form), Fooocus and SwarmUI JSON,
+//!    A1111/Forge/Civitai infotext (PNG `parameters`, EXIF `UserComment`), Midjourney
+//!    `Job ID` descriptions. These also carry the prompt, seed, model, sampler, scheduler
+//!    and LoRAs.
 //! 2. Provenance: C2PA claim generators and IPTC `DigitalSourceType` with XMP creator-tool
-//!    fields, then software tags that name a tool.
+//!    fields, then software and vendor tags (EXIF `Make`, PNG `Source`) that name a tool.
 //! 3. Documented file-name patterns, only when no metadata decided, the metadata does not say
 //!    the file is a human work with generated parts (`compositeWithTrainedAlgorithmicMedia`),
 //!    and the file carries no camera make/model.
@@ -23,12 +25,16 @@
 
 mod apps;
 mod comfy;
+mod comfy_ui;
 mod filename;
 mod infotext;
+mod loras;
+mod midjourney;
 mod provenance;
 mod text;
 
 use events::media::{AiInfo, AiSignal, AiSource};
+use serde_json::Value;
 
 use crate::Signals;
 use provenance::{SourceType, XmpFields, most_specific_tool, tool_named};
@@ -109,83 +115,128 @@ fn generator_metadata(s: &Signals) -> Option<AiInfo> {
         .or_else(|| a1111(s))
 }
 
-fn comfyui(s: &Signals) -> Option<AiInfo> {
-    // PNG chunks from SaveImage; EXIF Model/Make `prompt:{…}` / `workflow:{…}` from ComfyUI's
-    // WebP savers.
-    let prompt = png(s, "prompt")
-        .map(|t| (t, "png:prompt"))
-        .or_else(|| {
-            exif_prefixed(s.exif_model.as_deref(), "prompt:").map(|t| (t, "exif:Model prompt:"))
-        })
-        .or_else(|| {
-            exif_prefixed(s.exif_make.as_deref(), "prompt:").map(|t| (t, "exif:Make prompt:"))
-        });
-    let workflow = png(s, "workflow")
-        .map(|t| (t, "png:workflow"))
-        .or_else(|| {
-            exif_prefixed(s.exif_make.as_deref(), "workflow:").map(|t| (t, "exif:Make workflow:"))
-        })
-        .or_else(|| {
-            exif_prefixed(s.exif_model.as_deref(), "workflow:").map(|t| (t, "exif:Model workflow:"))
-        });
+/// A ComfyUI graph found in a file, by format.
+#[derive(Default)]
+struct ComfyGraphs {
+    api: Option<(Value, String)>,
+    ui: Option<(Value, String)>,
+    malformed: Option<String>,
+}
 
-    let mut info = None;
-    let mut malformed = None;
-    if let Some((text, key)) = prompt {
-        match parse_json(text) {
-            Some(v) if comfy::is_api_graph(&v) => {
-                let mut i = meta(AiSource::Comfyui, format!("{key} (ComfyUI API graph)"));
-                if let Some(p) = v.as_object().and_then(comfy::parse_api_graph) {
-                    i.prompt = p.prompt;
-                    i.negative_prompt = p.negative_prompt;
-                    i.model = p.model;
-                    i.seed = p.seed;
-                    i.steps = p.steps;
-                    i.sampler = p.sampler;
-                    i.cfg_scale = p.cfg_scale;
-                    i.size = p.size;
+impl ComfyGraphs {
+    /// Files one parsed value: an API graph, a UI workflow, or an object wrapping them as
+    /// `{"prompt": …, "workflow": …}` (values as objects or JSON text).
+    fn add(&mut self, v: Value, key: &str, depth: u8) {
+        if self.api.is_none() && comfy::is_api_graph(&v) {
+            self.api = Some((v, format!("{key} (ComfyUI API graph)")));
+        } else if comfy::is_ui_workflow(&v) {
+            if self.ui.is_none() {
+                self.ui = Some((v, format!("{key} (ComfyUI UI workflow)")));
+            }
+        } else if depth == 0
+            && let Value::Object(mut m) = v
+        {
+            for part in ["prompt", "workflow"] {
+                let inner = match m.remove(part) {
+                    Some(Value::String(t)) => parse_json(&t),
+                    other => other,
+                };
+                if let Some(inner) = inner {
+                    self.add(inner, &format!("{key} {{\"{part}\"}}"), 1);
                 }
-                info = Some(i);
             }
-            None if looks_like_json_object(text) => malformed = Some(key),
-            _ => {}
         }
     }
-    if info.is_none()
-        && let Some((text, key)) = workflow
-    {
-        match parse_json(text) {
-            Some(v) if comfy::is_ui_workflow(&v) => {
-                info = Some(meta(
-                    AiSource::Comfyui,
-                    format!("{key} (ComfyUI UI workflow)"),
-                ));
-            }
-            None if looks_like_json_object(text) => malformed = malformed.or(Some(key)),
-            _ => {}
+}
+
+/// ComfyUI graph texts: PNG `prompt`/`workflow` chunks (core `SaveImage`), and the EXIF
+/// fields WebP/JPEG save nodes use: core `SaveAnimatedWEBP` (`Model` = `prompt:{…}`, `Make` =
+/// `workflow:{…}`), WAS `Image Save` (`Make` = `Prompt:{…}`, `ImageDescription` =
+/// `Workflow:{…}`), SaveImgAdv (raw JSON in `Make` / `ImageDescription`),
+/// ExtendedImageFormats (`UserComment` = `{"prompt": …, "workflow": …}`).
+fn comfy_graphs(s: &Signals) -> ComfyGraphs {
+    let candidates = [
+        (png(s, "prompt"), "png:prompt", true),
+        (s.exif_model.as_deref(), "exif:Model", false),
+        (s.exif_make.as_deref(), "exif:Make", false),
+        (
+            s.exif_image_description.as_deref(),
+            "exif:ImageDescription",
+            false,
+        ),
+        (s.exif_user_comment.as_deref(), "exif:UserComment", false),
+        (png(s, "workflow"), "png:workflow", true),
+    ];
+    let mut found = ComfyGraphs::default();
+    for (text, key, own_chunk) in candidates {
+        let Some(text) = text else { continue };
+        let (body, prefix) = strip_graph_prefix(text);
+        if !looks_like_json_object(body) {
+            continue;
+        }
+        let marked = own_chunk || prefix.is_some();
+        // Other tools' JSON (Fooocus, SwarmUI, NovelAI) sits in the same EXIF fields: parse
+        // only what mentions a graph's keys.
+        if !marked && !body.contains("class_type") && !body.contains("\"nodes\"") {
+            continue;
+        }
+        let key = match prefix {
+            Some(p) => format!("{key} {p}"),
+            None => key.to_owned(),
+        };
+        match parse_json(body) {
+            Some(v) => found.add(v, &key, 0),
+            None if marked && found.malformed.is_none() => found.malformed = Some(key),
+            None => {}
+        }
+        if found.api.is_some() {
+            break;
         }
     }
-    if info.is_none()
-        && let Some(key) = malformed
-    {
-        // A `prompt`/`workflow` chunk holding a JSON object is ComfyUI's signature even when
+    found
+}
+
+/// `prompt:` / `workflow:` (any case) before a JSON graph, as EXIF writers put it.
+fn strip_graph_prefix(text: &str) -> (&str, Option<&str>) {
+    let t = text.trim_start();
+    for p in ["prompt:", "workflow:"] {
+        if t.len() >= p.len() && t.is_char_boundary(p.len()) && t[..p.len()].eq_ignore_ascii_case(p)
+        {
+            return (t[p.len()..].trim_start(), Some(&t[..p.len()]));
+        }
+    }
+    (t, None)
+}
+
+fn comfyui(s: &Signals) -> Option<AiInfo> {
+    let graphs = comfy_graphs(s);
+    let mut info = if let Some((v, evidence)) = &graphs.api {
+        let mut i = meta(AiSource::Comfyui, evidence.clone());
+        if let Some(g) = v.as_object() {
+            comfy::read_api_graph(g, &mut i);
+        }
+        i
+    } else if let Some((v, evidence)) = &graphs.ui {
+        let mut i = meta(AiSource::Comfyui, evidence.clone());
+        if let Some(g) = comfy_ui::to_api_graph(v) {
+            comfy::read_api_graph(&g, &mut i);
+        }
+        i
+    } else {
+        // A `prompt`/`workflow` text holding a JSON object is ComfyUI's signature even when
         // the JSON is cut or corrupt; it just yields no parameters.
-        info = Some(meta(
+        let key = graphs.malformed?;
+        meta(
             AiSource::Comfyui,
             format!("{key} (malformed ComfyUI JSON; no parameters)"),
-        ));
-    }
-    let mut info = info?;
+        )
+    };
     // Save nodes that also write A1111 parameters fill what the graph walk could not.
-    if let Some(it) = png(s, "parameters").and_then(infotext::parse) {
+    let params = png(s, "parameters").or(s.exif_user_comment.as_deref());
+    if let Some(it) = params.and_then(infotext::parse) {
         it.fill(&mut info);
     }
     Some(info)
-}
-
-fn exif_prefixed<'a>(v: Option<&'a str>, prefix: &str) -> Option<&'a str> {
-    v?.strip_prefix(prefix)
-        .filter(|rest| looks_like_json_object(rest))
 }
 
 fn invokeai(s: &Signals) -> Option<AiInfo> {
@@ -214,26 +265,42 @@ fn invokeai(s: &Signals) -> Option<AiInfo> {
     None
 }
 
+fn is_novelai(v: &str) -> bool {
+    v.trim().to_ascii_lowercase().starts_with("novelai")
+}
+
+/// NovelAI: PNG chunks `Software`/`Description`/`Source`/`Comment`, or (WebP, JPEG) the same
+/// chunks as one JSON object in EXIF `UserComment`.
 fn novelai(s: &Signals) -> Option<AiInfo> {
-    let png_software = png(s, "Software").is_some_and(|v| v.trim().eq_ignore_ascii_case("NovelAI"));
-    let exif_software = s
-        .exif_software
+    let packed = s
+        .exif_user_comment
         .as_deref()
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("NovelAI"));
-    if !png_software && !exif_software {
-        return None;
-    }
-    let evidence = if png_software {
+        .filter(|t| looks_like_json_object(t) && t.contains("NovelAI"))
+        .and_then(parse_json)
+        .filter(|v| {
+            v.get("Software")
+                .and_then(Value::as_str)
+                .is_some_and(is_novelai)
+        });
+    let chunk = |key: &str| png(s, key).or_else(|| packed.as_ref()?.get(key)?.as_str());
+    let evidence = if png(s, "Software").is_some_and(is_novelai) {
         "png:Software=NovelAI"
-    } else {
+    } else if packed.is_some() {
+        "exif:UserComment (NovelAI chunks, Software=NovelAI)"
+    } else if s.exif_software.as_deref().is_some_and(is_novelai) {
         "exif:Software=NovelAI"
+    } else {
+        return None;
     };
     let mut i = meta(AiSource::Novelai, evidence);
-    let comment = png(s, "Comment")
-        .or(s.exif_user_comment.as_deref())
-        .and_then(parse_json);
-    let description = png(s, "Description").or(s.exif_image_description.as_deref());
-    apps::novelai(description, comment.as_ref(), png(s, "Source"), &mut i);
+    let comment_text = chunk("Comment").or(if packed.is_none() {
+        s.exif_user_comment.as_deref()
+    } else {
+        None
+    });
+    let comment = comment_text.and_then(parse_json);
+    let description = chunk("Description").or(s.exif_image_description.as_deref());
+    apps::novelai(description, comment.as_ref(), chunk("Source"), &mut i);
     Some(i)
 }
 
@@ -320,24 +387,30 @@ fn a1111(s: &Signals) -> Option<AiInfo> {
         let Some(it) = infotext::parse(text) else {
             continue;
         };
-        let front_end = match it.get("Version") {
-            Some(v)
-                if v.starts_with('f') && v.chars().nth(1).is_some_and(|c| c.is_ascii_digit()) =>
-            {
-                " (Forge)"
-            }
-            _ if it.get("App").is_some_and(|a| a.contains("SD.Next")) => " (SD.Next)",
-            _ => " (A1111 infotext)",
+        let version = it.get("Version").unwrap_or("");
+        let (source, front_end) = if version == "ComfyUI" {
+            // ComfyUI save nodes that write only A1111 infotext.
+            (AiSource::Comfyui, " (A1111 infotext, Version: ComfyUI)")
+        } else if version.starts_with('f')
+            && version.chars().nth(1).is_some_and(|c| c.is_ascii_digit())
+        {
+            (AiSource::StableDiffusion, " (Forge)")
+        } else if it.get("App").is_some_and(|a| a.contains("SD.Next")) {
+            (AiSource::StableDiffusion, " (SD.Next)")
+        } else if it.civitai_resources.is_some() {
+            (AiSource::StableDiffusion, " (Civitai generator)")
+        } else {
+            (AiSource::StableDiffusion, " (A1111 infotext)")
         };
-        let mut i = meta(AiSource::StableDiffusion, format!("{key}{front_end}"));
+        let mut i = meta(source, format!("{key}{front_end}"));
         it.fill(&mut i);
         return Some(i);
     }
     None
 }
 
-/// Midjourney's own marking: `Job ID: <uuid>` after the prompt in the PNG `Description`
-/// chunk, EXIF `ImageDescription` or XMP `dc:description`.
+/// Midjourney's own marking: `Job ID: <uuid>` after the prompt and its `--` parameters in
+/// the PNG `Description` chunk, EXIF `ImageDescription` or XMP `dc:description`.
 fn midjourney_text(s: &Signals, xmp: &XmpFields) -> Option<AiInfo> {
     let candidates = [
         png(s, "Description").map(|t| (t, "png:Description")),
@@ -347,10 +420,8 @@ fn midjourney_text(s: &Signals, xmp: &XmpFields) -> Option<AiInfo> {
         xmp.first("description").map(|t| (t, "xmp:dc:description")),
     ];
     candidates.into_iter().flatten().find_map(|(text, key)| {
-        let prompt = apps::midjourney_description(text)?;
         let mut i = meta(AiSource::Midjourney, format!("{key} (Midjourney Job ID)"));
-        i.prompt = prompt;
-        Some(i)
+        midjourney::read_description(text, &mut i).then_some(i)
     })
 }
 
@@ -414,10 +485,8 @@ fn provenance(s: &Signals, xmp: &XmpFields, dst: SourceType, file_name: &str) ->
             format!("exif:Software={}{dst_note}", short(sw)),
         ));
     }
-    if let Some(make) = s.exif_make.as_deref()
-        && let Some((source @ AiSource::Midjourney, _)) = tool_named(make, ai)
-    {
-        return Some(meta(source, format!("exif:Make={}", short(make))));
+    if let Some(i) = vendor_tag(s, ai, dst_note) {
+        return Some(i);
     }
 
     for (key, value) in &s.other_text {
@@ -459,15 +528,42 @@ fn xmp_prompt(xmp: &XmpFields) -> Option<String> {
     xmp.first("AIPromptInformation").and_then(non_empty)
 }
 
-/// EXIF make or model that describe a device (not ComfyUI's `prompt:`/`workflow:` blobs):
-/// such a file came from a camera or phone, so name patterns are not trusted for it.
+/// Short tags in which a generator names itself where a camera would name its maker: EXIF
+/// `Make`/`Model`, PNG `Software`/`Source`, and a short PNG `Comment`. Graph and JSON blobs
+/// stored in the same fields are not tags (their prompt text may name anything).
+fn vendor_tag(s: &Signals, ai: bool, dst_note: &str) -> Option<AiInfo> {
+    const MAX_TAG: usize = 200;
+    let tags = [
+        (s.exif_make.as_deref(), "exif:Make"),
+        (s.exif_model.as_deref(), "exif:Model"),
+        (png(s, "Software"), "png:Software"),
+        (png(s, "Source"), "png:Source"),
+        (png(s, "Comment"), "png:Comment"),
+    ];
+    tags.into_iter().find_map(|(value, key)| {
+        let v = value?.trim();
+        if v.len() > MAX_TAG || is_blob(v) {
+            return None;
+        }
+        let (source, _) = tool_named(v, ai)?;
+        Some(meta(source, format!("{key}={}{dst_note}", short(v))))
+    })
+}
+
+/// A JSON object or a `prompt:`/`workflow:` graph, as save nodes put in EXIF text fields.
+fn is_blob(v: &str) -> bool {
+    looks_like_json_object(v) || strip_graph_prefix(v).1.is_some()
+}
+
+/// EXIF make or model that describe a device (not a save node's JSON blobs): such a file
+/// came from a camera or phone, so name patterns are not trusted for it.
 fn camera_like(s: &Signals) -> bool {
     [s.exif_make.as_deref(), s.exif_model.as_deref()]
         .into_iter()
         .flatten()
         .any(|v| {
             let t = v.trim();
-            !t.is_empty() && !t.starts_with("prompt:") && !t.starts_with("workflow:")
+            !t.is_empty() && !is_blob(t)
         })
 }
 

@@ -73,12 +73,16 @@ fn date(exif: &Exif, dt: Tag, offset: Tag, subsec: Tag) -> Option<CaptureTime> {
     Some(t)
 }
 
-/// Decodes `UserComment`: an 8-byte character-code prefix, then the text.
+/// Character-code prefixes of `UserComment` (EXIF 2.3, table 9).
+const COMMENT_CODES: [&[u8; 8]; 4] = [b"ASCII\0\0\0", b"UNICODE\0", b"JIS\0\0\0\0\0", &[0; 8]];
+
+/// Decodes `UserComment`: an 8-byte character-code prefix, then the text. Some writers
+/// (NovelAI's WebP, ComfyUI save nodes) store the text without the prefix; it is then read
+/// whole.
 pub(crate) fn decode_user_comment(raw: &[u8], little_endian: bool) -> Option<String> {
-    let (code, body) = if raw.len() >= 8 {
-        raw.split_at(8)
-    } else {
-        (&raw[..0], raw)
+    let (code, body) = match raw.get(..8) {
+        Some(code) if COMMENT_CODES.iter().any(|c| c.as_slice() == code) => raw.split_at(8),
+        _ => (&raw[..0], raw),
     };
     let s = if code == b"UNICODE\0" {
         // The byte order is meant to follow the TIFF header, but writers disagree; ASCII-range
@@ -198,5 +202,9 @@ mod tests {
             Some("\u{fffd}ok")
         );
         assert_eq!(decode_user_comment(b"\0\0\0\0\0\0\0\0", false), None);
+        assert_eq!(
+            decode_user_comment(br#"{"Software": "NovelAI"}"#, false).as_deref(),
+            Some(r#"{"Software": "NovelAI"}"#)
+        );
     }
 }

@@ -37,7 +37,8 @@ fn a1111_png_parameters() {
     assert_eq!(i.model_hash.as_deref(), Some("31e35c80fc"));
     assert_eq!(i.seed, Some(3_141_592_653));
     assert_eq!(i.steps, Some(28));
-    assert_eq!(i.sampler.as_deref(), Some("DPM++ 2M Karras"));
+    assert_eq!(i.sampler.as_deref(), Some("DPM++ 2M"));
+    assert_eq!(i.scheduler.as_deref(), Some("Karras"));
     assert_eq!(i.cfg_scale, Some(6.5));
     assert_eq!(i.size.as_deref(), Some("832x1216"));
 }
@@ -126,7 +127,11 @@ fn comfyui_prompt_and_workflow() {
     assert_eq!(i.seed, Some(8));
     assert_eq!(i.steps, Some(20));
     assert_eq!(i.cfg_scale, Some(7.5));
-    assert_eq!(i.sampler.as_deref(), Some("dpmpp_2m karras"));
+    assert_eq!(i.sampler.as_deref(), Some("dpmpp_2m"));
+    assert_eq!(i.scheduler.as_deref(), Some("karras"));
+    // LoRA loaders on the model chain, nearest the checkpoint first.
+    let loras: Vec<&str> = i.loras.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(loras, ["b.safetensors", "a.safetensors"]);
     assert_eq!(i.size.as_deref(), Some("1024x1024"));
 }
 
@@ -259,7 +264,8 @@ fn fooocus_variants() {
     assert_eq!(i.model.as_deref(), Some("juggernautXL_v8Rundiffusion"));
     assert_eq!(i.cfg_scale, Some(4.0));
     assert_eq!(i.size.as_deref(), Some("1152x896"));
-    assert_eq!(i.sampler.as_deref(), Some("dpmpp_2m_sde_gpu karras"));
+    assert_eq!(i.sampler.as_deref(), Some("dpmpp_2m_sde_gpu"));
+    assert_eq!(i.scheduler.as_deref(), Some("karras"));
 
     // A1111 scheme, Fooocus version in the parameter line.
     let t = "a red bicycle\nSteps: 30, Sampler: DPM++ 2M SDE Karras, Seed: 7, Size: 1152x896, CFG scale: 4, Model: juggernautXL, Version: Fooocus v2.5.5";
@@ -291,10 +297,12 @@ fn novelai_png() {
     assert_eq!(i.evidence, "png:Software=NovelAI");
     assert_eq!(i.prompt.as_deref(), Some("1girl, cherry blossoms"));
     assert_eq!(i.negative_prompt.as_deref(), Some("lowres, bad anatomy"));
-    assert_eq!(i.model.as_deref(), Some("NovelAI Diffusion V4.5"));
+    // The model is kept as written, hash included; the hash is also the model hash.
+    assert_eq!(i.model.as_deref(), Some("NovelAI Diffusion V4.5 4BDE2A90"));
     assert_eq!(i.model_hash.as_deref(), Some("4BDE2A90"));
     assert_eq!(i.seed, Some(3_718_234_906));
-    assert_eq!(i.sampler.as_deref(), Some("k_euler_ancestral karras"));
+    assert_eq!(i.sampler.as_deref(), Some("k_euler_ancestral"));
+    assert_eq!(i.scheduler.as_deref(), Some("karras"));
     assert_eq!(i.size.as_deref(), Some("832x1216"));
 }
 
@@ -345,9 +353,16 @@ fn midjourney_description_and_names() {
     let i = must(&s, "whatever.png");
     assert_eq!(i.source, AiSource::Midjourney);
     assert_eq!(i.signal, AiSignal::Metadata);
+    // The prompt stops before the first parameter; the parameters get their own fields.
+    assert_eq!(i.prompt.as_deref(), Some("a red fox in snow"));
+    let p = i.midjourney.expect("midjourney parameters");
     assert_eq!(
-        i.prompt.as_deref(),
-        Some("a red fox in snow --ar 3:2 --v 6.1")
+        (p.aspect_ratio.as_deref(), p.version.as_deref()),
+        (Some("3:2"), Some("6.1"))
+    );
+    assert_eq!(
+        p.job_id.as_deref(),
+        Some("0f4a5d7e-8a2c-4b3e-9d1a-2c3b4d5e6f70")
     );
 
     let i = must(
@@ -628,4 +643,202 @@ fn openai_video_is_sora_whatever_the_string_order() {
     };
     assert_eq!(must(&s, "clip.mp4").source, AiSource::Sora);
     assert_eq!(must(&s, "image.png").source, AiSource::Dalle);
+}
+
+#[test]
+fn legacy_a1111_sampler_stays_as_written() {
+    let t = "a cat\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1, Size: 512x512";
+    let i = must(&png(&[("parameters", t)]), "x.png");
+    assert_eq!(i.sampler.as_deref(), Some("DPM++ 2M Karras"));
+    assert_eq!(i.scheduler, None);
+}
+
+#[test]
+fn comfyui_graphs_in_exif_fields() {
+    const API: &str = r#"{"3": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 9, "cfg": 2.0, "sampler_name": "euler", "scheduler": "simple", "positive": ["6", 0]}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a quiet harbour"}}}"#;
+    let cases = [
+        // WAS Image Save: capitalised prefixes, workflow in ImageDescription.
+        Signals {
+            exif_make: Some(format!("Prompt:{API}")),
+            exif_image_description: Some(r#"Workflow:{"nodes": []}"#.to_owned()),
+            ..Signals::default()
+        },
+        // SaveImgAdv: raw JSON in Make.
+        Signals {
+            exif_make: Some(API.to_owned()),
+            ..Signals::default()
+        },
+        // ExtendedImageFormats: both graphs in UserComment, the prompt as JSON text.
+        Signals {
+            exif_user_comment: Some(
+                serde_json::json!({"prompt": API, "workflow": {"nodes": []}}).to_string(),
+            ),
+            ..Signals::default()
+        },
+    ];
+    for s in cases {
+        let i = must(&s, "out.webp");
+        assert_eq!(i.source, AiSource::Comfyui, "{}", i.evidence);
+        assert_eq!(
+            i.prompt.as_deref(),
+            Some("a quiet harbour"),
+            "{}",
+            i.evidence
+        );
+        assert_eq!(i.seed, Some(5));
+    }
+    // A camera's Make is not a graph, and a cut `Prompt:` blob is ComfyUI without parameters.
+    let cut = Signals {
+        exif_make: Some("Prompt:{\"3\": {\"class_ty".to_owned()),
+        ..Signals::default()
+    };
+    assert!(must(&cut, "x.webp").evidence.contains("malformed"));
+}
+
+#[test]
+fn comfyui_ui_workflow_alone() {
+    let wf = r#"{"nodes": [
+        {"id": 1, "type": "KSamplerAdvanced", "widgets_values": ["enable", 77, "fixed", 30, 4.5, "dpmpp_2m", "karras", 0, 30, "disable"],
+         "inputs": [{"name": "model", "link": 1}, {"name": "positive", "link": 2}]},
+        {"id": 2, "type": "UNETLoader", "widgets_values": ["sd3.5_large.safetensors", "default"]},
+        {"id": 3, "type": "CLIPTextEncode", "widgets_values": ["a paper boat"]}],
+        "links": [[1, 2, 0, 1, 0, "MODEL"], [2, 3, 0, 1, 1, "CONDITIONING"]]}"#;
+    let i = must(&png(&[("workflow", wf)]), "x.png");
+    assert_eq!(i.source, AiSource::Comfyui);
+    assert!(i.evidence.contains("UI workflow"), "{}", i.evidence);
+    assert_eq!(i.prompt.as_deref(), Some("a paper boat"));
+    assert_eq!(i.seed, Some(77));
+    assert_eq!(i.steps, Some(30));
+    assert_eq!(i.cfg_scale, Some(4.5));
+    assert_eq!(
+        (i.sampler.as_deref(), i.scheduler.as_deref()),
+        (Some("dpmpp_2m"), Some("karras"))
+    );
+    assert_eq!(i.model.as_deref(), Some("sd3.5_large.safetensors"));
+}
+
+#[test]
+fn comfyui_cfg_guider_and_power_lora_stack() {
+    let prompt = r#"{"1": {"class_type": "SamplerCustomAdvanced", "inputs": {"noise": ["2", 0], "guider": ["3", 0], "sampler": ["4", 0], "sigmas": ["5", 0]}},
+        "2": {"class_type": "RandomNoise", "inputs": {"noise_seed": 11}},
+        "3": {"class_type": "CFGGuider", "inputs": {"cfg": 4.0, "model": ["7", 0], "positive": ["8", 0], "negative": ["9", 0]}},
+        "4": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "dpmpp_2m"}},
+        "5": {"class_type": "BasicScheduler", "inputs": {"scheduler": "sgm_uniform", "steps": 40, "model": ["7", 0]}},
+        "7": {"class_type": "Power Lora Loader (rgthree)", "inputs": {"model": ["10", 0],
+              "lora_1": {"on": true, "lora": "a.safetensors", "strength": 0.5}, "lora_2": {"on": false, "lora": "off.safetensors", "strength": 1},
+              "lora_3": {"on": true, "lora": "c.safetensors", "strength": 1.0}}},
+        "8": {"class_type": "CLIPTextEncode", "inputs": {"text": "a lantern"}},
+        "9": {"class_type": "CLIPTextEncode", "inputs": {"text": "dark"}},
+        "10": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd3.5_medium.safetensors"}}}"#;
+    let i = must(&png(&[("prompt", prompt)]), "x.png");
+    assert_eq!(
+        (i.seed, i.steps, i.cfg_scale),
+        (Some(11), Some(40), Some(4.0))
+    );
+    assert_eq!(i.negative_prompt.as_deref(), Some("dark"));
+    let loras: Vec<(&str, Option<f64>)> = i
+        .loras
+        .iter()
+        .map(|l| (l.name.as_str(), l.weight))
+        .collect();
+    assert_eq!(
+        loras,
+        [("a.safetensors", Some(0.5)), ("c.safetensors", Some(1.0))]
+    );
+}
+
+#[test]
+fn infotext_from_comfyui_and_civitai() {
+    let t =
+        "a cat\nSteps: 20, Sampler: euler, CFG scale: 7, Seed: 1, Size: 512x512, Version: ComfyUI";
+    assert_eq!(
+        must(&png(&[("parameters", t)]), "x.png").source,
+        AiSource::Comfyui
+    );
+
+    let t = "a cat, <lora:pixel:0.6>\nSteps: 25, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 9, Size: 832x1216, \
+             Clip skip: 2, Created Date: 2024-08-01T10:00:00.000Z, Civitai resources: [{\"type\":\"checkpoint\",\
+             \"modelVersionId\":290640,\"modelName\":\"Pony Diffusion V6 XL\",\"modelVersionName\":\"V6\"},\
+             {\"type\":\"lora\",\"weight\":0.6,\"modelVersionId\":1,\"modelName\":\"pixel\",\"modelVersionName\":\"v1\"}], \
+             Civitai metadata: {}";
+    let i = must(&png(&[("parameters", t)]), "x.jpeg");
+    assert_eq!(i.source, AiSource::StableDiffusion);
+    assert!(i.evidence.contains("Civitai"), "{}", i.evidence);
+    assert_eq!(i.model.as_deref(), Some("Pony Diffusion V6 XL"));
+    assert_eq!(i.loras.len(), 1);
+    assert_eq!(i.loras[0].weight, Some(0.6));
+}
+
+#[test]
+fn vendor_tags_name_the_tool_and_blobs_do_not() {
+    let make = Signals {
+        exif_make: Some("NovelAI".to_owned()),
+        ..Signals::default()
+    };
+    let i = must(&make, "image.jpg");
+    assert_eq!(
+        (i.source, i.evidence.as_str()),
+        (AiSource::Novelai, "exif:Make=NovelAI")
+    );
+    assert_eq!(
+        must(&png(&[("Source", "Midjourney")]), "x.png").source,
+        AiSource::Midjourney
+    );
+    // Ordinary words need the AI source type; long comments are user text; a graph blob in
+    // Make names whatever its prompt says.
+    assert_eq!(
+        detect(&png(&[("Comment", "shot on a runway")]), "x.png"),
+        None
+    );
+    let long = format!("notes about midjourney {}", "x".repeat(300));
+    assert_eq!(detect(&png(&[("Comment", long.as_str())]), "x.png"), None);
+    let blob = Signals {
+        exif_make: Some(r#"{"note": "in the style of midjourney"}"#.to_owned()),
+        ..Signals::default()
+    };
+    assert_eq!(detect(&blob, "x.jpg"), None);
+    // Camera makes are not tools, and they veto name patterns.
+    let camera = Signals {
+        exif_make: Some("Canon".to_owned()),
+        exif_model: Some("Canon EOS R5".to_owned()),
+        ..Signals::default()
+    };
+    assert_eq!(
+        detect(&camera, "ChatGPT Image Apr 1, 2025, 11_38_59 AM.jpg"),
+        None
+    );
+}
+
+#[test]
+fn novelai_webp_user_comment() {
+    let comment = r#"{"prompt": "1girl", "steps": 23, "scale": 5.0, "seed": 7, "sampler": "k_euler", "noise_schedule": "native", "uc": "bad"}"#;
+    let packed = serde_json::json!({"Comment": comment, "Description": "1girl", "Software": "NovelAI",
+        "Source": "NovelAI Diffusion V4 F4D50568", "Title": "NovelAI generated image"});
+    let s = Signals {
+        exif_user_comment: Some(packed.to_string()),
+        exif_image_description: Some("1girl".to_owned()),
+        ..Signals::default()
+    };
+    let i = must(&s, "image.webp");
+    assert_eq!(i.source, AiSource::Novelai);
+    assert!(i.evidence.starts_with("exif:UserComment"), "{}", i.evidence);
+    assert_eq!(i.model.as_deref(), Some("NovelAI Diffusion V4 F4D50568"));
+    assert_eq!((i.seed, i.steps), (Some(7), Some(23)));
+    assert_eq!(i.scheduler.as_deref(), Some("native"));
+    assert_eq!(i.negative_prompt.as_deref(), Some("bad"));
+}
+
+#[test]
+fn openai_download_names() {
+    let i = must(
+        &Signals::default(),
+        "ChatGPT Image Apr 1, 2025, 11_38_59 AM.png",
+    );
+    assert_eq!((i.source, i.signal), (AiSource::Dalle, AiSignal::Filename));
+    let i = must(
+        &Signals::default(),
+        "20250330_1524_Gorilla Graffiti Masterpiece_simple_compose_01jqkkjej6e398ftyja8f6zg8c.mp4",
+    );
+    assert_eq!(i.source, AiSource::Sora);
 }

@@ -4,11 +4,13 @@
 use events::media::AiInfo;
 use serde_json::{Map, Value};
 
-use super::text::{json_f64, json_seed, json_size, json_steps, json_str, non_empty, sampler_label};
+use super::loras;
+use super::text::{json_f64, json_seed, json_size, json_steps, json_str, non_empty};
 
 /// InvokeAI ≥ 3 `invokeai_metadata` chunk: a flat object (`positive_prompt`,
 /// `negative_prompt`, `model: {name|model_name, hash}`, `seed`, `steps`, `cfg_scale`,
-/// `scheduler`, `width`, `height`).
+/// `scheduler`, `width`, `height`, `loras`). InvokeAI's `scheduler` names the sampler
+/// (`dpmpp_2m_k`, `euler_a`) and is kept as the sampler, as written.
 pub(crate) fn invokeai_metadata(v: &Value, info: &mut AiInfo) {
     let Some(m) = v.as_object() else { return };
     info.prompt = m.get("positive_prompt").and_then(json_str);
@@ -26,6 +28,7 @@ pub(crate) fn invokeai_metadata(v: &Value, info: &mut AiInfo) {
     info.cfg_scale = m.get("cfg_scale").and_then(json_f64);
     info.sampler = m.get("scheduler").and_then(json_str);
     info.size = json_size(m.get("width"), m.get("height"));
+    loras::invokeai(m.get("loras"), &mut info.loras);
 }
 
 /// InvokeAI 2.x `sd-metadata` chunk: `{"model_weights", "model_hash", "image": {"prompt":
@@ -148,14 +151,13 @@ pub(crate) fn fooocus_json(v: &Value, info: &mut AiInfo) {
     info.seed = m.get("seed").and_then(json_seed);
     info.steps = m.get("steps").and_then(json_steps);
     info.cfg_scale = m.get("guidance_scale").and_then(json_f64);
-    info.sampler = sampler_label(
-        m.get("sampler").and_then(json_str),
-        m.get("scheduler").and_then(json_str),
-    );
+    info.sampler = m.get("sampler").and_then(json_str);
+    info.scheduler = m.get("scheduler").and_then(json_str);
     info.size = m
         .get("resolution")
         .and_then(Value::as_str)
         .and_then(tuple_size);
+    loras::fooocus(m, &mut info.loras);
 }
 
 fn joined(v: Option<&Value>) -> Option<String> {
@@ -176,7 +178,9 @@ fn tuple_size(s: &str) -> Option<String> {
 
 /// NovelAI PNG chunks: `Description` holds the prompt, `Comment` a JSON object (`prompt`,
 /// `uc` = negative, `seed`, `steps`, `scale`, `sampler`, `noise_schedule`, `width`,
-/// `height`), `Source` the model (`NovelAI Diffusion V4.5 4BDE2A90`, last word = hash).
+/// `height`; V4 adds `v4_prompt.caption.base_caption`), `Source` the model with its hash
+/// (`NovelAI Diffusion V4.5 4BDE2A90`), kept whole as the model; the hash is also the
+/// model hash.
 pub(crate) fn novelai(
     description: Option<&str>,
     comment: Option<&Value>,
@@ -184,28 +188,34 @@ pub(crate) fn novelai(
     info: &mut AiInfo,
 ) {
     if let Some(c) = comment.and_then(Value::as_object) {
-        info.prompt = c.get("prompt").and_then(json_str);
-        info.negative_prompt = c.get("uc").and_then(json_str);
+        let base_caption = |key: &str| {
+            c.get(key)
+                .and_then(|v| v.pointer("/caption/base_caption"))
+                .and_then(json_str)
+        };
+        info.prompt = c
+            .get("prompt")
+            .and_then(json_str)
+            .or_else(|| base_caption("v4_prompt"));
+        info.negative_prompt = c
+            .get("uc")
+            .and_then(json_str)
+            .or_else(|| base_caption("v4_negative_prompt"));
         info.seed = c.get("seed").and_then(json_seed);
         info.steps = c.get("steps").and_then(json_steps);
         info.cfg_scale = c.get("scale").and_then(json_f64);
-        info.sampler = sampler_label(
-            c.get("sampler").and_then(json_str),
-            c.get("noise_schedule").and_then(json_str),
-        );
+        info.sampler = c.get("sampler").and_then(json_str);
+        info.scheduler = c.get("noise_schedule").and_then(json_str);
         info.size = json_size(c.get("width"), c.get("height"));
     }
     if info.prompt.is_none() {
         info.prompt = description.and_then(non_empty);
     }
-    if let Some(src) = source.map(str::trim).filter(|s| !s.is_empty()) {
-        match src.rsplit_once(' ') {
-            Some((name, hash)) if is_upper_hex(hash) => {
-                info.model = non_empty(name);
-                info.model_hash = non_empty(hash);
-            }
-            _ => info.model = non_empty(src),
+    if let Some(src) = source.and_then(non_empty) {
+        if let Some((_, hash)) = src.rsplit_once(' ').filter(|(_, h)| is_upper_hex(h)) {
+            info.model_hash = non_empty(hash);
         }
+        info.model = Some(src);
     }
 }
 
@@ -225,24 +235,23 @@ pub(crate) fn swarmui(params: &Map<String, Value>, info: &mut AiInfo) {
     info.seed = params.get("seed").and_then(json_seed);
     info.steps = params.get("steps").and_then(json_steps);
     info.cfg_scale = params.get("cfgscale").and_then(json_f64);
-    info.sampler = sampler_label(
-        params.get("sampler").and_then(json_str),
-        params.get("scheduler").and_then(json_str),
-    );
+    info.sampler = params.get("sampler").and_then(json_str);
+    info.scheduler = params.get("scheduler").and_then(json_str);
     info.size = json_size(params.get("width"), params.get("height"));
-}
-
-/// Midjourney writes the prompt, its `--` parameters and `Job ID: <uuid>` into the PNG
-/// `Description` chunk (and XMP `dc:description`). Returns the prompt part when the text
-/// carries a job id.
-pub(crate) fn midjourney_description(text: &str) -> Option<Option<String>> {
-    let pos = text.find("Job ID:")?;
-    let id = text[pos + "Job ID:".len()..].trim_start();
-    let uuid: String = id.chars().take(36).collect();
-    if !super::filename::is_uuid(&uuid) {
-        return None;
+    // `loras` and `loraweights` are parallel lists of names and weights.
+    let weights = params.get("loraweights").and_then(Value::as_array);
+    for (i, name) in params
+        .get("loras")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(n) = name.as_str() {
+            let w = weights.and_then(|w| w.get(i)).and_then(json_f64);
+            loras::push(&mut info.loras, n, w, None);
+        }
     }
-    Some(non_empty(&text[..pos]))
 }
 
 #[cfg(test)]
@@ -289,15 +298,5 @@ mod tests {
         assert_eq!(tuple_size("(1024, 1024)").as_deref(), Some("1024x1024"));
         assert_eq!(tuple_size("('896', '1152')").as_deref(), Some("896x1152"));
         assert_eq!(tuple_size("nonsense"), None);
-    }
-
-    #[test]
-    fn midjourney_job_id() {
-        let d = "a red fox --ar 16:9 --v 6.0 Job ID: 0f4a5d7e-8a2c-4b3e-9d1a-2c3b4d5e6f70";
-        assert_eq!(
-            midjourney_description(d),
-            Some(Some("a red fox --ar 16:9 --v 6.0".to_owned()))
-        );
-        assert_eq!(midjourney_description("Job ID: nope"), None);
     }
 }

@@ -10,9 +10,10 @@
 
 use std::collections::HashSet;
 
+use events::media::{AiInfo, LoraRef};
 use serde_json::{Map, Value};
 
-use super::text::{json_f64, json_seed, json_size, json_steps, non_empty, sampler_label};
+use super::text::{json_f64, json_seed, json_size, json_steps, non_empty};
 
 /// Deepest chain of links followed from the sampler.
 const MAX_DEPTH: usize = 48;
@@ -46,19 +47,6 @@ const MODEL_NAME_KEYS: [&str; 5] = [
     "base_ckpt_name",
 ];
 
-/// Generation parameters found in an API graph.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct ComfyParams {
-    pub prompt: Option<String>,
-    pub negative_prompt: Option<String>,
-    pub model: Option<String>,
-    pub seed: Option<u64>,
-    pub steps: Option<u32>,
-    pub sampler: Option<String>,
-    pub cfg_scale: Option<f64>,
-    pub size: Option<String>,
-}
-
 /// Whether `v` is an API-format graph: an object of nodes that carry a `class_type`.
 pub(crate) fn is_api_graph(v: &Value) -> bool {
     v.as_object().is_some_and(|m| {
@@ -72,37 +60,33 @@ pub(crate) fn is_ui_workflow(v: &Value) -> bool {
     v.get("nodes").is_some_and(Value::is_array)
 }
 
-/// Parameters from an API graph. Returns `None` when no sampler is found.
-pub(crate) fn parse_api_graph(graph: &Map<String, Value>) -> Option<ComfyParams> {
+/// Reads the generation parameters of an API graph into `info`. Returns `false` when the
+/// graph has no sampler.
+pub(crate) fn read_api_graph(graph: &Map<String, Value>, info: &mut AiInfo) -> bool {
     let g = Graph { nodes: graph };
-    let sampler_id = g.pick_sampler()?;
-    let inputs = g.inputs(sampler_id)?;
-
+    let Some(inputs) = g.pick_sampler().and_then(|id| g.inputs(id)) else {
+        return false;
+    };
     let guider = g.linked_inputs(inputs, "guider");
     let sigmas = g.linked_inputs(inputs, "sigmas");
     let noise = g.linked_inputs(inputs, "noise");
     let sampler_select = g.linked_inputs(inputs, "sampler");
 
-    let mut p = ComfyParams {
-        seed: g
-            .number(inputs, &["seed", "noise_seed"], json_seed)
-            .or_else(|| noise.and_then(|n| g.number(n, &["noise_seed", "seed"], json_seed))),
-        steps: g
-            .number(inputs, &["steps"], json_steps)
-            .or_else(|| sigmas.and_then(|s| g.number(s, &["steps"], json_steps))),
-        cfg_scale: g
-            .number(inputs, &["cfg"], json_f64)
-            .or_else(|| guider.and_then(|gd| g.number(gd, &["cfg"], json_f64))),
-        ..ComfyParams::default()
-    };
-
-    let sampler_name = g
+    info.seed = g
+        .number(inputs, &["seed", "noise_seed"], json_seed)
+        .or_else(|| noise.and_then(|n| g.number(n, &["noise_seed", "seed"], json_seed)));
+    info.steps = g
+        .number(inputs, &["steps"], json_steps)
+        .or_else(|| sigmas.and_then(|s| g.number(s, &["steps"], json_steps)));
+    info.cfg_scale = g
+        .number(inputs, &["cfg"], json_f64)
+        .or_else(|| guider.and_then(|gd| g.number(gd, &["cfg"], json_f64)));
+    info.sampler = g
         .string(inputs, "sampler_name")
         .or_else(|| sampler_select.and_then(|s| g.string(s, "sampler_name")));
-    let scheduler = g
+    info.scheduler = g
         .string(inputs, "scheduler")
         .or_else(|| sigmas.and_then(|s| g.string(s, "scheduler")));
-    p.sampler = sampler_label(sampler_name, scheduler);
 
     // Conditioning enters either on the sampler itself or on its guider (CFGGuider has
     // positive/negative, BasicGuider a single `conditioning`).
@@ -119,16 +103,34 @@ pub(crate) fn parse_api_graph(graph: &Map<String, Value>) -> Option<ComfyParams>
             }
         })
     };
-    p.prompt = cond_source("positive").and_then(|id| g.prompt_text(id, Polarity::Positive));
-    p.negative_prompt =
-        cond_source("negative").and_then(|id| g.prompt_text(id, Polarity::Negative));
+    if let Some(id) = cond_source("positive") {
+        let walk = g.prompt_walk(id, Polarity::Positive);
+        info.prompt = walk.text();
+        info.guidance = walk.guidance;
+    }
+    info.negative_prompt =
+        cond_source("negative").and_then(|id| g.prompt_walk(id, Polarity::Negative).text());
 
     let model_root = link_target_of(inputs, "model")
         .or_else(|| guider.and_then(|gd| link_target_of(gd, "model")))
         .or_else(|| sigmas.and_then(|s| link_target_of(s, "model")));
-    p.model = model_root.and_then(|id| g.model_name(id));
-    p.size = link_target_of(inputs, "latent_image").and_then(|id| g.latent_size(id));
-    Some(p)
+    if let Some(id) = model_root {
+        info.model = g.model_chain(id, &mut info.loras);
+    }
+    info.size = link_target_of(inputs, "latent_image").and_then(|id| g.latent_size(id));
+    true
+}
+
+/// What a walk back from a sampler's conditioning input found.
+struct PromptWalk {
+    texts: Vec<String>,
+    guidance: Option<f64>,
+}
+
+impl PromptWalk {
+    fn text(&self) -> Option<String> {
+        non_empty(&self.texts.join("\n"))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -202,10 +204,17 @@ impl<'a> Graph<'a> {
             if !(known || looks_like) {
                 continue;
             }
+            // A refiner or hires pass: denoise < 1, or a KSamplerAdvanced that adds no noise
+            // or starts late (`add_noise: disable`, `start_at_step > 0`).
             let partial = inputs
                 .get("denoise")
                 .and_then(Value::as_f64)
-                .is_some_and(|d| d < 1.0);
+                .is_some_and(|d| d < 1.0)
+                || inputs.get("add_noise").and_then(Value::as_str) == Some("disable")
+                || inputs
+                    .get("start_at_step")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|s| s > 0);
             let key = (partial, id.parse::<u64>().unwrap_or(u64::MAX), id.as_str());
             if best.is_none_or(|b| (key.0, key.1, key.2) < b) {
                 best = Some(key);
@@ -268,12 +277,16 @@ impl<'a> Graph<'a> {
 
     /// The prompt text reaching the sampler's `positive` or `negative` input: the texts of all
     /// encoders found by walking back through conditioning nodes (ConditioningCombine,
-    /// ControlNetApply, FluxGuidance, …), in walk order, without duplicates.
-    fn prompt_text(&self, root: &str, polarity: Polarity) -> Option<String> {
-        let mut texts: Vec<String> = Vec::new();
+    /// ControlNetApply, FluxGuidance, …), in walk order, without duplicates; and the distilled
+    /// guidance of a `FluxGuidance` node met on the way.
+    fn prompt_walk(&self, root: &'a str, polarity: Polarity) -> PromptWalk {
+        let mut walk = PromptWalk {
+            texts: Vec::new(),
+            guidance: None,
+        };
         let mut visited: HashSet<&str> = HashSet::new();
-        self.collect_texts(root, polarity, 0, &mut visited, &mut texts);
-        non_empty(&texts.join("\n"))
+        self.collect_texts(root, polarity, 0, &mut visited, &mut walk);
+        walk
     }
 
     fn collect_texts(
@@ -282,11 +295,11 @@ impl<'a> Graph<'a> {
         polarity: Polarity,
         depth: usize,
         visited: &mut HashSet<&'a str>,
-        out: &mut Vec<String>,
+        walk: &mut PromptWalk,
     ) {
         if depth > MAX_DEPTH
             || visited.len() >= MAX_VISITS
-            || out.len() >= MAX_TEXTS
+            || walk.texts.len() >= MAX_TEXTS
             || !visited.insert(id)
         {
             return;
@@ -295,6 +308,9 @@ impl<'a> Graph<'a> {
             return;
         };
         let class = self.class(id).unwrap_or("");
+        if class == "FluxGuidance" && walk.guidance.is_none() {
+            walk.guidance = self.number(inputs, &["guidance"], json_f64);
+        }
 
         if class.contains("TextEncode")
             || TEXT_KEYS
@@ -313,8 +329,8 @@ impl<'a> Graph<'a> {
                         .find_map(|v| self.resolve_string(v, 0))
                 });
             if let Some(t) = text {
-                if !out.contains(&t) {
-                    out.push(t);
+                if !walk.texts.contains(&t) {
+                    walk.texts.push(t);
                 }
                 return;
             }
@@ -337,30 +353,77 @@ impl<'a> Graph<'a> {
             }
         }
         for t in next {
-            self.collect_texts(t, polarity, depth + 1, visited, out);
+            self.collect_texts(t, polarity, depth + 1, visited, walk);
         }
     }
 
     /// The checkpoint or UNet name at the end of the model chain (through LoRA loaders,
     /// model-sampling patches and the like, which all pass the model on their `model` input).
-    fn model_name(&self, root: &'a str) -> Option<String> {
+    /// LoRA loaders met on the way are added to `loras` in the order they were applied
+    /// (nearest the checkpoint first).
+    fn model_chain(&self, root: &'a str, loras: &mut Vec<LoraRef>) -> Option<String> {
         let mut id = root;
         let mut visited: HashSet<&str> = HashSet::new();
+        let mut found: Vec<LoraRef> = Vec::new();
+        let mut name = None;
         for _ in 0..MAX_DEPTH {
             if !visited.insert(id) {
-                return None;
+                break;
             }
-            let inputs = self.inputs(id)?;
-            if let Some(name) = MODEL_NAME_KEYS
+            let Some(inputs) = self.inputs(id) else { break };
+            self.lora_loader(inputs, &mut found);
+            name = MODEL_NAME_KEYS
                 .iter()
                 .filter_map(|k| inputs.get(*k))
-                .find_map(|v| self.resolve_string(v, 0))
-            {
-                return Some(name);
+                .find_map(|v| self.resolve_string(v, 0));
+            if name.is_some() {
+                break;
             }
-            id = link_target_of(inputs, "model")?;
+            match link_target_of(inputs, "model") {
+                Some(next) => id = next,
+                None => break,
+            }
         }
-        None
+        for l in found.into_iter().rev() {
+            super::loras::push(loras, &l.name, l.weight, l.hash);
+        }
+        name
+    }
+
+    /// The LoRAs a loader node applies: `LoraLoader`/`LoraLoaderModelOnly` (`lora_name`,
+    /// `strength_model`), and stack nodes whose inputs are `{on, lora, strength}` objects
+    /// (rgthree Power Lora Loader). Collected in walk order (nearest the sampler first).
+    fn lora_loader(&self, inputs: &Map<String, Value>, out: &mut Vec<LoraRef>) {
+        let strength = |m: &Map<String, Value>, keys: &[&str]| {
+            keys.iter()
+                .filter_map(|k| m.get(*k))
+                .find_map(|v| self.resolve_number(v, &["strength"], json_f64, 0))
+        };
+        if let Some(name) = self.string(inputs, "lora_name") {
+            let w = strength(inputs, &["strength_model", "strength"]);
+            out.push(LoraRef {
+                name,
+                weight: w,
+                hash: None,
+            });
+        }
+        let mut stacked: Vec<(&String, &Map<String, Value>)> = inputs
+            .iter()
+            .filter_map(|(k, v)| Some((k, v.as_object()?)))
+            .filter(|(_, m)| m.get("on").and_then(Value::as_bool) == Some(true))
+            .collect();
+        stacked.sort_by_key(|(k, _)| (k.len(), *k));
+        // Applied in key order, so walk order (nearest the sampler first) is the reverse.
+        for (_, m) in stacked.into_iter().rev() {
+            if let Some(name) = m.get("lora").and_then(Value::as_str).and_then(non_empty) {
+                let w = strength(m, &["strength", "strength_model"]);
+                out.push(LoraRef {
+                    name,
+                    weight: w,
+                    hash: None,
+                });
+            }
+        }
     }
 
     /// `WxH` of the empty latent the sampler starts from (EmptyLatentImage,
@@ -406,10 +469,16 @@ fn cond_order(key: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use events::media::{AiSignal, AiSource};
     use serde_json::json;
 
-    fn parse(v: Value) -> ComfyParams {
-        parse_api_graph(v.as_object().expect("test input")).expect("test input")
+    fn parse(v: Value) -> AiInfo {
+        let mut info = AiInfo::new(AiSource::Comfyui, AiSignal::Metadata, "t");
+        assert!(read_api_graph(
+            v.as_object().expect("test input"),
+            &mut info
+        ));
+        info
     }
 
     #[test]
@@ -431,7 +500,8 @@ mod tests {
         assert_eq!(p.seed, Some(156680208700286));
         assert_eq!(p.steps, Some(20));
         assert_eq!(p.cfg_scale, Some(8.0));
-        assert_eq!(p.sampler.as_deref(), Some("euler normal"));
+        assert_eq!(p.sampler.as_deref(), Some("euler"));
+        assert_eq!(p.scheduler.as_deref(), Some("normal"));
         assert_eq!(p.size.as_deref(), Some("512x512"));
     }
 
@@ -457,8 +527,13 @@ mod tests {
         assert_eq!(p.model.as_deref(), Some("flux1-dev.safetensors"));
         assert_eq!(p.seed, Some(42));
         assert_eq!(p.steps, Some(28));
-        assert_eq!(p.sampler.as_deref(), Some("euler simple"));
+        assert_eq!(p.sampler.as_deref(), Some("euler"));
+        assert_eq!(p.scheduler.as_deref(), Some("simple"));
         assert_eq!(p.size.as_deref(), Some("1024x768"));
+        assert_eq!(p.guidance, Some(3.5));
+        assert_eq!(p.cfg_scale, None);
+        assert_eq!(p.loras.len(), 1);
+        assert_eq!(p.loras[0].name, "x.safetensors");
     }
 
     #[test]
@@ -483,7 +558,11 @@ mod tests {
     #[test]
     fn no_sampler_means_no_params() {
         let g = json!({"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}}});
-        assert!(parse_api_graph(g.as_object().expect("test input")).is_none());
+        let mut info = AiInfo::new(AiSource::Comfyui, AiSignal::Metadata, "t");
+        assert!(!read_api_graph(
+            g.as_object().expect("test input"),
+            &mut info
+        ));
     }
 
     #[test]
@@ -503,7 +582,8 @@ mod tests {
             "5000".into(),
             json!({"class_type": "CLIPTextEncode", "inputs": {"text": "too deep"}}),
         );
-        let p = parse_api_graph(&m).expect("test input");
+        let mut p = AiInfo::new(AiSource::Comfyui, AiSignal::Metadata, "t");
+        assert!(read_api_graph(&m, &mut p));
         assert_eq!(p.prompt, None);
         assert_eq!(p.model, None);
     }

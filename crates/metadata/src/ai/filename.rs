@@ -59,6 +59,26 @@ pub(crate) fn detect(file_name: &str) -> Option<NameMatch> {
     if image && dalle(stem) {
         return m(AiSource::Dalle, "DALL·E YYYY-MM-DD HH.MM.SS - <prompt>");
     }
+    if image && chatgpt_image(stem) {
+        return m(
+            AiSource::Dalle,
+            "ChatGPT Image <date>, HH_MM_SS (ChatGPT download)",
+        );
+    }
+    if sora(stem) {
+        // sora.com also makes images (with OpenAI's image model): those are `dalle`.
+        return if image {
+            m(
+                AiSource::Dalle,
+                "YYYYMMDD_HHMM_<title>_<mode>_<ulid> (sora.com image)",
+            )
+        } else {
+            m(
+                AiSource::Sora,
+                "YYYYMMDD_HHMM_<title>_<mode>_<ulid> (Sora download)",
+            )
+        };
+    }
     if comfyui(stem) {
         return m(
             AiSource::Comfyui,
@@ -113,6 +133,71 @@ fn dalle(stem: &str) -> bool {
         }
     });
     date_ok && (b.len() == 19 || rest[19..].starts_with(" - "))
+}
+
+/// Whether `b` holds `dd_dd_dd` (a download time with `_` for `:`) somewhere.
+fn has_underscore_time(b: &[u8]) -> bool {
+    b.windows(8).any(|w| {
+        w.iter().enumerate().all(|(i, c)| match i {
+            2 | 5 => *c == b'_',
+            _ => c.is_ascii_digit(),
+        })
+    })
+}
+
+/// ChatGPT image downloads: `ChatGPT Image Apr 1, 2025, 11_38_59 AM.png` (the date in the
+/// browser's locale, the time with `_`), optionally with a browser's ` (2)` suffix.
+fn chatgpt_image(stem: &str) -> bool {
+    stem.strip_prefix("ChatGPT Image ")
+        .is_some_and(|rest| has_underscore_time(rest.as_bytes()))
+}
+
+/// Sora downloads: `20250312_0050_<title>_simple_compose_01jp4efdj1fr8ba7nz1378bb8p`: date,
+/// time, title, the generation mode (`simple_compose`, `remix`, `storyboard`, `blend`,
+/// `loop`, `recut`) and the 26-character lowercase ULID of the generation.
+fn sora(stem: &str) -> bool {
+    const MODES: [&str; 6] = [
+        "_simple_compose_",
+        "_remix_",
+        "_storyboard_",
+        "_blend_",
+        "_loop_",
+        "_recut_",
+    ];
+    let stem = strip_copy_suffix(stem);
+    let b = stem.as_bytes();
+    let head_ok = b.len() > 14 + 26
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'_'
+        && b[9..13].iter().all(u8::is_ascii_digit)
+        && b[13] == b'_';
+    if !head_ok || !stem.is_char_boundary(stem.len() - 26) {
+        return false;
+    }
+    let (body, ulid) = stem.split_at(stem.len() - 26);
+    is_ulid(ulid)
+        && MODES
+            .iter()
+            .any(|m| body.ends_with(m) && body.len() > 13 + m.len())
+}
+
+/// A lowercase Crockford base32 ULID (no `i`, `l`, `o`, `u`; first character 0–7).
+fn is_ulid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 26
+        && (b'0'..=b'7').contains(&b[0])
+        && b.iter().all(|c| {
+            c.is_ascii_digit()
+                || (c.is_ascii_lowercase() && !matches!(c, b'i' | b'l' | b'o' | b'u'))
+        })
+}
+
+/// `name (2)` → `name`: the suffix browsers add to a repeated download.
+fn strip_copy_suffix(stem: &str) -> &str {
+    match stem.strip_suffix(')').and_then(|s| s.rsplit_once(" (")) {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => head,
+        _ => stem,
+    }
 }
 
 /// ComfyUI `SaveImage`: `f"{filename}_{counter:05}_.png"`, e.g. `ComfyUI_00001_.png`. The
@@ -329,6 +414,24 @@ mod tests {
             src("/inbox/sub dir/ComfyUI_00007_.png"),
             Some(AiSource::Comfyui)
         );
+        assert_eq!(
+            src("ChatGPT Image Apr 1, 2025, 11_38_59 AM.png"),
+            Some(AiSource::Dalle)
+        );
+        assert_eq!(
+            src("ChatGPT Image 2026年6月29日 10_17_37 (3).png"),
+            Some(AiSource::Dalle)
+        );
+        assert_eq!(
+            src(
+                "20250312_0050_Interview with AI Twist_simple_compose_01jp4efdj1fr8ba7nz1378bb8p.mp4"
+            ),
+            Some(AiSource::Sora)
+        );
+        assert_eq!(
+            src("20250614_1259_High-Quality Gum Package_remix_01jxr0a3aseqn89rk2g8ykvx9n (2).png"),
+            Some(AiSource::Dalle)
+        );
     }
 
     #[test]
@@ -353,6 +456,11 @@ mod tests {
             "Leonardo.jpg",
             "DALL·E.png",
             "ComfyUI_00001_.txt",
+            "ChatGPT Image.png",
+            "ChatGPT Image ideas.png",
+            "20250312_0050_holiday.mp4",
+            "20250312_0050_trip_remix_01JP4EFDJ1FR8BA7NZ1378BB8P.mp4",
+            "20250312_0050_trip_final_01jp4efdj1fr8ba7nz1378bb8p.mp4",
             "klingon.png",
             "",
             ".png",

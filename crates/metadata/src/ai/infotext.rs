@@ -15,7 +15,8 @@
 
 use events::media::AiInfo;
 
-use super::text::{cap, non_empty, parse_cfg, parse_seed, parse_steps};
+use super::loras;
+use super::text::{non_empty, parse_cfg, parse_seed, parse_steps};
 
 /// Keys that only generation parameters carry; at least two must be present before a text is
 /// treated as infotext, so a free-form comment with three colons is not mistaken for one.
@@ -38,6 +39,8 @@ pub(crate) struct Infotext {
     pub negative_prompt: Option<String>,
     /// `Key: value` pairs of the last line, in order, values unquoted.
     pub params: Vec<(String, String)>,
+    /// Civitai's resource list (checkpoint and LoRAs), when the line carries one.
+    pub civitai_resources: Option<serde_json::Value>,
 }
 
 impl Infotext {
@@ -50,51 +53,73 @@ impl Infotext {
     }
 
     /// Copies the generation parameters into `info`, leaving fields already set alone.
+    /// Values are kept as written: `Sampler: DPM++ 2M, Schedule type: Karras` gives sampler
+    /// `DPM++ 2M` and scheduler `Karras`; a pre-1.9 `Sampler: DPM++ 2M Karras` stays whole.
     pub(crate) fn fill(&self, info: &mut AiInfo) {
-        if info.prompt.is_none() {
-            info.prompt = self.prompt.clone();
-        }
-        if info.negative_prompt.is_none() {
-            info.negative_prompt = self.negative_prompt.clone();
-        }
-        if info.model.is_none() {
-            info.model = self.get("Model").and_then(non_empty);
-        }
-        if info.model_hash.is_none() {
-            info.model_hash = self.get("Model hash").and_then(non_empty);
-        }
-        if info.seed.is_none() {
-            info.seed = self.get("Seed").and_then(parse_seed);
-        }
-        if info.steps.is_none() {
-            info.steps = self.get("Steps").and_then(parse_steps);
-        }
-        if info.sampler.is_none() {
-            info.sampler = self.sampler();
-        }
-        if info.cfg_scale.is_none() {
-            info.cfg_scale = self.get("CFG scale").and_then(parse_cfg);
-        }
-        if info.size.is_none() {
-            info.size = self.get("Size").and_then(non_empty);
-        }
-    }
-
-    /// Sampler plus scheduler. A1111 ≥ 1.9 splits `DPM++ 2M Karras` into `Sampler: DPM++ 2M,
-    /// Schedule type: Karras`; joining them gives the same name old files carry.
-    fn sampler(&self) -> Option<String> {
-        let sampler = self.get("Sampler").and_then(non_empty)?;
-        match self.get("Schedule type").map(str::trim) {
-            Some(s)
-                if !s.is_empty()
-                    && !s.eq_ignore_ascii_case("automatic")
-                    && !sampler.ends_with(s) =>
-            {
-                Some(cap(&format!("{sampler} {s}")))
+        let text = |key| self.get(key).and_then(non_empty);
+        fill_opt(&mut info.prompt, self.prompt.clone());
+        fill_opt(&mut info.negative_prompt, self.negative_prompt.clone());
+        fill_opt(&mut info.model, text("Model"));
+        fill_opt(&mut info.model_hash, text("Model hash"));
+        fill_opt(&mut info.seed, self.get("Seed").and_then(parse_seed));
+        fill_opt(&mut info.steps, self.get("Steps").and_then(parse_steps));
+        fill_opt(&mut info.sampler, text("Sampler"));
+        fill_opt(&mut info.scheduler, text("Schedule type"));
+        fill_opt(
+            &mut info.cfg_scale,
+            self.get("CFG scale").and_then(parse_cfg),
+        );
+        fill_opt(
+            &mut info.guidance,
+            self.get("Distilled CFG Scale").and_then(parse_cfg),
+        );
+        fill_opt(&mut info.size, text("Size"));
+        if info.loras.is_empty() {
+            if let Some(p) = &self.prompt {
+                loras::prompt_tags(p, &mut info.loras);
             }
-            _ => Some(sampler),
+            if let Some(h) = self.get("Lora hashes") {
+                loras::a1111_hashes(h, &mut info.loras);
+            }
+        }
+        if let Some(resources) = &self.civitai_resources {
+            civitai_resources(resources, info);
         }
     }
+}
+
+fn fill_opt<T>(slot: &mut Option<T>, value: Option<T>) {
+    if slot.is_none() {
+        *slot = value;
+    }
+}
+
+/// Civitai's generator writes `Civitai resources: [{"type": "checkpoint", "modelName": …},
+/// {"type": "lora", "modelName": …, "weight": …}]` (unquoted JSON) instead of `Model:`.
+fn civitai_resources(resources: &serde_json::Value, info: &mut AiInfo) {
+    for r in resources.as_array().into_iter().flatten() {
+        let name = r.get("modelName").and_then(serde_json::Value::as_str);
+        match (r.get("type").and_then(serde_json::Value::as_str), name) {
+            (Some("checkpoint"), Some(n)) => fill_opt(&mut info.model, non_empty(n)),
+            (Some("lora" | "lycoris" | "locon"), Some(n)) => loras::push(
+                &mut info.loras,
+                n,
+                r.get("weight").and_then(serde_json::Value::as_f64),
+                None,
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// The JSON array after `Civitai resources: ` on the parameter line, if any.
+fn civitai_json(line: &str) -> Option<serde_json::Value> {
+    let at = line.find("Civitai resources:")?;
+    let rest = line[at + "Civitai resources:".len()..].trim_start();
+    serde_json::Deserializer::from_str(rest)
+        .into_iter::<serde_json::Value>()
+        .next()?
+        .ok()
 }
 
 /// Parses `text` as infotext; `None` when it does not look like generation parameters.
@@ -140,6 +165,7 @@ pub(crate) fn parse(text: &str) -> Option<Infotext> {
     Some(Infotext {
         prompt: non_empty(&prompt),
         negative_prompt: non_empty(&negative),
+        civitai_resources: civitai_json(last),
         params,
     })
 }
@@ -307,7 +333,8 @@ mod tests {
             "x",
         );
         p.fill(&mut info);
-        assert_eq!(info.sampler.as_deref(), Some("DPM++ 2M Karras"));
+        assert_eq!(info.sampler.as_deref(), Some("DPM++ 2M"));
+        assert_eq!(info.scheduler.as_deref(), Some("Karras"));
         assert_eq!(info.cfg_scale, Some(5.5));
     }
 

@@ -136,14 +136,6 @@ pub(crate) fn json_f64(v: &serde_json::Value) -> Option<f64> {
 }
 
 /// Reads a non-empty string field, capped.
-/// Sampler and scheduler as one label (`dpmpp_2m karras`), or whichever is known.
-pub(crate) fn sampler_label(sampler: Option<String>, scheduler: Option<String>) -> Option<String> {
-    match (sampler, scheduler) {
-        (Some(a), Some(b)) => Some(format!("{a} {b}")),
-        (a, b) => a.or(b),
-    }
-}
-
 pub(crate) fn json_str(v: &serde_json::Value) -> Option<String> {
     v.as_str().and_then(non_empty)
 }
