@@ -25,6 +25,18 @@ pub enum OrganizeError {
         path: PathBuf,
     },
 
+    /// A symlink lies on the way to a file the daemon would read, write, move or remove (in
+    /// an inbox, or a folder of the organized tree). Nothing is ever done through one.
+    #[error(
+        "{path} is a symlink — nothing is read or written through symlinks inside an inbox or the \
+         organized tree; replace it with a real folder (or move it out)"
+    )]
+    SymlinkRefused {
+        /// The symlink (or, if it was gone by the time it was looked for, the path that led
+        /// through it).
+        path: PathBuf,
+    },
+
     /// The planned relative path is unusable (absolute, `..`, empty). A bug in the caller: it
     /// should come from [`crate::Template::render`].
     #[error("invalid planned path {path}: {reason} — plan destinations with Template::render")]

@@ -10,8 +10,11 @@
 //!   per file from [`PlanVars`].
 //! - [`sanitize_component`], [`sanitize_name`], [`collision_name`] (`sanitize.rs`): untrusted
 //!   strings to safe path components.
-//! - [`place`], [`remove_source`], [`find_placed`], [`cleanup_temporaries`] (`place.rs`): the
-//!   filesystem side. Quarantine and duplicates folders are just other `dest_root`s.
+//! - [`place_beneath`], [`remove_source_beneath`], [`find_placed_beneath`],
+//!   [`cleanup_temporaries_beneath`] (`place.rs`, `recover.rs`, over `tree.rs`): the
+//!   filesystem side, beneath folder handles ([`Root`]) opened once. Quarantine and
+//!   duplicates folders are just other destination roots. [`place`], [`remove_source`],
+//!   [`find_placed`] and [`cleanup_temporaries`] take paths and open the roots themselves.
 //!
 //! # Guarantees
 //!
@@ -28,6 +31,11 @@
 //! - **Sources are never written.** They are opened read-only; symlinks are refused.
 //! - **Paths stay inside the root.** Everything rendered is sanitized: no `..`, no absolute
 //!   paths, no `/` or control characters in a component, at most 255 bytes per component.
+//! - **No symlink is followed.** Sources are opened beneath their inbox's handle and every
+//!   destination folder beneath the organized root's, with no symlink followed on the way
+//!   (`fsroot`); a folder of the organized tree that is a symlink fails the placement with
+//!   [`OrganizeError::SymlinkRefused`] naming it. A symlink at a file name is a taken name:
+//!   never written through, never replaced.
 //!
 //! # Crash recovery, for the caller
 //!
@@ -41,15 +49,21 @@
 
 mod error;
 mod place;
+mod recover;
 mod sanitize;
-mod sys;
 mod temp;
 mod template;
+mod tree;
 
 pub use error::OrganizeError;
+pub use fsroot::Root;
 pub use place::{
-    FileIdentity, MAX_COLLISION_ATTEMPTS, Mode, Outcome, PlaceRequest, Placement, SourceRemoval,
-    Via, cleanup_temporaries, find_placed, place, remove_source,
+    FileIdentity, MAX_COLLISION_ATTEMPTS, Mode, Outcome, PlaceBeneath, PlaceRequest, Placement,
+    SourceRemoval, Via, place, place_beneath,
+};
+pub use recover::{
+    cleanup_temporaries, cleanup_temporaries_beneath, find_placed, find_placed_beneath,
+    remove_source, remove_source_beneath,
 };
 pub use sanitize::{
     MAX_COMPONENT_BYTES, MAX_NAME_BYTES, camera_label, collision_name, sanitize_component,

@@ -6,12 +6,13 @@
 //! crashed run without ever touching anything else, and the instance part lets it skip the
 //! temporaries this very process is still writing.
 
-use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use fsroot::Dir;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -73,28 +74,27 @@ fn next_name() -> String {
 }
 
 /// A temporary file that is removed when dropped, unless [`TempFile::keep`] was called
-/// (after it was renamed to its final name).
+/// (after it was renamed to its final name). It lives in a folder handle, so removing it
+/// never resolves a path again.
 pub(crate) struct TempFile {
-    path: PathBuf,
+    dir: Dir,
+    name: OsString,
     file: Option<File>,
     armed: bool,
 }
 
 impl TempFile {
-    /// Creates a fresh temporary in `dir` with `O_EXCL`, so it can never open an existing file.
-    pub(crate) fn create(dir: &Path) -> io::Result<TempFile> {
+    /// Creates a fresh temporary in `dir` with `O_EXCL`, so it can never open an existing
+    /// file (a symlink planted at the name included).
+    pub(crate) fn create(dir: &Dir) -> io::Result<TempFile> {
+        let dir = dir.try_clone()?;
         loop {
-            let path = dir.join(next_name());
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&path)
-            {
+            let name = OsString::from(next_name());
+            match dir.create_new(&name, 0o600) {
                 Ok(file) => {
                     return Ok(TempFile {
-                        path,
+                        dir,
+                        name,
                         file: Some(file),
                         armed: true,
                     });
@@ -106,8 +106,14 @@ impl TempFile {
         }
     }
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    /// The temporary's name in its folder.
+    pub(crate) fn name(&self) -> &OsStr {
+        &self.name
+    }
+
+    /// Its path, for messages.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
     }
 
     pub(crate) fn file(&mut self) -> io::Result<&mut File> {
@@ -132,11 +138,11 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         self.file = None;
         if self.armed
-            && let Err(e) = std::fs::remove_file(&self.path)
+            && let Err(e) = self.dir.remove_file(&self.name)
             && e.kind() != io::ErrorKind::NotFound
         {
             tracing::warn!(
-                path = %self.path.display(),
+                path = %self.path().display(),
                 error = %e,
                 "cannot remove temporary file; cleanup_temporaries will remove it at next start"
             );

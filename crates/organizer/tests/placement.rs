@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use organizer::{
-    Mode, OrganizeError, Outcome, PlaceRequest, Placement, SourceRemoval, Template, Via,
-    cleanup_temporaries, find_placed, is_temporary_name, place, remove_source,
+    Mode, OrganizeError, Outcome, PlaceBeneath, PlaceRequest, Placement, Root, SourceRemoval,
+    Template, Via, cleanup_temporaries, find_placed, is_temporary_name, place, place_beneath,
+    remove_source, remove_source_beneath,
 };
 
 struct Fixture {
@@ -724,4 +725,165 @@ fn already_present_is_only_reported_for_a_source_that_really_has_that_content() 
         assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
     }
     assert_eq!(fs::read(&src).unwrap(), new, "the new file is untouched");
+}
+
+/// Attack: a folder of the organized tree (`organized/<today>`) replaced by a symlink to an
+/// outside folder, or to the inbox. Placement fails naming the symlink; nothing is written
+/// outside or into the inbox, and the source stays.
+#[test]
+fn a_symlinked_folder_in_the_organized_tree_is_refused_never_written_through() {
+    let f = fixture();
+    let outside = f.organized.parent().unwrap().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let content = b"photo".to_vec();
+    let src = f.inbox.join("p.png");
+    write(&src, &content);
+    for (target, mode) in [(&outside, Mode::Copy), (&f.inbox, Mode::Move)] {
+        let day = f.organized.join("2024-03-15");
+        let _ = fs::remove_file(&day);
+        std::os::unix::fs::symlink(target, &day).unwrap();
+        let err = place_file(&src, &f.organized, "2024-03-15/p.png", &content, mode).unwrap_err();
+        match &err {
+            OrganizeError::SymlinkRefused { path } => assert_eq!(path, &day),
+            other => panic!("expected SymlinkRefused, got {other}"),
+        }
+        assert!(err.to_string().contains("2024-03-15"), "{err}");
+        assert!(!err.is_transient());
+    }
+    assert_eq!(files_under(&outside), Vec::<PathBuf>::new());
+    assert_eq!(files_under(&f.inbox), vec![PathBuf::from("p.png")]);
+    assert_eq!(fs::read(&src).unwrap(), content);
+    assert!(
+        find_placed(
+            &f.organized,
+            Path::new("2024-03-15/p.png"),
+            &id_of(&content)
+        )
+        .is_err()
+    );
+}
+
+/// `renameat2(RENAME_EXCHANGE)` of `a` and `b` until `stop`.
+fn exchange_loop(
+    a: PathBuf,
+    b: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let ca = std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap();
+        let cb = std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap();
+        let mut swaps = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: valid NUL-terminated paths.
+            let rc = unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    ca.as_ptr(),
+                    libc::AT_FDCWD,
+                    cb.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            swaps += u64::from(rc == 0);
+        }
+        swaps
+    })
+}
+
+/// Attack 1 at the library level: in move mode, an inbox folder is exchanged with a symlink
+/// to an outside folder holding a file of the same name and content, while placements run.
+/// The outside file is never moved, opened for the copy or changed; everything placed is an
+/// inbox file.
+#[test]
+fn move_mode_under_a_folder_symlink_swap_loop_never_moves_an_outside_file() {
+    let f = fixture();
+    let outside = f.organized.parent().unwrap().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let content = b"same bytes inside and outside".to_vec();
+    write(&outside.join("f.png"), &content);
+    let outside_ino = fs::metadata(outside.join("f.png")).unwrap().ino();
+    fs::create_dir(f.inbox.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.inbox.join("link")).unwrap();
+    let inbox = Root::open(&f.inbox).unwrap();
+    let organized = Root::open(&f.organized).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = exchange_loop(f.inbox.join("sub"), f.inbox.join("link"), stop.clone());
+    let id = id_of(&content);
+    let source = f.inbox.join("sub/f.png");
+    let (mut placed, mut refused) = (0u32, 0u32);
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    for n in 0u32.. {
+        if std::time::Instant::now() >= until {
+            break;
+        }
+        // The test's own writes go through the inbox handle too, never through the swap.
+        if let Ok(sub) = inbox.open_dir(Path::new("sub"))
+            && let Ok(mut file) = sub.create_new(OsStr::new("f.png"), 0o644)
+        {
+            std::io::Write::write_all(&mut file, &content).unwrap();
+        }
+        let relative = format!("d/f-{n}.png");
+        let result = place_beneath(&PlaceBeneath {
+            source_root: &inbox,
+            source: &source,
+            dest_root: &organized,
+            relative: Path::new(&relative),
+            asset_id: &id,
+            expected_size: content.len() as u64,
+            mode: Mode::Move,
+        });
+        match result {
+            Ok(p) => {
+                assert_ne!(fs::metadata(&p.destination).unwrap().ino(), outside_ino);
+                placed += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 100, "the race hardly ran: {swaps} swaps");
+    assert!(
+        placed > 0 && refused > 0,
+        "placed {placed}, refused {refused}"
+    );
+    assert_eq!(fs::read(outside.join("f.png")).unwrap(), content);
+    assert_eq!(
+        fs::metadata(outside.join("f.png")).unwrap().ino(),
+        outside_ino
+    );
+    assert_eq!(files_under(&outside), vec![PathBuf::from("f.png")]);
+}
+
+/// Source removal (move mode) goes through the inbox handle too: with the source's folder
+/// swapped for a symlink to an outside folder, the outside file of the same name stays.
+#[test]
+fn remove_source_never_unlinks_through_a_symlinked_folder() {
+    let f = fixture();
+    let outside = f.organized.parent().unwrap().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let content = b"twin".to_vec();
+    let src = f.inbox.join("sub/t.png");
+    write(&src, &content);
+    let inbox = Root::open(&f.inbox).unwrap();
+    let organized = Root::open(&f.organized).unwrap();
+    let placed = place_beneath(&PlaceBeneath {
+        source_root: &inbox,
+        source: &src,
+        dest_root: &organized,
+        relative: Path::new("t.png"),
+        asset_id: &id_of(&content),
+        expected_size: content.len() as u64,
+        mode: Mode::Copy,
+    })
+    .unwrap();
+    // The inbox folder goes away and a symlink to the outside takes its name, where a file
+    // with the very identity cannot be, but one with the same name is.
+    fs::rename(f.inbox.join("sub"), outside.join("moved-away")).unwrap();
+    write(&outside.join("t.png"), &content);
+    std::os::unix::fs::symlink(&outside, f.inbox.join("sub")).unwrap();
+    let outcome = remove_source_beneath(&inbox, &src, &organized, &placed).unwrap();
+    assert_eq!(outcome, SourceRemoval::AlreadyGone);
+    assert_eq!(fs::read(outside.join("t.png")).unwrap(), content);
+    assert_eq!(fs::read(outside.join("moved-away/t.png")).unwrap(), content);
 }

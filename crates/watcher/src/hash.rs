@@ -5,6 +5,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use fsroot::Root;
+
 use crate::model::{Stamp, WatchStats};
 
 /// Files at least this large are hashed with `update_rayon`; below it the thread hand-off
@@ -92,11 +94,20 @@ pub(crate) enum HashOutcome {
     Failed(io::Error),
 }
 
-/// Hashes `path` only if it is still the version `expected`, checked before reading (on the
-/// open descriptor) and after (descriptor and path), so a file rewritten in place, replaced
-/// by rename, grown or truncated while being read never yields a hash.
-pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) -> HashOutcome {
-    let file = match open_nofollow(path) {
+/// Hashes `rel` (beneath inbox `root`, no symlink followed on the way) only if it is still
+/// the version `expected`, checked before reading (on the open descriptor) and after
+/// (descriptor and path), so a file rewritten in place, replaced by rename, grown or truncated
+/// while being read never yields a hash. A file open for writing by another process is
+/// [`HashOutcome::InUse`]; with `strict` (a write was seen and no close), so is one whose
+/// writers cannot be probed.
+pub(crate) fn hash_verified(
+    root: &Root,
+    rel: &Path,
+    expected: Stamp,
+    strict: bool,
+    stats: &WatchStats,
+) -> HashOutcome {
+    let file = match root.open_file(rel) {
         Ok(f) => f,
         Err(e) => return classify(e),
     };
@@ -108,8 +119,10 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
     if before != expected {
         return HashOutcome::Changed;
     }
-    if open_for_writing(&file) {
-        return HashOutcome::InUse;
+    match writers(&file) {
+        Writers::Open => return HashOutcome::InUse,
+        Writers::Unknown if strict => return HashOutcome::InUse,
+        Writers::None | Writers::Unknown => {}
     }
     WatchStats::add(&stats.hashing, 1);
     let hashed = hash_open(&file, expected.id.size);
@@ -124,7 +137,7 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
         Ok(m) => Stamp::from_metadata(&m),
         Err(e) => return classify(e),
     };
-    let after_path = match std::fs::symlink_metadata(path) {
+    let after_path = match root.stat(rel) {
         Ok(m) if m.is_file() => Stamp::from_metadata(&m),
         Ok(_) => return HashOutcome::Gone,
         Err(e) => return classify(e),
@@ -135,16 +148,26 @@ pub(crate) fn hash_verified(path: &Path, expected: Stamp, stats: &WatchStats) ->
     HashOutcome::Done { hash }
 }
 
-/// True when another process has the file open for writing. A read lease (`F_SETLEASE`,
-/// `F_RDLCK`) is refused with `EAGAIN` exactly then; it is released at once, so writers are
-/// never blocked. This catches a writer that pauses longer than `settle` — a file found by a
-/// scan has no close-after-write event to wait for. When leases are unavailable (another
-/// user's file without `CAP_LEASE`, a filesystem without leases) the answer is "no": the
-/// settle time and the after-hash check remain the guard.
 /// `F_SETSIG` from `<fcntl.h>` (Linux, every architecture); the libc crate does not export it.
 const F_SETSIG: libc::c_int = 10;
 
-fn open_for_writing(file: &File) -> bool {
+/// Whether another process has a file open for writing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Writers {
+    None,
+    Open,
+    /// Leases are unavailable (another user's file without `CAP_LEASE`, a filesystem
+    /// without leases).
+    Unknown,
+}
+
+/// A read lease (`F_SETLEASE`, `F_RDLCK`) is refused with `EAGAIN` exactly when another
+/// process has the file open for writing; it is released at once, so writers are never
+/// blocked. This catches a writer that pauses longer than `settle` — a file found by a scan,
+/// or changed by `truncate(2)`, has no close-after-write event to wait for. Where leases are
+/// unavailable the answer is [`Writers::Unknown`]: for a file found by a scan the settle time
+/// and the after-hash check remain the guard; a file seen written keeps waiting for its close.
+fn writers(file: &File) -> Writers {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
     // A lease holder is signalled when someone opens the file for writing while the lease is
@@ -153,21 +176,25 @@ fn open_for_writing(file: &File) -> bool {
     // notification to SIGURG, which is ignored by default.
     // SAFETY: fcntl on a descriptor we own; F_SETSIG takes an int argument.
     if unsafe { libc::fcntl(fd, F_SETSIG, libc::SIGURG) } != 0 {
-        return false;
+        return Writers::Unknown;
     }
     // SAFETY: fcntl on a descriptor we own; F_SETLEASE takes an int argument.
     let rc = unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) };
     if rc == 0 {
         // SAFETY: as above; releasing our own lease.
         unsafe { libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK) };
-        return false;
+        return Writers::None;
     }
-    io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+    if io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+        Writers::Open
+    } else {
+        Writers::Unknown
+    }
 }
 
 fn classify(e: io::Error) -> HashOutcome {
-    // ELOOP: the path became a symlink (O_NOFOLLOW); it is no longer a candidate.
-    if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP) {
+    // ELOOP: the path, or a folder on the way, became a symlink; it is no longer a candidate.
+    if crate::scan::is_gone(&e) {
         HashOutcome::Gone
     } else {
         HashOutcome::Failed(e)
@@ -181,6 +208,18 @@ mod tests {
 
     fn stamp(path: &Path) -> Stamp {
         Stamp::from_metadata(&std::fs::symlink_metadata(path).unwrap())
+    }
+
+    /// `hash_verified` of a file by its full path, beneath its folder.
+    fn verified(path: &Path, expected: Stamp, stats: &WatchStats) -> HashOutcome {
+        let root = Root::open(path.parent().unwrap()).unwrap();
+        hash_verified(
+            &root,
+            Path::new(path.file_name().unwrap()),
+            expected,
+            false,
+            stats,
+        )
     }
 
     #[test]
@@ -228,10 +267,10 @@ mod tests {
         drop(f);
         let stats = WatchStats::default();
         assert!(matches!(
-            hash_verified(&path, settled, &stats),
+            verified(&path, settled, &stats),
             HashOutcome::Changed
         ));
-        match hash_verified(&path, stamp(&path), &stats) {
+        match verified(&path, stamp(&path), &stats) {
             HashOutcome::Done { hash } => assert_eq!(hash, blake3::hash(b"other version")),
             other => panic!("expected Done, got {other:?}"),
         }
@@ -245,7 +284,7 @@ mod tests {
         writer.write_all(b"first half").unwrap();
         let stats = WatchStats::default();
         assert!(matches!(
-            hash_verified(&path, stamp(&path), &stats),
+            verified(&path, stamp(&path), &stats),
             HashOutcome::InUse
         ));
         assert_eq!(
@@ -256,13 +295,13 @@ mod tests {
         );
         drop(writer);
         assert!(matches!(
-            hash_verified(&path, stamp(&path), &stats),
+            verified(&path, stamp(&path), &stats),
             HashOutcome::Done { .. }
         ));
         // A reader does not count as a writer.
         let _reader = std::fs::File::open(&path).unwrap();
         assert!(matches!(
-            hash_verified(&path, stamp(&path), &stats),
+            verified(&path, stamp(&path), &stats),
             HashOutcome::Done { .. }
         ));
     }
@@ -285,7 +324,7 @@ mod tests {
         };
         let stats = WatchStats::default();
         for _ in 0..20_000 {
-            let _ = hash_verified(&path, stamp(&path), &stats);
+            let _ = verified(&path, stamp(&path), &stats);
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         writer.join().unwrap();
@@ -300,7 +339,7 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let stats = WatchStats::default();
         assert!(matches!(
-            hash_verified(&path, settled, &stats),
+            verified(&path, settled, &stats),
             HashOutcome::Gone
         ));
     }

@@ -13,7 +13,15 @@
 //! - Each version of a file (by [`FileIdentity`]) is emitted once per path while the
 //!   watcher runs; a changed file is emitted again.
 //! - Symlinks are never followed (neither by scans nor by watches, nor when opening a file to
-//!   hash it); folder depth is bounded, so loops cannot hang a scan.
+//!   hash it): each inbox is opened once as an [`fsroot::Root`] and every folder, file and
+//!   stat below it is resolved beneath that handle, so swapping a folder for a symlink while
+//!   the watcher works never makes it read outside the inbox. Folder depth is bounded, so
+//!   bind-mount loops cannot hang a scan.
+//! - Folders given to [`Watcher::exclude`] (the organized tree, duplicates, quarantine)
+//!   are never inbox input, wherever they turn up inside an inbox (matched by device and
+//!   inode).
+//! - A file changed without a close (`truncate(2)`, a writer that keeps it open) is picked up
+//!   once it has been quiet for `settle` and no process has it open for writing.
 //! - Paths are `PathBuf`s end to end: names that are not UTF-8 come out byte-exact.
 //! - Files that vanish before they are emitted are dropped quietly (debug log); files that
 //!   cannot be read are reported as [`WatchItem::Failed`].
@@ -41,6 +49,7 @@ mod watch;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use fsroot::Root;
 use tokio::sync::{Semaphore, mpsc, watch as signal};
 
 pub use config::{WatchConfig, WatchError};
@@ -83,21 +92,17 @@ impl Watcher {
         }
         let globs = ignore_set(&config.ignore_globs)?;
         let mut inboxes: Vec<PathBuf> = Vec::with_capacity(config.inboxes.len());
+        let mut roots: Vec<Root> = Vec::with_capacity(config.inboxes.len());
         for inbox in &config.inboxes {
             let unavailable = |source| WatchError::InboxUnavailable {
                 path: inbox.clone(),
                 source,
             };
             let abs = std::path::absolute(inbox).map_err(unavailable)?;
-            // The inbox path itself may be a symlink (the user chose it); only entries inside
-            // are never followed.
-            let meta = std::fs::metadata(&abs).map_err(unavailable)?;
-            if !meta.is_dir() {
-                return Err(unavailable(std::io::Error::new(
-                    std::io::ErrorKind::NotADirectory,
-                    "not a directory",
-                )));
-            }
+            // The inbox path itself may be a symlink (the user chose it): it is resolved
+            // once, here. Everything inside is reached through this handle, no symlink
+            // followed.
+            roots.push(Root::open(&abs).map_err(unavailable)?);
             if let Some(other) = inboxes
                 .iter()
                 .find(|o| abs.starts_with(o) || o.starts_with(&abs))
@@ -114,6 +119,9 @@ impl Watcher {
         Ok(Self {
             shared: Arc::new(Shared {
                 inboxes,
+                roots,
+                exclude: Vec::new(),
+                excluded_seen: Default::default(),
                 settle: config.settle,
                 globs,
                 cache,
@@ -125,6 +133,17 @@ impl Watcher {
                 max_watches: config.max_watches,
             }),
         })
+    }
+
+    /// Folders that are never inbox input even when found inside an inbox: the organized
+    /// tree, the duplicates and quarantine folders. Matched by device and inode as each walk
+    /// descends, so a rename or a symlink does not hide them; one that does not exist yet is
+    /// looked up again at every walk. Call before [`Watcher::run`] or [`Watcher::scan_once`].
+    pub fn exclude(mut self, folders: Vec<PathBuf>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.exclude = folders;
+        }
+        self
     }
 
     /// The inboxes as used in emitted paths (absolute).

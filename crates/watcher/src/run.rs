@@ -30,7 +30,8 @@ use crate::hash::HashOutcome;
 use crate::model::{DiscoveryKind, FileIdentity, ScanReason, Stamp, WatchItem, WatchStats};
 use crate::paths::is_ignored;
 use crate::scan::{
-    Candidate, Hooks, Shared, TreeScan, discovered_item, failed_item, hash_job, scan_tree, send,
+    Candidate, Hooks, Shared, TreeScan, discovered_item, failed_item, hash_job, is_gone, scan_tree,
+    send,
 };
 use crate::watch::{Raw, WatchHandle, is_watch_limit};
 
@@ -57,10 +58,12 @@ struct Pending {
     inbox: usize,
     /// Last observed version; `None` forces one more settle interval.
     stamp: Option<Stamp>,
-    /// When to re-stat; `None` while waiting for a close. Set it only through
+    /// When to re-stat; `None` only for an empty file created and not yet written or closed.
+    /// Set it only through
     /// [`Timers::arm`], which queues the timer; clearing it needs nothing else.
     deadline: Option<Instant>,
-    /// Data was written and no close-after-write seen yet.
+    /// Data was written and no close-after-write seen yet. Such a file is hashed once quiet
+    /// for `settle` only if the writer probe can tell that nobody has it open for writing.
     awaiting_close: bool,
     /// Only a create event so far; an empty file in this state is a writer that has not
     /// started writing, so it is held until it is closed.
@@ -533,7 +536,7 @@ impl Runner {
                 {
                     return Ok(false);
                 }
-                self.forget_unseen(&root, &seen);
+                self.forget_unseen(i, &root, &seen);
             }
         }
         Ok(true)
@@ -543,7 +546,7 @@ impl Runner {
     /// are forgotten, as `gone` does for a watched one. Only files that are really gone: one
     /// in a folder that could not be listed this time is still there and stays remembered,
     /// or it would be emitted again once the folder is readable.
-    fn forget_unseen(&mut self, root: &Path, seen: &HashSet<PathBuf>) {
+    fn forget_unseen(&mut self, i: usize, root: &Path, seen: &HashSet<PathBuf>) {
         let unseen: Vec<PathBuf> = self
             .reported
             .range(root.to_path_buf()..)
@@ -552,12 +555,9 @@ impl Runner {
             .map(|(p, _)| p.clone())
             .collect();
         for path in unseen {
-            let gone = match std::fs::symlink_metadata(&path) {
+            let gone = match self.shared.stat(i, &path) {
                 Ok(meta) => !meta.is_file(),
-                Err(error) => matches!(
-                    error.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ),
+                Err(error) => is_gone(&error),
             };
             if gone {
                 trace!(path = %path.display(), "file left the polled inbox; forgotten");
@@ -635,7 +635,7 @@ impl Runner {
         }
         // A stat is cheap enough to do inline; routing it through the blocking pool would
         // cost more than it takes.
-        let meta = match std::fs::symlink_metadata(&path) {
+        let meta = match self.shared.stat(i, &path) {
             Ok(meta) => meta,
             Err(error) => {
                 if self.pending.remove(&path).is_some() {
@@ -739,7 +739,7 @@ impl Runner {
             self.timers.arm(&path, &mut p.deadline, settle_at);
             return Ok(());
         }
-        let meta = match std::fs::symlink_metadata(&path) {
+        let meta = match self.shared.stat(p.inbox, &path) {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => {
                 self.pending.remove(&path);
@@ -757,17 +757,22 @@ impl Runner {
             self.timers.arm(&path, &mut p.deadline, settle_at);
             return Ok(());
         }
-        if p.awaiting_close || (p.created_only && stamp.id.size == 0) {
+        if p.created_only && stamp.id.size == 0 {
             p.deadline = None;
             return Ok(());
         }
-        let (inbox, kind) = (p.inbox, p.kind);
+        // Written and quiet for `settle`, but no close seen: `truncate(2)` and writes through
+        // a descriptor kept open look like this. The hash's writer probe decides: a file
+        // still open for writing (or, with `awaiting_close`, one it cannot tell about) goes
+        // back to waiting and is looked at again after another `settle`.
+        let (inbox, kind, awaiting_close) = (p.inbox, p.kind, p.awaiting_close);
         self.pending.remove(&path);
         if self.reported.get(&path).is_some_and(|r| r.covers(&stamp)) {
             trace!(path = %path.display(), "unchanged since it was emitted");
             return Ok(());
         }
-        let c = Candidate::new(inbox, path, &meta, kind);
+        let mut c = Candidate::new(inbox, path, &meta, kind);
+        c.awaiting_close = awaiting_close;
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
             self.reported
@@ -789,18 +794,20 @@ impl Runner {
         }
     }
 
-    /// Puts a candidate back to pending, to be hashed once it has settled again.
+    /// Puts a candidate back to pending, to be hashed once it has settled again (still
+    /// waiting for a close if it was). Always with a deadline: nothing else may ever come
+    /// for it (a `truncate(2)` sends no close).
     fn settle_again(&mut self, c: Candidate) {
         let settle_at = Instant::now() + self.shared.settle;
         let p = self.pending.entry(c.path.clone()).or_insert(Pending {
             inbox: c.inbox,
             stamp: None,
             deadline: None,
-            awaiting_close: false,
+            awaiting_close: c.awaiting_close,
             created_only: false,
             kind: c.kind,
         });
-        if p.deadline.is_none() && !p.awaiting_close {
+        if p.deadline.is_none() {
             self.timers.arm(&c.path, &mut p.deadline, settle_at);
         }
     }
@@ -825,7 +832,11 @@ impl Runner {
             HashOutcome::Gone => {
                 // Its folder may have moved out and back while it was being hashed: the walk of
                 // the returning folder skipped it as queued, so it is tracked again here.
-                if std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.is_file()) {
+                if self
+                    .shared
+                    .stat(c.inbox, &c.path)
+                    .is_ok_and(|m| m.is_file())
+                {
                     debug!(path = %c.path.display(), "file was away while being hashed and is back; waiting for it to settle again");
                     self.settle_again(c);
                 } else {

@@ -1,11 +1,13 @@
 //! Walking an inbox (or one new folder of it) and turning candidate files into items.
 
+use std::collections::HashSet;
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fsroot::{Dir, DirId, EntryKind, Root};
 use globset::GlobSet;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -29,6 +31,14 @@ const WALK_QUEUE: usize = 256;
 /// Everything the watcher's tasks share, fixed at construction.
 pub(crate) struct Shared {
     pub inboxes: Vec<PathBuf>,
+    /// One handle per inbox, in the order of `inboxes`: everything below an inbox is
+    /// resolved beneath it.
+    pub roots: Vec<Root>,
+    /// Folders never treated as inbox input ([`crate::Watcher::exclude`]).
+    pub exclude: Vec<PathBuf>,
+    /// Device and inode of every excluded folder seen so far: kept, so a folder renamed away
+    /// from its configured path is still recognised.
+    pub excluded_seen: Mutex<HashSet<DirId>>,
     pub settle: Duration,
     pub globs: GlobSet,
     pub cache: Arc<dyn IdentityCache>,
@@ -40,6 +50,41 @@ pub(crate) struct Shared {
     pub max_watches: Option<usize>,
 }
 
+impl Shared {
+    /// Metadata of `path` (in inbox `inbox`) itself, like `lstat`, resolved beneath the
+    /// inbox's handle: a symlink on the way is refused (`ELOOP`), never followed.
+    pub(crate) fn stat(&self, inbox: usize, path: &Path) -> io::Result<Metadata> {
+        let root = &self.roots[inbox];
+        root.stat(root.relative(path)?)
+    }
+
+    /// Device and inode of every excluded folder that exists now (following symlinks in the
+    /// configured paths: the folder the organizer really writes to) or was seen before.
+    fn excluded_ids(&self) -> HashSet<DirId> {
+        let mut seen = self
+            .excluded_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.extend(
+            self.exclude
+                .iter()
+                .filter_map(|p| fs::metadata(p).ok())
+                .filter(|m| m.is_dir())
+                .map(|m| DirId::of(&m)),
+        );
+        seen.clone()
+    }
+}
+
+/// True for the errors that mean "no longer a candidate at this path": gone, or a symlink
+/// (or a non-folder) now on the way.
+pub(crate) fn is_gone(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) || fsroot::is_symlink_refusal(error)
+}
+
 /// A regular file seen in a particular version.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
@@ -48,6 +93,9 @@ pub(crate) struct Candidate {
     pub stamp: Stamp,
     pub mtime: SystemTime,
     pub kind: DiscoveryKind,
+    /// Written to without a close seen: hashed only if the writer probe can tell that
+    /// nobody has it open for writing.
+    pub awaiting_close: bool,
 }
 
 impl Candidate {
@@ -58,6 +106,7 @@ impl Candidate {
             stamp: Stamp::from_metadata(meta),
             mtime: meta.modified().unwrap_or(UNIX_EPOCH),
             kind,
+            awaiting_close: false,
         }
     }
 }
@@ -94,7 +143,9 @@ enum WalkItem {
 }
 
 /// Depth-first walk of `start` (inside inbox `inbox`) on a blocking thread. With `watch`, each
-/// folder is watched before it is listed. Symlinks are skipped, never followed.
+/// folder is watched before it is listed. Every folder is opened beneath the inbox's handle
+/// and listed through its own descriptor; symlinks are skipped, never followed, and excluded
+/// folders (the organized tree and its kin) are not entered.
 fn walk(
     shared: &Shared,
     inbox: usize,
@@ -103,14 +154,19 @@ fn walk(
     mut watch: Option<Arc<WatchHandle>>,
     out: &mpsc::Sender<WalkItem>,
 ) {
-    let root = &shared.inboxes[inbox];
-    let start_depth = start
-        .strip_prefix(root)
-        .map_or(0, |r| r.components().count());
-    let mut stack = vec![(start, start_depth)];
-    while let Some((dir, depth)) = stack.pop() {
+    let root = &shared.roots[inbox];
+    let Ok(start_rel) = root.relative(&start).map(Path::to_path_buf) else {
+        return;
+    };
+    let excluded = shared.excluded_ids();
+    let start_depth = start_rel.components().count();
+    let mut stack = vec![(start_rel, start_depth)];
+    while let Some((rel, depth)) = stack.pop() {
+        let Some(dir) = open_walked_dir(root, &rel, &excluded) else {
+            continue;
+        };
         if let Some(handle) = &watch
-            && let Err(error) = handle.watch_dir(&dir)
+            && let Err(error) = handle.watch_dir(dir.path())
         {
             if is_watch_limit(&error) {
                 // Nothing more can be watched in this inbox; keep walking as a plain scan.
@@ -119,68 +175,75 @@ fn walk(
                     return;
                 }
             } else {
-                debug!(dir = %dir.display(), %error, "cannot watch folder");
+                debug!(dir = %dir.path().display(), %error, "cannot watch folder");
             }
         }
-        let entries = match fs::read_dir(&dir) {
+        let entries = match dir.entries() {
             Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                debug!(dir = %dir.display(), "folder vanished before it was listed");
-                continue;
-            }
             Err(error) => {
-                warn!(dir = %dir.display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                warn!(dir = %dir.path().display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
                 continue;
             }
         };
         for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(error) => {
-                    warn!(dir = %dir.display(), %error, "cannot read folder entry");
-                    continue;
-                }
-            };
-            let path = entry.path();
-            let Ok(rel) = path.strip_prefix(root) else {
-                continue;
-            };
-            if is_ignored(rel, &shared.globs) {
+            let child = rel.join(&entry.name);
+            if is_ignored(&child, &shared.globs) {
                 WatchStats::add(&shared.stats.ignored, 1);
                 continue;
             }
-            // DirEntry::file_type does not follow symlinks.
-            let Ok(file_type) = entry.file_type() else {
-                continue;
-            };
-            if file_type.is_symlink() {
-                debug!(path = %path.display(), "symlink in inbox not followed");
-                continue;
-            }
-            if file_type.is_dir() {
-                if depth + 1 >= MAX_DEPTH {
+            let path = dir.join(&entry.name);
+            let item = match entry.kind {
+                EntryKind::Symlink => {
+                    debug!(path = %path.display(), "symlink in inbox not followed");
+                    continue;
+                }
+                EntryKind::Dir if depth + 1 >= MAX_DEPTH => {
                     warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
-                } else {
-                    stack.push((path, depth + 1));
+                    continue;
                 }
-                continue;
-            }
-            if !file_type.is_file() {
-                continue;
-            }
-            let item = match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_file() => {
-                    WalkItem::File(Candidate::new(inbox, path, &meta, kind))
+                EntryKind::Dir => {
+                    stack.push((child, depth + 1));
+                    continue;
                 }
-                Ok(_) => continue,
-                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                Err(error) => WalkItem::Unreadable { path, error },
+                EntryKind::Other => continue,
+                EntryKind::File => match dir.stat(&entry.name) {
+                    Ok(meta) if meta.is_file() => {
+                        WalkItem::File(Candidate::new(inbox, path, &meta, kind))
+                    }
+                    Ok(_) => continue,
+                    Err(error) if is_gone(&error) => continue,
+                    Err(error) => WalkItem::Unreadable { path, error },
+                },
             };
             if out.blocking_send(item).is_err() {
                 return;
             }
         }
     }
+}
+
+/// Opens folder `rel` of a walk; `None` when it is gone, became a symlink, cannot be
+/// opened, or is an excluded folder.
+fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option<Dir> {
+    let dir = match root.open_dir(rel) {
+        Ok(dir) => dir,
+        Err(error) if is_gone(&error) => {
+            debug!(dir = %root.path().join(rel).display(), %error, "folder vanished or became a symlink before it was listed");
+            return None;
+        }
+        Err(error) => {
+            warn!(dir = %root.path().join(rel).display(), %error, "cannot open inbox folder; its files stay unseen until it is readable");
+            return None;
+        }
+    };
+    if !excluded.is_empty()
+        && let Ok(meta) = dir.metadata()
+        && excluded.contains(&DirId::of(&meta))
+    {
+        warn!(dir = %dir.path().display(), "the organized, duplicates or quarantine folder lies inside an inbox; its files are not inbox input and it is not scanned");
+        return None;
+    }
+    Some(dir)
 }
 
 /// Resolves when `stop` turns true or its sender goes away; never for `None`.
@@ -244,12 +307,15 @@ pub(crate) async fn hash_job(shared: Arc<Shared>, c: Candidate) -> (Candidate, H
             HashOutcome::Failed(io::Error::other("hashing slots closed")),
         );
     };
-    let path = c.path.clone();
-    let stamp = c.stamp;
-    let stats = shared.stats.clone();
+    let (path, inbox, stamp, strict) = (c.path.clone(), c.inbox, c.stamp, c.awaiting_close);
+    let shared = shared.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        hash_verified(&path, stamp, &stats)
+        let root = &shared.roots[inbox];
+        match root.relative(&path) {
+            Ok(rel) => hash_verified(root, rel, stamp, strict, &shared.stats),
+            Err(error) => HashOutcome::Failed(error),
+        }
     })
     .await
     .unwrap_or_else(|e| HashOutcome::Failed(io::Error::other(format!("hashing task failed: {e}"))));
@@ -448,7 +514,7 @@ pub(crate) async fn settle_deferred(
         let mut batch = Batch::new(shared, tx);
         let mut waiting = Vec::new();
         for mut c in deferred {
-            match fs::symlink_metadata(&c.path) {
+            match shared.stat(c.inbox, &c.path) {
                 Ok(meta) if meta.is_file() => {
                     let now = Stamp::from_metadata(&meta);
                     if now == c.stamp {
@@ -462,7 +528,7 @@ pub(crate) async fn settle_deferred(
                     }
                 }
                 Ok(_) => batch.summary.vanished += 1,
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                Err(error) if is_gone(&error) => {
                     debug!(path = %c.path.display(), "file vanished before it settled; dropped");
                     batch.summary.vanished += 1;
                 }

@@ -1031,3 +1031,156 @@ fn polled_inbox_remembers_files_in_a_folder_it_cannot_list() {
         });
     });
 }
+
+/// `truncate(2)` by path: IN_MODIFY and no close at all.
+fn truncate_by_path(path: &Path, len: u64) {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::truncate(c.as_ptr(), len as libc::off_t) }, 0);
+}
+
+/// Regression: a change made by `truncate(2)` raises IN_MODIFY but no IN_CLOSE_WRITE; the
+/// watcher waited for a close that never came, so the new version was never emitted (and a
+/// file truncated while the organizer copied it was never hashed again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_by_truncate_without_close_is_emitted_again() {
+    let d = dirs();
+    let path = d.inbox.join("t.png");
+    std::fs::write(&path, b"0123456789 full content").unwrap();
+    let mut r = Running::start(config(&d.inbox), no_cache()).await;
+    assert_eq!(
+        r.discovered(&path).await.asset_id,
+        hex(b"0123456789 full content")
+    );
+
+    truncate_by_path(&path, 10);
+    let again = r.discovered(&path).await;
+    assert_eq!(again.asset_id, hex(b"0123456789"));
+    assert_eq!(again.identity.size, 10);
+    r.stop().await;
+}
+
+/// The lease probe, not the missing close, holds back a file whose writer keeps it open
+/// and is quiet for longer than `settle`; it comes out once closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_file_still_open_for_writing_waits_for_its_writer() {
+    let d = dirs();
+    let mut r = Running::start(config(&d.inbox), no_cache()).await;
+    let path = d.inbox.join("open.png");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(b"first half").unwrap();
+    // Several settle intervals with the writer idle: the probe sees it each time.
+    r.sentinel(&d.inbox).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let later = d.inbox.join("later.png");
+    std::fs::write(&later, b"later").unwrap();
+    r.discovered(&later).await;
+    assert!(r.discoveries(&path).is_empty(), "emitted while still open");
+    f.write_all(b", second half").unwrap();
+    drop(f);
+    let got = r.discovered(&path).await;
+    assert_eq!(got.asset_id, hex(b"first half, second half"));
+    r.stop().await;
+}
+
+/// `renameat2(RENAME_EXCHANGE)` of `a` and `b` in a loop until `stop`.
+fn exchange_loop(
+    a: PathBuf,
+    b: PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let (ca, cb) = (
+            std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap(),
+            std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap(),
+        );
+        let mut swaps = 0;
+        while !stop.load(Ordering::Relaxed) {
+            // SAFETY: valid NUL-terminated paths.
+            let rc = unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    ca.as_ptr(),
+                    libc::AT_FDCWD,
+                    cb.as_ptr(),
+                    libc::RENAME_EXCHANGE,
+                )
+            };
+            swaps += u64::from(rc == 0);
+        }
+        swaps
+    })
+}
+
+/// The attack on `alice scan`: an inbox folder is exchanged with a symlink to an outside
+/// folder in a tight loop while scans walk and hash. No outside file is ever hashed (its
+/// content would show up as an asset id) and every emitted path is an inbox file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_swapped_with_a_symlink_during_scans_never_yields_outside_files() {
+    let d = dirs();
+    std::fs::create_dir(d.inbox.join("sub")).unwrap();
+    let mut outside_ids = std::collections::HashSet::new();
+    for i in 0..20 {
+        std::fs::write(d.inbox.join(format!("sub/{i}.png")), format!("inside {i}")).unwrap();
+        let outside = format!("outside {i}");
+        std::fs::write(d.outside.join(format!("{i}.png")), &outside).unwrap();
+        outside_ids.insert(hex(outside.as_bytes()));
+    }
+    std::os::unix::fs::symlink(&d.outside, d.inbox.join("link")).unwrap();
+    let mut cfg = config(&d.inbox);
+    cfg.settle = Duration::ZERO;
+    let w = Watcher::new(cfg, no_cache()).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = exchange_loop(d.inbox.join("sub"), d.inbox.join("link"), stop.clone());
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let (mut scans, mut emitted) = (0, 0);
+    while std::time::Instant::now() < until {
+        let (_, items) = scan_all(&w).await;
+        for got in discovered(&items) {
+            assert!(
+                !outside_ids.contains(&got.asset_id),
+                "hashed an outside file as {}",
+                got.path.display()
+            );
+            assert!(got.path.starts_with(&d.inbox));
+            emitted += 1;
+        }
+        scans += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(
+        swaps > 100 && scans > 3,
+        "the race hardly ran: {swaps} swaps, {scans} scans"
+    );
+    assert!(emitted > 0, "no inbox file was ever emitted");
+}
+
+/// The organized tree inside an inbox (by a config that slipped through, or moved there) is
+/// never inbox input, under its own name or after a rename.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excluded_folder_inside_an_inbox_is_never_input_even_renamed() {
+    let d = dirs();
+    let organized = d.inbox.join("organized");
+    std::fs::create_dir_all(organized.join("2024-03-15")).unwrap();
+    std::fs::write(organized.join("2024-03-15/a.png"), b"organized").unwrap();
+    std::fs::write(d.inbox.join("new.png"), b"new").unwrap();
+    let w = Watcher::new(config(&d.inbox), no_cache())
+        .unwrap()
+        .exclude(vec![organized.clone()]);
+    let (_, items) = scan_all(&w).await;
+    let paths: Vec<_> = discovered(&items).iter().map(|d| d.path.clone()).collect();
+    assert_eq!(paths, vec![d.inbox.join("new.png")]);
+
+    // Renamed inside the inbox: still the same folder by device and inode.
+    let renamed = d.inbox.join("renamed");
+    std::fs::rename(&organized, &renamed).unwrap();
+    let (_, items) = scan_all(&w).await;
+    assert!(
+        discovered(&items)
+            .iter()
+            .all(|got| !got.path.starts_with(&renamed)),
+        "{items:?}"
+    );
+    drop(d.tmp);
+}
