@@ -164,6 +164,15 @@ fn print_human(out: &mut Out, r: &Report<'_>) {
             opt("seed", ai.seed.map(|s| s.to_string()));
             opt("steps", ai.steps.map(|s| s.to_string()));
             opt("sampler", ai.sampler.clone());
+            opt("scheduler", ai.scheduler.clone());
+            opt("guidance", ai.guidance.map(|g| g.to_string()));
+            for l in &ai.loras {
+                let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
+                opt("lora", Some(format!("{}{weight}", l.name)));
+            }
+            if let Some(mj) = &ai.midjourney {
+                opt("midjourney", serde_json::to_string(mj).ok());
+            }
             opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
         }
         None if r.media_type.is_some() => line("ai source", "none detected".into()),

@@ -46,6 +46,9 @@ pub struct SearchArgs {
     /// Only models whose name contains this (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     model: Option<String>,
+    /// Only files made with a LoRA whose name contains this (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    lora: Option<String>,
     /// Taken (else organized) at or after: 2024-03-15, 2024-03-15T14:30, or an age: 12h,
     /// 7d, 2w. Capture times are compared as the wall-clock time where they were taken.
     #[arg(long, value_name = "WHEN")]
@@ -106,6 +109,7 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
         project: args.project.clone(),
         style: args.style.clone(),
         model: args.model.clone(),
+        lora: args.lora.clone(),
         since: bound(args.since.as_deref(), Edge::Since, "--since")?,
         until: bound(args.until.as_deref(), Edge::Until, "--until")?,
         media_type: args.media.map(|m| match m {
@@ -322,6 +326,43 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The AI generation facts of `alice show`.
+fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Option<String>)) {
+    add(
+        "ai tool",
+        Some(format!(
+            "{} (from {}: {})",
+            ai.source,
+            match ai.signal {
+                AiSignal::Metadata => "metadata",
+                AiSignal::Filename => "file name",
+            },
+            clean(&ai.evidence)
+        )),
+    );
+    let text = |v: &Option<String>| v.as_deref().map(|s| clean(s).into_owned());
+    add("prompt", text(&ai.prompt));
+    add("negative", text(&ai.negative_prompt));
+    add(
+        "model",
+        ai.model.as_deref().map(|m| match &ai.model_hash {
+            Some(h) => format!("{} ({})", clean(m), clean(h)),
+            None => clean(m).into_owned(),
+        }),
+    );
+    add("seed", ai.seed.map(|s| s.to_string()));
+    add("steps", ai.steps.map(|s| s.to_string()));
+    add("sampler", text(&ai.sampler));
+    add("scheduler", text(&ai.scheduler));
+    add("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
+    add("guidance", ai.guidance.map(|s| s.to_string()));
+    for l in &ai.loras {
+        let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
+        add("lora", Some(format!("{}{weight}", clean(&l.name))));
+    }
+    add("size asked", text(&ai.size));
+}
+
 /// The human form of `alice show`: one `label  value` line per known fact.
 fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
@@ -376,33 +417,7 @@ fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
             add("camera", Some(clean(&name).into_owned()));
         }
         if let Some(ai) = &m.ai {
-            add(
-                "ai tool",
-                Some(format!(
-                    "{} (from {}: {})",
-                    ai.source,
-                    match ai.signal {
-                        AiSignal::Metadata => "metadata",
-                        AiSignal::Filename => "file name",
-                    },
-                    clean(&ai.evidence)
-                )),
-            );
-            let text = |v: &Option<String>| v.as_deref().map(|s| clean(s).into_owned());
-            add("prompt", text(&ai.prompt));
-            add("negative", text(&ai.negative_prompt));
-            add(
-                "model",
-                ai.model.as_deref().map(|m| match &ai.model_hash {
-                    Some(h) => format!("{} ({})", clean(m), clean(h)),
-                    None => clean(m).into_owned(),
-                }),
-            );
-            add("seed", ai.seed.map(|s| s.to_string()));
-            add("steps", ai.steps.map(|s| s.to_string()));
-            add("sampler", text(&ai.sampler));
-            add("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
-            add("size asked", text(&ai.size));
+            describe_ai(ai, &mut add);
         }
     }
     add("first seen", Some(local_time(a.first_seen)));

@@ -322,6 +322,14 @@ impl Config {
         })
     }
 
+    /// The folders the daemon writes to (organized tree, duplicates, quarantine): never
+    /// inbox input, even when found inside an inbox.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.organized.clone(), self.duplicates_dir()];
+        out.extend(self.quarantine.clone());
+        out
+    }
+
     /// The watcher's settings.
     pub fn watch_config(&self) -> watcher::WatchConfig {
         let defaults = watcher::WatchConfig::default();
@@ -374,34 +382,16 @@ impl Config {
                 );
             }
         }
-        let others = [
-            ("organized", self.organized.as_path()),
-            ("duplicates", dups.as_path()),
-        ]
-        .into_iter()
-        .chain(self.quarantine.as_deref().map(|q| ("quarantine", q)));
-        for (key, out) in others {
-            for inbox in &self.inboxes {
-                if nests(out, inbox) {
-                    bail!(
-                        "key `{key}` ({}) and inbox {} are inside one another; the daemon would organize its own output. Put them side by side.",
-                        out.display(),
-                        inbox.display()
-                    );
-                }
-            }
-        }
-        for (i, a) in self.inboxes.iter().enumerate() {
-            for b in &self.inboxes[i + 1..] {
-                if nests(a, b) {
-                    bail!(
-                        "key `inboxes`: {} and {} are inside one another; list only the outer one",
-                        a.display(),
-                        b.display()
-                    );
-                }
-            }
-        }
+        // Compared on the real locations (symlinks, `..`, folders that do not exist yet):
+        // an organized tree inside an inbox would make the daemon eat its own output.
+        fsroot::check_layout(&fsroot::Layout {
+            inboxes: &self.inboxes,
+            organized: &self.organized,
+            duplicates: &dups,
+            quarantine: self.quarantine.as_deref(),
+            state_dir: &self.state_dir,
+        })
+        .map_err(|e| Error::Config(e.to_string()))?;
         if self.watch.settle_ms > 600_000 {
             bail!(
                 "key `watch.settle_ms`: {} ms is more than 10 minutes; files would wait too long",
@@ -446,18 +436,6 @@ impl Config {
             .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
         Ok(())
     }
-}
-
-/// True when one path is inside the other (or equal), compared lexically after normalizing.
-fn nests(a: &Path, b: &Path) -> bool {
-    let a = normalize(a);
-    let b = normalize(b);
-    a.starts_with(&b) || b.starts_with(&a)
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    // Resolve symlinks when the folder exists, so /home/me/in and a symlink to it compare equal.
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.components().collect())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

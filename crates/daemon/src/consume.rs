@@ -64,6 +64,66 @@ impl GroupRunner {
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The reader's bookkeeping between reads: catching up, backoff, outage.
+struct ReadState {
+    group: &'static str,
+    role: Role,
+    catching_up: bool,
+    backlog: usize,
+    backoff: Duration,
+    down_since: Option<Instant>,
+    caught_up: watch::Sender<bool>,
+}
+
+impl ReadState {
+    fn caught_up(&mut self) {
+        if self.catching_up {
+            self.catching_up = false;
+            let _ = self.caught_up.send(true);
+            if self.backlog > 0 {
+                tracing::info!(
+                    group = self.group,
+                    events = self.backlog,
+                    "caught up with the stream"
+                );
+            }
+        }
+    }
+
+    /// A failed read: returns how long to wait before the next.
+    fn failed(&mut self, e: &streams::Error) -> Duration {
+        // Nothing more to catch up with while Redis cannot be read: the backlog is handled
+        // when it can.
+        if self.catching_up {
+            self.catching_up = false;
+            let _ = self.caught_up.send(true);
+        }
+        if self.down_since.is_none() {
+            // Debug only: the process's Redis writer reports an outage, once.
+            let effect = match self.role {
+                Role::Daemon => "files keep being organized in process",
+                Role::Worker => "this stage waits",
+            };
+            tracing::debug!(group = self.group, error = %e, effect, "cannot read the consumer group; retrying with backoff");
+            self.down_since = Some(Instant::now());
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn read(&mut self) {
+        if let Some(since) = self.down_since.take() {
+            tracing::debug!(
+                group = self.group,
+                down_ms = since.elapsed().as_millis() as u64,
+                "reading the consumer group again"
+            );
+        }
+        self.backoff = BACKOFF_MIN;
+    }
+}
+
 async fn run(
     pipeline: Pipeline,
     stage: Stage,
@@ -74,10 +134,15 @@ async fn run(
 ) {
     let group = stage.name();
     let mut consumer: Option<GroupConsumer> = None;
-    let mut catching_up = true;
-    let mut backlog = 0usize;
-    let mut backoff = BACKOFF_MIN;
-    let mut down_since: Option<Instant> = None;
+    let mut st = ReadState {
+        group,
+        role,
+        catching_up: true,
+        backlog: 0,
+        backoff: BACKOFF_MIN,
+        down_since: None,
+        caught_up,
+    };
     loop {
         if *stop.borrow() {
             if let Some(c) = consumer.as_mut() {
@@ -89,7 +154,7 @@ async fn run(
             // Catching up reads without waiting, so an empty answer means "caught up". Then a
             // blocking read is not interrupted by stop: entries it takes are handled, not left
             // pending until the next start.
-            Some(c) if catching_up => tokio::select! {
+            Some(c) if st.catching_up => tokio::select! {
                 r = c.next_now() => r,
                 _ = stop.changed() => break,
             },
@@ -111,49 +176,23 @@ async fn run(
         };
         match result {
             Err(e) => {
-                if catching_up {
-                    catching_up = false;
-                    let _ = caught_up.send(true);
-                }
-                if down_since.is_none() {
-                    // Debug only: the process's Redis writer reports an outage, once.
-                    let effect = match role {
-                        Role::Daemon => "files keep being organized in process",
-                        Role::Worker => "this stage waits",
-                    };
-                    tracing::debug!(group, error = %e, effect, "cannot read the consumer group; retrying with backoff");
-                    down_since = Some(Instant::now());
-                }
+                let wait = st.failed(&e);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => break,
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            Ok(list) if list.is_empty() => {
+                st.read();
+                st.caught_up();
             }
             Ok(list) => {
-                if let Some(since) = down_since.take() {
-                    tracing::debug!(
-                        group,
-                        down_ms = since.elapsed().as_millis() as u64,
-                        "reading the consumer group again"
-                    );
-                }
-                backoff = BACKOFF_MIN;
-                if list.is_empty() {
-                    if catching_up {
-                        catching_up = false;
-                        let _ = caught_up.send(true);
-                        if backlog > 0 {
-                            tracing::info!(group, events = backlog, "caught up with the stream");
-                        }
-                    }
-                    continue;
-                }
+                st.read();
                 if let Some(c) = consumer.as_mut() {
                     report_dead_letters(&pipeline, stage, c).await;
                     let now = handle_batch(&pipeline, stage, c, list, role).await;
-                    if catching_up {
-                        backlog += now;
+                    if st.catching_up {
+                        st.backlog += now;
                     }
                 }
             }

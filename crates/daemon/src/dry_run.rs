@@ -110,7 +110,7 @@ pub async fn dry_run(cfg: &Config, mut on_item: impl FnMut(&PlanItem)) -> Result
         seen: HashMap::new(),
         seqs: HashMap::new(),
     };
-    let watcher = watcher::Watcher::new(cfg.watch_config(), cache)?;
+    let watcher = watcher::Watcher::new(cfg.watch_config(), cache)?.exclude(cfg.outputs());
     let (tx, mut rx) = mpsc::channel(256);
     let scan = tokio::spawn(async move { watcher.scan_once(&tx).await });
     let mut summary = PlanSummary {

@@ -44,6 +44,34 @@ impl Exposition {
     }
 }
 
+/// Queue depth and dead letters per durable subscriber.
+fn render_queues(out: &mut Exposition, bus: &bus::BusStats) {
+    out.family(
+        "alice_queue_depth",
+        "gauge",
+        "Events queued per durable subscriber.",
+    );
+    for s in &bus.subscribers {
+        out.sample(
+            "alice_queue_depth",
+            &format!("subscriber=\"{}\"", s.name),
+            s.queued,
+        );
+    }
+    out.family(
+        "alice_dead_letters_total",
+        "counter",
+        "Events a subscriber gave up on.",
+    );
+    for s in &bus.subscribers {
+        out.sample(
+            "alice_dead_letters_total",
+            &format!("subscriber=\"{}\"", s.name),
+            s.dead_lettered,
+        );
+    }
+}
+
 /// The counters; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Metrics(Arc<Mutex<State>>);
@@ -93,6 +121,29 @@ impl Metrics {
         }
     }
 
+    /// Event counts and the latency histogram.
+    fn render_counted(&self, out: &mut Exposition) {
+        let Ok(s) = self.0.lock() else {
+            return;
+        };
+        out.family(
+            "alice_events_total",
+            "counter",
+            "Events published, by type.",
+        );
+        for (t, n) in &s.by_type {
+            out.sample("alice_events_total", &format!("type=\"{t}\""), *n);
+        }
+        let h = "alice_organize_latency_seconds";
+        out.family(h, "histogram", "From discovery to organized.");
+        for (b, n) in BUCKETS.iter().zip(s.latency_counts) {
+            out.sample(&format!("{h}_bucket"), &format!("le=\"{b}\""), n);
+        }
+        out.sample(&format!("{h}_bucket"), "le=\"+Inf\"", s.latency_n);
+        out.sample(&format!("{h}_sum"), "", s.latency_sum);
+        out.sample(&format!("{h}_count"), "", s.latency_n);
+    }
+
     fn render(
         &self,
         pipeline: &pipeline::Pipeline,
@@ -101,24 +152,7 @@ impl Metrics {
     ) -> String {
         let mut out = Exposition::default();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        if let Ok(s) = self.0.lock() {
-            out.family(
-                "alice_events_total",
-                "counter",
-                "Events published, by type.",
-            );
-            for (t, n) in &s.by_type {
-                out.sample("alice_events_total", &format!("type=\"{t}\""), *n);
-            }
-            let h = "alice_organize_latency_seconds";
-            out.family(h, "histogram", "From discovery to organized.");
-            for (b, n) in BUCKETS.iter().zip(s.latency_counts) {
-                out.sample(&format!("{h}_bucket"), &format!("le=\"{b}\""), n);
-            }
-            out.sample(&format!("{h}_bucket"), "le=\"+Inf\"", s.latency_n);
-            out.sample(&format!("{h}_sum"), "", s.latency_sum);
-            out.sample(&format!("{h}_count"), "", s.latency_n);
-        }
+        self.render_counted(&mut out);
         let t = pipeline.tally();
         out.family(
             "alice_outcomes_total",
@@ -134,30 +168,7 @@ impl Metrics {
             out.sample("alice_outcomes_total", &format!("outcome=\"{k}\""), v);
         }
         let bus = pipeline.bus().stats();
-        out.family(
-            "alice_queue_depth",
-            "gauge",
-            "Events queued per durable subscriber.",
-        );
-        for s in &bus.subscribers {
-            out.sample(
-                "alice_queue_depth",
-                &format!("subscriber=\"{}\"", s.name),
-                s.queued,
-            );
-        }
-        out.family(
-            "alice_dead_letters_total",
-            "counter",
-            "Events a subscriber gave up on.",
-        );
-        for s in &bus.subscribers {
-            out.sample(
-                "alice_dead_letters_total",
-                &format!("subscriber=\"{}\"", s.name),
-                s.dead_lettered,
-            );
-        }
+        render_queues(&mut out, &bus);
         let gauges = [
             (
                 "alice_observer_missed_total",

@@ -80,20 +80,14 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     let (shown, shown_rx) = watch::channel(cfg.clone());
     let (stats, stats_rx) = watch::channel(watcher.stats.clone());
     let (reload_tx, reload_rx) = mpsc::channel(8);
-    let view = Arc::new(DaemonView {
-        pipeline: core.pipeline.clone(),
-        started: core.started,
-        config_path: host.config_origin.clone(),
-        config: shown_rx.clone(),
-        watch_stats: stats_rx.clone(),
-        reload: reload_tx.clone(),
-        last_errors: crate::control::server::collect_errors(&core.pipeline, 10),
-        redis: core
-            .redis
-            .clone()
-            .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
-        stream: core.stream.clone(),
-    });
+    let view = Arc::new(view(
+        &core,
+        &cfg,
+        &host,
+        shown_rx.clone(),
+        stats_rx.clone(),
+        reload_tx.clone(),
+    ));
     let socket = core.layout.socket(host.runtime_dir.as_deref());
     let control =
         crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
@@ -145,6 +139,31 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         _config_watch: config_watch,
         fatal: None,
     })
+}
+
+/// What the control server sees of the daemon.
+fn view(
+    core: &Core,
+    cfg: &Config,
+    host: &Host,
+    config: watch::Receiver<Config>,
+    watch_stats: watch::Receiver<Arc<watcher::WatchStats>>,
+    reload: mpsc::Sender<ReloadRequest>,
+) -> DaemonView {
+    DaemonView {
+        pipeline: core.pipeline.clone(),
+        started: core.started,
+        config_path: host.config_origin.clone(),
+        config,
+        watch_stats,
+        reload,
+        last_errors: crate::control::server::collect_errors(&core.pipeline, 10),
+        redis: core
+            .redis
+            .clone()
+            .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
+        stream: core.stream.clone(),
+    }
 }
 
 trait SendOutcome {

@@ -29,7 +29,8 @@ pub type ProgressFn = Box<dyn Fn(ScanProgress) + Send + Sync>;
 /// Organizes what is in the inboxes now and returns when every file has an outcome.
 pub async fn scan(cfg: Config, progress: Option<ProgressFn>) -> Result<StopReport> {
     let mut core = Core::start(&cfg, RunKind::Scan).await?;
-    let watcher = watcher::Watcher::new(cfg.watch_config(), core.pipeline.identity_cache())?;
+    let watcher = watcher::Watcher::new(cfg.watch_config(), core.pipeline.identity_cache())?
+        .exclude(cfg.outputs());
     core.stats.push(watcher.stats());
     let walking = Arc::new(AtomicBool::new(true));
     let reporter = progress.map(|f| {

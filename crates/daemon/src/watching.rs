@@ -22,7 +22,8 @@ impl RunningWatcher {
         pipeline: &pipeline::Pipeline,
         tx: mpsc::Sender<watcher::WatchItem>,
     ) -> Result<RunningWatcher> {
-        let watcher = watcher::Watcher::new(cfg.watch_config(), pipeline.identity_cache())?;
+        let watcher = watcher::Watcher::new(cfg.watch_config(), pipeline.identity_cache())?
+            .exclude(cfg.outputs());
         let stats = watcher.stats();
         let (stop, stop_rx) = watch::channel(false);
         Ok(RunningWatcher {
