@@ -23,14 +23,24 @@ pub fn runtime_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
 }
 
-fn ask(args: &ConfigArgs, request: Request) -> Result<Reply> {
-    let (cfg, _) = crate::config::load(args)?;
+/// Finds the daemon of the config (printing a note when it runs with an older state dir).
+async fn locate(args: &ConfigArgs) -> Result<std::path::PathBuf> {
+    let (cfg, origin) = crate::config::load(args)?;
     let dir = runtime_dir();
-    Ok(runtime()?.block_on(daemon::control::client::request(
-        &cfg.state_dir,
-        dir.as_deref(),
-        request,
-    ))?)
+    let found =
+        daemon::control::client::locate(&cfg.state_dir, dir.as_deref(), Some(&origin.description))
+            .await?;
+    if let Some(note) = found.note {
+        eprintln!("{note}");
+    }
+    Ok(found.socket)
+}
+
+fn ask(args: &ConfigArgs, request: Request) -> Result<Reply> {
+    runtime()?.block_on(async {
+        let socket = locate(args).await?;
+        Ok(daemon::control::client::request_at(&socket, request).await?)
+    })
 }
 
 /// A request whose answer is printed in a line.
@@ -87,9 +97,11 @@ fn describe(s: &Status) -> Vec<String> {
         "this run   organized {}, duplicates {}, skipped {}, failed {}",
         t.organized, t.duplicates, t.skipped, t.failed
     ));
+    // The catalog counts assets (distinct contents); a duplicate is another copy of an
+    // organized asset, counted in "this run" only.
     lines.push(format!(
-        "catalog    organized {}, duplicates {}, skipped {}, failed {}",
-        c.organized, c.duplicate, c.skipped, c.failed
+        "catalog    {} assets organized, {} skipped, {} failed (all runs)",
+        c.organized, c.skipped, c.failed
     ));
     let ctx = s.context.clone().unwrap_or_default();
     lines.push(format!(
@@ -180,11 +192,9 @@ fn describe_redis(r: &RedisStatus) -> Vec<String> {
 
 /// `alice events tail`.
 pub fn tail(args: &ConfigArgs, pattern: Option<String>, json: bool) -> Result<ExitCode> {
-    let (cfg, _) = crate::config::load(args)?;
-    let dir = runtime_dir();
     runtime()?.block_on(async move {
-        let mut lines =
-            daemon::control::client::tail(&cfg.state_dir, dir.as_deref(), pattern).await?;
+        let socket = locate(args).await?;
+        let mut lines = daemon::control::client::tail_at(&socket, pattern).await?;
         let mut out = Out::stdout();
         while let Some(line) = lines.next_line().await? {
             if json {

@@ -26,7 +26,8 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// Reads and checks a config file.
+/// Reads and checks a config file. What it leaves out comes from the built-in defaults, and
+/// `~` in a folder is the home folder.
 pub fn load_file(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
@@ -34,7 +35,24 @@ pub fn load_file(path: &Path) -> Result<Config> {
             path.display()
         )
     })?;
-    Ok(Config::parse(&text, path)?)
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+    Ok(match XdgDefaults::detect() {
+        Ok(xdg) => Config::parse_over(&text, path, &xdg.config(), home.as_deref())?,
+        Err(_) => Config::parse(&text, path)?,
+    })
+}
+
+/// On built-in defaults, the default folders are created before the first start (with a
+/// config file, a missing inbox is more likely a typo: the daemon says so).
+pub fn create_default_folders(cfg: &Config, origin: &Origin) -> Result<()> {
+    if origin.path.is_some() {
+        return Ok(());
+    }
+    for dir in &cfg.inboxes {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the default inbox {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Loads `--config`, else the XDG config file, else built-in defaults.

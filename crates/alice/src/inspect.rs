@@ -82,6 +82,15 @@ fn inspect_one(path: &Path) -> (Report<'_>, bool) {
     }
 }
 
+/// A camera's name: many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
+pub fn camera_name(make: Option<&str>, model: Option<&str>) -> String {
+    match (make, model) {
+        (Some(make), Some(model)) if model.starts_with(make) => model.to_owned(),
+        (Some(make), Some(model)) => format!("{make} {model}"),
+        (one, other) => one.or(other).unwrap_or_default().to_owned(),
+    }
+}
+
 /// Runs `alice inspect`.
 pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     let mut all_opened = true;
@@ -138,11 +147,7 @@ fn print_human(out: &mut Out, r: &Report<'_>) {
     if let Some(c) = &r.camera {
         line(
             "camera",
-            [c.make.as_deref(), c.model.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" "),
+            camera_name(c.make.as_deref(), c.model.as_deref()),
         );
     }
     match &r.ai {

@@ -204,10 +204,13 @@ enum StyleCommand {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Validate a config file; errors name the file, line, column and key. Exit 1 on error.
+    /// Validate a config file and the folders it names; errors name the file, line, column
+    /// and key, and say what to do. Exit 1 on error.
     Check {
-        /// The file (default: the XDG location, see `alice config show`).
+        /// The file (default: --config, $ALICE_CONFIG, else the XDG location).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Print the effective config with every default filled in.
     Show(ConfigArgs),
@@ -237,6 +240,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`alice … | head`): not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("alice: error: {e:#}");
             ExitCode::from(2)
@@ -260,7 +272,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             consumer,
         ),
         Command::Undo { config, last } => run::undo(&config, last),
-        Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Config(ConfigCommand::Check { file, config }) => config_check(file, config),
         Command::Config(ConfigCommand::Show(args)) => config_show(&args),
         Command::Status { config, json } => client::status(&config, json),
         Command::Events(EventsCommand::Tail {
@@ -314,27 +326,43 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn config_check(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let path = match file {
-        Some(f) => f,
-        None => config::XdgDefaults::detect()?.config_file,
-    };
-    match config::load_file(&path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+fn config_check(file: Option<PathBuf>, mut args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    if file.is_some() {
+        args.config = file;
+    }
+    let (cfg, origin) = match config::load(&args) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e:#}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut out = out::Out::stdout();
+    let findings = daemon::preflight::check(&cfg);
+    let problems = findings
+        .iter()
+        .filter(|f| f.severity == daemon::preflight::Severity::Problem)
+        .count();
+    for f in &findings {
+        match f.severity {
+            daemon::preflight::Severity::Problem => {
+                eprintln!("{origin}: key `{}`: {}", f.key, f.message)
+            }
+            daemon::preflight::Severity::Note => out.line(&format!("note: {}", f.message)),
         }
     }
+    if problems > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    out.line(&format!("{origin}: ok"));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn config_show(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let (mut cfg, origin) = config::load(args)?;
     cfg.redis = cfg.redis.map(|r| r.masked());
-    println!("# effective config ({origin})");
-    print!("{}", toml::to_string_pretty(&cfg)?);
+    let mut out = out::Out::stdout();
+    out.line(&format!("# effective config ({origin})"));
+    out.text(&toml::to_string_pretty(&cfg)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,7 @@ fn exit_code(report: &StopReport) -> ExitCode {
 /// `alice run`.
 pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
+    config::create_default_folders(&cfg, &origin)?;
     let levels = logging::init(
         args.log_format.unwrap_or(cfg.log.format),
         &cfg.log.level,
@@ -59,6 +60,9 @@ pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
 /// `alice scan [--dry-run]`.
 pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
+    if !dry_run {
+        config::create_default_folders(&cfg, &origin)?;
+    }
     let _levels = logging::init(
         args.log_format.unwrap_or(cfg.log.format),
         &cfg.log.level,

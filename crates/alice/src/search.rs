@@ -59,7 +59,7 @@ pub struct SearchArgs {
     /// Only images or only videos.
     #[arg(long, value_enum, value_name = "KIND")]
     media: Option<MediaKind>,
-    /// At most this many results.
+    /// At most this many results (0: all of them). When there are more, stderr says so.
     #[arg(long, default_value_t = 20, value_name = "N")]
     limit: usize,
     /// One JSON object per result and line, with the full record.
@@ -116,11 +116,17 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
             MediaKind::Image => MediaType::Image,
             MediaKind::Video => MediaType::Video,
         }),
-        limit: args.limit,
+        // One more than shown, to know whether there are more.
+        limit: match args.limit {
+            0 => usize::MAX,
+            n => n + 1,
+        },
         ..SearchQuery::default()
     };
     let catalog = open_catalog(&args.config)?;
-    let hits = catalog.find(&query)?;
+    let mut hits = catalog.find(&query)?;
+    let more = args.limit > 0 && hits.len() > args.limit;
+    hits.truncate(if args.limit == 0 { hits.len() } else { args.limit });
     tracing::debug!(query = %query.text, hits = hits.len(), "search done");
     let mut out = Out::stdout();
     let marks = Marks::for_stdout();
@@ -139,6 +145,12 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
             break;
         }
     }
+    if more && !out.closed() {
+        eprintln!(
+            "alice: showing the first {} matches; there are more (--limit N to see more, --limit 0 for all, or narrow the search)",
+            args.limit
+        );
+    }
     Ok(if hits.is_empty() {
         ExitCode::from(1)
     } else {
@@ -153,7 +165,8 @@ struct Marks {
 }
 
 impl Marks {
-    /// ANSI bold on a terminal (unless NO_COLOR is set), brackets otherwise.
+    /// ANSI bold on a terminal (unless NO_COLOR is set), nothing otherwise: brackets would
+    /// read as prompt syntax (A1111 writes `[word]` itself).
     fn for_stdout() -> Marks {
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -164,8 +177,8 @@ impl Marks {
             }
         } else {
             Marks {
-                open: "[",
-                close: "]",
+                open: "",
+                close: "",
             }
         }
     }
@@ -408,12 +421,7 @@ fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
             }),
         );
         if let Some(c) = &m.camera {
-            // Many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
-            let name = match (c.make.as_deref(), c.model.as_deref()) {
-                (Some(make), Some(model)) if model.starts_with(make) => model.to_owned(),
-                (Some(make), Some(model)) => format!("{make} {model}"),
-                (one, other) => one.or(other).unwrap_or_default().to_owned(),
-            };
+            let name = crate::inspect::camera_name(c.make.as_deref(), c.model.as_deref());
             add("camera", Some(clean(&name).into_owned()));
         }
         if let Some(ai) = &m.ai {

@@ -253,13 +253,16 @@ impl RedisSection {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Folders to watch.
+    #[serde(default)]
     pub inboxes: Vec<PathBuf>,
     /// Root of the organized tree.
+    #[serde(default)]
     pub organized: PathBuf,
     /// `copy` or `move`.
     #[serde(default = "default_mode")]
     pub mode: OrganizeMode,
     /// Catalog and other state of this instance.
+    #[serde(default)]
     pub state_dir: PathBuf,
     /// Destination template relative to `organized`.
     #[serde(default = "default_template")]
@@ -294,20 +297,56 @@ fn default_template() -> String {
 
 impl Config {
     /// Parses TOML text and validates it; `origin` names the file in errors, which give the
-    /// line and column.
+    /// line, column and key.
     pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            Error::Config(format!(
-                "{}:{line}:{col}: {}",
-                origin.display(),
-                e.message().trim_end()
-            ))
-        })?;
-        config
-            .validate()
+        let config = parse_text(text, origin)?;
+        config.validated(origin)
+    }
+
+    /// Parses TOML text over `defaults`: folders the file leaves out come from there, and a
+    /// leading `~` in a path is `home`. Then validates.
+    pub fn parse_over(
+        text: &str,
+        origin: &Path,
+        defaults: &Config,
+        home: Option<&Path>,
+    ) -> Result<Config> {
+        let mut config = parse_text(text, origin)?;
+        if config.inboxes.is_empty() {
+            config.inboxes = defaults.inboxes.clone();
+        }
+        if config.organized.as_os_str().is_empty() {
+            config.organized = defaults.organized.clone();
+        }
+        if config.state_dir.as_os_str().is_empty() {
+            config.state_dir = defaults.state_dir.clone();
+        }
+        if let Some(home) = home {
+            config.expand_home(home);
+        }
+        config.validated(origin)
+    }
+
+    fn validated(self, origin: &Path) -> Result<Config> {
+        self.validate()
             .map_err(|e| Error::Config(format!("invalid config {}: {e}", origin.display())))?;
-        Ok(config)
+        Ok(self)
+    }
+
+    /// Replaces a leading `~` in every folder with `home`.
+    fn expand_home(&mut self, home: &Path) {
+        let expand = |p: &mut PathBuf| {
+            if let Ok(rest) = p.strip_prefix("~") {
+                *p = home.join(rest);
+            }
+        };
+        self.inboxes.iter_mut().for_each(expand);
+        for p in [&mut self.organized, &mut self.state_dir] {
+            expand(p);
+        }
+        for p in [&mut self.duplicates, &mut self.quarantine].into_iter().flatten() {
+            expand(p);
+        }
     }
 
     /// The organizer's settings.
@@ -361,6 +400,14 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.inboxes.is_empty() {
             bail!("key `inboxes`: at least one inbox folder is needed");
+        }
+        for (key, path) in [("organized", &self.organized), ("state_dir", &self.state_dir)] {
+            if path.as_os_str().is_empty() {
+                bail!(
+                    "key `{key}` is missing; add a line such as {key} = \"/home/me/{}\"",
+                    if key == "organized" { "organized" } else { ".local/state/alice" }
+                );
+            }
         }
         let mut named: Vec<(&str, &Path)> = vec![
             ("organized", &self.organized),
@@ -436,6 +483,43 @@ impl Config {
             .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
         Ok(())
     }
+}
+
+/// TOML text to a config, without validation; errors name the file, line, column and key.
+fn parse_text(text: &str, origin: &Path) -> Result<Config> {
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start);
+        let (line, col) = at.map(|s| line_col(text, s)).unwrap_or((0, 0));
+        let key = at.and_then(|s| key_at(text, s));
+        Error::Config(format!(
+            "{}:{line}:{col}: {}{}",
+            origin.display(),
+            key.map(|k| format!("key `{k}`: ")).unwrap_or_default(),
+            e.message().trim_end()
+        ))
+    })
+}
+
+/// The dotted key whose line holds `offset` (`watch.settle_ms`), when it is a `key = value`
+/// line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let table = before[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(['[', ']']).trim().to_owned());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

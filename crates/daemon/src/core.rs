@@ -59,6 +59,19 @@ pub(crate) fn ensure_folder(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Creates a missing inbox, but only one level: an inbox whose parent does not exist either
+/// is more likely a typo than a folder to create.
+pub(crate) fn ensure_inbox(path: &Path) -> Result<()> {
+    if !path.is_dir() && !path.parent().is_some_and(Path::is_dir) {
+        return Err(Error::Config(format!(
+            "inbox {} does not exist, nor does the folder it would be in (config key `inboxes`); check the path for a typo, or create it with `mkdir -p {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    ensure_folder(path, "inboxes")
+}
+
 /// The organized root must exist once the daemon has run (see [`Core::start`]).
 pub(crate) fn require_organized(path: &Path) -> Result<()> {
     if !path.is_dir() {
@@ -162,7 +175,7 @@ impl Core {
     /// crash left, catches up with the stream, and announces the run.
     pub(crate) async fn start(cfg: &Config, kind: RunKind) -> Result<Core> {
         for inbox in &cfg.inboxes {
-            ensure_folder(inbox, "inboxes")?;
+            ensure_inbox(inbox)?;
         }
         ensure_folder(&cfg.state_dir, "state_dir")?;
         let layout = StateLayout::new(&cfg.state_dir);

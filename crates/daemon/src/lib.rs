@@ -22,6 +22,7 @@ pub mod layout;
 pub mod lock;
 mod metrics;
 pub mod notify;
+pub mod preflight;
 pub mod query;
 mod redis;
 pub mod running;

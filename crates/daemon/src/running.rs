@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Config;
 use crate::control::ReloadOutcome;
 use crate::control::server::{ControlServer, DaemonView, ReloadRequest};
-use crate::core::{Core, RunKind, StopReport, ensure_folder, require_organized};
+use crate::core::{Core, RunKind, StopReport, ensure_inbox, require_organized};
 use crate::diff::{ConfigDiff, Effect};
 use crate::error::Result;
 use crate::notify::Notifier;
@@ -345,7 +345,7 @@ fn validate_reload(diff: &ConfigDiff, next: &Config) -> Result<Option<pipeline::
     next.validate()?;
     if diff.has(Effect::Watcher) {
         for inbox in &next.inboxes {
-            ensure_folder(inbox, "inboxes")?;
+            ensure_inbox(inbox)?;
         }
     }
     if diff.has(Effect::Organizer) {

@@ -74,7 +74,7 @@ impl std::fmt::Display for Nesting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "key `{}` ({}, which is {}) lies inside key `{}` ({}, which is {}); {}. Put them side by side.",
+            "key `{}` ({}, which is {}) and key `{}` ({}, which is {}) are inside one another; {}. Put them side by side.",
             self.inner_key,
             self.inner.display(),
             self.inner_real.display(),
