@@ -162,8 +162,10 @@ pub(crate) fn apply(exif: &Exif, found: &mut Found) {
             Tag::DateTimeDigitized,
             Tag::OffsetTimeDigitized,
             Tag::SubSecTimeDigitized,
-        )
-        .or_else(|| date(exif, Tag::DateTime, Tag::OffsetTime, Tag::SubSecTime));
+        );
+    }
+    if found.exif_modified.is_none() {
+        found.exif_modified = date(exif, Tag::DateTime, Tag::OffsetTime, Tag::SubSecTime);
     }
     if found.width.is_none() || found.height.is_none() {
         // Only TIFF files rely on this: other formats set dimensions from their own headers.

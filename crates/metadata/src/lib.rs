@@ -20,9 +20,9 @@
 //! # Capture-time priority
 //!
 //! EXIF `DateTimeOriginal` (+ `OffsetTimeOriginal`, `SubSecTimeOriginal`) → EXIF
-//! `DateTimeDigitized`, then `DateTime` (with their offset/sub-second tags) → XMP
-//! `exif:DateTimeOriginal`, `xmp:CreateDate`, `photoshop:DateCreated` → PNG `Creation Time`
-//! text, then `tIME` → QuickTime `com.apple.quicktime.creationdate`, then `mvhd` creation time /
+//! `DateTimeDigitized` (with its offset/sub-second tags) → XMP `exif:DateTimeOriginal`,
+//! `xmp:CreateDate`, `photoshop:DateCreated` → EXIF `DateTime` (the last edit, so after
+//! every creation date) → PNG `Creation Time` text, then `tIME` → QuickTime `com.apple.quicktime.creationdate`, then `mvhd` creation time /
 //! Matroska `DateUTC` → a file-name date ([`filename_date`]) → the file's mtime in local time.
 
 pub mod ai;
@@ -71,7 +71,10 @@ pub(crate) struct Found {
     pub(crate) exif_dims: Option<(u32, u32)>,
     pub(crate) duration_ms: Option<u64>,
     pub(crate) exif_original: Option<CaptureTime>,
+    /// EXIF `DateTimeDigitized`.
     pub(crate) exif_other: Option<CaptureTime>,
+    /// EXIF `DateTime`: when the file was last changed, so below every creation date.
+    pub(crate) exif_modified: Option<CaptureTime>,
     pub(crate) png_creation: Option<CaptureTime>,
     pub(crate) png_time: Option<CaptureTime>,
     /// QuickTime metadata date (`com.apple.quicktime.creationdate`), local time with offset.
@@ -322,6 +325,7 @@ fn finish(
         (found.exif_original, DateSource::Exif),
         (found.exif_other, DateSource::Exif),
         (xmp_date(), DateSource::Xmp),
+        (found.exif_modified, DateSource::Exif),
         (found.png_creation, DateSource::Png),
         (found.png_time, DateSource::Png),
         (found.qt_meta_date, DateSource::Quicktime),

@@ -115,8 +115,9 @@ impl Avi {
                 let (scale, rate, length) = (le32(&d, 20), le32(&d, 24), le32(&d, 32));
                 if &kind == b"vids" && self.stream_ms.is_none() {
                     self.stream_ms = match (scale, rate, length) {
+                        // u128: frames × scale × 1000 overflows u64 for crafted values.
                         (Some(s), Some(r), Some(n)) if r > 0 && n > 0 => {
-                            Some(u64::from(n) * u64::from(s) * 1000 / u64::from(r))
+                            u64::try_from(u128::from(n) * u128::from(s) * 1000 / u128::from(r)).ok()
                         }
                         _ => None,
                     };

@@ -64,11 +64,8 @@ fn as_exif_ifd(mut block: Vec<u8>) -> Option<Vec<u8>> {
         block.push(0);
     }
     let new_ifd0 = u32::try_from(block.len()).ok()?;
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if le {
-        (u16::to_le_bytes, u32::to_le_bytes)
-    } else {
-        (u16::to_be_bytes, u32::to_be_bytes)
-    };
+    let u16b = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+    let u32b = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
     block.extend(u16b(1)); // one entry
     block.extend(u16b(0x8769)); // ExifIFDPointer
     block.extend(u16b(4)); // LONG
