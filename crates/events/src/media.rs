@@ -403,8 +403,9 @@ impl AiInfo {
 pub struct MediaInfo {
     /// Image, video or other.
     pub media_type: MediaType,
-    /// Container/format from magic bytes: `jpeg`, `png`, `webp`, `gif`, `heic`, `avif`, `tiff`,
-    /// `bmp`, `mp4`, `mov`, `webm`, `mkv`; `None` for other files.
+    /// Container/format from magic bytes: `jpeg`, `png`, `webp`, `gif`, `heic`, `avif`, `jxl`,
+    /// `tiff`, `bmp`, RAWs (`dng`, `cr2`, `cr3`, `nef`, `arw`, `pef`, `orf`, `rw2`, `raf`),
+    /// `mp4`, `mov`, `webm`, `mkv`, `avi`, `mts`, `mpg`; `None` for other files.
     pub format: Option<String>,
     /// Pixel width.
     pub width: Option<u32>,

@@ -17,31 +17,34 @@ const TAG_XMP: Tag = Tag(Context::Tiff, 700);
 /// Reads an EXIF block into `found`. An `Err` says why the block is (partly) unusable;
 /// whatever parsed before the fault (an IFD cycle, a truncated IFD) has been applied anyway.
 pub(crate) fn read(data: Vec<u8>, found: &mut Found) -> Result<(), String> {
+    let (exif, err) = parse(data);
+    if let Some(exif) = &exif {
+        apply(exif, found);
+    }
+    err.map_or(Ok(()), Err)
+}
+
+/// Parses an EXIF block without applying it: what parsed (if anything) and, when part of the
+/// block is unusable, why.
+pub(crate) fn parse(data: Vec<u8>) -> (Option<Exif>, Option<String>) {
     match exif::Reader::new().continue_on_error(true).read_raw(data) {
-        Ok(exif) => {
-            apply(&exif, found);
-            Ok(())
-        }
+        Ok(exif) => (Some(exif), None),
         Err(exif::Error::PartialResult(partial)) => {
             let (exif, errors) = partial.into_inner();
-            apply(&exif, found);
             // piexif (which A1111 and many scripts use to write JPEG/WebP EXIF) leaves a
             // non-zero "next IFD" link after the Exif sub-IFD. Every field was read; the link
             // is simply not followed. That is not a damaged file.
-            let serious: Vec<_> = errors
+            let serious = errors
                 .iter()
-                .filter(|e| !e.to_string().contains("Unexpected next IFD"))
-                .collect();
-            match serious.first() {
-                None => Ok(()),
-                Some(first) => Err(format!("EXIF partly unreadable: {first}")),
-            }
+                .find(|e| !e.to_string().contains("Unexpected next IFD"))
+                .map(|first| format!("EXIF partly unreadable: {first}"));
+            (Some(exif), serious)
         }
-        Err(e) => Err(format!("EXIF unreadable: {e}")),
+        Err(e) => (None, Some(format!("EXIF unreadable: {e}"))),
     }
 }
 
-fn field(exif: &Exif, tag: Tag) -> Option<&Field> {
+pub(crate) fn field(exif: &Exif, tag: Tag) -> Option<&Field> {
     exif.get_field(tag, In::PRIMARY)
 }
 
@@ -113,7 +116,8 @@ pub(crate) fn decode_user_comment(raw: &[u8], little_endian: bool) -> Option<Str
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-fn apply(exif: &Exif, found: &mut Found) {
+/// Copies the tags this crate uses from a parsed block into `found`; fields already set win.
+pub(crate) fn apply(exif: &Exif, found: &mut Found) {
     let sig = &mut found.signals;
     if sig.exif_make.is_none() {
         sig.exif_make = text(exif, Tag::Make);
@@ -162,8 +166,10 @@ fn apply(exif: &Exif, found: &mut Found) {
             Tag::DateTimeDigitized,
             Tag::OffsetTimeDigitized,
             Tag::SubSecTimeDigitized,
-        )
-        .or_else(|| date(exif, Tag::DateTime, Tag::OffsetTime, Tag::SubSecTime));
+        );
+    }
+    if found.exif_modified.is_none() {
+        found.exif_modified = date(exif, Tag::DateTime, Tag::OffsetTime, Tag::SubSecTime);
     }
     if found.width.is_none() || found.height.is_none() {
         // Only TIFF files rely on this: other formats set dimensions from their own headers.

@@ -8,8 +8,10 @@
 //! # Layout
 //!
 //! - [`sniff`] decides media type and format from magic bytes, never from the extension.
-//! - `formats/*` walk one container each (JPEG segments, PNG chunks, RIFF/WebP, GIF blocks,
-//!   BMP, TIFF, ISO-BMFF boxes for HEIC/AVIF/MP4/MOV, EBML for WebM/Matroska). They read
+//! - `formats/*` walk one container each (JPEG segments, PNG chunks, RIFF/WebP, RIFF/AVI,
+//!   GIF blocks, BMP, TIFF and the TIFF-based RAWs, Fujifilm RAF, ISO-BMFF boxes for
+//!   HEIC/AVIF/MP4/MOV/CR3/JPEG XL, the JPEG XL codestream, EBML for WebM/Matroska, MPEG
+//!   transport and program streams). They read
 //!   headers and metadata segments only, through a bounded `Source`: never pixel data or
 //!   `mdat`, every length checked against the file size and a cap before allocating.
 //! - They fill a `Found` (dates per source, dimensions, duration) and the [`Signals`];
@@ -18,9 +20,9 @@
 //! # Capture-time priority
 //!
 //! EXIF `DateTimeOriginal` (+ `OffsetTimeOriginal`, `SubSecTimeOriginal`) → EXIF
-//! `DateTimeDigitized`, then `DateTime` (with their offset/sub-second tags) → XMP
-//! `exif:DateTimeOriginal`, `xmp:CreateDate`, `photoshop:DateCreated` → PNG `Creation Time`
-//! text, then `tIME` → QuickTime `com.apple.quicktime.creationdate`, then `mvhd` creation time /
+//! `DateTimeDigitized` (with its offset/sub-second tags) → XMP `exif:DateTimeOriginal`,
+//! `xmp:CreateDate`, `photoshop:DateCreated` → EXIF `DateTime` (the last edit, so after
+//! every creation date) → PNG `Creation Time` text, then `tIME` → QuickTime `com.apple.quicktime.creationdate`, then `mvhd` creation time /
 //! Matroska `DateUTC` → a file-name date ([`filename_date`]) → the file's mtime in local time.
 
 pub mod ai;
@@ -69,14 +71,17 @@ pub(crate) struct Found {
     pub(crate) exif_dims: Option<(u32, u32)>,
     pub(crate) duration_ms: Option<u64>,
     pub(crate) exif_original: Option<CaptureTime>,
+    /// EXIF `DateTimeDigitized`.
     pub(crate) exif_other: Option<CaptureTime>,
+    /// EXIF `DateTime`: when the file was last changed, so below every creation date.
+    pub(crate) exif_modified: Option<CaptureTime>,
     pub(crate) png_creation: Option<CaptureTime>,
     pub(crate) png_time: Option<CaptureTime>,
     /// QuickTime metadata date (`com.apple.quicktime.creationdate`), local time with offset.
     pub(crate) qt_meta_date: Option<CaptureTime>,
     /// Container creation instant: `mvhd` creation time, Matroska `DateUTC`.
     pub(crate) container_date: Option<CaptureTime>,
-    /// The sniffed format, for error messages.
+    /// The sniffed format; a reader may replace it with a more precise name (`tiff` → `dng`).
     pub(crate) format: &'static str,
     /// Bytes of text kept in `signals` so far, against [`SIGNALS_BUDGET`].
     pub(crate) signal_bytes: usize,
@@ -123,13 +128,18 @@ impl Found {
     }
 }
 
-/// How many leading bytes [`sniff`] looks at.
-const SNIFF_LEN: usize = 256;
+/// How many leading bytes [`sniff`] looks at: enough for five MPEG transport-stream packets.
+const SNIFF_LEN: usize = 1024;
 
-/// Decides the media type and format from a file's first bytes (up to 256 are used).
+/// Decides the media type and format from a file's first bytes (up to 1024 are used).
 ///
-/// Formats: `jpeg`, `png`, `webp`, `gif`, `heic` (HEIF), `avif`, `tiff`, `bmp`, `mp4`, `mov`,
-/// `webm`, `mkv`. Anything else is [`MediaType::Other`] with no format.
+/// Images: `jpeg`, `png`, `webp`, `gif`, `heic` (HEIF), `avif`, `jxl`, `tiff`, `bmp`, and the
+/// camera RAWs `cr2`, `cr3`, `orf`, `rw2`, `raf`. Videos: `mp4`, `mov`, `webm`, `mkv`, `avi`,
+/// `mts` (MPEG transport stream, 188- or 192-byte packets), `mpg` (MPEG program stream).
+/// Anything else is [`MediaType::Other`] with no format.
+///
+/// RAWs that are plain TIFF up front (`dng`, `nef`, `arw`, `pef`) sniff as `tiff`; the TIFF
+/// reader names them from their tags, and [`extract`] reports that name.
 pub fn sniff(header: &[u8]) -> (MediaType, Option<&'static str>) {
     use MediaType::{Image, Other, Video};
     let h = header;
@@ -139,18 +149,24 @@ pub fn sniff(header: &[u8]) -> (MediaType, Option<&'static str>) {
     if h.starts_with(b"\x89PNG\r\n\x1a\n") {
         return (Image, Some("png"));
     }
-    if h.len() >= 12 && &h[0..4] == b"RIFF" && &h[8..12] == b"WEBP" {
-        return (Image, Some("webp"));
+    if h.len() >= 12 && &h[0..4] == b"RIFF" {
+        match &h[8..12] {
+            b"WEBP" => return (Image, Some("webp")),
+            b"AVI " => return (Video, Some("avi")),
+            _ => {}
+        }
     }
     if h.starts_with(b"GIF87a") || h.starts_with(b"GIF89a") {
         return (Image, Some("gif"));
     }
-    if h.starts_with(b"II*\0")
-        || h.starts_with(b"MM\0*")
-        || h.starts_with(b"II+\0")
-        || h.starts_with(b"MM\0+")
-    {
-        return (Image, Some("tiff"));
+    if let Some(f) = sniff_tiff(h) {
+        return (Image, Some(f));
+    }
+    if h.starts_with(formats::raf::MAGIC) {
+        return (Image, Some("raf"));
+    }
+    if h.starts_with(formats::jxl::CODESTREAM) || h.starts_with(formats::jxl::CONTAINER) {
+        return (Image, Some("jxl"));
     }
     if h.len() >= 18 && h.starts_with(b"BM") {
         let dib = u32::from_le_bytes([h[14], h[15], h[16], h[17]]);
@@ -172,7 +188,35 @@ pub fn sniff(header: &[u8]) -> (MediaType, Option<&'static str>) {
             _ => (Other, None),
         };
     }
+    if formats::mpeg::ts_packet_size(h).is_some() {
+        return (Video, Some("mts"));
+    }
+    if h.starts_with(formats::mpeg::PACK_START) {
+        return (Video, Some("mpg"));
+    }
     (Other, None)
+}
+
+/// TIFF and the RAWs that mark themselves in the TIFF header.
+fn sniff_tiff(h: &[u8]) -> Option<&'static str> {
+    if h.starts_with(b"IIRO") || h.starts_with(b"IIRS") || h.starts_with(b"MMOR") {
+        return Some("orf");
+    }
+    if h.starts_with(b"IIU\0") {
+        return Some("rw2");
+    }
+    if !(h.starts_with(b"II*\0")
+        || h.starts_with(b"MM\0*")
+        || h.starts_with(b"II+\0")
+        || h.starts_with(b"MM\0+"))
+    {
+        return None;
+    }
+    // Canon CR2: "CR", major version 2, right after the TIFF header.
+    if h.get(8..11) == Some(b"CR\x02") {
+        return Some("cr2");
+    }
+    Some("tiff")
 }
 
 /// Reads one file's metadata. Fails only when the file cannot be opened or read at all; a
@@ -235,7 +279,10 @@ fn extract_inner<R: Read + Seek>(
                     Some(f) => {
                         src.set_format(f);
                         found.format = f;
-                        formats::parse(f, &mut src, &mut found)
+                        let res = formats::parse(f, &mut src, &mut found);
+                        // A reader may name the format more precisely (a TIFF that is a DNG).
+                        format = Some(found.format);
+                        res
                     }
                     None => Ok(()),
                 }
@@ -278,6 +325,7 @@ fn finish(
         (found.exif_original, DateSource::Exif),
         (found.exif_other, DateSource::Exif),
         (xmp_date(), DateSource::Xmp),
+        (found.exif_modified, DateSource::Exif),
         (found.png_creation, DateSource::Png),
         (found.png_time, DateSource::Png),
         (found.qt_meta_date, DateSource::Quicktime),

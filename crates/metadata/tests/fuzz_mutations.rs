@@ -215,6 +215,13 @@ fn regressions() {
         ("fill.jpg", b"\xff\xd8\xff\xff\xff\xff\xff\xff\xff\xff"),
         // WebP whose RIFF size is smaller than the header.
         ("riff.webp", b"RIFF\x00\x00\x00\x00WEBPVP8X"),
+        // Found by this harness (case 15737): an AVI video stream header whose length and
+        // scale multiply past u64 (an overflow panic in debug builds).
+        (
+            "overflow.avi",
+            b"RIFF\x30\0\0\0AVI strh\x24\0\0\0vids\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\
+              \xff\xff\xff\xff\x01\0\0\0\0\0\0\0\xff\xff\xff\xff",
+        ),
     ];
     for (name, data) in cases {
         run_one(data, name);

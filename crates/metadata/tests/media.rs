@@ -89,6 +89,24 @@ const GOOD: &[Want] = &[
     w("apple.mov", Video, "mov", Some((64, 48)), Some(2000), Some(("2023-01-02T04:04:05+01:00", Quicktime)), None),
     w("clip.webm", Video, "webm", Some((64, 48)), Some(2000), Some(("2022-11-12T13:14:15+00:00", Quicktime)), None),
     w("clip.mkv", Video, "mkv", Some((64, 48)), Some(2000), Some(("2021-04-05T06:07:08+00:00", Quicktime)), None),
+    // Camera RAWs: samples ExifTool ships (image data cut out, headers intact) and TIFF RAWs
+    // built from the maker's layout. A Nikon TIFF without sensor data stays `tiff` (above).
+    w("exiftool_CanonRaw.cr2", Image, "cr2", Some((3456, 2304)), None, Some(("2005-08-03T18:59:18", Exif)), Some(("Canon", "Canon EOS 350D DIGITAL"))),
+    w("exiftool_CanonRaw.cr3", Image, "cr3", Some((6000, 4000)), None, Some(("2018-02-21T12:08:56.210+00:00", Exif)), Some(("Canon", "Canon EOS M50"))),
+    w("exiftool_DNG.dng", Image, "dng", Some((3516, 2328)), None, Some(("2005-08-03T18:59:18", Exif)), Some(("Canon", "Canon EOS 350D DIGITAL"))),
+    w("exiftool_Nikon.nef", Image, "nef", Some((3040, 2014)), None, Some(("2004-06-09T16:02:35", Exif)), Some(("NIKON CORPORATION", "NIKON D70"))),
+    w("exiftool_Panasonic.rw2", Image, "rw2", Some((3648, 2736)), None, Some(("2008-08-06T15:21:56", Exif)), Some(("Panasonic", "DMC-LX3"))),
+    w("exiftool_FujiFilm.raf", Image, "raf", Some((4256, 1424)), None, Some(("2007-05-22T13:58:30", Exif)), Some(("FUJIFILM", "FinePix S5Pro"))),
+    w("camera.orf", Image, "orf", Some((5240, 3912)), None, Some(("2019-04-05T06:07:08", Exif)), Some(("OLYMPUS CORPORATION", "E-M1MarkII"))),
+    w("camera.arw", Image, "arw", Some((6048, 4024)), None, Some(("2020-05-06T07:08:09+09:00", Exif)), Some(("SONY", "ILCE-7M3"))),
+    w("camera.pef", Image, "pef", Some((6192, 4128)), None, Some(("2021-06-07T08:09:10", Exif)), Some(("RICOH IMAGING COMPANY, LTD.", "PENTAX K-3 Mark III"))),
+    w("exiftool_JXL.jxl", Image, "jxl", Some((200, 130)), None, None, None),
+    w("exif.jxl", Image, "jxl", Some((48, 32)), None, Some(("2024-09-10T11:12:13+02:00", Exif)), Some(("Google", "Pixel 9"))),
+    w("clip.avi", Video, "avi", Some((64, 48)), Some(2000), Some(("2024-03-15T00:00:00", Quicktime)), None),
+    w("clip.ts", Video, "mts", None, Some(1900), None, None),
+    w("clip.m2ts", Video, "mts", None, Some(1900), None, None),
+    // The clock of the last pack is muxed ahead of the last frame: 1.4 s for 2 s of frames.
+    w("clip.mpg", Video, "mpg", Some((64, 48)), Some(1400), None, None),
     w("IMG_20240315_123456.jpg", Image, "jpeg", Some((20, 10)), None, Some(("2024-03-15T12:34:56", Filename)), None),
     w("PXL_20240315_123456789.jpg", Image, "jpeg", Some((20, 10)), None, Some(("2024-03-15T12:34:56.789+00:00", Filename)), None),
     w("IMG-20240315-WA0001.jpg", Image, "jpeg", Some((20, 10)), None, Some(("2024-03-15T00:00:00", Filename)), None),
@@ -542,4 +560,113 @@ fn png_text_after_a_1_gib_idat_is_found_without_reading_it() {
         Some("2021-02-03T04:05:06+00:00")
     );
     assert!(r.served < 32 * 1024, "read {} bytes", r.served);
+}
+
+#[test]
+fn raw_photos_and_streams_of_any_size_cost_a_bounded_read() {
+    // A NEF whose raw data runs 60 MB past its IFDs: only the first TIFF window is read.
+    let mut r = Sparse {
+        head: fs::read(fixture("exiftool_Nikon.nef")).unwrap(),
+        hole: 60 << 20,
+        tail: Vec::new(),
+        pos: 0,
+        served: 0,
+    };
+    let got = extract(&mut r, OsStr::new("big.nef"), None).info;
+    assert_eq!(got.format.as_deref(), Some("nef"));
+    assert_eq!(got.width.zip(got.height), Some((3040, 2014)));
+    assert!(r.served <= 264 * 1024, "read {} bytes", r.served);
+
+    // A 1.9 GB transport stream: one window at each end finds the first and last clock.
+    let ts = fs::read(fixture("clip.ts")).unwrap();
+    assert_eq!(ts.len() % 188, 0);
+    let mut r = Sparse {
+        head: ts.clone(),
+        hole: 188 * 10_000_000,
+        tail: ts,
+        pos: 0,
+        served: 0,
+    };
+    let got = extract(&mut r, OsStr::new("big.ts"), None).info;
+    assert_eq!(got.format.as_deref(), Some("mts"));
+    assert_eq!(got.duration_ms, Some(1900));
+    assert!(r.served <= 520 * 1024, "read {} bytes", r.served);
+}
+
+#[test]
+fn cut_camera_samples_keep_what_their_headers_say() {
+    // ExifTool's AVI samples keep the headers and drop the frames, so the RIFF size overruns
+    // the file: that is reported, and the size, duration and date read before it are kept.
+    for (name, dims, ms, date) in [
+        (
+            "exiftool_RIFF.avi",
+            (320, 240),
+            15533,
+            "2003-03-10T15:04:43",
+        ),
+        (
+            "exiftool_Pentax.avi",
+            (1280, 720),
+            24999,
+            "2009-10-27T12:14:34",
+        ),
+    ] {
+        let (got, msg) = err(name);
+        assert!(
+            msg.starts_with("avi file is truncated: RIFF container ends at byte"),
+            "{msg}"
+        );
+        let i = got.info;
+        assert_eq!(i.format.as_deref(), Some("avi"), "{name}");
+        assert_eq!(i.width.zip(i.height), Some(dims), "{name}");
+        assert_eq!(i.duration_ms, Some(ms), "{name}");
+        assert_eq!(i.taken_at.map(|t| t.to_string()).as_deref(), Some(date));
+    }
+    // Seven 192-byte packets without a clock: a stream, no duration, no error.
+    let m2ts = x("exiftool_M2TS.mts");
+    assert!(m2ts.error.is_none(), "{:?}", m2ts.error);
+    assert_eq!(
+        (
+            m2ts.info.media_type,
+            m2ts.info.format.as_deref(),
+            m2ts.info.duration_ms
+        ),
+        (Video, Some("mts"), None)
+    );
+}
+
+#[test]
+fn camera_and_stream_magics_sniff_to_their_own_names() {
+    let ts = |size: usize, at: usize| {
+        let mut h = vec![0u8; 1024];
+        for i in (at..h.len()).step_by(size) {
+            h[i] = 0x47;
+        }
+        h
+    };
+    let cases: &[(&[u8], MediaType, Option<&str>)] = &[
+        (b"II*\0\x10\0\0\0CR\x02\0", Image, Some("cr2")),
+        (b"II*\0\x08\0\0\0\0\0", Image, Some("tiff")),
+        (b"IIRO\x08\0\0\0", Image, Some("orf")),
+        (b"MMOR\0\0\0\x08", Image, Some("orf")),
+        (b"IIU\0\x08\0\0\0", Image, Some("rw2")),
+        (b"FUJIFILMCCD-RAW 0201", Image, Some("raf")),
+        (b"\0\0\0\x18ftypcrx \0\0\0\x01crx isom", Image, Some("cr3")),
+        (b"\xff\x0a\xfa\x7f", Image, Some("jxl")),
+        (
+            b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14ftypjxl ",
+            Image,
+            Some("jxl"),
+        ),
+        (b"RIFF\0\0\0\0AVI LIST", Video, Some("avi")),
+        (&ts(188, 0), Video, Some("mts")),
+        (&ts(192, 4), Video, Some("mts")),
+        (b"\0\0\x01\xba\x44\0\x04\0\x04\x01", Video, Some("mpg")),
+        // One sync byte is not a stream; a text file may well start with "G".
+        (b"G", MediaType::Other, None),
+        (b"RIFF\0\0\0\0WAVEfmt ", MediaType::Other, None),
+    ];
+    for (h, media, format) in cases {
+        assert_eq!(sniff(h), (*media, *format), "{h:?}");
+    }
 }

@@ -13,10 +13,13 @@ use std::io::{Read, Seek};
 use chrono::NaiveDate;
 use events::media::MediaType;
 
-use super::{C2PA_CAP, EXIF_CAP, XMP_CAP, be16, be32, be64, fourcc, push_other, push_xmp};
+use super::{
+    C2PA_CAP, EXIF_CAP, XMP_CAP, be16, be32, be64, cr3, exif_after_offset, fourcc, jxl, push_other,
+    push_xmp,
+};
 use crate::dates::{parse_datetime, utc_from_epoch};
 use crate::source::Source;
-use crate::{Found, MetadataError, c2pa, exif_block};
+use crate::{Found, MetadataError, c2pa};
 
 /// Most boxes visited in one file, all levels together.
 const MAX_BOXES: usize = 10_000;
@@ -55,11 +58,11 @@ pub(crate) fn sniff_ftyp(h: &[u8]) -> (MediaType, Option<&'static str>) {
     if heif.iter().any(|b| major == *b) {
         return (MediaType::Image, Some("heic"));
     }
-    // Audio-only and raw-camera brands are not videos.
-    if matches!(
-        major,
-        b"M4A " | b"M4B " | b"M4P " | b"F4A " | b"F4B " | b"crx "
-    ) {
+    if major == b"crx " {
+        return (MediaType::Image, Some("cr3"));
+    }
+    // Audio-only brands are not videos.
+    if matches!(major, b"M4A " | b"M4B " | b"M4P " | b"F4A " | b"F4B ") {
         return (MediaType::Other, None);
     }
     (MediaType::Video, Some("mp4"))
@@ -232,6 +235,27 @@ impl<R: Read + Seek> Walker<'_, '_, R> {
                 let d = self.read(b, META_CAP)?;
                 self.heif_meta(&d, found)?;
             }
+            (b"uuid", b"moov") if b.uuid == Some(cr3::UUID_CANON) => {
+                self.walk(b.data, b.end, depth + 1, b"uuid", found)?
+            }
+            (b"CMT1" | b"CMT2", b"uuid") => match self.read(b, EXIF_CAP) {
+                Ok(d) => cr3::cmt(&b.typ, d, found),
+                Err(e) => found.note(e),
+            },
+            (b"jxlc" | b"jxlp", b"\0\0\0\0") => {
+                let d = self
+                    .src
+                    .bytes(b.data, b.len().min(64), 64, "JPEG XL codestream")?;
+                jxl::codestream_box(&b.typ, &d, found);
+            }
+            (b"Exif", b"\0\0\0\0") => match self.read(b, EXIF_CAP) {
+                Ok(d) => exif_after_offset(&d, found, format_args!("Exif box at byte {}", b.start)),
+                Err(e) => found.note(e),
+            },
+            (b"xml ", b"\0\0\0\0") => match self.read(b, XMP_CAP) {
+                Ok(d) => push_xmp(found, &d),
+                Err(e) => found.note(e),
+            },
             (b"uuid", _) => self.uuid(b, found)?,
             _ => {}
         }
@@ -341,19 +365,7 @@ impl<R: Read + Seek> Walker<'_, '_, R> {
                 push_xmp(found, &data);
                 continue;
             }
-            // The Exif item starts with the offset of the TIFF header past this field.
-            let skip = be32(&data, 0).map(|o| 4 + o as usize);
-            match skip.and_then(|s| data.get(s..)) {
-                Some(tiff) => {
-                    if let Err(e) = exif_block::read(tiff.to_vec(), found) {
-                        found.note(self.src.corrupt(format!("HEIF Exif item {}: {e}", item.id)));
-                    }
-                }
-                None => found.note(
-                    self.src
-                        .corrupt(format!("HEIF Exif item {} has a bad TIFF offset", item.id)),
-                ),
-            }
+            exif_after_offset(&data, found, format_args!("HEIF Exif item {}", item.id));
         }
         Ok(())
     }

@@ -18,7 +18,17 @@ pub(crate) fn parse<R: Read + Seek>(
     src: &mut Source<'_, R>,
     found: &mut Found,
 ) -> Result<(), MetadataError> {
-    let mut pos = 2u64;
+    parse_at(src, found, 0)
+}
+
+/// Walks a JPEG whose SOI marker is at `start` (0 for a JPEG file, further on for a preview
+/// embedded in a RAW).
+pub(crate) fn parse_at<R: Read + Seek>(
+    src: &mut Source<'_, R>,
+    found: &mut Found,
+    start: u64,
+) -> Result<(), MetadataError> {
+    let mut pos = start + 2;
     let mut jumbf = Vec::new();
     let res = walk(src, found, &mut pos, &mut jumbf);
     if !jumbf.is_empty() {

@@ -6,12 +6,17 @@ use std::io::{Read, Seek};
 use crate::source::Source;
 use crate::{Found, MetadataError};
 
+pub(crate) mod avi;
 pub(crate) mod bmp;
+pub(crate) mod cr3;
 pub(crate) mod gif;
 pub(crate) mod isobmff;
 pub(crate) mod jpeg;
+pub(crate) mod jxl;
 pub(crate) mod matroska;
+pub(crate) mod mpeg;
 pub(crate) mod png;
+pub(crate) mod raf;
 pub(crate) mod tiff;
 pub(crate) mod webp;
 
@@ -39,9 +44,15 @@ pub(crate) fn parse<R: Read + Seek>(
         "webp" => webp::parse(src, found),
         "gif" => gif::parse(src, found),
         "bmp" => bmp::parse(src, found),
-        "tiff" => tiff::parse(src, found),
+        "tiff" | "cr2" | "orf" | "rw2" => tiff::parse(src, found),
+        "raf" => raf::parse(src, found),
         "heic" | "avif" | "mp4" | "mov" => isobmff::parse(src, found),
+        "cr3" => cr3::parse(src, found),
+        "jxl" => jxl::parse(src, found),
         "webm" | "mkv" => matroska::parse(src, found),
+        "avi" => avi::parse(src, found),
+        "mts" => mpeg::parse_ts(src, found),
+        "mpg" => mpeg::parse_ps(src, found),
         _ => Ok(()),
     }
 }
@@ -95,4 +106,18 @@ pub(crate) fn fourcc(t: &[u8]) -> String {
             _ => format!("\\x{b:02x}"),
         })
         .collect()
+}
+
+/// Reads EXIF stored behind a 4-byte offset to its TIFF header, as HEIF Exif items and
+/// JPEG XL `Exif` boxes store it. A fault is noted, not returned: EXIF is optional there.
+pub(crate) fn exif_after_offset(data: &[u8], found: &mut Found, what: impl std::fmt::Display) {
+    let skip = be32(data, 0).and_then(|o| usize::try_from(o).ok()?.checked_add(4));
+    let err = match skip.and_then(|s| data.get(s..)) {
+        Some(tiff) => match crate::exif_block::read(tiff.to_vec(), found) {
+            Ok(()) => return,
+            Err(e) => format!("{what}: {e}"),
+        },
+        None => format!("{what} has a bad TIFF offset"),
+    };
+    found.note(MetadataError::corrupt(found.format, err));
 }
