@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod dedup;
 mod dry_run;
+mod first_hour;
 mod organize;
 mod scale;
 mod undo;

@@ -145,10 +145,7 @@ fn print_human(out: &mut Out, r: &Report<'_>) {
         );
     }
     if let Some(c) = &r.camera {
-        line(
-            "camera",
-            camera_name(c.make.as_deref(), c.model.as_deref()),
-        );
+        line("camera", camera_name(c.make.as_deref(), c.model.as_deref()));
     }
     match &r.ai {
         Some(ai) => {

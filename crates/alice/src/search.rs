@@ -126,7 +126,11 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
     let mut hits = catalog.find(&query)?;
     let more = args.limit > 0 && hits.len() > args.limit;
-    hits.truncate(if args.limit == 0 { hits.len() } else { args.limit });
+    hits.truncate(if args.limit == 0 {
+        hits.len()
+    } else {
+        args.limit
+    });
     tracing::debug!(query = %query.text, hits = hits.len(), "search done");
     let mut out = Out::stdout();
     let marks = Marks::for_stdout();

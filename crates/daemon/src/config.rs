@@ -344,7 +344,10 @@ impl Config {
         for p in [&mut self.organized, &mut self.state_dir] {
             expand(p);
         }
-        for p in [&mut self.duplicates, &mut self.quarantine].into_iter().flatten() {
+        for p in [&mut self.duplicates, &mut self.quarantine]
+            .into_iter()
+            .flatten()
+        {
             expand(p);
         }
     }
@@ -401,11 +404,18 @@ impl Config {
         if self.inboxes.is_empty() {
             bail!("key `inboxes`: at least one inbox folder is needed");
         }
-        for (key, path) in [("organized", &self.organized), ("state_dir", &self.state_dir)] {
+        for (key, path) in [
+            ("organized", &self.organized),
+            ("state_dir", &self.state_dir),
+        ] {
             if path.as_os_str().is_empty() {
                 bail!(
                     "key `{key}` is missing; add a line such as {key} = \"/home/me/{}\"",
-                    if key == "organized" { "organized" } else { ".local/state/alice" }
+                    if key == "organized" {
+                        "organized"
+                    } else {
+                        ".local/state/alice"
+                    }
                 );
             }
         }

@@ -88,12 +88,16 @@ fn check_inbox(inbox: &Path, mode: OrganizeMode, out: &mut Vec<Finding>) {
     if !access(inbox, libc::R_OK | libc::X_OK) {
         say(
             Severity::Problem,
-            format!("inbox {shown} cannot be read by this user; fix its permissions (chmod u+rx) or run alice as its owner"),
+            format!(
+                "inbox {shown} cannot be read by this user; fix its permissions (chmod u+rx) or run alice as its owner"
+            ),
         );
     } else if mode == OrganizeMode::Move && !access(inbox, libc::W_OK) {
         say(
             Severity::Problem,
-            format!("inbox {shown} is read-only for this user, and mode = \"move\" removes organized files from it; make it writable or use mode = \"copy\""),
+            format!(
+                "inbox {shown} is read-only for this user, and mode = \"move\" removes organized files from it; make it writable or use mode = \"copy\""
+            ),
         );
     }
 }
@@ -152,7 +156,11 @@ mod tests {
         let inbox = found.iter().find(|f| f.key == "inboxes").unwrap();
         assert_eq!(inbox.severity, Severity::Problem, "{inbox:?}");
         assert!(inbox.message.contains("typo"), "{inbox:?}");
-        assert!(found.iter().all(|f| f.key == "inboxes" || f.severity == Severity::Note));
+        assert!(
+            found
+                .iter()
+                .all(|f| f.key == "inboxes" || f.severity == Severity::Note)
+        );
 
         cfg.inboxes = vec![dir.path().join("inbox")];
         assert!(check(&cfg).iter().all(|f| f.severity == Severity::Note));

@@ -60,7 +60,12 @@ pub async fn locate(
     {
         return Ok(found);
     }
-    Err(not_found(state_dir, &path, &err, crate::lock::daemon_running(&layout)))
+    Err(not_found(
+        state_dir,
+        &path,
+        &err,
+        crate::lock::daemon_running(&layout),
+    ))
 }
 
 fn not_found(state_dir: &Path, path: &Path, e: &std::io::Error, running: bool) -> Error {
