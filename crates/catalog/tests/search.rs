@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use catalog::{
-    AssetStatus, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
+    AssetStatus, Transfer, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
 };
 use chrono::{FixedOffset, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
@@ -81,7 +81,7 @@ fn organize_at(cat: &Catalog, spec: &Spec, src: PathBuf) -> String {
             kind: OpKind::Copy,
             source: &src,
             destination: &dest,
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     let m = media(spec);
