@@ -70,33 +70,9 @@ pub enum Outcome {
 }
 
 /// Which file a placement was made from: enough to recognise it later (at removal) even if
-/// the inbox path meanwhile holds another file. Plain numbers, so the caller can journal it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    /// Device number (`st_dev`).
-    pub dev: u64,
-    /// Inode number (`st_ino`).
-    pub ino: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, seconds since the epoch.
-    pub mtime_sec: i64,
-    /// Modification time, nanoseconds part.
-    pub mtime_nsec: i64,
-}
-
-impl FileIdentity {
-    /// The identity of a file from its metadata.
-    pub fn of(meta: &Metadata) -> FileIdentity {
-        FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime_sec: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        }
-    }
-}
+/// the inbox path meanwhile holds another file. Compared with
+/// [`FileIdentity::same_content_stamp`]: placing changes the source's ctime.
+pub use events::FileIdentity;
 
 /// The result of [`place`]: journal it before calling [`remove_source`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +136,7 @@ pub fn place(req: &PlaceRequest<'_>) -> Result<Placement, OrganizeError> {
             ),
         ));
     }
-    let identity = FileIdentity::of(&src_meta);
+    let identity = FileIdentity::from_metadata(&src_meta);
     let dest_dir = ensure_folders(req.dest_root, folder)?;
     let planned = dest_dir.join(file_name);
 
@@ -285,7 +261,9 @@ fn move_by_rename(
         path: req.source.to_owned(),
         source,
     })?;
-    if FileIdentity::of(&now) != *identity || FileIdentity::of(&during) != *identity {
+    if !FileIdentity::from_metadata(&now).same_content_stamp(identity)
+        || !FileIdentity::from_metadata(&during).same_content_stamp(identity)
+    {
         return Err(source_changed(
             req.source,
             "modified or replaced during placement".into(),
@@ -508,7 +486,7 @@ pub fn remove_source(source: &Path, placement: &Placement) -> Result<SourceRemov
             });
         }
     };
-    if FileIdentity::of(&src_meta) != placement.source_identity {
+    if !FileIdentity::from_metadata(&src_meta).same_content_stamp(&placement.source_identity) {
         tracing::info!(
             source = %source.display(),
             "source path holds a different file than the one placed; left alone"
