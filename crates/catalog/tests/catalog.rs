@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use catalog::{
-    AssetStatus, Transfer, AssetUpdate, Catalog, CatalogError, ContextKey, FileIdentity, KnownFile, NewEvent,
-    NewOp, OpKind, OpState, Placement, SCHEMA_VERSION,
+    AssetStatus, AssetUpdate, Catalog, CatalogError, ContextKey, FileIdentity, KnownFile, NewEvent,
+    NewOp, OpKind, OpState, Placement, SCHEMA_VERSION, Transfer,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
@@ -697,12 +697,24 @@ fn last_ops_lists_recent_undoable_ops_and_undo_unorganizes() {
             mode: Transfer::Move,
         })
         .unwrap();
-    assert!(!cat.undone_at(&asset_id(3), Path::new("/inbox/3.png")).unwrap());
+    assert!(
+        !cat.undone_at(&asset_id(3), Path::new("/inbox/3.png"))
+            .unwrap()
+    );
     cat.complete_undo(undo, ops[2], Path::new("/inbox/3.png"))
         .unwrap();
-    assert!(cat.undone_at(&asset_id(3), Path::new("/inbox/3.png")).unwrap());
-    assert!(!cat.undone_at(&asset_id(3), Path::new("/inbox/x.png")).unwrap());
-    assert!(!cat.undone_at(&asset_id(2), Path::new("/inbox/2.png")).unwrap());
+    assert!(
+        cat.undone_at(&asset_id(3), Path::new("/inbox/3.png"))
+            .unwrap()
+    );
+    assert!(
+        !cat.undone_at(&asset_id(3), Path::new("/inbox/x.png"))
+            .unwrap()
+    );
+    assert!(
+        !cat.undone_at(&asset_id(2), Path::new("/inbox/2.png"))
+            .unwrap()
+    );
     assert_eq!(cat.op(undo).unwrap().unwrap().mode, Transfer::Move);
     cat.mark_undone(quarantine).unwrap();
     cat.mark_undone(quarantine).unwrap();
@@ -761,7 +773,12 @@ fn an_undo_stops_counting_once_the_asset_is_organized_again() {
     cat.complete_undo(undo, op, inbox).unwrap();
     assert!(cat.undone_at(&a, inbox).unwrap());
     assert_eq!(cat.op(undo).unwrap().unwrap().mode, Transfer::DeleteCopy);
-    organize(&cat, &a, Path::new("/inbox/other.png"), Path::new("/org/1b.png"));
+    organize(
+        &cat,
+        &a,
+        Path::new("/inbox/other.png"),
+        Path::new("/org/1b.png"),
+    );
     assert!(!cat.undone_at(&a, inbox).unwrap());
 }
 

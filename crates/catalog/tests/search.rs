@@ -6,7 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use catalog::{
-    AssetStatus, Transfer, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
+    AssetStatus, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
+    Transfer,
 };
 use chrono::{FixedOffset, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};

@@ -409,7 +409,10 @@ mod tests {
         // The constants are the public contract (docs/events.md): pinned here by hand.
         let pinned = [
             (types::ASSET_DISCOVERED, "alice.asset.discovered.v1"),
-            (types::METADATA_EXTRACTED, "alice.asset.metadata_extracted.v1"),
+            (
+                types::METADATA_EXTRACTED,
+                "alice.asset.metadata_extracted.v1",
+            ),
             (types::ASSET_ORGANIZED, "alice.asset.organized.v1"),
             (types::ASSET_DUPLICATE, "alice.asset.duplicate.v1"),
             (types::ASSET_SKIPPED, "alice.asset.skipped.v1"),
