@@ -1052,23 +1052,7 @@ pub async fn dry_run(cfg: &Config) -> Result<ExitCode> {
         Some(c) => c.load_identities()?,
         None => Default::default(),
     };
-    let cache: Arc<dyn watcher::IdentityCache> = Arc::new(DryCache(
-        known
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    watcher::FileIdentity {
-                        dev: k.dev,
-                        ino: k.ino,
-                        size: k.size,
-                        mtime_ns: i128::from(k.mtime_ns),
-                        ctime_ns: i128::from(k.ctime_ns),
-                    },
-                    v,
-                )
-            })
-            .collect(),
-    ));
+    let cache: Arc<dyn watcher::IdentityCache> = Arc::new(DryCache(known));
     let s = settings(cfg)?;
     let watcher = watcher::Watcher::new(watch_config(cfg), cache)?;
     let (tx, mut rx) = mpsc::channel(256);

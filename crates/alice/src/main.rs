@@ -253,11 +253,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             stage,
             config,
             consumer,
-        } => worker::run(
-            &config,
-            stage.parse().map_err(|e: String| anyhow::anyhow!(e))?,
-            consumer,
-        ),
+        } => worker::run(&config, stage.parse::<pipeline::Stage>()?, consumer),
         Command::Undo { config, last } => undo::run(&config, last),
         Command::Config(ConfigCommand::Check { file }) => {
             let path = match file {
