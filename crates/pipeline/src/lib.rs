@@ -12,6 +12,17 @@
 //! Each stage only reacts to events and publishes events; the crates it calls (metadata,
 //! organizer, catalog) know nothing of the bus. Every handler is idempotent: an event seen twice
 //! (retry, replay) leaves the same end state.
+//!
+//! Layout:
+//! - `intake`: watcher items to discoveries, the identity cache, [`already_handled`].
+//! - `extract`, `organize`, `record`: the metadata, organizer and catalog stages; `ctx` is
+//!   what they share (settings, catalog calls off the runtime, publishing).
+//! - [`decide`]: the organizer's decisions as pure functions; `plan`: destinations and the
+//!   read-only [`Planner`] dry runs use, so a dry run decides exactly as the stage does.
+//! - `transfer`: the one journaled placement ([`place_journaled`]); [`undo`]: its reverse.
+//! - `stage`: stages by name and one delivery's handling; `gate`: the exactly-once gate;
+//!   `tally`: outcome counters; `recover`: start-up recovery; `writer`: group commit.
+//! - `error`: [`PipelineError`], split into critical and recoverable.
 
 mod ctx;
 pub mod decide;
@@ -256,41 +267,8 @@ impl Pipeline {
         options: PipelineOptions,
         sinks: impl FnOnce(&EventBus) -> Result<(), PipelineError>,
     ) -> Result<Pipeline, PipelineError> {
-        let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
-        let sink_slot = bus_slot.clone();
         let published: Arc<Mutex<recent::RecentIds>> = Arc::default();
-        let sink_published = published.clone();
-        let bus = Bus::<Msg>::builder()
-            .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
-                // The sink runs on the failing subscriber's task: publish from a new task so
-                // a full queue can never wait on the subscriber that is reporting.
-                if let Some(bus) = sink_slot.get().cloned() {
-                    let mut event = dl.message.0.follow(
-                        sources::BUS,
-                        events::DeadLettered {
-                            subscriber: dl.subscriber.clone(),
-                            event_id: dl.message.0.id.clone(),
-                            event_type: dl.message.0.type_name().to_owned(),
-                            error: dl.error.clone(),
-                            attempts: dl.attempts,
-                        },
-                    );
-                    // About the same asset: its shard, its tally entry.
-                    event.subject = dl.message.0.subject.clone();
-                    if let Ok(mut p) = sink_published.lock() {
-                        p.insert(&event.id);
-                    }
-                    tokio::spawn(async move {
-                        if bus.publish(event.into()).await.is_err() {
-                            tracing::debug!(
-                                "bus closed before a dead letter could be announced; it was logged"
-                            );
-                        }
-                    });
-                }
-            })
-            .build();
-        let _ = bus_slot.set(bus.clone());
+        let bus = build_bus(published.clone());
         sinks(&bus)?;
 
         let cat = catalog.clone();
@@ -431,6 +409,45 @@ impl Pipeline {
         }
         report
     }
+}
+
+/// The bus, with a dead-letter sink that announces each dead letter as a `DeadLettered`
+/// event (noted in `published` as this process's own).
+fn build_bus(published: Arc<Mutex<recent::RecentIds>>) -> EventBus {
+    let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
+    let sink_slot = bus_slot.clone();
+    let bus = Bus::<Msg>::builder()
+        .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
+            // The sink runs on the failing subscriber's task: publish from a new task so a
+            // full queue can never wait on the subscriber that is reporting.
+            if let Some(bus) = sink_slot.get().cloned() {
+                let mut event = dl.message.0.follow(
+                    sources::BUS,
+                    events::DeadLettered {
+                        subscriber: dl.subscriber.clone(),
+                        event_id: dl.message.0.id.clone(),
+                        event_type: dl.message.0.type_name().to_owned(),
+                        error: dl.error.clone(),
+                        attempts: dl.attempts,
+                    },
+                );
+                // About the same asset: its shard, its tally entry.
+                event.subject = dl.message.0.subject.clone();
+                if let Ok(mut p) = published.lock() {
+                    p.insert(&event.id);
+                }
+                tokio::spawn(async move {
+                    if bus.publish(event.into()).await.is_err() {
+                        tracing::debug!(
+                            "bus closed before a dead letter could be announced; it was logged"
+                        );
+                    }
+                });
+            }
+        })
+        .build();
+    let _ = bus_slot.set(bus.clone());
+    bus
 }
 
 struct IdentityView(Arc<Ctx>);
