@@ -10,16 +10,8 @@ use serde::{Deserialize, Serialize};
 /// Default destination template.
 pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
 
-/// Copy or move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Leave inbox files in place; place verified copies.
-    #[default]
-    Copy,
-    /// Remove inbox files once their organized copy is durable and verified.
-    Move,
-}
+/// Copy or move: the workspace's one mode type (`"copy"` / `"move"`, default copy).
+pub use events::OrganizeMode as Mode;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]

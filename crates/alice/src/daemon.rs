@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use events::{Event, OrganizeMode, RunCompleted, RunStarted};
+use events::{Event, RunCompleted, RunStarted};
 use pipeline::{Pipeline, Settings, TallySnapshot, sources};
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{Config, Mode, XdgDefaults};
+use crate::config::{Config, XdgDefaults};
 use crate::sdnotify::Notifier;
 use crate::{ConfigArgs, logging};
 
@@ -102,10 +102,7 @@ pub fn run(args: &ConfigArgs, dry_run: bool, job: Job) -> Result<ExitCode> {
 pub(crate) fn settings(cfg: &Config) -> Result<Settings> {
     Ok(Settings {
         organized: cfg.organized.clone(),
-        mode: match cfg.mode {
-            Mode::Copy => OrganizeMode::Copy,
-            Mode::Move => OrganizeMode::Move,
-        },
+        mode: cfg.mode,
         template: organizer::Template::parse(&cfg.template)
             .map_err(|e| anyhow::anyhow!("key `template`: {e}"))?,
         duplicates: cfg.duplicates_dir(),
