@@ -79,3 +79,92 @@ fn dry_run_over_an_existing_catalog_leaves_every_byte_and_mtime_of_the_state_alo
         "the already organized file is not planned again: {run:?}"
     );
 }
+
+/// The plan's lines by kind: `organize` source → destination, and the other kinds' sources.
+fn parse_plan(stdout: &str) -> (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>) {
+    let (mut organize, mut dups, mut skips, mut fails) = (vec![], vec![], vec![], vec![]);
+    for line in stdout.lines() {
+        let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim_start();
+        match kind {
+            "organize" => {
+                let (src, dest) = rest.split_once(" -> ").unwrap();
+                organize.push((src.to_owned(), dest.to_owned()));
+            }
+            "duplicate" => dups.push(rest.split(" (same").next().unwrap().to_owned()),
+            "skip" => skips.push(rest.split(": ").next().unwrap().to_owned()),
+            "fail" => fails.push(rest.split(": ").next().unwrap().to_owned()),
+            _ => {}
+        }
+    }
+    (organize, dups, skips, fails)
+}
+
+#[test]
+fn a_dry_runs_plan_is_what_the_real_run_then_does_on_a_mixed_inbox() {
+    let env = Env::with(Opts {
+        mode: "move",
+        ..Opts::default()
+    });
+    let mut expected_files = 0;
+    for i in 0..4 {
+        env.put_file(
+            format!("trip/cam{i}.jpg"),
+            &media::camera_jpeg(&format!("mix {i}")),
+        );
+        env.put_file(
+            format!("sd/gen{i}.png"),
+            &media::stable_diffusion_png(&format!("mix {i}")),
+        );
+        env.put_file(
+            format!("mj/m{i}.png"),
+            &media::midjourney_png(&format!("mix {i}")),
+        );
+        env.put_file(format!("plain{i}.png"), &media::png(&format!("mix {i}")));
+        expected_files += 4;
+    }
+    let twin = media::camera_jpeg("mix twin");
+    env.put_file("twin/a.jpg", &twin);
+    env.put_file("twin/b.jpg", &twin);
+    env.put_file("notes.txt", b"not media\n");
+    env.put_file("broken.png", &media::fixture_bytes("media/truncated.png"));
+
+    let plan = env.scan(&["--dry-run"]).success();
+    let (organize, dups, skips, fails) = parse_plan(&plan.stdout);
+    assert_eq!(organize.len(), expected_files + 1, "{plan:?}");
+    assert_eq!(
+        (dups.len(), skips.len(), fails.len()),
+        (1, 1, 1),
+        "{plan:?}"
+    );
+    let contents: Vec<(String, Vec<u8>)> = organize
+        .iter()
+        .map(|(src, dest)| (dest.clone(), std::fs::read(src).unwrap()))
+        .collect();
+
+    let run = env.scan(&[]).success();
+    let s = run.summary();
+    assert_eq!(
+        (s.organized, s.duplicates, s.skipped, s.failed),
+        (organize.len() as u64, 1, 1, 1),
+        "{run:?}"
+    );
+    // Every planned destination now holds the planned file, and nothing else was organized.
+    for (dest, bytes) in &contents {
+        assert_eq!(
+            &std::fs::read(dest).unwrap_or_default(),
+            bytes,
+            "{dest} is not what the plan said"
+        );
+    }
+    assert_eq!(files_under(&env.organized).len(), organize.len());
+    // The planned duplicate went to the duplicates folder; skip and fail stayed in the inbox.
+    let dup_name = std::path::Path::new(&dups[0])
+        .file_name()
+        .unwrap()
+        .to_owned();
+    assert!(env.duplicates().join(&dup_name).exists(), "{run:?}");
+    for left in skips.iter().chain(&fails) {
+        assert!(std::path::Path::new(left).exists(), "{left} was moved");
+    }
+}

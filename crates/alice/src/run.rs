@@ -104,6 +104,10 @@ fn plan_line(item: &PlanItem) -> String {
         A::Duplicate { existing } => {
             format!("duplicate {p} (same content as {})", existing.display())
         }
+        A::SameFile { organized } => format!(
+            "finish    {p}: already organized as {}; only the move is finished",
+            organized.display()
+        ),
         A::Skip { reason } => format!("skip      {p}: {reason}"),
         A::Fail { error } => format!("fail      {p}: {error}"),
     }

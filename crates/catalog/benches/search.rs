@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use catalog::{Catalog, NewOp, OpKind, Placement, SearchQuery};
+use catalog::{Catalog, NewOp, OpKind, Placement, SearchQuery, Transfer};
 use criterion::{Criterion, criterion_group, criterion_main};
 use events::media::{AiInfo, AiSignal, AiSource, CaptureTime, MediaInfo, MediaType};
 
@@ -274,7 +274,7 @@ fn build(dir: &Path) -> Catalog {
                 kind: OpKind::Copy,
                 source: &src,
                 destination: &dest,
-                mode: "copy",
+                mode: Transfer::Copy,
             })
             .expect("begin op");
         cat.complete_placement(&Placement {

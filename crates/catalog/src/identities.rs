@@ -11,21 +11,8 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::{Catalog, Result, now_text, path_bytes, sql_u64, u64_sql};
 
-/// What identifies an unchanged file without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    /// Device id (`st_dev`).
-    pub dev: u64,
-    /// Inode number (`st_ino`).
-    pub ino: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
-    pub mtime_ns: i64,
-    /// Inode change time in nanoseconds since the Unix epoch: cannot be set from user space,
-    /// so a different file that reuses the inode, size and mtime still differs here.
-    pub ctime_ns: i64,
-}
+/// What identifies an unchanged file without reading it (the workspace's one identity type).
+pub use ::events::FileIdentity;
 
 /// A file whose content hash is known, for [`Catalog::remember_identities`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    Catalog, CatalogError, OpKind, OpState, Result, bytes_path, now_text, path_bytes, sql_u64,
+    Catalog, CatalogError, OpKind, OpState, Result, Transfer, bytes_path, now_text, path_bytes,
+    sql_u64,
 };
 
 /// A journal operation about to be carried out.
@@ -26,8 +27,8 @@ pub struct NewOp<'a> {
     pub source: &'a Path,
     /// The planned destination.
     pub destination: &'a Path,
-    /// How the file is transferred (the organizer's mode name, e.g. `copy`, `move`).
-    pub mode: &'a str,
+    /// How the file is transferred.
+    pub mode: Transfer,
 }
 
 /// A journal operation as stored.
@@ -43,8 +44,8 @@ pub struct OpRecord {
     pub source: PathBuf,
     /// The planned destination while pending; the final one once done.
     pub destination: PathBuf,
-    /// Transfer mode.
-    pub mode: String,
+    /// How the file was transferred.
+    pub mode: Transfer,
     /// Where the operation stands.
     pub state: OpState,
     /// When it was begun.
@@ -64,7 +65,7 @@ struct RawOp {
     kind: OpKind,
     source: Vec<u8>,
     destination: Vec<u8>,
-    mode: String,
+    mode: Transfer,
     state: OpState,
     created_at: String,
     finished_at: Option<String>,
@@ -217,6 +218,26 @@ impl Catalog {
                 .optional()
         })?;
         raw.map(|r| self.decode_op(r)).transpose()
+    }
+
+    /// True when the latest word on `asset_id` at `path` is an undo: a done `undo` operation
+    /// put (or left) the file at `path`, and no copy or move organized the asset since. The
+    /// pipeline treats such a file as handled, so an undo sticks instead of being redone by
+    /// the next scan.
+    pub fn undone_at(&self, asset_id: &str, path: &Path) -> Result<bool> {
+        self.read("checking for an undo", |c| {
+            c.prepare_cached(
+                "SELECT EXISTS (
+                     SELECT 1 FROM journal u
+                     WHERE u.asset_id = ?1 AND u.kind = 'undo' AND u.state = 'done'
+                       AND u.destination_path = ?2
+                       AND NOT EXISTS (
+                           SELECT 1 FROM journal o
+                           WHERE o.asset_id = ?1 AND o.kind IN ('copy', 'move')
+                             AND o.state = 'done' AND o.op_id > u.op_id))",
+            )?
+            .query_row(params![asset_id, path_bytes(path)], |r| r.get(0))
+        })
     }
 
     /// Marks a done operation undone. For a `copy` or `move`, the asset it organized is no

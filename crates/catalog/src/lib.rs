@@ -411,6 +411,28 @@ text_enum! {
 }
 
 text_enum! {
+    /// How a journal operation transfers its file (the `mode` column). Stored as the strings
+    /// earlier versions wrote, so old catalogs read unchanged.
+    Transfer, "transfer mode" {
+        /// The source stays; a verified copy is written.
+        Copy => "copy",
+        /// The source is removed once its verified copy (or rename) is durable.
+        Move => "move",
+        /// The undo of a copy: the organized copy is deleted, the source kept.
+        DeleteCopy => "delete-copy",
+    }
+}
+
+impl From<::events::OrganizeMode> for Transfer {
+    fn from(mode: ::events::OrganizeMode) -> Transfer {
+        match mode {
+            ::events::OrganizeMode::Copy => Transfer::Copy,
+            ::events::OrganizeMode::Move => Transfer::Move,
+        }
+    }
+}
+
+text_enum! {
     /// Where a journal operation stands.
     OpState, "operation state" {
         /// Begun: the file may or may not be at its destination yet.
@@ -450,6 +472,10 @@ mod tests {
         for k in OpKind::ALL {
             assert_eq!(k.as_str().parse::<OpKind>().unwrap(), *k);
         }
+        for t in Transfer::ALL {
+            assert_eq!(t.as_str().parse::<Transfer>().unwrap(), *t);
+        }
+        assert_eq!(Transfer::DeleteCopy.as_str(), "delete-copy");
         for s in OpState::ALL {
             assert_eq!(s.as_str().parse::<OpState>().unwrap(), *s);
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use catalog::{
     AssetStatus, AssetUpdate, Catalog, CatalogError, ContextKey, FileIdentity, KnownFile, NewEvent,
-    NewOp, OpKind, OpState, Placement, SCHEMA_VERSION,
+    NewOp, OpKind, OpState, Placement, SCHEMA_VERSION, Transfer,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
@@ -94,7 +94,7 @@ fn organize(cat: &Catalog, asset: &str, src: &Path, dest: &Path) -> i64 {
             kind: OpKind::Copy,
             source: src,
             destination: dest,
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     cat.complete_placement(&placement(op, asset, dest)).unwrap();
@@ -481,7 +481,7 @@ fn complete_placement_finishes_the_op_and_organizes_the_asset_together() {
             kind: OpKind::Move,
             source: &src,
             destination: planned,
-            mode: "move",
+            mode: Transfer::Move,
         })
         .unwrap();
     assert_eq!(cat.is_organized(&a).unwrap(), None);
@@ -534,7 +534,7 @@ fn a_refused_placement_changes_neither_the_op_nor_the_asset() {
             kind: OpKind::Copy,
             source: Path::new("/inbox/b.png"),
             destination: dest,
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     let err = cat
@@ -558,7 +558,7 @@ fn a_refused_placement_changes_neither_the_op_nor_the_asset() {
             kind: OpKind::Copy,
             source: Path::new("/inbox/a2.png"),
             destination: Path::new("/org/y.png"),
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     let err = cat
@@ -588,7 +588,7 @@ fn a_refused_placement_changes_neither_the_op_nor_the_asset() {
             kind: OpKind::Copy,
             source: Path::new("/inbox/c.png"),
             destination: Path::new("/org/c.png"),
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     cat.complete_placement(&placement(op_c, &c, Path::new("/org/c.png")))
@@ -610,7 +610,7 @@ fn an_op_begun_before_a_crash_is_pending_after_restart() {
             kind: OpKind::Move,
             source: Path::new("/inbox/a.png"),
             destination: planned,
-            mode: "move",
+            mode: Transfer::Move,
         })
         .unwrap()
         // Dropped without finish_op: the process "crashed" after the WAL commit.
@@ -669,7 +669,7 @@ fn last_ops_lists_recent_undoable_ops_and_undo_unorganizes() {
             kind: OpKind::Quarantine,
             source: Path::new("/inbox/bad.png"),
             destination: Path::new("/quarantine/bad.png"),
-            mode: "move",
+            mode: Transfer::Move,
         })
         .unwrap();
     let still_pending = cat
@@ -678,7 +678,7 @@ fn last_ops_lists_recent_undoable_ops_and_undo_unorganizes() {
             kind: OpKind::Copy,
             source: Path::new("/inbox/8.png"),
             destination: Path::new("/org/8.png"),
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     cat.finish_op(quarantine, Path::new("/quarantine/bad.png"))
@@ -694,11 +694,28 @@ fn last_ops_lists_recent_undoable_ops_and_undo_unorganizes() {
             kind: OpKind::Undo,
             source: Path::new("/org/3.png"),
             destination: Path::new("/inbox/3.png"),
-            mode: "move",
+            mode: Transfer::Move,
         })
         .unwrap();
+    assert!(
+        !cat.undone_at(&asset_id(3), Path::new("/inbox/3.png"))
+            .unwrap()
+    );
     cat.complete_undo(undo, ops[2], Path::new("/inbox/3.png"))
         .unwrap();
+    assert!(
+        cat.undone_at(&asset_id(3), Path::new("/inbox/3.png"))
+            .unwrap()
+    );
+    assert!(
+        !cat.undone_at(&asset_id(3), Path::new("/inbox/x.png"))
+            .unwrap()
+    );
+    assert!(
+        !cat.undone_at(&asset_id(2), Path::new("/inbox/2.png"))
+            .unwrap()
+    );
+    assert_eq!(cat.op(undo).unwrap().unwrap().mode, Transfer::Move);
     cat.mark_undone(quarantine).unwrap();
     cat.mark_undone(quarantine).unwrap();
 
@@ -736,6 +753,33 @@ fn last_ops_lists_recent_undoable_ops_and_undo_unorganizes() {
     );
     let err = cat.mark_undone(undo).unwrap_err();
     assert!(matches!(err, CatalogError::OpState { .. }), "{err:?}");
+}
+
+#[test]
+fn an_undo_stops_counting_once_the_asset_is_organized_again() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let (a, inbox) = (asset_id(1), Path::new("/inbox/1.png"));
+    let op = organize(&cat, &a, inbox, Path::new("/org/1.png"));
+    let undo = cat
+        .begin_op(&NewOp {
+            asset_id: &a,
+            kind: OpKind::Undo,
+            source: Path::new("/org/1.png"),
+            destination: inbox,
+            mode: Transfer::DeleteCopy,
+        })
+        .unwrap();
+    cat.complete_undo(undo, op, inbox).unwrap();
+    assert!(cat.undone_at(&a, inbox).unwrap());
+    assert_eq!(cat.op(undo).unwrap().unwrap().mode, Transfer::DeleteCopy);
+    organize(
+        &cat,
+        &a,
+        Path::new("/inbox/other.png"),
+        Path::new("/org/1b.png"),
+    );
+    assert!(!cat.undone_at(&a, inbox).unwrap());
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use catalog::{
     AssetStatus, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
+    Transfer,
 };
 use chrono::{FixedOffset, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, LoraRef, MediaInfo, MediaType};
@@ -91,7 +92,7 @@ fn organize_at(cat: &Catalog, spec: &Spec, src: PathBuf) -> String {
             kind: OpKind::Copy,
             source: &src,
             destination: &dest,
-            mode: "copy",
+            mode: Transfer::Copy,
         })
         .unwrap();
     let m = media(spec);

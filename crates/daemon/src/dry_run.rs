@@ -42,6 +42,8 @@ impl PlanSummary {
         match action {
             PlannedAction::Organize { .. } => self.organize += 1,
             PlannedAction::Duplicate { .. } => self.duplicates += 1,
+            // Already organized from this very path: nothing new (a move would finish).
+            PlannedAction::SameFile { .. } => {}
             PlannedAction::Skip { .. } => self.skipped += 1,
             PlannedAction::Fail { .. } => self.failed += 1,
         }
@@ -68,7 +70,9 @@ fn open_catalog(layout: &StateLayout) -> Result<Option<catalog::Catalog>> {
     }))
 }
 
-/// Plans every file in the inboxes; `on_item` gets each planned file as it is decided.
+/// Plans every file in the inboxes; `on_item` gets each planned file as it is decided. The
+/// decisions are the organizer stage's own ([`pipeline::Planner`]), so a dry run cannot
+/// disagree with the run that follows it.
 pub async fn dry_run(cfg: &Config, mut on_item: impl FnMut(&PlanItem)) -> Result<PlanSummary> {
     for inbox in &cfg.inboxes {
         if !inbox.is_dir() {
@@ -78,47 +82,23 @@ pub async fn dry_run(cfg: &Config, mut on_item: impl FnMut(&PlanItem)) -> Result
             )));
         }
     }
-    let catalog = open_catalog(&StateLayout::new(&cfg.state_dir))?.map(Arc::new);
+    let catalog = open_catalog(&StateLayout::new(&cfg.state_dir))?;
     let known = match &catalog {
         Some(c) => c.load_identities()?,
         None => Default::default(),
     };
-    let cache: Arc<dyn watcher::IdentityCache> = Arc::new(DryCache(
-        known
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    watcher::FileIdentity {
-                        dev: k.dev,
-                        ino: k.ino,
-                        size: k.size,
-                        mtime_ns: i128::from(k.mtime_ns),
-                        ctime_ns: i128::from(k.ctime_ns),
-                    },
-                    v,
-                )
-            })
-            .collect(),
-    ));
-    let mut planner = Planner {
-        settings: cfg.settings()?,
-        context: match &catalog {
-            Some(c) => c.context()?,
-            None => Default::default(),
-        },
-        catalog,
-        seen: HashMap::new(),
-        seqs: HashMap::new(),
-    };
-    let watcher = watcher::Watcher::new(cfg.watch_config(), cache)?.exclude(cfg.outputs());
+    let settings = cfg.settings()?;
+    let mut planner = pipeline::Planner::new(catalog.as_ref(), &settings)?;
+    let watcher = watcher::Watcher::new(cfg.watch_config(), Arc::new(DryCache(known)))?
+        .exclude(cfg.outputs());
     let (tx, mut rx) = mpsc::channel(256);
     let scan = tokio::spawn(async move { watcher.scan_once(&tx).await });
     let mut summary = PlanSummary {
-        uses_seq: planner.settings.template.uses_seq(),
+        uses_seq: planner.numbers_are_local(),
         ..PlanSummary::default()
     };
     while let Some(item) = rx.recv().await {
-        if let Some(planned) = planner.plan(item).await? {
+        if let Some(planned) = plan(&mut planner, item).await? {
             summary.count(&planned.action);
             on_item(&planned);
         }
@@ -127,96 +107,46 @@ pub async fn dry_run(cfg: &Config, mut on_item: impl FnMut(&PlanItem)) -> Result
     Ok(summary)
 }
 
-struct Planner {
-    settings: pipeline::Settings,
-    catalog: Option<Arc<catalog::Catalog>>,
-    context: catalog::CreativeContext,
-    seen: HashMap<String, PathBuf>,
-    seqs: HashMap<(String, String), u64>,
-}
-
-impl Planner {
-    async fn plan(&mut self, item: watcher::WatchItem) -> Result<Option<PlanItem>> {
-        let d = match item {
-            watcher::WatchItem::Discovered(d) => d,
-            watcher::WatchItem::Failed { path, error, .. } => {
-                return Ok(Some(PlanItem {
-                    path,
-                    action: PlannedAction::Fail { error },
-                }));
-            }
-            _ => return Ok(None),
-        };
-        let s = &self.settings;
-        if let Some(c) = &self.catalog {
-            if let Some(why) = pipeline::already_handled(c, &d.asset_id, &d.path, s.mode)? {
-                tracing::debug!(path = %d.path.display(), why, "already handled");
-                return Ok(None);
-            }
-            if let Some(existing) = c.is_organized(&d.asset_id)? {
-                return Ok(Some(PlanItem {
-                    path: d.path,
-                    action: PlannedAction::Duplicate { existing },
-                }));
-            }
+/// One watcher item through the planner: `None` for items that are not files, and for files
+/// an earlier run already handled.
+async fn plan(
+    planner: &mut pipeline::Planner<'_>,
+    item: watcher::WatchItem,
+) -> Result<Option<PlanItem>> {
+    let d = match item {
+        watcher::WatchItem::Discovered(d) => d,
+        watcher::WatchItem::Failed { path, error, .. } => {
+            let action = PlannedAction::Fail { error };
+            return Ok(Some(PlanItem { path, action }));
         }
-        let path = d.path.clone();
-        let ex = tokio::task::spawn_blocking(move || metadata::extract_path(&path)).await?;
-        let action = match ex {
-            Err(e) => PlannedAction::Fail {
-                error: e.to_string(),
-            },
-            Ok(ex) if ex.info.media_type == events::media::MediaType::Other => {
-                PlannedAction::Skip {
-                    reason: "not an image or video".into(),
-                }
-            }
-            Ok(ex) => match (ex.error, self.seen.get(&d.asset_id)) {
-                (Some(e), _) => PlannedAction::Fail {
-                    error: e.to_string(),
-                },
-                (None, Some(first)) => PlannedAction::Duplicate {
-                    existing: first.clone(),
-                },
-                (None, None) => {
-                    let project = d
-                        .project
-                        .clone()
-                        .or(self.context.active_project.clone())
-                        .unwrap_or_else(|| pipeline::UNCATEGORIZED.into());
-                    let source = events::source_label(&ex.info).to_owned();
-                    let seq = s.template.uses_seq().then(|| {
-                        let n = self.seqs.entry((project.clone(), source)).or_insert(0);
-                        *n += 1;
-                        *n
-                    });
-                    let rel = pipeline::plan_destination(
-                        &s.template,
-                        &ex.info,
-                        &project,
-                        d.path.file_name().unwrap_or_default(),
-                        &d.asset_id,
-                        d.mtime.into(),
-                        seq,
-                    )
-                    .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
-                    let destination = s.organized.join(rel);
-                    self.seen.insert(d.asset_id.clone(), destination.clone());
-                    PlannedAction::Organize { destination }
-                }
-            },
-        };
-        Ok(Some(PlanItem {
-            path: d.path,
-            action,
-        }))
+        _ => return Ok(None),
+    };
+    if let Some(why) = planner.already_handled(&d.asset_id, &d.path)? {
+        tracing::debug!(path = %d.path.display(), why, "already handled");
+        return Ok(None);
     }
+    let path = d.path.clone();
+    let action = match tokio::task::spawn_blocking(move || metadata::extract_path(&path)).await? {
+        Err(e) => PlannedAction::Fail {
+            error: format!("cannot read {}: {e}", d.path.display()),
+        },
+        Ok(ex) => {
+            let error = ex.error.map(|e| e.to_string());
+            planner
+                .plan(&d, &ex.info, error.as_deref())
+                .map_err(|e| Error::Config(e.to_string()))?
+        }
+    };
+    Ok(Some(PlanItem {
+        path: d.path,
+        action,
+    }))
 }
 
-struct DryCache(HashMap<watcher::FileIdentity, String>);
+struct DryCache(HashMap<events::FileIdentity, String>);
 
 impl watcher::IdentityCache for DryCache {
-    fn lookup(&self, id: &watcher::FileIdentity) -> Option<String> {
+    fn lookup(&self, id: &events::FileIdentity) -> Option<String> {
         self.0.get(id).cloned()
     }
 }

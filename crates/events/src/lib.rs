@@ -12,13 +12,17 @@
 //!
 //! This crate does no I/O.
 
+mod identity;
 pub mod media;
+mod mode;
 pub mod path;
 pub mod payload;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use identity::FileIdentity;
+pub use mode::{OrganizeMode, UnknownMode};
 pub use payload::*;
 
 /// CloudEvents spec version written in every envelope.
@@ -63,7 +67,17 @@ impl Category {
 }
 
 macro_rules! payloads {
-    ($( $variant:ident ( $ty:ty ) = $name:literal ),* $(,)?) => {
+    ($( $variant:ident ( $ty:ty ) = $constant:ident = $name:literal ),* $(,)?) => {
+        /// Every known event `type` string as a constant: match and filter on these, never on
+        /// a spelled-out string. Generated with [`Payload`] from one list, so they cannot
+        /// drift apart.
+        pub mod types {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                pub const $constant: &str = $name;
+            )*
+        }
+
         /// The `data` of an event, typed by its `type`.
         // Events travel behind an `Arc` on the bus, so the size spread between variants costs
         // nothing per delivery; boxing would only add allocations.
@@ -120,22 +134,22 @@ macro_rules! payloads {
 }
 
 payloads! {
-    AssetDiscovered(AssetDiscovered) = "alice.asset.discovered.v1",
-    MetadataExtracted(MetadataExtracted) = "alice.asset.metadata_extracted.v1",
-    AssetOrganized(AssetOrganized) = "alice.asset.organized.v1",
-    AssetDuplicate(AssetDuplicate) = "alice.asset.duplicate.v1",
-    AssetSkipped(AssetSkipped) = "alice.asset.skipped.v1",
-    AssetFailed(AssetFailed) = "alice.asset.failed.v1",
-    AssetRemoved(AssetRemoved) = "alice.asset.removed.v1",
-    RunStarted(RunStarted) = "alice.workflow.run_started.v1",
-    ScanStarted(ScanStarted) = "alice.workflow.scan_started.v1",
-    StageChanged(StageChanged) = "alice.workflow.stage_changed.v1",
-    RunCompleted(RunCompleted) = "alice.workflow.completed.v1",
-    RunFailed(RunFailed) = "alice.workflow.failed.v1",
-    DeadLettered(DeadLettered) = "alice.workflow.dead_lettered.v1",
-    ProjectCreated(ProjectCreated) = "alice.creative.project_created.v1",
-    StyleChosen(StyleChosen) = "alice.creative.style_chosen.v1",
-    ContextUpdated(ContextUpdated) = "alice.creative.context_updated.v1",
+    AssetDiscovered(AssetDiscovered) = ASSET_DISCOVERED = "alice.asset.discovered.v1",
+    MetadataExtracted(MetadataExtracted) = METADATA_EXTRACTED = "alice.asset.metadata_extracted.v1",
+    AssetOrganized(AssetOrganized) = ASSET_ORGANIZED = "alice.asset.organized.v1",
+    AssetDuplicate(AssetDuplicate) = ASSET_DUPLICATE = "alice.asset.duplicate.v1",
+    AssetSkipped(AssetSkipped) = ASSET_SKIPPED = "alice.asset.skipped.v1",
+    AssetFailed(AssetFailed) = ASSET_FAILED = "alice.asset.failed.v1",
+    AssetRemoved(AssetRemoved) = ASSET_REMOVED = "alice.asset.removed.v1",
+    RunStarted(RunStarted) = RUN_STARTED = "alice.workflow.run_started.v1",
+    ScanStarted(ScanStarted) = SCAN_STARTED = "alice.workflow.scan_started.v1",
+    StageChanged(StageChanged) = STAGE_CHANGED = "alice.workflow.stage_changed.v1",
+    RunCompleted(RunCompleted) = RUN_COMPLETED = "alice.workflow.completed.v1",
+    RunFailed(RunFailed) = RUN_FAILED = "alice.workflow.failed.v1",
+    DeadLettered(DeadLettered) = DEAD_LETTERED = "alice.workflow.dead_lettered.v1",
+    ProjectCreated(ProjectCreated) = PROJECT_CREATED = "alice.creative.project_created.v1",
+    StyleChosen(StyleChosen) = STYLE_CHOSEN = "alice.creative.style_chosen.v1",
+    ContextUpdated(ContextUpdated) = CONTEXT_UPDATED = "alice.creative.context_updated.v1",
 }
 
 impl Payload {
@@ -388,6 +402,46 @@ mod tests {
         // and it is written back unchanged
         let again = Event::from_json(&ev.to_json()).unwrap();
         assert_eq!(again.payload, ev.payload);
+    }
+
+    #[test]
+    fn type_constants_name_each_variant_and_pin_the_wire_names() {
+        // The constants are the public contract (docs/events.md): pinned here by hand.
+        let pinned = [
+            (types::ASSET_DISCOVERED, "alice.asset.discovered.v1"),
+            (
+                types::METADATA_EXTRACTED,
+                "alice.asset.metadata_extracted.v1",
+            ),
+            (types::ASSET_ORGANIZED, "alice.asset.organized.v1"),
+            (types::ASSET_DUPLICATE, "alice.asset.duplicate.v1"),
+            (types::ASSET_SKIPPED, "alice.asset.skipped.v1"),
+            (types::ASSET_FAILED, "alice.asset.failed.v1"),
+            (types::ASSET_REMOVED, "alice.asset.removed.v1"),
+            (types::RUN_STARTED, "alice.workflow.run_started.v1"),
+            (types::SCAN_STARTED, "alice.workflow.scan_started.v1"),
+            (types::STAGE_CHANGED, "alice.workflow.stage_changed.v1"),
+            (types::RUN_COMPLETED, "alice.workflow.completed.v1"),
+            (types::RUN_FAILED, "alice.workflow.failed.v1"),
+            (types::DEAD_LETTERED, "alice.workflow.dead_lettered.v1"),
+            (types::PROJECT_CREATED, "alice.creative.project_created.v1"),
+            (types::STYLE_CHOSEN, "alice.creative.style_chosen.v1"),
+            (types::CONTEXT_UPDATED, "alice.creative.context_updated.v1"),
+        ];
+        let constants: Vec<&str> = pinned.iter().map(|(c, _)| *c).collect();
+        assert_eq!(constants, Payload::KNOWN_TYPES);
+        for (constant, wire) in pinned {
+            assert_eq!(constant, wire);
+        }
+        // A payload built in code reports its constant.
+        let p = Payload::from(discovered("/a".into()));
+        assert_eq!(p.type_name(), types::ASSET_DISCOVERED);
+        let s = Payload::from(AssetSkipped {
+            asset_id: "a".into(),
+            path: "/a".into(),
+            reason: "r".into(),
+        });
+        assert_eq!(s.type_name(), types::ASSET_SKIPPED);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::OrganizeMode;
 use crate::media::{AiSource, MediaInfo, MediaType};
 
 /// How a file was discovered.
@@ -20,16 +21,6 @@ pub enum DiscoveryKind {
     Watch,
     /// Named explicitly by a user command.
     Manual,
-}
-
-/// Copy or move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrganizeMode {
-    /// The inbox file stays; a verified copy is placed in the organized tree.
-    Copy,
-    /// The inbox file is removed once its verified copy (or rename) is durable.
-    Move,
 }
 
 // ----- asset events ------------------------------------------------------------------------

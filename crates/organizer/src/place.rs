@@ -74,33 +74,9 @@ pub enum Outcome {
 }
 
 /// Which file a placement was made from: enough to recognise it later (at removal) even if
-/// the inbox path meanwhile holds another file. Plain numbers, so the caller can journal it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    /// Device number (`st_dev`).
-    pub dev: u64,
-    /// Inode number (`st_ino`).
-    pub ino: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, seconds since the epoch.
-    pub mtime_sec: i64,
-    /// Modification time, nanoseconds part.
-    pub mtime_nsec: i64,
-}
-
-impl FileIdentity {
-    /// The identity of a file from its metadata.
-    pub fn of(meta: &Metadata) -> FileIdentity {
-        FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime_sec: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        }
-    }
-}
+/// the inbox path meanwhile holds another file. Compared with
+/// [`FileIdentity::same_content_stamp`]: placing changes the source's ctime.
+pub use events::FileIdentity;
 
 /// The result of [`place`]: journal it before calling [`remove_source`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +197,7 @@ pub fn place_beneath(req: &PlaceBeneath<'_>) -> Result<Placement, OrganizeError>
             ),
         ));
     }
-    let identity = FileIdentity::of(&src_meta);
+    let identity = FileIdentity::from_metadata(&src_meta);
     let dest_dir = ensure_folders(req.dest_root, folder)?;
     let mut known_different = HashSet::new();
     if let Some(existing) = scan_for_identical(
@@ -347,7 +323,9 @@ fn move_by_rename(
         .stat(source.name)
         .map_err(|e| read_source_err(req.source, e))?;
     let during = src.metadata().map_err(|e| read_source_err(req.source, e))?;
-    if FileIdentity::of(&now) != *identity || FileIdentity::of(&during) != *identity {
+    if !FileIdentity::from_metadata(&now).same_content_stamp(identity)
+        || !FileIdentity::from_metadata(&during).same_content_stamp(identity)
+    {
         return Err(source_changed(
             req.source,
             "modified or replaced during placement".into(),
@@ -393,7 +371,7 @@ fn check_moved_in(
     identity: &FileIdentity,
 ) -> Result<(), OrganizeError> {
     let arrived = dir.stat(name).map_err(|e| read_source_err(req.source, e))?;
-    if arrived.is_file() && FileIdentity::of(&arrived) == *identity {
+    if arrived.is_file() && FileIdentity::from_metadata(&arrived).same_content_stamp(identity) {
         return Ok(());
     }
     if let Err(e) = dir.rename_noreplace(name, &source.dir, source.name) {

@@ -63,7 +63,9 @@ pub fn remove_source_beneath(
         }
         Err(e) => return Err(src_err(e)),
     };
-    if !src_meta.is_file() || FileIdentity::of(&src_meta) != placement.source_identity {
+    if !src_meta.is_file()
+        || !FileIdentity::from_metadata(&src_meta).same_content_stamp(&placement.source_identity)
+    {
         tracing::info!(
             source = %source.display(),
             "source path holds a different file than the one placed; left alone"

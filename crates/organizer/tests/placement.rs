@@ -130,7 +130,10 @@ fn copy_places_a_verified_copy_and_leaves_the_source_untouched() {
     assert_eq!(after.modified().unwrap(), before.modified().unwrap());
     assert_eq!(after.ino(), before.ino());
     assert_eq!(after.mode(), before.mode());
-    assert_eq!(p.source_identity, organizer::FileIdentity::of(&before));
+    assert_eq!(
+        p.source_identity,
+        organizer::FileIdentity::from_metadata(&before)
+    );
 
     let dest = fs::metadata(&p.destination).unwrap();
     assert_eq!(dest.modified().unwrap(), mtime);

@@ -12,31 +12,58 @@
 //! Each stage only reacts to events and publishes events; the crates it calls (metadata,
 //! organizer, catalog) know nothing of the bus. Every handler is idempotent: an event seen twice
 //! (retry, replay) leaves the same end state.
+//!
+//! Layout:
+//! - `intake`: watcher items to discoveries, the identity cache, [`already_handled`].
+//! - `extract`, `organize`, `record`: the metadata, organizer and catalog stages; `ctx` is
+//!   what they share (settings, catalog calls off the runtime, publishing).
+//! - [`decide`]: the organizer's decisions as pure functions; `plan`: destinations and the
+//!   read-only [`Planner`] dry runs use, so a dry run decides exactly as the stage does.
+//! - `transfer`: the one journaled placement ([`place_journaled`]); [`undo`]: its reverse.
+//! - `stage`: stages by name and one delivery's handling; `gate`: the exactly-once gate;
+//!   `tally`: outcome counters; `recover`: start-up recovery; `writer`: group commit.
+//! - `error`: [`PipelineError`], split into critical and recoverable.
 
-mod handlers;
+mod ctx;
+pub mod decide;
+mod error;
+mod extract;
+mod gate;
+mod intake;
+mod organize;
 mod plan;
 mod ratelimit;
 mod recent;
+mod record;
 mod recover;
 mod stage;
 mod tally;
+mod transfer;
+pub mod undo;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use bus::{Bus, Filter, SubscriberOptions};
 use catalog::Catalog;
-use events::{Event, OrganizeMode};
+use events::{Event, OrganizeMode, types};
 use organizer::Template;
 
-pub use handlers::{UNCATEGORIZED, already_handled};
-pub use plan::{PlannedAction, plan_destination};
+use crate::ctx::Ctx;
+
+pub use decide::{Decision, KnownOrganized, UNCATEGORIZED};
+pub use error::PipelineError;
+pub use intake::already_handled;
+pub use plan::{
+    OrganizedCopy, PlanError, PlannedAction, Planner, organized_copy, plan_destination,
+};
 pub use recover::RecoveryReport;
-pub use stage::{Handled, Stage};
+pub use stage::{Handled, Stage, UnknownStage};
 pub use tally::{Tally, TallySnapshot};
+pub use transfer::{TransferError, TransferRequest, place_journaled};
+pub use undo::{UndoError, Undone, undo_op};
 
 /// An event as it travels on the bus: shared, never copied.
 #[derive(Clone, Debug)]
@@ -79,56 +106,6 @@ pub struct Settings {
     pub quarantine: Option<PathBuf>,
 }
 
-/// Failures of the pipeline as a whole (not of one file: those are events).
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// The catalog failed.
-    #[error(transparent)]
-    Catalog(#[from] catalog::CatalogError),
-    /// A subscriber could not be registered.
-    #[error("cannot start subscriber: {0}")]
-    Subscribe(#[from] bus::SubscribeError),
-    /// The bus is shut down.
-    #[error("the event bus is shut down")]
-    Closed,
-    /// A blocking task panicked.
-    #[error("internal task failed: {0}")]
-    Join(String),
-    /// An output event was not taken by every subscriber (with `confirm_outputs`).
-    #[error("an event was not recorded by every subscriber (the Redis writer?): {0}")]
-    NotDelivered(String),
-}
-
-pub(crate) struct Inner {
-    pub(crate) bus: EventBus,
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) settings: RwLock<Arc<Settings>>,
-    pub(crate) tally: Tally,
-    pub(crate) identities: Mutex<HashMap<watcher::FileIdentity, String>>,
-    /// Identities learned since the last flush to the catalog. Losing them in a crash only
-    /// costs a rehash, so they are written in batches rather than one fsync per file.
-    pub(crate) unsaved_identities: Mutex<Vec<catalog::KnownFile>>,
-    pub(crate) writer: writer::EventWriter,
-    pub(crate) log_limit: ratelimit::LogLimiter,
-    /// Whether stages record what they consumed (events may also arrive from Redis).
-    pub(crate) track_consumed: bool,
-    pub(crate) gates: stage::Gates,
-    pub(crate) done: stage::Done,
-    /// Handlers wait for every subscriber to take what they publish.
-    pub(crate) confirm_outputs: bool,
-    /// The catalog stage runs here, so outcomes are counted here: only then does a discovery
-    /// read from Redis start a pipeline in the tally.
-    pub(crate) counts_outcomes: bool,
-    /// The metadata stage runs here and may see a discovery twice (bus and Redis): the
-    /// tally remembers which discoveries it published until their metadata step runs.
-    pub(crate) tracks_discoveries: bool,
-    /// Ids of events published on this process's bus recently (with `track_consumed`), to
-    /// tell them from events other processes wrote to the stream.
-    pub(crate) published: Arc<Mutex<recent::RecentIds>>,
-    /// Called once for each event another process wrote (see [`Pipeline::on_foreign_event`]).
-    pub(crate) foreign: RwLock<Vec<ForeignListener>>,
-}
-
 /// A callback for events that reach this process only through the stream.
 pub type ForeignListener = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -156,6 +133,20 @@ impl Default for PipelineOptions {
             track_consumed: false,
             confirm_outputs: false,
         }
+    }
+}
+
+impl PipelineOptions {
+    /// The catalog stage runs here, so outcomes are counted here: only then does a discovery
+    /// read from Redis start a pipeline in the tally.
+    pub fn counts_outcomes(&self) -> bool {
+        self.in_process.contains(&Stage::Catalog)
+    }
+
+    /// The metadata stage runs here and may see a discovery twice (bus and Redis): the tally
+    /// remembers which discoveries it published until their metadata step runs.
+    pub fn tracks_discoveries(&self) -> bool {
+        self.track_consumed && self.in_process.contains(&Stage::Metadata)
     }
 }
 
@@ -227,7 +218,7 @@ pub fn shard_of(event: &Event) -> usize {
 /// The running pipeline. Cheap to clone.
 #[derive(Clone)]
 pub struct Pipeline {
-    inner: Arc<Inner>,
+    ctx: Arc<Ctx>,
 }
 
 /// Event sources, as CloudEvents `source` attributes.
@@ -276,162 +267,107 @@ impl Pipeline {
         options: PipelineOptions,
         sinks: impl FnOnce(&EventBus) -> Result<(), PipelineError>,
     ) -> Result<Pipeline, PipelineError> {
-        let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
-        let sink_slot = bus_slot.clone();
         let published: Arc<Mutex<recent::RecentIds>> = Arc::default();
-        let sink_published = published.clone();
-        let bus = Bus::<Msg>::builder()
-            .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
-                // The sink runs on the failing subscriber's task: publish from a new task so
-                // a full queue can never wait on the subscriber that is reporting.
-                if let Some(bus) = sink_slot.get().cloned() {
-                    let mut event = dl.message.0.follow(
-                        sources::BUS,
-                        events::DeadLettered {
-                            subscriber: dl.subscriber.clone(),
-                            event_id: dl.message.0.id.clone(),
-                            event_type: dl.message.0.type_name().to_owned(),
-                            error: dl.error.clone(),
-                            attempts: dl.attempts,
-                        },
-                    );
-                    // About the same asset: its shard, its tally entry.
-                    event.subject = dl.message.0.subject.clone();
-                    if let Ok(mut p) = sink_published.lock() {
-                        p.insert(&event.id);
-                    }
-                    tokio::spawn(async move {
-                        if bus.publish(event.into()).await.is_err() {
-                            tracing::debug!(
-                                "bus closed before a dead letter could be announced; it was logged"
-                            );
-                        }
-                    });
-                }
-            })
-            .build();
-        let _ = bus_slot.set(bus.clone());
+        let bus = build_bus(published.clone());
         sinks(&bus)?;
 
         let cat = catalog.clone();
         let known = tokio::task::spawn_blocking(move || cat.load_identities())
             .await
-            .map_err(|e| PipelineError::Join(e.to_string()))??;
-        let identities = known
-            .into_iter()
-            .map(|(id, asset)| {
-                (
-                    watcher::FileIdentity {
-                        dev: id.dev,
-                        ino: id.ino,
-                        size: id.size,
-                        mtime_ns: i128::from(id.mtime_ns),
-                        ctime_ns: i128::from(id.ctime_ns),
-                    },
-                    asset,
-                )
-            })
-            .collect();
-
-        let inner = Arc::new(Inner {
+            .map_err(PipelineError::join)??;
+        let ctx = Arc::new(Ctx {
             bus: bus.clone(),
             writer: writer::EventWriter::start(catalog.clone()),
-            unsaved_identities: Mutex::new(Vec::new()),
             log_limit: ratelimit::LogLimiter::default(),
             catalog,
             settings: RwLock::new(Arc::new(settings)),
             tally: Tally::default(),
-            identities: Mutex::new(identities),
-            track_consumed: options.track_consumed,
-            confirm_outputs: options.confirm_outputs,
-            counts_outcomes: options.in_process.contains(&Stage::Catalog),
-            tracks_discoveries: options.track_consumed
-                && options.in_process.contains(&Stage::Metadata),
+            identities: intake::IdentityMemory::new(known),
+            options: options.clone(),
             published,
             foreign: RwLock::new(Vec::new()),
-            gates: Default::default(),
-            done: stage::Done::default(),
+            gate: gate::OnceGate::default(),
         });
 
         // Catalog first: an event is queued for the record before any stage reacts to it.
         for st in [Stage::Catalog, Stage::Metadata, Stage::Organizer] {
             if options.in_process.contains(&st) {
-                subscribe_sharded(
-                    &bus,
-                    &inner,
-                    st.name(),
-                    st.filter(),
-                    move |i, m| async move { stage::handle_once(&i, st, m, false).await.map(|_| ()) },
-                )?;
+                subscribe_sharded(&bus, &ctx, st.name(), st.filter(), move |c, m| async move {
+                    stage::handle_once(&c, st, m, false)
+                        .await
+                        .map(|_| ())
+                        .map_err(bus::HandlerError::from)
+                })?;
             }
         }
-        let options = SubscriberOptions::default();
-        let i = inner.clone();
+        let c = ctx.clone();
         bus.subscribe_with(
             "tally",
             Filter::types(
                 tally::OUTCOME_TYPES
                     .iter()
                     .copied()
-                    .chain(["alice.workflow.dead_lettered.v1"]),
+                    .chain([types::DEAD_LETTERED]),
             ),
-            options,
+            SubscriberOptions::default(),
             move |m: Msg| {
-                let i = i.clone();
+                let c = c.clone();
                 async move {
-                    i.tally.count(&m.0);
+                    c.tally.count(&m.0);
                     Ok(())
                 }
             },
         )?;
-        Ok(Pipeline { inner })
+        Ok(Pipeline { ctx })
     }
 
     /// Hands `stage` an event read from its Redis consumer group. Returns once the effect is
     /// durable (acknowledge the entry then) or the event turned out to be handled already or
     /// not for this stage (acknowledge too); an error means "not handled, deliver again".
-    pub async fn handle_delivered(&self, stage: Stage, event: Event) -> Result<Handled, String> {
-        stage::handle_once(&self.inner, stage, stage::msg(event), true)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn handle_delivered(
+        &self,
+        stage: Stage,
+        event: Event,
+    ) -> Result<Handled, PipelineError> {
+        stage::handle_once(&self.ctx, stage, Msg::from(event), true).await
     }
 
     /// The bus, for publishing workflow events and observing.
     pub fn bus(&self) -> &EventBus {
-        &self.inner.bus
+        &self.ctx.bus
     }
 
     /// The catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.inner.catalog
+        &self.ctx.catalog
     }
 
     /// Outcome counters.
     pub fn tally(&self) -> TallySnapshot {
-        self.inner.tally.snapshot()
+        self.ctx.tally.snapshot()
     }
 
     /// Replaces the settings; applies to files discovered from now on.
     pub fn update_settings(&self, settings: Settings) {
-        if let Ok(mut s) = self.inner.settings.write() {
+        if let Ok(mut s) = self.ctx.settings.write() {
             *s = Arc::new(settings);
         }
     }
 
     /// The current settings.
     pub fn settings(&self) -> Arc<Settings> {
-        handlers::settings(&self.inner)
+        self.ctx.settings()
     }
 
     /// An identity cache for the watcher: in memory, loaded from the catalog at start and
     /// kept current as files are discovered.
     pub fn identity_cache(&self) -> Arc<dyn watcher::IdentityCache> {
-        Arc::new(IdentityView(self.inner.clone()))
+        Arc::new(IdentityView(self.ctx.clone()))
     }
 
     /// Publishes an event.
     pub async fn publish(&self, event: Event) -> Result<(), PipelineError> {
-        handlers::publish(&self.inner, event).await
+        self.ctx.publish(event).await
     }
 
     /// Calls `listener` once for every event that reaches this process only through the Redis
@@ -439,7 +375,7 @@ impl Pipeline {
     /// published here reach bus subscribers instead: a subscriber plus this listener sees
     /// every event once (the metrics do so).
     pub fn on_foreign_event(&self, listener: ForeignListener) {
-        if let Ok(mut l) = self.inner.foreign.write() {
+        if let Ok(mut l) = self.ctx.foreign.write() {
             l.push(listener);
         }
     }
@@ -448,37 +384,76 @@ impl Pipeline {
     /// at the same path, with a final outcome) are not published again, so a second scan
     /// changes nothing. Returns how many asset pipelines were started.
     pub async fn ingest(&self, items: Vec<watcher::WatchItem>) -> Result<usize, PipelineError> {
-        handlers::ingest(&self.inner, items).await
+        intake::ingest(&self.ctx, items).await
     }
 
     /// Waits until every asset pipeline started so far has reached an outcome.
     pub async fn wait_idle(&self) {
-        self.inner.tally.wait_idle().await
+        self.ctx.tally.wait_idle().await
     }
 
     /// Resolves operations a crash left pending in the journal. Run before watching.
     pub async fn recover(&self) -> Result<RecoveryReport, PipelineError> {
-        recover::recover(&self.inner).await
+        recover::recover(&self.ctx).await
     }
 
     /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
-        let report = self.inner.bus.shutdown(deadline).await;
-        self.inner.log_limit.flush();
-        if let Err(e) = handlers::flush_identities(&self.inner).await {
+        let report = self.ctx.bus.shutdown(deadline).await;
+        self.ctx.log_limit.flush();
+        if let Err(e) = intake::flush_identities(&self.ctx).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
         }
-        if let Err(e) = handlers::db(&self.inner, |c| c.checkpoint()).await {
+        if let Err(e) = self.ctx.db(|c| c.checkpoint()).await {
             tracing::warn!(error = %e, "cannot checkpoint the catalog; it stays correct, its -wal file just stays large");
         }
         report
     }
 }
 
-struct IdentityView(Arc<Inner>);
+/// The bus, with a dead-letter sink that announces each dead letter as a `DeadLettered`
+/// event (noted in `published` as this process's own).
+fn build_bus(published: Arc<Mutex<recent::RecentIds>>) -> EventBus {
+    let bus_slot: Arc<OnceLock<EventBus>> = Arc::new(OnceLock::new());
+    let sink_slot = bus_slot.clone();
+    let bus = Bus::<Msg>::builder()
+        .dead_letter_sink(move |dl: bus::DeadLetter<Msg>| {
+            // The sink runs on the failing subscriber's task: publish from a new task so a
+            // full queue can never wait on the subscriber that is reporting.
+            if let Some(bus) = sink_slot.get().cloned() {
+                let mut event = dl.message.0.follow(
+                    sources::BUS,
+                    events::DeadLettered {
+                        subscriber: dl.subscriber.clone(),
+                        event_id: dl.message.0.id.clone(),
+                        event_type: dl.message.0.type_name().to_owned(),
+                        error: dl.error.clone(),
+                        attempts: dl.attempts,
+                    },
+                );
+                // About the same asset: its shard, its tally entry.
+                event.subject = dl.message.0.subject.clone();
+                if let Ok(mut p) = published.lock() {
+                    p.insert(&event.id);
+                }
+                tokio::spawn(async move {
+                    if bus.publish(event.into()).await.is_err() {
+                        tracing::debug!(
+                            "bus closed before a dead letter could be announced; it was logged"
+                        );
+                    }
+                });
+            }
+        })
+        .build();
+    let _ = bus_slot.set(bus.clone());
+    bus
+}
+
+struct IdentityView(Arc<Ctx>);
 
 impl watcher::IdentityCache for IdentityView {
-    fn lookup(&self, id: &watcher::FileIdentity) -> Option<String> {
-        self.0.identities.lock().ok()?.get(id).cloned()
+    fn lookup(&self, id: &events::FileIdentity) -> Option<String> {
+        self.0.identities.lookup(id)
     }
 }

@@ -1,36 +1,18 @@
-//! Where a file goes: shared by the organizer stage and `alice scan --dry-run`.
+//! Where a file goes and what becomes of it, with read-only lookups: shared by the organizer
+//! stage and `alice scan --dry-run` ([`Planner`]). The decisions themselves are in
+//! [`crate::decide`].
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use catalog::{AssetStatus, Catalog, CatalogError};
 use chrono::{DateTime, Local, Utc};
 use events::media::MediaInfo;
 use organizer::{PlanVars, Template, TemplateError};
 
-/// What the organizer would do with one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlannedAction {
-    /// Place it at this path (absolute, before collision renaming).
-    Organize {
-        /// Planned destination.
-        destination: PathBuf,
-    },
-    /// Same content is already organized there.
-    Duplicate {
-        /// The organized copy.
-        existing: PathBuf,
-    },
-    /// Not media; left in place.
-    Skip {
-        /// Why.
-        reason: String,
-    },
-    /// Recognized media that cannot be read; left in place (or quarantined).
-    Fail {
-        /// Why.
-        error: String,
-    },
-}
+use crate::Settings;
+use crate::decide::{self, Decision, KnownOrganized};
 
 /// The destination of a file relative to the organized root, from the template.
 ///
@@ -59,4 +41,186 @@ pub fn plan_destination(
         camera: camera.as_deref(),
         seq,
     })
+}
+
+/// What the catalog knows of an asset's organized copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrganizedCopy {
+    /// The asset is not organized.
+    None,
+    /// Organized, and the copy is still there with its recorded size.
+    Present(KnownOrganized),
+    /// Organized, but the copy was deleted or changed since: the content is organized again
+    /// rather than called a duplicate of something that is gone.
+    Gone(PathBuf),
+}
+
+/// Looks up the organized copy of `asset_id`: a catalog read and a `stat`, nothing written.
+pub fn organized_copy(c: &Catalog, asset_id: &str) -> Result<OrganizedCopy, CatalogError> {
+    let Some(rec) = c.asset(asset_id)? else {
+        return Ok(OrganizedCopy::None);
+    };
+    let Some(organized) = rec
+        .organized_path
+        .filter(|_| rec.status == AssetStatus::Organized)
+    else {
+        return Ok(OrganizedCopy::None);
+    };
+    let there =
+        std::fs::symlink_metadata(&organized).is_ok_and(|m| m.is_file() && m.len() == rec.size);
+    Ok(if there {
+        OrganizedCopy::Present(KnownOrganized {
+            original: rec.original_path,
+            organized,
+        })
+    } else {
+        OrganizedCopy::Gone(organized)
+    })
+}
+
+/// What the organizer would do with one file (a [`Decision`] with its destination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedAction {
+    /// Place it at this path (absolute, before collision renaming).
+    Organize {
+        /// Planned destination.
+        destination: PathBuf,
+    },
+    /// This very file is already organized there (move mode: its source would be removed).
+    SameFile {
+        /// The organized copy.
+        organized: PathBuf,
+    },
+    /// Same content is already organized there (or earlier in this plan).
+    Duplicate {
+        /// The organized copy.
+        existing: PathBuf,
+    },
+    /// Not media; left in place.
+    Skip {
+        /// Why.
+        reason: String,
+    },
+    /// Recognized media that cannot be read; left in place (or quarantined).
+    Fail {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Why a file cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading the catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The template cannot render this file's destination.
+    #[error("key `template`: {0}")]
+    Template(#[from] TemplateError),
+}
+
+/// Plans files the way the organizer stage decides them, without side effects: the catalog
+/// is only read, sequence numbers count from 1 within the plan, and content seen earlier in
+/// the plan counts as organized there. For `alice scan --dry-run`.
+pub struct Planner<'c> {
+    catalog: Option<&'c Catalog>,
+    settings: Settings,
+    active_project: Option<String>,
+    seen: HashMap<String, KnownOrganized>,
+    seqs: HashMap<(String, String), u64>,
+}
+
+impl<'c> Planner<'c> {
+    /// A plan over `catalog` (none: the daemon never ran) with `settings`.
+    pub fn new(catalog: Option<&'c Catalog>, settings: &Settings) -> Result<Self, CatalogError> {
+        let active_project = match catalog {
+            Some(c) => c.context()?.active_project,
+            None => None,
+        };
+        Ok(Planner {
+            catalog,
+            settings: settings.clone(),
+            active_project,
+            seen: HashMap::new(),
+            seqs: HashMap::new(),
+        })
+    }
+
+    /// Why the file needs nothing (see [`crate::already_handled`]); `None` without a catalog.
+    pub fn already_handled(
+        &self,
+        asset_id: &str,
+        path: &Path,
+    ) -> Result<Option<&'static str>, CatalogError> {
+        match self.catalog {
+            Some(c) => crate::already_handled(c, asset_id, path, self.settings.mode),
+            None => Ok(None),
+        }
+    }
+
+    /// True when sequence numbers in this plan are counted from 1 for the plan only.
+    pub fn numbers_are_local(&self) -> bool {
+        self.settings.template.uses_seq()
+    }
+
+    /// What the organizer would do with `file`, whose metadata reader returned `media` (and
+    /// `error` for unreadable media).
+    pub fn plan(
+        &mut self,
+        file: &watcher::Discovered,
+        media: &MediaInfo,
+        error: Option<&str>,
+    ) -> Result<PlannedAction, PlanError> {
+        let known = match self.catalog {
+            Some(c) => match organized_copy(c, &file.asset_id)? {
+                OrganizedCopy::Present(k) => Some(k),
+                OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
+            },
+            None => None,
+        }
+        .or_else(|| self.seen.get(&file.asset_id).cloned());
+        Ok(
+            match decide::outcome(media, error, known.as_ref(), &file.path) {
+                Decision::Skip { reason } => PlannedAction::Skip { reason },
+                Decision::Fail { error } => PlannedAction::Fail { error },
+                Decision::SameFile { organized } => PlannedAction::SameFile { organized },
+                Decision::Duplicate { existing } => PlannedAction::Duplicate { existing },
+                Decision::Organize => PlannedAction::Organize {
+                    destination: self.destination(file, media)?,
+                },
+            },
+        )
+    }
+
+    fn destination(
+        &mut self,
+        file: &watcher::Discovered,
+        media: &MediaInfo,
+    ) -> Result<PathBuf, TemplateError> {
+        let project = decide::project_for(file.project.as_deref(), self.active_project.as_deref());
+        let source = events::source_label(media).to_owned();
+        let seq = self.settings.template.uses_seq().then(|| {
+            let n = self.seqs.entry((project.clone(), source)).or_insert(0);
+            *n += 1;
+            *n
+        });
+        let relative = plan_destination(
+            &self.settings.template,
+            media,
+            &project,
+            file.path.file_name().unwrap_or_default(),
+            &file.asset_id,
+            file.mtime.into(),
+            seq,
+        )?;
+        let destination = self.settings.organized.join(relative);
+        self.seen.insert(
+            file.asset_id.clone(),
+            KnownOrganized {
+                original: file.path.clone(),
+                organized: destination.clone(),
+            },
+        );
+        Ok(destination)
+    }
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use catalog::{Catalog, OpKind};
 use events::{Event, Payload};
 
-use crate::handlers::{UNCATEGORIZED, db};
-use crate::{Inner, PipelineError, handlers};
+use crate::PipelineError;
+use crate::ctx::Ctx;
+use crate::decide::UNCATEGORIZED;
 
 /// What recovery found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -27,11 +28,11 @@ pub struct RecoveryReport {
     pub temporaries_removed: usize,
 }
 
-pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<RecoveryReport, PipelineError> {
-    let s = handlers::settings(inner);
+pub(crate) async fn recover(ctx: &Arc<Ctx>) -> Result<RecoveryReport, PipelineError> {
+    let s = ctx.settings();
     let mut roots: Vec<PathBuf> = vec![s.organized.clone(), s.duplicates.clone()];
     roots.extend(s.quarantine.clone());
-    let mut report = db(inner, move |c| {
+    let mut report = ctx.db(move |c| {
         let mut report = RecoveryReport::default();
         for op in c.pending_ops()? {
             let found = find(&op.destination, &op.asset_id);
@@ -77,7 +78,7 @@ pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<RecoveryReport, Pipeli
         n
     })
     .await
-    .map_err(|e| PipelineError::Join(e.to_string()))?;
+    .map_err(PipelineError::join)?;
     report.temporaries_removed = removed;
     Ok(report)
 }

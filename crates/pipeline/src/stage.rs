@@ -1,29 +1,25 @@
-//! The durable stages by name, and handling an event exactly once in effect when it can
-//! arrive twice: from the in-process bus and from a Redis consumer group.
-//!
-//! With consumption tracking on (the daemon has `[redis]`), every stage handles an event under
-//! a gate per (stage, shard), so the two deliveries of one event never run at the same time;
-//! the second finds the first in the in-memory `done` set (or, after a restart, in the
-//! catalog's `consumed` marks) and only acknowledges. Marks are written after the effect is
-//! durable, through the group-commit writer: a crash in between makes the stage handle the
-//! event again, which every handler tolerates (at least once, idempotent effects).
+//! The durable stages by name, and handling one delivery: the exactly-once gate
+//! ([`crate::gate`]) wrapped in the tally's bookkeeping (which discoveries this process
+//! started, which replayed ones start a pipeline here, which outcomes only reach this process
+//! through the stream).
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bus::{Filter, HandlerError};
-use events::Event;
+use bus::Filter;
+use events::{Event, types};
 
-use crate::recent::RecentIds;
-use crate::{Inner, Msg, SHARDS, handlers, shard_of};
+use crate::ctx::Ctx;
+use crate::gate::Prelude;
+use crate::{Msg, PipelineError, extract, intake, organize, record};
 
 /// A durable subscriber of the pipeline. Each is a consumer group of the same name in Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// Reads each discovered file's metadata (`alice.asset.discovered.v1`).
+    /// Reads each discovered file's metadata ([`types::ASSET_DISCOVERED`]).
     Metadata,
-    /// Places each file (`alice.asset.metadata_extracted.v1`).
+    /// Places each file ([`types::METADATA_EXTRACTED`]).
     Organizer,
     /// Records every event in the catalog.
     Catalog,
@@ -45,8 +41,8 @@ impl Stage {
     /// The event type this stage reacts to; `None` for every type.
     pub fn input_type(self) -> Option<&'static str> {
         match self {
-            Stage::Metadata => Some("alice.asset.discovered.v1"),
-            Stage::Organizer => Some("alice.asset.metadata_extracted.v1"),
+            Stage::Metadata => Some(types::ASSET_DISCOVERED),
+            Stage::Organizer => Some(types::METADATA_EXTRACTED),
             Stage::Catalog => None,
         }
     }
@@ -58,7 +54,7 @@ impl Stage {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -69,13 +65,18 @@ impl fmt::Display for Stage {
     }
 }
 
+/// A stage name that is not one of [`Stage::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stage {0:?}: expected metadata, organizer or catalog")]
+pub struct UnknownStage(pub String);
+
 impl FromStr for Stage {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Stage, String> {
+    type Err = UnknownStage;
+    fn from_str(s: &str) -> Result<Stage, UnknownStage> {
         Stage::ALL
             .into_iter()
             .find(|st| st.name() == s)
-            .ok_or_else(|| format!("unknown stage {s:?}: expected metadata, organizer or catalog"))
+            .ok_or_else(|| UnknownStage(s.to_owned()))
     }
 }
 
@@ -90,134 +91,127 @@ pub enum Handled {
     NotForStage,
 }
 
-/// Ids each stage handled recently in this process, so the second delivery of an event is
-/// recognized without a catalog read. Bounded: the oldest are forgotten (the catalog marks
-/// still answer for them).
-#[derive(Default)]
-pub(crate) struct Done {
-    sets: Mutex<[RecentIds; 3]>,
-}
-
-impl Done {
-    fn contains(&self, stage: Stage, id: &str) -> bool {
-        self.sets
-            .lock()
-            .is_ok_and(|s| s[stage.index()].contains(id))
-    }
-
-    fn insert(&self, stage: Stage, id: &str) {
-        if let Ok(mut sets) = self.sets.lock() {
-            sets[stage.index()].insert(id);
-        }
-    }
-}
-
-/// One async gate per (stage, shard).
-pub(crate) type Gates = [[tokio::sync::Mutex<()>; SHARDS]; 3];
-
-/// Runs `stage`'s handler on `m` unless it already ran; `from_stream` deliveries also consult
-/// the catalog's marks (a replay after a restart).
+/// Runs `stage` on `m`: through the exactly-once gate when consumption is tracked, with the
+/// tally's bookkeeping around it.
 pub(crate) async fn handle_once(
-    inner: &Arc<Inner>,
+    ctx: &Arc<Ctx>,
     stage: Stage,
     m: Msg,
     from_stream: bool,
-) -> Result<Handled, HandlerError> {
+) -> Result<Handled, PipelineError> {
     if stage.input_type().is_some_and(|t| t != m.0.type_name()) {
         return Ok(Handled::NotForStage);
     }
-    let id = m.0.id.clone();
-    // Was this discovery published (and counted as started) by this process?
-    let ours = stage == Stage::Metadata && inner.tally.take_discovery(&id);
-    if !inner.track_consumed {
-        if let Err(e) = run(inner, stage, m).await {
-            if ours {
-                inner.tally.return_discovery(&id);
-            }
-            return Err(e);
-        }
-        return Ok(Handled::Now);
-    }
-    let _gate = inner.gates[stage.index()][shard_of(&m.0)].lock().await;
-    if inner.done.contains(stage, &id) {
-        return Ok(Handled::Already);
-    }
-    if from_stream {
-        let probe = id.clone();
-        let seen = handlers::db(inner, move |c| c.consumed(stage.name(), &probe))
-            .await
-            .map_err(|e| e.to_string())?;
-        if seen {
-            inner.done.insert(stage, &id);
-            return Ok(Handled::Already);
-        }
-    }
     let event = m.0.clone();
-    // A discovery another process (or an earlier run) published starts a pipeline here.
-    let replayed = from_stream && stage == Stage::Metadata && !ours;
-    if replayed
-        && handlers::replay_is_moot(inner, &event)
+    let mut books = TallyBooks::begin(ctx, stage, &event, from_stream);
+    let result = if ctx.options.track_consumed {
+        ctx.gate
+            .run(
+                ctx,
+                stage,
+                &event,
+                from_stream,
+                || books.before_effect(&event),
+                || run(ctx, stage, m),
+            )
             .await
-            .map_err(|e| e.to_string())?
-    {
-        tracing::debug!(event_id = %id, "discovery read back from the stream is already handled; nothing to do");
-        inner.done.insert(stage, &id);
-        mark_consumed(inner, stage, &id).await;
-        return Ok(Handled::Already);
-    }
-    // Counted where outcomes are counted, so scans and shutdown wait for it.
-    let counted = replayed && inner.counts_outcomes;
-    if counted {
-        inner.tally.started(event.subject.as_deref());
-    }
-    if let Err(e) = run(inner, stage, m).await {
-        if counted {
-            inner.tally.abandon(event.subject.as_deref());
-        }
-        if ours {
-            inner.tally.return_discovery(&id);
-        }
-        return Err(e);
-    }
-    inner.done.insert(stage, &id);
-    if stage != Stage::Catalog {
-        // The catalog stage's mark is the recorded event itself.
-        mark_consumed(inner, stage, &id).await;
-    } else if from_stream {
-        // Events another process produced (a worker) reach this process's tally only here.
-        inner.tally.count(&event);
-        let foreign = inner.published.lock().is_ok_and(|p| !p.contains(&event.id));
-        if foreign && let Ok(listeners) = inner.foreign.read() {
-            for l in listeners.iter() {
-                l(&event);
-            }
-        }
-    }
-    Ok(Handled::Now)
+    } else {
+        run(ctx, stage, m).await.map(|()| Handled::Now)
+    };
+    books.end(&event, &result);
+    result
 }
 
-/// Records that `stage` consumed `id`. The effect is already durable: if the mark cannot be
-/// written, a later delivery (after a restart) runs the stage again, which is idempotent, so
-/// this is a warning and not a reason to run it again now.
-async fn mark_consumed(inner: &Arc<Inner>, stage: Stage, id: &str) {
-    if let Err(e) = inner
-        .writer
-        .mark_consumed(stage.name(), id.to_owned())
-        .await
-    {
-        tracing::warn!(stage = stage.name(), event_id = id, error = %e, "cannot record that the event was handled; after a restart it may be handled again (harmlessly)");
-    }
-}
-
-async fn run(inner: &Arc<Inner>, stage: Stage, m: Msg) -> Result<(), HandlerError> {
+async fn run(ctx: &Ctx, stage: Stage, m: Msg) -> Result<(), PipelineError> {
     match stage {
-        Stage::Metadata => handlers::extract(inner, m).await,
-        Stage::Organizer => handlers::organize(inner, m).await,
-        Stage::Catalog => handlers::record(inner, m).await,
+        Stage::Metadata => extract::extract(ctx, m).await,
+        Stage::Organizer => organize::organize(ctx, m).await,
+        Stage::Catalog => record::record(ctx, m).await,
     }
 }
 
-/// An event read from the stream, for [`crate::Pipeline::handle_delivered`].
-pub(crate) fn msg(event: Event) -> Msg {
-    Msg(Arc::new(event))
+/// The tally's view of one delivery.
+struct TallyBooks<'a> {
+    ctx: &'a Ctx,
+    stage: Stage,
+    from_stream: bool,
+    /// This discovery was published (and counted as started) by this process.
+    ours: bool,
+    /// A replayed discovery was counted as a started pipeline here.
+    counted: bool,
+}
+
+impl<'a> TallyBooks<'a> {
+    fn begin(ctx: &'a Ctx, stage: Stage, event: &Event, from_stream: bool) -> TallyBooks<'a> {
+        let ours = stage == Stage::Metadata && ctx.tally.take_discovery(&event.id);
+        TallyBooks {
+            ctx,
+            stage,
+            from_stream,
+            ours,
+            counted: false,
+        }
+    }
+
+    /// Inside the gate: a discovery another process (or an earlier run) published starts a
+    /// pipeline here, unless its file reached an outcome meanwhile.
+    async fn before_effect(&mut self, event: &Event) -> Result<Prelude, PipelineError> {
+        let replayed = self.from_stream && self.stage == Stage::Metadata && !self.ours;
+        if replayed && intake::replay_is_moot(self.ctx, event).await? {
+            tracing::debug!(event_id = %event.id, "discovery read back from the stream is already handled; nothing to do");
+            return Ok(Prelude::Moot);
+        }
+        // Counted where outcomes are counted, so scans and shutdown wait for it.
+        if replayed && self.ctx.options.counts_outcomes() {
+            self.ctx.tally.started(event.subject.as_deref());
+            self.counted = true;
+        }
+        Ok(Prelude::Run)
+    }
+
+    fn end(self, event: &Event, result: &Result<Handled, PipelineError>) {
+        let tally = &self.ctx.tally;
+        match result {
+            Err(_) => {
+                if self.counted {
+                    tally.abandon(event.subject.as_deref());
+                }
+                if self.ours {
+                    tally.return_discovery(&event.id);
+                }
+            }
+            Ok(Handled::Now)
+                if self.ctx.options.track_consumed
+                    && self.from_stream
+                    && self.stage == Stage::Catalog =>
+            {
+                // Events another process produced (a worker) reach this process's tally only
+                // here.
+                tally.count(event);
+                let ctx = self.ctx;
+                let foreign = ctx.published.lock().is_ok_and(|p| !p.contains(&event.id));
+                if foreign && let Ok(listeners) = ctx.foreign.read() {
+                    for l in listeners.iter() {
+                        l(event);
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_names_round_trip_and_unknown_names_are_typed_errors() {
+        for st in Stage::ALL {
+            assert_eq!(st.name().parse::<Stage>(), Ok(st));
+        }
+        let err = "tally".parse::<Stage>().unwrap_err();
+        assert_eq!(err, UnknownStage("tally".into()));
+        assert!(err.to_string().contains("metadata, organizer or catalog"));
+    }
 }

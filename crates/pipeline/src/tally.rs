@@ -4,17 +4,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use events::{Event, Payload};
+use events::{Event, Payload, types};
 use tokio::sync::Notify;
 
 use crate::recent::RecentIds;
 
 /// Event types that end an asset's pipeline.
 pub const OUTCOME_TYPES: [&str; 4] = [
-    "alice.asset.organized.v1",
-    "alice.asset.duplicate.v1",
-    "alice.asset.skipped.v1",
-    "alice.asset.failed.v1",
+    types::ASSET_ORGANIZED,
+    types::ASSET_DUPLICATE,
+    types::ASSET_SKIPPED,
+    types::ASSET_FAILED,
 ];
 
 /// Live counters; every started pipeline ends in exactly one outcome.

@@ -12,6 +12,8 @@ use catalog::{AssetStatus, AssetUpdate, Catalog, CatalogError, NewEvent};
 use events::{AssetFailed, Event, Payload};
 use tokio::sync::oneshot;
 
+use crate::PipelineError;
+
 type Reply = oneshot::Sender<Result<bool, String>>;
 
 /// What the writer commits: an event to record, or a stage's mark that it consumed an event.
@@ -55,7 +57,7 @@ impl EventWriter {
     }
 
     /// Records one event (and its asset update) durably; true when it was new.
-    pub(crate) async fn record(&self, event: Arc<Event>) -> Result<bool, String> {
+    pub(crate) async fn record(&self, event: Arc<Event>) -> Result<bool, PipelineError> {
         self.send(Job::Record(event)).await
     }
 
@@ -64,17 +66,19 @@ impl EventWriter {
         &self,
         stage: &'static str,
         event_id: String,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, PipelineError> {
         self.send(Job::Consumed(stage, event_id)).await
     }
 
-    async fn send(&self, job: Job) -> Result<bool, String> {
+    async fn send(&self, job: Job) -> Result<bool, PipelineError> {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send((job, reply))
-            .map_err(|_| "the catalog writer has stopped".to_owned())?;
+            .map_err(|_| PipelineError::WriterStopped)?;
+        // A dropped reply means the thread died with the request.
         wait.await
-            .map_err(|_| "the catalog writer dropped a request".to_owned())?
+            .map_err(|_| PipelineError::WriterStopped)?
+            .map_err(PipelineError::Record)
     }
 }
 

@@ -1,40 +1,14 @@
 //! The values this crate hands to its consumer.
 
 use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Who a file is, without reading it: equal identities mean the content is (with overwhelming
-/// likelihood) unchanged, so a known asset id can be reused without hashing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    /// Device number (`st_dev`).
-    pub dev: u64,
-    /// Inode number (`st_ino`).
-    pub ino: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time in nanoseconds since the Unix epoch (negative before 1970).
-    pub mtime_ns: i128,
-    /// Inode change time in nanoseconds: cannot be set from user space, so a new file that
-    /// reuses a freed inode with the same size and mtime is still a different identity.
-    pub ctime_ns: i128,
-}
-
-impl FileIdentity {
-    /// Reads the identity from metadata obtained without following symlinks.
-    pub fn from_metadata(meta: &Metadata) -> Self {
-        Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-}
+/// Who a file is, without reading it (the workspace's one identity type): equal identities
+/// mean the content is (with overwhelming likelihood) unchanged, so a known asset id can be
+/// reused without hashing.
+pub use events::FileIdentity;
 
 /// Identity plus ctime: what must not change between "settled" and "hashed". ctime is
 /// included because it cannot be set from user space, so a rewrite that restores the old
@@ -47,9 +21,10 @@ pub(crate) struct Stamp {
 
 impl Stamp {
     pub(crate) fn from_metadata(meta: &Metadata) -> Self {
+        let id = FileIdentity::from_metadata(meta);
         Self {
-            id: FileIdentity::from_metadata(meta),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            id,
+            ctime_ns: i128::from(id.ctime_ns),
         }
     }
 

@@ -56,9 +56,9 @@ pub(crate) fn collect_errors(
     let store = Arc::new(Mutex::new(VecDeque::with_capacity(keep)));
     let mut obs = pipeline.bus().observe(
         bus::Filter::types([
-            "alice.asset.failed.v1",
-            "alice.workflow.dead_lettered.v1",
-            "alice.workflow.failed.v1",
+            events::types::ASSET_FAILED,
+            events::types::DEAD_LETTERED,
+            events::types::RUN_FAILED,
         ]),
         64,
     );

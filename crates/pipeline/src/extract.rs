@@ -1,0 +1,81 @@
+//! The metadata stage: reads each discovered file and publishes what it found
+//! (`MetadataExtracted`), or `AssetFailed` when the file cannot be read at all.
+
+use std::path::Path;
+
+use catalog::AssetStatus;
+use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload};
+
+use crate::ctx::Ctx;
+use crate::{Msg, PipelineError, sources};
+
+/// Handles one `AssetDiscovered`.
+pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
+    let Payload::AssetDiscovered(d) = &m.0.payload else {
+        return Ok(());
+    };
+    let path = d.path.clone();
+    let result = tokio::task::spawn_blocking(move || metadata::extract_path(&path))
+        .await
+        .map_err(PipelineError::join)?;
+    let next: Payload = match result {
+        Ok(ex) => MetadataExtracted {
+            asset_id: d.asset_id.clone(),
+            path: d.path.clone(),
+            size: d.size,
+            mtime: d.mtime,
+            inbox: d.inbox.clone(),
+            project: d.project.clone(),
+            media: ex.info,
+            error: ex.error.map(|e| e.to_string()),
+        }
+        .into(),
+        Err(_) if let Some(rec) = organized_from_here_and_gone(ctx, &d.asset_id, &d.path).await => {
+            // Another delivery of this very file (a replay racing the start-up scan) moved it
+            // into the organized tree meanwhile: that is this pipeline's outcome too.
+            organized_record(&rec, &d.path, ctx.settings().mode)
+        }
+        Err(e) => AssetFailed {
+            asset_id: Some(d.asset_id.clone()),
+            path: d.path.clone(),
+            stage: "metadata".into(),
+            error: format!("cannot read {}: {e}", d.path.display()),
+            quarantined_to: None,
+        }
+        .into(),
+    };
+    ctx.publish(m.0.follow(sources::METADATA, next)).await
+}
+
+/// The asset's record, when it was organized from `path` and `path` is gone (moved into the
+/// organized tree by another delivery of the same file).
+pub(crate) async fn organized_from_here_and_gone(
+    ctx: &Ctx,
+    asset_id: &str,
+    path: &Path,
+) -> Option<catalog::AssetRecord> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let id = asset_id.to_owned();
+    let rec = ctx.db(move |c| c.asset(&id)).await.ok()??;
+    (rec.status == AssetStatus::Organized
+        && rec.original_path == path
+        && rec.organized_path.is_some())
+    .then_some(rec)
+}
+
+/// `AssetOrganized` from the catalog's record of an earlier placement.
+fn organized_record(rec: &catalog::AssetRecord, path: &Path, mode: OrganizeMode) -> Payload {
+    Payload::AssetOrganized(AssetOrganized {
+        asset_id: rec.asset_id.clone(),
+        source_path: path.to_path_buf(),
+        destination: rec.organized_path.clone().unwrap_or_default(),
+        mode,
+        project: rec.project.clone().unwrap_or_default(),
+        source: rec.source.clone().unwrap_or_default(),
+        style: rec.style.clone(),
+        size: rec.size,
+        renamed_for_collision: false,
+    })
+}
