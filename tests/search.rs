@@ -24,7 +24,8 @@ const AI: &[(&str, &str, &str)] = &[
     ("forge_flux.png", "a fox in a birch forest", "flux"),
     (
         "mj_description.png",
-        "a red fox in snow --ar 3:2 --v 6.1",
+        // The prompt stops before Midjourney's `--parameters` (they have their own fields).
+        "a red fox in snow, film photo",
         "midjourney",
     ),
     (

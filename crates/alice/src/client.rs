@@ -129,6 +129,13 @@ fn describe(s: &Status) -> Vec<String> {
             busy.join(", ")
         }
     ));
+    if s.retry.waiting > 0 {
+        lines.push(format!(
+            "retrying   {} file(s) that failed for a reason that may pass, in {} s (or now: alice reload)",
+            s.retry.waiting,
+            s.retry.next_in_s.unwrap_or(0)
+        ));
+    }
     for e in &s.last_errors {
         let d = &e.data;
         lines.push(format!(

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod preflight;
 pub mod query;
 mod redis;
+mod retry;
 pub mod running;
 pub mod scan;
 pub mod signals;

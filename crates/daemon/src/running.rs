@@ -61,6 +61,8 @@ pub struct Running {
     _config_watch: Option<notify::RecommendedWatcher>,
     /// Set when a reload could not restart the watcher: the daemon must stop.
     fatal: Option<String>,
+    /// Files that failed for a reason that may go away.
+    retries: crate::retry::Retries,
 }
 
 /// Starts the daemon: state, pipeline, recovery, watcher, control socket, metrics; returns
@@ -76,18 +78,23 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     {
         tracing::warn!("inboxes took more than 120 s to be watched; reporting ready anyway");
     }
-    tracing::info!(inboxes = ?cfg.inboxes, organized = %cfg.organized.display(), mode = ?cfg.mode, "watching; drop files into an inbox");
     let (shown, shown_rx) = watch::channel(cfg.clone());
     let (stats, stats_rx) = watch::channel(watcher.stats.clone());
     let (reload_tx, reload_rx) = mpsc::channel(8);
-    let view = Arc::new(view(
+    let retries = crate::retry::Retries::default();
+    retries
+        .subscribe(core.pipeline.bus())
+        .map_err(pipeline::PipelineError::from)?;
+    let mut view = view(
         &core,
         &cfg,
         &host,
         shown_rx.clone(),
         stats_rx.clone(),
         reload_tx.clone(),
-    ));
+    );
+    view.retries = retries.clone();
+    let view = Arc::new(view);
     let socket = core.layout.socket(host.runtime_dir.as_deref());
     let control =
         crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
@@ -120,6 +127,8 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         .config_file
         .as_deref()
         .and_then(|p| watch_config_file(p, reload_tx.clone()));
+    // Everything is up, config edits included: say so (tests and users wait for this line).
+    tracing::info!(inboxes = ?cfg.inboxes, organized = %cfg.organized.display(), mode = ?cfg.mode, "watching; drop files into an inbox");
     host.notifier.send(&format!(
         "READY=1\nSTATUS={}",
         Status::line(cfg.inboxes.len(), &core.pipeline.tally())
@@ -138,6 +147,7 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         background,
         _config_watch: config_watch,
         fatal: None,
+        retries,
     })
 }
 
@@ -163,6 +173,7 @@ fn view(
             .clone()
             .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
         stream: core.stream.clone(),
+        retries: Default::default(),
     }
 }
 
@@ -200,16 +211,42 @@ impl Running {
         signals: &mut StopSignals,
     ) -> std::result::Result<&'static str, String> {
         loop {
+            let due = self.retries.due();
+            let retry_at = tokio::time::Instant::from_std(due.unwrap_or_else(Instant::now));
             tokio::select! {
                 sig = signals.recv() => return Ok(sig),
-                Some(first) = self.reload_rx.recv() => {
-                    self.reload_requested(first).await;
-                    if let Some(f) = self.fatal.take() {
-                        return Err(f);
-                    }
+                Some(first) = self.reload_rx.recv() => self.reload_requested(first).await,
+                _ = tokio::time::sleep_until(retry_at), if due.is_some() => {
+                    self.retry_now("backoff").await;
                 }
                 res = &mut self.watcher.task => return Err(RunningWatcher::failure(res)),
             }
+            if let Some(f) = self.fatal.take() {
+                return Err(f);
+            }
+        }
+    }
+
+    /// Tries the files that failed for a passing reason again: the watcher rescans.
+    pub async fn retry_now(&mut self, why: &str) {
+        let n = self.retries.take();
+        if n == 0 {
+            return;
+        }
+        tracing::info!(files = n, trigger = why, "trying failed files again");
+        let cfg = self.current.clone();
+        self.restart_watcher(&cfg).await;
+    }
+
+    async fn restart_watcher(&mut self, cfg: &Config) {
+        self.watcher.stop().await;
+        match RunningWatcher::start(cfg, &self.core.pipeline, self.core.intake.sender()) {
+            Ok(w) => {
+                self.core.stats.push(w.stats.clone());
+                let _ = self.stats.send(w.stats.clone());
+                self.watcher = w;
+            }
+            Err(e) => self.fatal = Some(format!("cannot restart the watcher: {e}")),
         }
     }
 
@@ -222,6 +259,8 @@ impl Running {
         }
         self.host.notifier.reloading();
         let outcome = self.reload_from_host(waiting[0].trigger).await;
+        // A reload is also the user's way to say "the cause is fixed": try failed files now.
+        self.retry_now("reload").await;
         for r in waiting {
             if let Some(tx) = r.reply {
                 let _ = tx.send(outcome.clone());
@@ -303,19 +342,9 @@ impl Running {
             changed.extend(diff.keys(Effect::Organizer).into_iter().map(str::to_owned));
         }
         if diff.has(Effect::Watcher) {
-            self.watcher.stop().await;
-            match RunningWatcher::start(&next, &self.core.pipeline, self.core.intake.sender()) {
-                Ok(w) => {
-                    self.core.stats.push(w.stats.clone());
-                    let _ = self.stats.send(w.stats.clone());
-                    self.watcher = w;
-                    tracing::info!(inboxes = ?next.inboxes, "watcher restarted with the new settings");
-                }
-                Err(e) => {
-                    self.fatal = Some(format!(
-                        "cannot restart the watcher after a config change: {e}"
-                    ))
-                }
+            self.restart_watcher(&next).await;
+            if self.fatal.is_none() {
+                tracing::info!(inboxes = ?next.inboxes, "watcher restarted with the new settings");
             }
             changed.extend(diff.keys(Effect::Watcher).into_iter().map(str::to_owned));
         }

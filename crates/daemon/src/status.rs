@@ -38,6 +38,18 @@ pub struct Status {
     pub redis: RedisStatus,
     /// The last few failures.
     pub last_errors: Vec<ErrorEntry>,
+    /// Files that failed for a reason that may go away, waiting to be tried again.
+    #[serde(default)]
+    pub retry: RetryStatus,
+}
+
+/// Files waiting to be tried again (see `alice status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryStatus {
+    /// How many.
+    pub waiting: u64,
+    /// Seconds until the next try (`alice reload` tries at once).
+    pub next_in_s: Option<u64>,
 }
 
 /// The watcher's counters.

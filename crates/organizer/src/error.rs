@@ -104,7 +104,9 @@ pub enum OrganizeError {
     },
 
     /// Giving the placed file its final name failed.
-    #[error("cannot rename {from} to {to}: {source} — check that the organized folder is writable")]
+    #[error(
+        "cannot rename {from} to {to}: {source} — check that the organized folder is writable, and in move mode the inbox folder too (the file leaves it)"
+    )]
     Rename {
         /// The file being renamed (a temporary, or the source in move mode).
         from: PathBuf,

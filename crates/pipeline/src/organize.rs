@@ -11,7 +11,7 @@ use events::{
     AssetDuplicate, AssetFailed, AssetOrganized, AssetSkipped, MetadataExtracted, OrganizeMode,
     Payload,
 };
-use organizer::{OrganizeError, Outcome, PlaceRequest};
+use organizer::{OrganizeError, Outcome, PlaceBeneath};
 
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
@@ -33,12 +33,8 @@ pub(crate) async fn organize(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
             // The content is not what was hashed: forget what we thought we knew about this
             // file so the next scan (or its next change) hashes it afresh.
             intake::forget_identity(ctx, &x.path).await;
-            failed(
-                x,
-                "organize",
-                format!("{error}; it will be hashed again"),
-                None,
-            )
+            // The error itself says the file will be hashed and organized again.
+            failed(x, "organize", error, None)
         }
     };
     ctx.publish(m.0.follow(sources::ORGANIZER, next)).await
@@ -170,6 +166,7 @@ async fn organize_new(
         let t = TransferRequest {
             asset_id: &file.asset_id,
             kind,
+            source_root: &file.inbox,
             source: &file.path,
             dest_root: &settings.organized,
             relative: &relative,
@@ -272,16 +269,18 @@ async fn finish_same_file(
         // Wherever it was organized (the organized root may have changed since).
         let (dir, name, file) = (dir.to_path_buf(), PathBuf::from(name), x.clone());
         blocking(move || {
-            let placement = organizer::place(&PlaceRequest {
+            let (src, dst) = crate::transfer::open_roots(&file.inbox, &dir)?;
+            let placement = organizer::place_beneath(&PlaceBeneath {
+                source_root: &src,
                 source: &file.path,
-                dest_root: &dir,
+                dest_root: &dst,
                 relative: &name,
                 asset_id: &file.asset_id,
                 expected_size: file.size,
                 mode: OrganizeMode::Copy,
             })?;
             if placement.outcome == Outcome::AlreadyPresent {
-                organizer::remove_source(&file.path, &placement)?;
+                organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
             }
             Ok(())
         })
@@ -318,6 +317,7 @@ async fn set_aside(
         let t = TransferRequest {
             asset_id: &file.asset_id,
             kind,
+            source_root: &file.inbox,
             source: &file.path,
             dest_root: &root,
             relative: &relative,

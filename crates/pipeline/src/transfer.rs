@@ -5,7 +5,8 @@
 //! Steps, in order:
 //! 1. Journal the operation as pending with its planned destination (`Catalog::begin_op`,
 //!    fsynced) before the file is touched.
-//! 2. Place the file (`organizer::place`: temp + fsync + verify + no-replace rename). On
+//! 2. Place the file (`organizer::place_beneath`: temp + fsync + verify + no-replace rename,
+//!    every path resolved beneath the source's and the destination's root folders). On
 //!    failure the operation is abandoned with the error as its note; the source is untouched.
 //! 3. Record the result through the caller's `record` (e.g. `complete_placement`, which also
 //!    marks the asset organized, in one transaction).
@@ -20,7 +21,7 @@ use std::path::Path;
 
 use catalog::{Catalog, CatalogError, NewOp, OpKind};
 use events::OrganizeMode;
-use organizer::{OrganizeError, PlaceRequest, Placement};
+use organizer::{OrganizeError, PlaceBeneath, Placement, Root};
 
 /// A file transfer to journal and carry out.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +30,10 @@ pub struct TransferRequest<'a> {
     pub asset_id: &'a str,
     /// What the operation is, for the journal.
     pub kind: OpKind,
+    /// The folder the file must lie beneath (its inbox; for an undo, the folder it was
+    /// placed in): it is opened once, and the file is reached from there without following
+    /// any symlink, so no rename or swap can make the transfer read a file outside it.
+    pub source_root: &'a Path,
     /// The file's current path.
     pub source: &'a Path,
     /// The root it goes under (must exist).
@@ -83,15 +88,19 @@ pub fn place_journaled(
         destination: &planned,
         mode: t.mode.into(),
     })?;
-    let placed = organizer::place(&PlaceRequest {
-        source: t.source,
-        dest_root: t.dest_root,
-        relative: t.relative,
-        asset_id: t.asset_id,
-        expected_size: t.size,
-        mode: t.mode,
+    let placed = open_roots(t.source_root, t.dest_root).and_then(|(src, dst)| {
+        let p = organizer::place_beneath(&PlaceBeneath {
+            source_root: &src,
+            source: t.source,
+            dest_root: &dst,
+            relative: t.relative,
+            asset_id: t.asset_id,
+            expected_size: t.size,
+            mode: t.mode,
+        })?;
+        Ok((p, src, dst))
     });
-    let placement = match placed {
+    let (placement, src, dst) = match placed {
         Ok(p) => p,
         Err(e) => {
             if let Err(journal) = catalog.abandon_op(op_id, &e.to_string()) {
@@ -105,7 +114,24 @@ pub fn place_journaled(
     // A placement that found the source itself (the same path) must not delete it.
     if t.mode == OrganizeMode::Move && placement.destination != t.source {
         // After a rename the source is already gone; removal is idempotent and says so.
-        organizer::remove_source(t.source, &placement).map_err(TransferError::RemoveSource)?;
+        organizer::remove_source_beneath(&src, t.source, &dst, &placement)
+            .map_err(TransferError::RemoveSource)?;
     }
     Ok(placement)
+}
+
+/// Opens the folder a source lies beneath and the destination root, each once.
+pub(crate) fn open_roots(
+    source_root: &Path,
+    dest_root: &Path,
+) -> Result<(Root, Root), OrganizeError> {
+    let src = Root::open(source_root).map_err(|source| OrganizeError::ReadSource {
+        path: source_root.to_path_buf(),
+        source,
+    })?;
+    let dst = Root::open(dest_root).map_err(|source| OrganizeError::WriteDestination {
+        path: dest_root.to_path_buf(),
+        source,
+    })?;
+    Ok((src, dst))
 }

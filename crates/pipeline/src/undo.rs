@@ -194,6 +194,7 @@ fn move_back(catalog: &Catalog, op: &OpRecord) -> Result<Undone, UndoError> {
         &TransferRequest {
             asset_id: &op.asset_id,
             kind: OpKind::Undo,
+            source_root: from.parent().unwrap_or(Path::new("/")),
             source: from,
             dest_root: parent,
             relative: Path::new(name),

@@ -45,6 +45,8 @@ pub(crate) struct DaemonView {
     pub redis: Option<(Arc<streams::StreamWriter>, String)>,
     /// The stream settings, to show the consumer groups.
     pub stream: Option<streams::StreamConfig>,
+    /// Files waiting to be tried again.
+    pub retries: crate::retry::Retries,
 }
 
 /// Keeps the last few failures for `alice status`, from a lossy observer (never slows the
@@ -336,6 +338,13 @@ async fn status(view: &DaemonView) -> Status {
             .lock()
             .map(|q| q.iter().cloned().collect())
             .unwrap_or_default(),
+        retry: {
+            let (waiting, next) = view.retries.snapshot();
+            crate::status::RetryStatus {
+                waiting: waiting as u64,
+                next_in_s: next.map(|d| d.as_secs()),
+            }
+        },
     }
 }
 
