@@ -80,8 +80,11 @@ fn dry_run_over_an_existing_catalog_leaves_every_byte_and_mtime_of_the_state_alo
     );
 }
 
+/// Sources of the plan's `duplicate`, `skip` and `fail` lines.
+type Others = (Vec<String>, Vec<String>, Vec<String>);
+
 /// The plan's lines by kind: `organize` source → destination, and the other kinds' sources.
-fn parse_plan(stdout: &str) -> (Vec<(String, String)>, Vec<String>, Vec<String>, Vec<String>) {
+fn parse_plan(stdout: &str) -> (Vec<(String, String)>, Others) {
     let (mut organize, mut dups, mut skips, mut fails) = (vec![], vec![], vec![], vec![]);
     for line in stdout.lines() {
         let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -97,7 +100,7 @@ fn parse_plan(stdout: &str) -> (Vec<(String, String)>, Vec<String>, Vec<String>,
             _ => {}
         }
     }
-    (organize, dups, skips, fails)
+    (organize, (dups, skips, fails))
 }
 
 #[test]
@@ -130,7 +133,7 @@ fn a_dry_runs_plan_is_what_the_real_run_then_does_on_a_mixed_inbox() {
     env.put_file("broken.png", &media::fixture_bytes("media/truncated.png"));
 
     let plan = env.scan(&["--dry-run"]).success();
-    let (organize, dups, skips, fails) = parse_plan(&plan.stdout);
+    let (organize, (dups, skips, fails)) = parse_plan(&plan.stdout);
     assert_eq!(organize.len(), expected_files + 1, "{plan:?}");
     assert_eq!(
         (dups.len(), skips.len(), fails.len()),
