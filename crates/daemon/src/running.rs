@@ -98,31 +98,7 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     let socket = core.layout.socket(host.runtime_dir.as_deref());
     let control =
         crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
-    let mut background = vec![tokio::spawn(heartbeat(
-        host.notifier.clone_target(),
-        core.pipeline.clone(),
-        shown_rx,
-    ))];
-    if let Some(m) = &core.metrics {
-        background.push(
-            m.clone()
-                .serve(
-                    cfg.metrics.listen,
-                    core.pipeline.clone(),
-                    stats_rx,
-                    core.redis.clone(),
-                )
-                .await?,
-        );
-    }
-    let hup = reload_tx.clone();
-    background.push(tokio::spawn(crate::signals::forward_sighup(move || {
-        hup.try_send(ReloadRequest {
-            trigger: "SIGHUP",
-            reply: None,
-        })
-        .keeps_forwarding()
-    })));
+    let background = spawn_background(&core, &cfg, &host, shown_rx, stats_rx, &reload_tx).await?;
     let config_watch = host
         .config_file
         .as_deref()
@@ -149,6 +125,43 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         fatal: None,
         retries,
     })
+}
+
+/// The heartbeat, the metrics endpoint, and SIGHUP turned into reload requests.
+async fn spawn_background(
+    core: &Core,
+    cfg: &Config,
+    host: &Host,
+    shown_rx: watch::Receiver<Config>,
+    stats_rx: watch::Receiver<Arc<watcher::WatchStats>>,
+    reload_tx: &mpsc::Sender<ReloadRequest>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut background = vec![tokio::spawn(heartbeat(
+        host.notifier.clone_target(),
+        core.pipeline.clone(),
+        shown_rx,
+    ))];
+    if let Some(m) = &core.metrics {
+        background.push(
+            m.clone()
+                .serve(
+                    cfg.metrics.listen,
+                    core.pipeline.clone(),
+                    stats_rx,
+                    core.redis.clone(),
+                )
+                .await?,
+        );
+    }
+    let hup = reload_tx.clone();
+    background.push(tokio::spawn(crate::signals::forward_sighup(move || {
+        hup.try_send(ReloadRequest {
+            trigger: "SIGHUP",
+            reply: None,
+        })
+        .keeps_forwarding()
+    })));
+    Ok(background)
 }
 
 /// What the control server sees of the daemon.
