@@ -179,6 +179,18 @@ impl std::ops::AddAssign for ScanSummary {
     }
 }
 
+/// What a scan will look at, counted by [`Watcher::count`](crate::Watcher::count) as it
+/// walks (for a progress display's totals). Read with `load(Ordering::Relaxed)`.
+#[derive(Debug, Default)]
+pub struct ScanCount {
+    /// Regular files found (and entries that could not be read: the scan reports them).
+    pub files: AtomicU64,
+    /// Their size in bytes.
+    pub bytes: AtomicU64,
+    /// Bytes of the files the identity cache does not know: what hashing will read.
+    pub bytes_to_hash: AtomicU64,
+}
+
 /// Live counters, shared with whoever holds [`Watcher::stats`](crate::Watcher::stats).
 /// Read them with `load(Ordering::Relaxed)`.
 #[derive(Debug, Default)]

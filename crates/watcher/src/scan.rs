@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,7 @@ use tracing::{debug, warn};
 use crate::WatchError;
 use crate::hash::{HashOutcome, hash_verified};
 use crate::model::{
-    Discovered, DiscoveryKind, IdentityCache, ScanSummary, Stamp, WatchItem, WatchStats,
+    Discovered, DiscoveryKind, IdentityCache, ScanCount, ScanSummary, Stamp, WatchItem, WatchStats,
 };
 use crate::paths::{is_ignored, project_of};
 use crate::watch::{WatchHandle, is_watch_limit};
@@ -145,7 +146,8 @@ enum WalkItem {
 /// Depth-first walk of `start` (inside inbox `inbox`) on a blocking thread. With `watch`, each
 /// folder is watched before it is listed. Every folder is opened beneath the inbox's handle
 /// and listed through its own descriptor; symlinks are skipped, never followed, and excluded
-/// folders (the organized tree and its kin) are not entered.
+/// folders (the organized tree and its kin) are not entered. Ignored entries are counted in
+/// `ignored`.
 fn walk(
     shared: &Shared,
     inbox: usize,
@@ -153,6 +155,7 @@ fn walk(
     kind: DiscoveryKind,
     mut watch: Option<Arc<WatchHandle>>,
     out: &mpsc::Sender<WalkItem>,
+    ignored: &AtomicU64,
 ) {
     let root = &shared.roots[inbox];
     let Ok(start_rel) = root.relative(&start).map(Path::to_path_buf) else {
@@ -188,7 +191,7 @@ fn walk(
         for entry in entries {
             let child = rel.join(&entry.name);
             if is_ignored(&child, &shared.globs) {
-                WatchStats::add(&shared.stats.ignored, 1);
+                WatchStats::add(ignored, 1);
                 continue;
             }
             let path = dir.join(&entry.name);
@@ -444,7 +447,8 @@ pub(crate) async fn scan_tree(
     let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
     let walker_shared = shared.clone();
     let walker = tokio::task::spawn_blocking(move || {
-        walk(&walker_shared, inbox, start, kind, watch, &walk_tx);
+        let ignored = &walker_shared.stats.ignored;
+        walk(&walker_shared, inbox, start, kind, watch, &walk_tx, ignored);
     });
     let mut batch = Batch::new(shared, tx);
     let mut watch_limit = None;
@@ -495,6 +499,46 @@ pub(crate) async fn scan_tree(
         watch_limit,
         stopped: stopped_early,
     })
+}
+
+/// Counts what a scan of inbox `inbox` will look at into `into`, as it goes: the walk of
+/// [`scan_tree`] with its files tallied instead of identified. Silent: the scan itself logs
+/// what the walk finds wrong, and ignored entries are not counted in [`WatchStats`].
+pub(crate) async fn count_tree(shared: &Arc<Shared>, inbox: usize, into: &ScanCount) {
+    let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
+    let walker_shared = shared.clone();
+    let walker = tokio::task::spawn_blocking(move || {
+        let start = walker_shared.inboxes[inbox].clone();
+        let ignored = AtomicU64::new(0);
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            walk(
+                &walker_shared,
+                inbox,
+                start,
+                DiscoveryKind::Manual,
+                None,
+                &walk_tx,
+                &ignored,
+            );
+        });
+    });
+    while let Some(item) = walk_rx.recv().await {
+        match item {
+            WalkItem::File(c) => {
+                let size = c.stamp.id.size;
+                WatchStats::add(&into.files, 1);
+                WatchStats::add(&into.bytes, size);
+                if shared.cache.lookup(&c.stamp.id).is_none() {
+                    WatchStats::add(&into.bytes_to_hash, size);
+                }
+            }
+            WalkItem::Unreadable { .. } => WatchStats::add(&into.files, 1),
+            WalkItem::WatchLimit(_) => {}
+        }
+    }
+    if let Err(error) = walker.await {
+        tracing::error!(%error, "inbox counter panicked");
+    }
 }
 
 /// For standalone scans: re-checks deferred files every `settle` until each is unchanged
