@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -146,8 +145,8 @@ enum WalkItem {
 /// Depth-first walk of `start` (inside inbox `inbox`) on a blocking thread. With `watch`, each
 /// folder is watched before it is listed. Every folder is opened beneath the inbox's handle
 /// and listed through its own descriptor; symlinks are skipped, never followed, and excluded
-/// folders (the organized tree and its kin) are not entered. Ignored entries are counted in
-/// `ignored`.
+/// folders (the organized tree and its kin) are not entered. A `counting` walk (see
+/// [`count_tree`]) leaves the stats alone and logs no problem: the scan beside it does both.
 fn walk(
     shared: &Shared,
     inbox: usize,
@@ -155,7 +154,7 @@ fn walk(
     kind: DiscoveryKind,
     mut watch: Option<Arc<WatchHandle>>,
     out: &mpsc::Sender<WalkItem>,
-    ignored: &AtomicU64,
+    counting: bool,
 ) {
     let root = &shared.roots[inbox];
     let Ok(start_rel) = root.relative(&start).map(Path::to_path_buf) else {
@@ -165,7 +164,7 @@ fn walk(
     let start_depth = start_rel.components().count();
     let mut stack = vec![(start_rel, start_depth)];
     while let Some((rel, depth)) = stack.pop() {
-        let Some(dir) = open_walked_dir(root, &rel, &excluded) else {
+        let Some(dir) = open_walked_dir(root, &rel, &excluded, counting) else {
             continue;
         };
         if let Some(handle) = &watch
@@ -184,14 +183,18 @@ fn walk(
         let entries = match dir.entries() {
             Ok(entries) => entries,
             Err(error) => {
-                warn!(dir = %dir.path().display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                if !counting {
+                    warn!(dir = %dir.path().display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                }
                 continue;
             }
         };
         for entry in entries {
             let child = rel.join(&entry.name);
             if is_ignored(&child, &shared.globs) {
-                WatchStats::add(ignored, 1);
+                if !counting {
+                    WatchStats::add(&shared.stats.ignored, 1);
+                }
                 continue;
             }
             let path = dir.join(&entry.name);
@@ -201,7 +204,9 @@ fn walk(
                     continue;
                 }
                 EntryKind::Dir if depth + 1 >= MAX_DEPTH => {
-                    warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
+                    if !counting {
+                        warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
+                    }
                     continue;
                 }
                 EntryKind::Dir => {
@@ -226,8 +231,8 @@ fn walk(
 }
 
 /// Opens folder `rel` of a walk; `None` when it is gone, became a symlink, cannot be
-/// opened, or is an excluded folder.
-fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option<Dir> {
+/// opened, or is an excluded folder (logged unless `quiet`).
+fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>, quiet: bool) -> Option<Dir> {
     let dir = match root.open_dir(rel) {
         Ok(dir) => dir,
         Err(error) if is_gone(&error) => {
@@ -235,7 +240,9 @@ fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option
             return None;
         }
         Err(error) => {
-            warn!(dir = %root.path().join(rel).display(), %error, "cannot open inbox folder; its files stay unseen until it is readable");
+            if !quiet {
+                warn!(dir = %root.path().join(rel).display(), %error, "cannot open inbox folder; its files stay unseen until it is readable");
+            }
             return None;
         }
     };
@@ -243,7 +250,9 @@ fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option
         && let Ok(meta) = dir.metadata()
         && excluded.contains(&DirId::of(&meta))
     {
-        warn!(dir = %dir.path().display(), "the organized, duplicates or quarantine folder lies inside an inbox; its files are not inbox input and it is not scanned");
+        if !quiet {
+            warn!(dir = %dir.path().display(), "the organized, duplicates or quarantine folder lies inside an inbox; its files are not inbox input and it is not scanned");
+        }
         return None;
     }
     Some(dir)
@@ -447,8 +456,7 @@ pub(crate) async fn scan_tree(
     let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
     let walker_shared = shared.clone();
     let walker = tokio::task::spawn_blocking(move || {
-        let ignored = &walker_shared.stats.ignored;
-        walk(&walker_shared, inbox, start, kind, watch, &walk_tx, ignored);
+        walk(&walker_shared, inbox, start, kind, watch, &walk_tx, false);
     });
     let mut batch = Batch::new(shared, tx);
     let mut watch_limit = None;
@@ -503,24 +511,21 @@ pub(crate) async fn scan_tree(
 
 /// Counts what a scan of inbox `inbox` will look at into `into`, as it goes: the walk of
 /// [`scan_tree`] with its files tallied instead of identified. Silent: the scan itself logs
-/// what the walk finds wrong, and ignored entries are not counted in [`WatchStats`].
+/// what the walk finds wrong and counts ignored entries in [`WatchStats`].
 pub(crate) async fn count_tree(shared: &Arc<Shared>, inbox: usize, into: &ScanCount) {
     let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
     let walker_shared = shared.clone();
     let walker = tokio::task::spawn_blocking(move || {
         let start = walker_shared.inboxes[inbox].clone();
-        let ignored = AtomicU64::new(0);
-        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            walk(
-                &walker_shared,
-                inbox,
-                start,
-                DiscoveryKind::Manual,
-                None,
-                &walk_tx,
-                &ignored,
-            );
-        });
+        walk(
+            &walker_shared,
+            inbox,
+            start,
+            DiscoveryKind::Manual,
+            None,
+            &walk_tx,
+            true,
+        );
     });
     while let Some(item) = walk_rx.recv().await {
         match item {
