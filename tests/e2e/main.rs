@@ -13,5 +13,6 @@ mod dedup;
 mod dry_run;
 mod organize;
 mod scale;
+mod terminal;
 mod undo;
 mod writes;

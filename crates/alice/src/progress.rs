@@ -49,8 +49,7 @@ impl Phase {
                 "{spinner:.cyan} {elapsed:>3} [{wide_bar:.cyan/blue}] {pos}/{len} files, {msg}, ETA {eta}"
             }
         };
-        ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
     }
 }
 
