@@ -195,13 +195,14 @@ fn on_a_terminal_the_bar_ends_with_the_totals_and_log_lines_never_tear_it() {
     env.put_file("broken.png", BROKEN_PNG);
     let run = scan_on_a_terminal(&env).success();
     let screen = &run.stdout;
-    // The last frame of the bar holds the final totals: 3 of 3 files, every byte hashed.
+    // The last frame of the bar holds the final totals: 3 of 3 files, all 990 + 14 + 14 bytes
+    // identified.
     let last_frame = screen
         .rsplit("\x1b[2K")
         .find(|frame| frame.contains(" files, "))
         .unwrap_or_else(|| panic!("no progress bar drawn:\n{screen:?}"));
     assert!(
-        last_frame.contains("] 3/3 files, ") && last_frame.contains("hashed"),
+        last_frame.contains("] 3/3 files, 1018 B/1018 B identified, "),
         "final frame: {last_frame:?}"
     );
     // Auto format on a terminal is human, in colour; each log line starts on a cleared line,

@@ -4,8 +4,8 @@
 //! While the inboxes are still being counted the line shows files done and bytes hashed so
 //! far; once the count is done (long before hashing ends: the count reads no file) it has
 //! fixed totals: a bar of files with an outcome out of files found, with an ETA, and bytes
-//! hashed out of bytes to hash (the files the catalog does not know by identity) with the
-//! hashing rate. Files are the unit of the bar because a file is done only once organized:
+//! identified (hashed, or known by identity from an earlier run without being read) out of
+//! bytes found, with the hashing rate. Files are the unit of the bar because a file is done only once organized:
 //! hashing from a warm cache runs far ahead of copying.
 
 use std::io::IsTerminal;
@@ -53,22 +53,23 @@ impl Phase {
     }
 }
 
-/// The bytes part of the line: hashed so far (of how much, once counted) and the rate.
+/// The bytes part of the line: identified so far (hashed, or known by identity without
+/// being read), of how much once counted, and the hashing rate.
 fn bytes_text(p: &ScanProgress) -> String {
     let rate = p.bytes_hashed as f64 / p.elapsed.as_secs_f64().max(0.001);
     let rate = HumanBytes(rate as u64);
-    let hashed = HumanBytes(p.bytes_hashed);
+    let done = p.bytes_hashed + p.bytes_known;
     if p.walking {
         let found = p.files_found.max(p.started);
+        let done = HumanBytes(done);
         format!(
-            "{}/{found}+ files, {hashed} hashed, {rate}/s (counting)",
+            "{}/{found}+ files, {done} identified, {rate}/s (counting)",
             p.finished
         )
-    } else if p.bytes_to_hash == 0 {
-        "nothing to hash".to_owned()
     } else {
-        let total = HumanBytes(p.bytes_to_hash.max(p.bytes_hashed));
-        format!("{hashed}/{total} hashed, {rate}/s")
+        // A file changed while hashed is read twice: the total grows rather than overflow.
+        let total = HumanBytes(p.bytes_found.max(done));
+        format!("{}/{total} identified, {rate}/s", HumanBytes(done))
     }
 }
 

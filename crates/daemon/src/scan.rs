@@ -18,13 +18,15 @@ pub struct ScanProgress {
     /// Files the scan looks at, counted by a walk beside it (the total, once `walking` is
     /// false; files written meanwhile can make `started` end up different).
     pub files_found: u64,
+    /// Size of the files found (final once `walking` is false): what is identified when
+    /// `bytes_hashed + bytes_known` reaches it.
+    pub bytes_found: u64,
     /// Bytes hashed so far.
     pub bytes_hashed: u64,
-    /// Bytes of the files found that the identity cache does not know: what hashing will
-    /// read (final once `walking` is false).
-    pub bytes_to_hash: u64,
-    /// True while the inboxes are still being counted (`files_found` and `bytes_to_hash`
-    /// may still grow).
+    /// Bytes of files identified by the identity cache so far, without reading them.
+    pub bytes_known: u64,
+    /// True while the inboxes are still being counted (`files_found` and `bytes_found` may
+    /// still grow).
     pub walking: bool,
     /// Time since the scan began.
     pub elapsed: Duration,
@@ -93,8 +95,9 @@ impl Meter {
             started: t.started,
             finished: t.finished(),
             files_found: load(&self.count.files),
+            bytes_found: load(&self.count.bytes),
             bytes_hashed: load(&self.stats.bytes_hashed),
-            bytes_to_hash: load(&self.count.bytes_to_hash),
+            bytes_known: load(&self.stats.bytes_known),
             walking: self.walking.load(Ordering::Relaxed),
             elapsed: self.t0.elapsed(),
         }

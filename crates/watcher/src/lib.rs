@@ -202,8 +202,8 @@ impl Watcher {
     }
 
     /// Counts into `into`, as it walks, the files [`Watcher::scan_once`] will look at and
-    /// the bytes it will hash, without reading any file: a progress display runs it beside
-    /// the scan to know the totals early. Walks like the scan (same ignores, exclusions,
+    /// their bytes, without reading any file: a progress display runs it beside the scan to
+    /// know the totals early. Walks like the scan (same ignores, exclusions,
     /// depth bound, no symlink followed) and logs nothing. Files written meanwhile make the
     /// counts differ from the scan's.
     pub async fn count(&self, into: &ScanCount) {

@@ -185,10 +185,9 @@ impl std::ops::AddAssign for ScanSummary {
 pub struct ScanCount {
     /// Regular files found (and entries that could not be read: the scan reports them).
     pub files: AtomicU64,
-    /// Their size in bytes.
+    /// Their size in bytes: what the scan will hash or find in the identity cache
+    /// ([`WatchStats::bytes_hashed`] plus [`WatchStats::bytes_known`] once it is done).
     pub bytes: AtomicU64,
-    /// Bytes of the files the identity cache does not know: what hashing will read.
-    pub bytes_to_hash: AtomicU64,
 }
 
 /// Live counters, shared with whoever holds [`Watcher::stats`](crate::Watcher::stats).
@@ -203,6 +202,8 @@ pub struct WatchStats {
     pub hashing: AtomicU64,
     /// Files whose asset id came from the identity cache.
     pub cache_hits: AtomicU64,
+    /// Their size: bytes identified without being read.
+    pub bytes_known: AtomicU64,
     /// Ignored paths seen (per scan entry or per event).
     pub ignored: AtomicU64,
     /// inotify watches currently held (one per watched folder).

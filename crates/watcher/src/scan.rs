@@ -366,6 +366,7 @@ impl<'a> Batch<'a> {
     async fn submit(&mut self, c: Candidate, hooks: &mut dyn Hooks) -> Result<(), WatchError> {
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
+            WatchStats::add(&self.shared.stats.bytes_known, c.stamp.id.size);
             self.summary.cache_hits += 1;
             hooks.reported(&c.path, c.stamp, false);
             send(self.tx, discovered_item(self.shared, &c, asset_id, false)).await
@@ -530,12 +531,8 @@ pub(crate) async fn count_tree(shared: &Arc<Shared>, inbox: usize, into: &ScanCo
     while let Some(item) = walk_rx.recv().await {
         match item {
             WalkItem::File(c) => {
-                let size = c.stamp.id.size;
                 WatchStats::add(&into.files, 1);
-                WatchStats::add(&into.bytes, size);
-                if shared.cache.lookup(&c.stamp.id).is_none() {
-                    WatchStats::add(&into.bytes_to_hash, size);
-                }
+                WatchStats::add(&into.bytes, c.stamp.id.size);
             }
             WalkItem::Unreadable { .. } => WatchStats::add(&into.files, 1),
             WalkItem::WatchLimit(_) => {}
