@@ -1,7 +1,6 @@
 //! `alice run`, `scan`, `worker`, `undo`: set up logging and a runtime, call the daemon
 //! library, print what it reports.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,11 +33,7 @@ fn exit_code(report: &StopReport) -> ExitCode {
 pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
     config::create_default_folders(&cfg, &origin)?;
-    let levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        true,
-    );
+    let levels = logging::init(&cfg, args.log_format, true);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let report = rt.block_on(async move {
@@ -63,22 +58,18 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     if !dry_run {
         config::create_default_folders(&cfg, &origin)?;
     }
-    let _levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        false,
-    );
+    let _levels = logging::init(&cfg, args.log_format, false);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let code = rt.block_on(async move {
         if dry_run {
             return plan(&cfg).await;
         }
-        let progress = std::io::stderr()
-            .is_terminal()
-            .then(|| Box::new(crate::progress::draw) as daemon::scan::ProgressFn);
-        let report = daemon::scan::scan(cfg, progress).await?;
-        crate::progress::clear();
+        let bar = crate::progress::Bar::start();
+        let report = daemon::scan::scan(cfg, bar.as_ref().map(|b| b.callback())).await?;
+        if let Some(bar) = bar {
+            bar.finish();
+        }
         let t = &report.run;
         Out::stdout().line(&format!(
             "organized {}, duplicates {}, skipped {}, failed {} ({} files hashed, {} known by identity, {:.1} s)",
@@ -138,11 +129,7 @@ pub fn worker(
     consumer: Option<String>,
 ) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
-    let _levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        true,
-    );
+    let _levels = logging::init(&cfg, args.log_format, true);
     let rt = runtime("alice-worker")?;
     let spec = daemon::worker::WorkerSpec {
         stage,
@@ -161,11 +148,7 @@ pub fn worker(
 /// `alice undo --last N`.
 pub fn undo(args: &ConfigArgs, last: usize) -> Result<ExitCode> {
     let (cfg, _) = config::load(args)?;
-    logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        false,
-    );
+    logging::init(&cfg, args.log_format, false);
     let results = daemon::undo::undo(&cfg, last)?;
     let mut out = Out::stdout();
     if results.is_empty() {
