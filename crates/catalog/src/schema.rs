@@ -276,7 +276,15 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
             })?;
         tx.commit()
             .map_err(|e| db_err(path, "committing a migration", e))?;
-        tracing::info!(catalog = %path.display(), version, "catalog schema migrated");
+        tracing::debug!(catalog = %path.display(), version, "catalog schema migrated");
+    }
+    let now = user_version(conn).unwrap_or(found);
+    if now != found {
+        // One line per open, not per step.
+        match found {
+            0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
+            _ => tracing::info!(catalog = %path.display(), from = found, to = now, "catalog schema upgraded"),
+        }
     }
     Ok(())
 }
