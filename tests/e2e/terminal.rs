@@ -149,7 +149,10 @@ fn human_format_with_debug_on_shows_the_ids_and_json_keeps_every_field() {
         .iter()
         .filter(|r| r["message"] == "catalog created")
         .count();
-    assert_eq!(created, 1, "JSON keeps the routine records, one per catalog");
+    assert_eq!(
+        created, 1,
+        "JSON keeps the routine records, one per catalog"
+    );
 }
 
 /// Runs `alice scan` on a pseudo-terminal (`script` from util-linux) and returns what the

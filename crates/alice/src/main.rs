@@ -25,6 +25,18 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format: auto (JSON when the log goes to a pipe or the journal, human on a
+    /// terminal), json, human (one short line per file), or journald (native journal fields).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    log_format: Option<daemon::LogFormat>,
+}
+
+/// `--log-format`, given once for any command.
+static LOG_FORMAT: std::sync::OnceLock<Option<daemon::LogFormat>> = std::sync::OnceLock::new();
+
+/// The `--log-format` flag, if given.
+pub fn log_format_flag() -> Option<daemon::LogFormat> {
+    LOG_FORMAT.get().copied().flatten()
 }
 
 #[derive(Subcommand)]
@@ -221,10 +233,6 @@ struct ConfigArgs {
     /// Config file (default: $XDG_CONFIG_HOME/alice/config.toml).
     #[arg(long, short = 'c', value_name = "FILE", env = "ALICE_CONFIG")]
     config: Option<PathBuf>,
-    /// Log format: auto (JSON when stdout is not a terminal, human on one), json, human, or
-    /// journald (native journal fields).
-    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
-    log_format: Option<daemon::LogFormat>,
 }
 
 fn parse_log_format(s: &str) -> Result<daemon::LogFormat, String> {
@@ -238,6 +246,7 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
     unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
     let cli = Cli::parse();
+    let _ = LOG_FORMAT.set(cli.log_format);
     match real_main(cli) {
         Ok(code) => code,
         // The reader of our output went away (`alice … | head`): not an error.

@@ -33,7 +33,7 @@ fn exit_code(report: &StopReport) -> ExitCode {
 pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
     config::create_default_folders(&cfg, &origin)?;
-    let levels = logging::init(&cfg, args.log_format, true);
+    let levels = logging::init(&cfg, crate::log_format_flag(), true);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let report = rt.block_on(async move {
@@ -58,7 +58,7 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     if !dry_run {
         config::create_default_folders(&cfg, &origin)?;
     }
-    let _levels = logging::init(&cfg, args.log_format, false);
+    let _levels = logging::init(&cfg, crate::log_format_flag(), false);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let code = rt.block_on(async move {
@@ -129,7 +129,7 @@ pub fn worker(
     consumer: Option<String>,
 ) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
-    let _levels = logging::init(&cfg, args.log_format, true);
+    let _levels = logging::init(&cfg, crate::log_format_flag(), true);
     let rt = runtime("alice-worker")?;
     let spec = daemon::worker::WorkerSpec {
         stage,
@@ -148,7 +148,7 @@ pub fn worker(
 /// `alice undo --last N`.
 pub fn undo(args: &ConfigArgs, last: usize) -> Result<ExitCode> {
     let (cfg, _) = config::load(args)?;
-    logging::init(&cfg, args.log_format, false);
+    logging::init(&cfg, crate::log_format_flag(), false);
     let results = daemon::undo::undo(&cfg, last)?;
     let mut out = Out::stdout();
     if results.is_empty() {

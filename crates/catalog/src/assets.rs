@@ -344,42 +344,42 @@ impl Catalog {
         placement: &Placement<'_>,
     ) -> Result<()> {
         const OP: &str = "completing a placement";
-    let current: Option<(AssetStatus, Option<Vec<u8>>)> = tx
-        .prepare_cached("SELECT status, organized_path FROM assets WHERE asset_id = ?1")
-        .and_then(|mut s| {
-            s.query_row([placement.asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(self.db(OP))?;
-    if let Some((AssetStatus::Organized, Some(existing))) = current
-        && existing != path_bytes(placement.destination)
-    {
-        return Err(CatalogError::AlreadyOrganized {
-            path: self.path.clone(),
-            asset_id: placement.asset_id.to_owned(),
-            existing: bytes_path(existing),
-            requested: placement.destination.to_path_buf(),
-        });
-    }
-    let owner: Option<String> = tx
-        .prepare_cached(
-            "SELECT asset_id FROM assets WHERE organized_path = ?1 AND asset_id <> ?2",
-        )
-        .and_then(|mut s| {
-            s.query_row(
-                params![path_bytes(placement.destination), placement.asset_id],
-                |r| r.get(0),
+        let current: Option<(AssetStatus, Option<Vec<u8>>)> = tx
+            .prepare_cached("SELECT status, organized_path FROM assets WHERE asset_id = ?1")
+            .and_then(|mut s| {
+                s.query_row([placement.asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(self.db(OP))?;
+        if let Some((AssetStatus::Organized, Some(existing))) = current
+            && existing != path_bytes(placement.destination)
+        {
+            return Err(CatalogError::AlreadyOrganized {
+                path: self.path.clone(),
+                asset_id: placement.asset_id.to_owned(),
+                existing: bytes_path(existing),
+                requested: placement.destination.to_path_buf(),
+            });
+        }
+        let owner: Option<String> = tx
+            .prepare_cached(
+                "SELECT asset_id FROM assets WHERE organized_path = ?1 AND asset_id <> ?2",
             )
-            .optional()
-        })
-        .map_err(self.db(OP))?;
-    if let Some(other) = owner {
-        return Err(CatalogError::DestinationTaken {
-            path: self.path.clone(),
-            destination: placement.destination.to_path_buf(),
-            other,
-        });
-    }
+            .and_then(|mut s| {
+                s.query_row(
+                    params![path_bytes(placement.destination), placement.asset_id],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .map_err(self.db(OP))?;
+        if let Some(other) = owner {
+            return Err(CatalogError::DestinationTaken {
+                path: self.path.clone(),
+                destination: placement.destination.to_path_buf(),
+                other,
+            });
+        }
         Ok(())
     }
 
@@ -392,10 +392,10 @@ impl Catalog {
         media_json: Option<&str>,
     ) -> Result<()> {
         const OP: &str = "completing a placement";
-    let media = placement.media;
-    let now = now_text();
-    tx.prepare_cached(
-        "INSERT INTO assets (asset_id, status, original_path, size, first_seen, updated_at,
+        let media = placement.media;
+        let now = now_text();
+        tx.prepare_cached(
+            "INSERT INTO assets (asset_id, status, original_path, size, first_seen, updated_at,
              organized_path, organized_at, project, source, style, op_id,
              media, media_type, format, taken_at)
          VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
@@ -411,25 +411,25 @@ impl Catalog {
              media_type = coalesce(excluded.media_type, assets.media_type),
              format = coalesce(excluded.format, assets.format),
              taken_at = coalesce(excluded.taken_at, assets.taken_at)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            placement.asset_id,
-            path_bytes(&op.source),
-            u64_sql(placement.size),
-            now,
-            path_bytes(placement.destination),
-            placement.project,
-            placement.source,
-            placement.style,
-            op.op_id,
-            media_json,
-            media.map(|m| m.media_type.as_str()),
-            media.and_then(|m| m.format.as_deref()),
-            media.and_then(|m| m.taken_at).map(|t| t.to_string()),
-        ])
-    })
-    .map_err(self.db(OP))?;
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                placement.asset_id,
+                path_bytes(&op.source),
+                u64_sql(placement.size),
+                now,
+                path_bytes(placement.destination),
+                placement.project,
+                placement.source,
+                placement.style,
+                op.op_id,
+                media_json,
+                media.map(|m| m.media_type.as_str()),
+                media.and_then(|m| m.format.as_deref()),
+                media.and_then(|m| m.taken_at).map(|t| t.to_string()),
+            ])
+        })
+        .map_err(self.db(OP))?;
         Ok(())
     }
 

@@ -283,7 +283,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
         // One line per open, not per step.
         match found {
             0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
-            _ => tracing::info!(catalog = %path.display(), from = found, to = now, "catalog schema upgraded"),
+            _ => {
+                tracing::info!(catalog = %path.display(), from = found, to = now, "catalog schema upgraded")
+            }
         }
     }
     Ok(())

@@ -69,7 +69,7 @@ pub struct Running {
 /// once every inbox is watched (its start-up scan under way) and systemd is told READY.
 pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     let mut core = Core::start(&cfg, RunKind::Watch).await?;
-    let watcher = RunningWatcher::start(&cfg, &core.pipeline, core.intake.sender())?;
+    let watcher = RunningWatcher::start(&cfg, &core.pipeline, core.intake.sender(), false)?;
     core.stats.push(watcher.stats.clone());
     if !core
         .intake
@@ -253,7 +253,7 @@ impl Running {
 
     async fn restart_watcher(&mut self, cfg: &Config) {
         self.watcher.stop().await;
-        match RunningWatcher::start(cfg, &self.core.pipeline, self.core.intake.sender()) {
+        match RunningWatcher::start(cfg, &self.core.pipeline, self.core.intake.sender(), true) {
             Ok(w) => {
                 self.core.stats.push(w.stats.clone());
                 let _ = self.stats.send(w.stats.clone());

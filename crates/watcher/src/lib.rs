@@ -121,6 +121,7 @@ impl Watcher {
                 inboxes,
                 roots,
                 exclude: Vec::new(),
+                start_reason: ScanReason::Startup,
                 excluded_seen: Default::default(),
                 settle: config.settle,
                 globs,
@@ -142,6 +143,15 @@ impl Watcher {
     pub fn exclude(mut self, folders: Vec<PathBuf>) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.exclude = folders;
+        }
+        self
+    }
+
+    /// Marks this watcher as a restart (new settings after a reload, or failed files tried
+    /// again): its first scans report [`ScanReason::Restart`] instead of `Startup`.
+    pub fn restarted(mut self) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.start_reason = ScanReason::Restart;
         }
         self
     }

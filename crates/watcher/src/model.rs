@@ -89,6 +89,9 @@ pub enum ScanReason {
     Overflow,
     /// [`Watcher::scan_once`](crate::Watcher::scan_once) was called.
     Manual,
+    /// The first scan of a watcher that replaces another (settings reloaded, or failed files
+    /// tried again).
+    Restart,
 }
 
 /// What the watcher produces, in the order it happens.

@@ -304,7 +304,8 @@ impl Runner {
     ) -> Result<(), WatchError> {
         let mut stop = shutdown.clone();
         for i in 0..self.inboxes.len() {
-            if !self.reconcile(i, ScanReason::Startup, &mut stop).await? {
+            let reason = self.shared.start_reason;
+            if !self.reconcile(i, reason, &mut stop).await? {
                 return Ok(());
             }
         }

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub roots: Vec<Root>,
     /// Folders never treated as inbox input ([`crate::Watcher::exclude`]).
     pub exclude: Vec<PathBuf>,
+    /// Why the first scan of [`crate::Watcher::run`] happens ([`crate::Watcher::restarted`]).
+    pub start_reason: crate::ScanReason,
     /// Device and inode of every excluded folder seen so far: kept, so a folder renamed away
     /// from its configured path is still recognised.
     pub excluded_seen: Mutex<HashSet<DirId>>,
