@@ -1,86 +1,10 @@
 //! `alice inspect`: what the daemon would know about each file.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use events::media::MediaInfo;
-use serde::Serialize;
 
 use crate::out::Out;
-
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(with = "events::path")]
-    path: &'a Path,
-    asset_id: Option<String>,
-    media_type: Option<&'static str>,
-    format: Option<String>,
-    width: Option<u32>,
-    height: Option<u32>,
-    duration_ms: Option<u64>,
-    taken_at: Option<String>,
-    taken_at_source: Option<&'static str>,
-    camera: Option<events::media::Camera>,
-    ai: Option<events::media::AiInfo>,
-    error: Option<String>,
-}
-
-impl<'a> Report<'a> {
-    fn unopened(path: &'a Path, error: String) -> Report<'a> {
-        Report {
-            path,
-            asset_id: None,
-            media_type: None,
-            format: None,
-            width: None,
-            height: None,
-            duration_ms: None,
-            taken_at: None,
-            taken_at_source: None,
-            camera: None,
-            ai: None,
-            error: Some(error),
-        }
-    }
-
-    fn from_info(
-        path: &'a Path,
-        asset_id: String,
-        info: MediaInfo,
-        error: Option<String>,
-    ) -> Report<'a> {
-        Report {
-            path,
-            asset_id: Some(asset_id),
-            media_type: Some(info.media_type.as_str()),
-            format: info.format,
-            width: info.width,
-            height: info.height,
-            duration_ms: info.duration_ms,
-            taken_at: info.taken_at.map(|t| t.to_string()),
-            taken_at_source: info.taken_at_source.map(|s| s.as_str()),
-            camera: info.camera,
-            ai: info.ai,
-            error,
-        }
-    }
-}
-
-fn inspect_one(path: &Path) -> (Report<'_>, bool) {
-    match daemon::query::inspect(path) {
-        Ok(i) => (
-            Report::from_info(
-                path,
-                i.asset_id,
-                i.extraction.info,
-                i.extraction.error.map(|e| e.to_string()),
-            ),
-            true,
-        ),
-        Err(e) => (Report::unopened(path, e), false),
-    }
-}
 
 /// A camera's name: many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
 pub fn camera_name(make: Option<&str>, model: Option<&str>) -> String {
@@ -96,7 +20,7 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     let mut all_opened = true;
     let mut out = Out::stdout();
     for path in files {
-        let (report, opened) = inspect_one(path);
+        let (report, opened) = daemon::views::InspectReport::of(path);
         all_opened &= opened;
         if json {
             out.line(&serde_json::to_string(&report)?);
@@ -114,7 +38,7 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     })
 }
 
-fn print_human(out: &mut Out, r: &Report<'_>) {
+fn print_human(out: &mut Out, r: &daemon::views::InspectReport<'_>) {
     out.line(&r.path.display().to_string());
     let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {v}"));
     if let Some(id) = &r.asset_id {

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -16,8 +16,7 @@ use clap::{Args, ValueEnum};
 use daemon::query::{
     AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
 };
-use events::media::{AiSignal, MediaInfo, MediaType};
-use serde::Serialize;
+use events::media::{AiSignal, MediaType};
 use serde_json::Value;
 
 use crate::ConfigArgs;
@@ -136,8 +135,8 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
     let marks = Marks::for_stdout();
     for hit in &hits {
         if args.json {
-            let line = serde_json::to_string(&HitJson {
-                asset: AssetJson::from(&hit.asset),
+            let line = serde_json::to_string(&daemon::views::HitJson {
+                asset: daemon::views::AssetJson::from(&hit.asset),
                 score: hit.score,
                 snippet: hit.snippet.as_ref().map(|s| s.render("[", "]")),
             })?;
@@ -262,58 +261,6 @@ fn result_line(hit: &SearchHit, marks: &Marks) -> String {
     )
 }
 
-/// The JSON form of an asset record (a contract for scripts: fields are only added).
-#[derive(Serialize)]
-struct AssetJson<'a> {
-    asset_id: &'a str,
-    status: &'static str,
-    status_reason: Option<&'a str>,
-    #[serde(with = "events::path::option")]
-    organized_path: &'a Option<PathBuf>,
-    #[serde(with = "events::path")]
-    original_path: &'a Path,
-    project: Option<&'a str>,
-    style: Option<&'a str>,
-    source: Option<&'a str>,
-    size: u64,
-    taken_at: Option<String>,
-    organized_at: Option<DateTime<Utc>>,
-    first_seen: DateTime<Utc>,
-    media: Option<&'a MediaInfo>,
-}
-
-impl<'a> From<&'a AssetRecord> for AssetJson<'a> {
-    fn from(a: &'a AssetRecord) -> Self {
-        AssetJson {
-            asset_id: &a.asset_id,
-            status: a.status.as_str(),
-            status_reason: a.status_reason.as_deref(),
-            organized_path: &a.organized_path,
-            original_path: &a.original_path,
-            project: a.project.as_deref(),
-            style: a.style.as_deref(),
-            source: a.source.as_deref(),
-            size: a.size,
-            taken_at: a
-                .media
-                .as_ref()
-                .and_then(|m| m.taken_at)
-                .map(|t| t.to_string()),
-            organized_at: a.organized_at,
-            first_seen: a.first_seen,
-            media: a.media.as_ref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct HitJson<'a> {
-    #[serde(flatten)]
-    asset: AssetJson<'a>,
-    score: Option<f64>,
-    snippet: Option<String>,
-}
-
 /// `alice show`. Exit status 1 when the catalog does not know the target.
 pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
@@ -334,7 +281,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
                 serde_json::from_str(&e.json).unwrap_or_else(|_| Value::String(e.json.clone()))
             })
             .collect();
-        let mut record = serde_json::to_value(AssetJson::from(&asset))?;
+        let mut record = serde_json::to_value(daemon::views::AssetJson::from(&asset))?;
         record["events"] = Value::Array(events);
         out.line(&record.to_string());
     } else {
