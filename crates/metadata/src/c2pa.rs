@@ -35,6 +35,8 @@ pub(crate) fn strings(data: &[u8], out: &mut Vec<String>) {
             out.push(s.to_owned());
         }
     };
+    // First, so that a store full of other strings cannot crowd them out.
+    source_type_uris(data, |s| push(s, out));
     let mut i = 0;
     // End of the last string taken: a header byte right after it is a real CBOR item, while
     // a letter in the middle of a word (the `c` of `jumdc2pa`) is not.
@@ -84,6 +86,37 @@ pub(crate) fn strings(data: &[u8], out: &mut Vec<String>) {
             && let Ok(s) = std::str::from_utf8(tail)
         {
             push(s, out);
+        }
+    }
+}
+
+/// Digital source type vocabularies whose URIs are looked for as plain bytes.
+const SOURCE_TYPE_SCHEMES: [&str; 2] = [
+    "cv.iptc.org/newscodes/digitalsourcetype/",
+    "c2pa.org/digitalsourcetype/",
+];
+
+/// Calls `found` with each digital source type URI in `data` (normalized to `http://`). The
+/// CBOR scan misses them where the map key before them ends in a letter or digit (the header
+/// of a 71-byte string is the byte `x`), and they decide whether a file is AI-generated.
+fn source_type_uris(data: &[u8], mut found: impl FnMut(&str)) {
+    for scheme in SOURCE_TYPE_SCHEMES {
+        let needle = scheme.as_bytes();
+        let mut from = 0;
+        while let Some(pos) = data[from..].windows(needle.len()).position(|w| w == needle) {
+            let start = from + pos + needle.len();
+            let term = &data[start..];
+            let len = term
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+                .min(MAX_LEN);
+            if len > 0
+                && let Ok(t) = std::str::from_utf8(&term[..len])
+            {
+                found(&format!("http://{scheme}{t}"));
+            }
+            from = start;
         }
     }
 }
@@ -355,6 +388,24 @@ mod tests {
         assert!(out.contains(&"claim_generator".to_owned()), "{out:?}");
         assert!(out.contains(&"Adobe_Firefly".to_owned()), "{out:?}");
         assert!(out.contains(&"c2pa.claim".to_owned()), "{out:?}");
+    }
+
+    #[test]
+    fn finds_source_types_the_cbor_scan_misses() {
+        // As c2pa-rs writes it: the key's last letter sits right before the `x` header.
+        let mut data = b"\xa2qdigitalSourceTypexF".to_vec();
+        data.extend_from_slice(
+            b"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia\0\0",
+        );
+        let mut out = Vec::new();
+        strings(&data, &mut out);
+        assert!(
+            out.contains(
+                &"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+                    .to_owned()
+            ),
+            "{out:?}"
+        );
     }
 
     #[test]
