@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::out::Out;
+use crate::out::{Out, clean, clean_path};
 
 /// A camera's name: many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
 pub fn camera_name(make: Option<&str>, model: Option<&str>) -> String {
@@ -39,8 +39,9 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
 }
 
 fn print_human(out: &mut Out, r: &daemon::views::InspectReport<'_>) {
-    out.line(&r.path.display().to_string());
-    let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {v}"));
+    // Everything shown comes from the file: escaped, so it cannot steer the terminal.
+    out.line(&clean_path(r.path));
+    let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {}", clean(&v)));
     if let Some(id) = &r.asset_id {
         line("asset id", id.clone());
     }
@@ -103,6 +104,37 @@ fn print_human(out: &mut Out, r: &daemon::views::InspectReport<'_>) {
         }
         None if r.media_type.is_some() => line("ai source", "none detected".into()),
         None => {}
+    }
+    if let Some(g) = r.ai_generated {
+        let why = r
+            .provenance
+            .as_ref()
+            .and_then(|p| p.evidence.clone())
+            .unwrap_or_default();
+        line(
+            "ai made",
+            format!(
+                "{}{}",
+                if g { "yes" } else { "no" },
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                }
+            ),
+        );
+    }
+    if let Some(c) = r.provenance.as_ref().and_then(|p| p.c2pa.as_ref()) {
+        line(
+            "c2pa",
+            format!(
+                "signature {:?}, content binding {:?}, signer {}",
+                c.signature,
+                c.hard_binding,
+                c.signer.as_deref().unwrap_or("?")
+            )
+            .to_lowercase(),
+        );
     }
     if let Some(e) = &r.error {
         line("error", e.clone());

@@ -319,12 +319,15 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(&args),
         Command::Show(args) => search::show(&args),
         Command::Completions { shell } => {
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut <Cli as clap::CommandFactory>::command(),
                 "alice",
-                &mut std::io::stdout(),
+                &mut script,
             );
+            // Through `Out`: `alice completions bash | head` is not an error.
+            out::Out::stdout().text(&String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {

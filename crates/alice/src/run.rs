@@ -10,7 +10,7 @@ use daemon::notify::Notifier;
 use daemon::signals::StopSignals;
 use daemon::{Host, StopReport};
 
-use crate::out::Out;
+use crate::out::{Out, clean, clean_path};
 use crate::{ConfigArgs, client, config, logging};
 
 fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
@@ -89,18 +89,19 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
 
 fn plan_line(item: &PlanItem) -> String {
     use daemon::dry_run::PlannedAction as A;
-    let p = item.path.display();
+    // Names come from whoever wrote the inbox: escaped, one line per file whatever they hold.
+    let p = clean_path(&item.path);
     match &item.action {
-        A::Organize { destination } => format!("organize  {p} -> {}", destination.display()),
+        A::Organize { destination } => format!("organize  {p} -> {}", clean_path(destination)),
         A::Duplicate { existing } => {
-            format!("duplicate {p} (same content as {})", existing.display())
+            format!("duplicate {p} (same content as {})", clean_path(existing))
         }
         A::SameFile { organized } => format!(
             "finish    {p}: already organized as {}; only the move is finished",
-            organized.display()
+            clean_path(organized)
         ),
-        A::Skip { reason } => format!("skip      {p}: {reason}"),
-        A::Fail { error } => format!("fail      {p}: {error}"),
+        A::Skip { reason } => format!("skip      {p}: {}", clean(reason)),
+        A::Fail { error } => format!("fail      {p}: {}", clean(error)),
     }
 }
 

@@ -5,9 +5,7 @@
 //! The search index is updated by triggers in the transaction that records a placement, so a
 //! file is findable as soon as the daemon reports it organized.
 
-use std::borrow::Cow;
 use std::io::IsTerminal;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -20,7 +18,7 @@ use events::media::{AiSignal, MediaType};
 use serde_json::Value;
 
 use crate::ConfigArgs;
-use crate::out::Out;
+use crate::out::{Out, clean, clean_path};
 
 /// Arguments of `alice search`.
 #[derive(Args)]
@@ -185,29 +183,6 @@ impl Marks {
             }
         }
     }
-}
-
-/// Text from a file or its metadata, made safe for one terminal line: control characters
-/// (newlines, tabs, escape sequences) are shown escaped instead of acting.
-fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
-fn clean_path(path: &Path) -> String {
-    clean(&path.to_string_lossy()).into_owned()
 }
 
 fn render_snippet(s: &Snippet, marks: &Marks) -> String {

@@ -507,12 +507,16 @@ fn parse_text(text: &str, origin: &Path) -> Result<Config> {
     toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| s.start);
         let (line, col) = at.map(|s| line_col(text, s)).unwrap_or((0, 0));
-        let key = at.and_then(|s| key_at(text, s));
+        let message = e.message().trim_end();
+        // `unknown field \`mdoe\`` already names it.
+        let key = at
+            .and_then(|s| key_at(text, s))
+            .filter(|k| !message.contains(&format!("`{}`", k.rsplit('.').next().unwrap_or(k))));
         Error::Config(format!(
             "{}:{line}:{col}: {}{}",
             origin.display(),
             key.map(|k| format!("key `{k}`: ")).unwrap_or_default(),
-            e.message().trim_end()
+            message
         ))
     })
 }

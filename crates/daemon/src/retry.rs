@@ -43,7 +43,7 @@ impl Default for Retries {
 pub(crate) fn retryable(event: &Event) -> Option<String> {
     match &event.payload {
         // Where the file could not be read or placed; not "metadata" (its content is bad).
-        Payload::AssetFailed(f) if f.stage == "organize" || f.stage == "discover" => {
+        Payload::AssetFailed(f) if matches!(f.stage.as_str(), "organize" | "discover" | "read") => {
             Some(f.path.display().to_string())
         }
         // A stage gave up on a file after its retries (e.g. the disk stayed full).

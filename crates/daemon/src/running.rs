@@ -230,7 +230,7 @@ impl Running {
                 sig = signals.recv() => return Ok(sig),
                 Some(first) = self.reload_rx.recv() => self.reload_requested(first).await,
                 _ = tokio::time::sleep_until(retry_at), if due.is_some() => {
-                    self.retry_now("backoff").await;
+                    let _ = self.retry_now("backoff").await;
                 }
                 res = &mut self.watcher.task => return Err(RunningWatcher::failure(res)),
             }
@@ -240,15 +240,16 @@ impl Running {
         }
     }
 
-    /// Tries the files that failed for a passing reason again: the watcher rescans.
-    pub async fn retry_now(&mut self, why: &str) {
+    /// Tries the files that failed for a passing reason again (the watcher rescans); returns
+    /// how many were waiting.
+    pub async fn retry_now(&mut self, why: &str) -> usize {
         let n = self.retries.take();
-        if n == 0 {
-            return;
+        if n > 0 {
+            tracing::info!(files = n, trigger = why, "trying failed files again");
+            let cfg = self.current.clone();
+            self.restart_watcher(&cfg).await;
         }
-        tracing::info!(files = n, trigger = why, "trying failed files again");
-        let cfg = self.current.clone();
-        self.restart_watcher(&cfg).await;
+        n
     }
 
     async fn restart_watcher(&mut self, cfg: &Config) {
@@ -273,10 +274,10 @@ impl Running {
         self.host.notifier.reloading();
         let outcome = self.reload_from_host(waiting[0].trigger).await;
         // A reload is also the user's way to say "the cause is fixed": try failed files now.
-        self.retry_now("reload").await;
+        let retried = self.retry_now("reload").await as u64;
         for r in waiting {
             if let Some(tx) = r.reply {
-                let _ = tx.send(outcome.clone());
+                let _ = tx.send((outcome.clone(), retried));
             }
         }
         self.host.notifier.send(&format!(

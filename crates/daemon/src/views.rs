@@ -25,6 +25,13 @@ pub struct InspectReport<'a> {
     pub taken_at_source: Option<&'static str>,
     pub camera: Option<events::media::Camera>,
     pub ai: Option<events::media::AiInfo>,
+    /// True / false when the file says whether it is AI-made (any signal); absent when
+    /// nothing is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_generated: Option<bool>,
+    /// IPTC/XMP source type, IPTC AI fields, C2PA manifest and whether it validates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<events::media::Provenance>,
     pub error: Option<String>,
 }
 
@@ -59,6 +66,8 @@ impl<'a> InspectReport<'a> {
             taken_at_source: None,
             camera: None,
             ai: None,
+            ai_generated: None,
+            provenance: None,
             error: Some(error),
         }
     }
@@ -81,6 +90,8 @@ impl<'a> InspectReport<'a> {
             taken_at_source: info.taken_at_source.map(|s| s.as_str()),
             camera: info.camera,
             ai: info.ai,
+            ai_generated: info.ai_generated,
+            provenance: info.provenance,
             error,
         }
     }
