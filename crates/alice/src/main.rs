@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod inspect;
 mod logging;
+mod man;
 mod out;
 mod progress;
 mod run;
@@ -138,7 +139,14 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to stdout: `alice man | man -l -`.
-    Man,
+    ///
+    /// With --dir, write one page per command instead: alice.1, alice-run.1,
+    /// alice-events-tail.1, … (what `man alice-run` shows once they are installed).
+    Man {
+        /// Write every page into this folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -330,9 +338,12 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             out::Out::stdout().text(&String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut std::io::stdout())?;
+        Command::Man { dir } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => man::write_to(cli, &dir)?,
+                None => man::print(cli)?,
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
