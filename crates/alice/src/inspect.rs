@@ -20,7 +20,7 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     let mut all_opened = true;
     let mut out = Out::stdout();
     for path in files {
-        let (report, opened) = daemon::views::InspectReport::of(path);
+        let (report, opened) = Report::of(path);
         all_opened &= opened;
         if json {
             out.line(&serde_json::to_string(&report)?);
@@ -38,105 +38,100 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     })
 }
 
-fn print_human(out: &mut Out, r: &daemon::views::InspectReport<'_>) {
+type Report<'a> = daemon::views::InspectReport<'a>;
+
+fn print_human(out: &mut Out, r: &Report<'_>) {
     // Everything shown comes from the file: escaped, so it cannot steer the terminal.
     out.line(&clean_path(r.path));
-    let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {}", clean(&v)));
+    let mut lines = facts(r);
+    lines.extend(ai_lines(r));
+    lines.extend(provenance_lines(r));
+    if let Some(e) = &r.error {
+        lines.push(("error", e.clone()));
+    }
+    for (k, v) in lines {
+        out.line(&format!("  {k:<12} {}", clean(&v)));
+    }
+}
+
+/// Identity, format, size, date and camera.
+fn facts(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
     if let Some(id) = &r.asset_id {
-        line("asset id", id.clone());
+        lines.push(("asset id", id.clone()));
     }
     if let Some(t) = r.media_type {
-        line(
-            "type",
-            format!(
-                "{t}{}",
-                r.format
-                    .as_deref()
-                    .map(|f| format!(" ({f})"))
-                    .unwrap_or_default()
-            ),
-        );
+        let format = r.format.as_deref().map(|f| format!(" ({f})"));
+        lines.push(("type", format!("{t}{}", format.unwrap_or_default())));
     }
     if let (Some(w), Some(h)) = (r.width, r.height) {
-        line("size", format!("{w}×{h}"));
+        lines.push(("size", format!("{w}×{h}")));
     }
     if let Some(d) = r.duration_ms {
-        line("duration", format!("{:.3} s", d as f64 / 1000.0));
+        lines.push(("duration", format!("{:.3} s", d as f64 / 1000.0)));
     }
     if let Some(t) = &r.taken_at {
-        line(
-            "taken",
-            format!("{t} (from {})", r.taken_at_source.unwrap_or("?")),
-        );
+        let from = r.taken_at_source.unwrap_or("?");
+        lines.push(("taken", format!("{t} (from {from})")));
     }
     if let Some(c) = &r.camera {
-        line("camera", camera_name(c.make.as_deref(), c.model.as_deref()));
+        lines.push(("camera", camera_name(c.make.as_deref(), c.model.as_deref())));
     }
-    match &r.ai {
-        Some(ai) => {
-            line(
-                "ai source",
-                format!("{} ({:?}: {})", ai.source, ai.signal, ai.evidence)
-                    .replace("Metadata", "metadata")
-                    .replace("Filename", "filename"),
-            );
-            let mut opt = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    line(k, v);
-                }
-            };
-            opt("prompt", ai.prompt.clone());
-            opt("negative", ai.negative_prompt.clone());
-            opt("model", ai.model.clone());
-            opt("seed", ai.seed.map(|s| s.to_string()));
-            opt("steps", ai.steps.map(|s| s.to_string()));
-            opt("sampler", ai.sampler.clone());
-            opt("scheduler", ai.scheduler.clone());
-            opt("guidance", ai.guidance.map(|g| g.to_string()));
-            for l in &ai.loras {
-                let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
-                opt("lora", Some(format!("{}{weight}", l.name)));
-            }
-            if let Some(mj) = &ai.midjourney {
-                opt("midjourney", serde_json::to_string(mj).ok());
-            }
-            opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
-        }
-        None if r.media_type.is_some() => line("ai source", "none detected".into()),
-        None => {}
+    lines
+}
+
+/// Which AI tool made it, and its generation parameters.
+fn ai_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let Some(ai) = &r.ai else {
+        return match r.media_type {
+            Some(_) => vec![("ai source", "none detected".into())],
+            None => Vec::new(),
+        };
+    };
+    let signal = format!("{:?}", ai.signal).to_lowercase();
+    let mut lines = vec![(
+        "ai source",
+        format!("{} ({signal}: {})", ai.source, ai.evidence),
+    )];
+    let mut opt = |k: &'static str, v: Option<String>| lines.extend(v.map(|v| (k, v)));
+    opt("prompt", ai.prompt.clone());
+    opt("negative", ai.negative_prompt.clone());
+    opt("model", ai.model.clone());
+    opt("seed", ai.seed.map(|s| s.to_string()));
+    opt("steps", ai.steps.map(|s| s.to_string()));
+    opt("sampler", ai.sampler.clone());
+    opt("scheduler", ai.scheduler.clone());
+    opt("guidance", ai.guidance.map(|g| g.to_string()));
+    for l in &ai.loras {
+        let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
+        opt("lora", Some(format!("{}{weight}", l.name)));
     }
-    if let Some(g) = r.ai_generated {
-        let why = r
-            .provenance
+    opt(
+        "midjourney",
+        ai.midjourney
             .as_ref()
-            .and_then(|p| p.evidence.clone())
-            .unwrap_or_default();
-        line(
-            "ai made",
-            format!(
-                "{}{}",
-                if g { "yes" } else { "no" },
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({why})")
-                }
-            ),
-        );
+            .and_then(|mj| serde_json::to_string(mj).ok()),
+    );
+    opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
+    lines
+}
+
+/// Whether it is AI-made at all, and what its C2PA manifest says.
+fn provenance_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(g) = r.ai_generated {
+        let why = r.provenance.as_ref().and_then(|p| p.evidence.clone());
+        let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        lines.push(("ai made", format!("{}{why}", if g { "yes" } else { "no" })));
     }
     if let Some(c) = r.provenance.as_ref().and_then(|p| p.c2pa.as_ref()) {
-        line(
-            "c2pa",
-            format!(
-                "signature {:?}, content binding {:?}, signer {}",
-                c.signature,
-                c.hard_binding,
-                c.signer.as_deref().unwrap_or("?")
-            )
-            .to_lowercase(),
+        let text = format!(
+            "signature {:?}, content binding {:?}, signer {}",
+            c.signature,
+            c.hard_binding,
+            c.signer.as_deref().unwrap_or("?")
         );
+        lines.push(("c2pa", text.to_lowercase()));
     }
-    if let Some(e) = &r.error {
-        line("error", e.clone());
-    }
+    lines
 }

@@ -169,18 +169,8 @@ fn walk(
         let Some(dir) = open_walked_dir(root, &rel, &excluded, counting) else {
             continue;
         };
-        if let Some(handle) = &watch
-            && let Err(error) = handle.watch_dir(dir.path())
-        {
-            if is_watch_limit(&error) {
-                // Nothing more can be watched in this inbox; keep walking as a plain scan.
-                watch = None;
-                if out.blocking_send(WalkItem::WatchLimit(error)).is_err() {
-                    return;
-                }
-            } else {
-                debug!(dir = %dir.path().display(), %error, "cannot watch folder");
-            }
+        if !watch_walked(&mut watch, dir.path(), out) {
+            return;
         }
         let entries = match dir.entries() {
             Ok(entries) => entries,
@@ -228,6 +218,30 @@ fn walk(
             if out.blocking_send(item).is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Watches a folder the walk entered; at the watch limit, says so and walks on as a plain
+/// scan. False when the receiver is gone (stop walking).
+fn watch_walked(
+    watch: &mut Option<Arc<WatchHandle>>,
+    dir: &Path,
+    out: &mpsc::Sender<WalkItem>,
+) -> bool {
+    let Some(handle) = watch.as_ref() else {
+        return true;
+    };
+    match handle.watch_dir(dir) {
+        Ok(()) => true,
+        Err(error) if is_watch_limit(&error) => {
+            // Nothing more can be watched in this inbox; keep walking as a plain scan.
+            *watch = None;
+            out.blocking_send(WalkItem::WatchLimit(error)).is_ok()
+        }
+        Err(error) => {
+            debug!(dir = %dir.display(), %error, "cannot watch folder");
+            true
         }
     }
 }
