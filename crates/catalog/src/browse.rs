@@ -1,0 +1,254 @@
+//! Read-only views for browsing the catalog (the web gallery): newest-first pages that
+//! continue from a keyset cursor, files organized per day, and the values filters can take.
+//!
+//! A page is ordered by the time an asset was organized (first seen, for one never
+//! organized), then by asset id, both descending. The cursor is the last row's pair, so the
+//! next page starts exactly after it however many assets arrive in between: no row is shown
+//! twice or skipped, and the cost of a page does not grow with how far one has scrolled.
+//! Matching is [`Catalog::find`]'s: the same words, filters and dates.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::Value;
+
+use crate::assets::{ASSET_COLUMNS, RawAsset};
+use crate::search::{filter_sql, fts_query};
+use crate::{AssetRecord, Catalog, Result, time_text};
+
+/// The order key of an asset in a page.
+const ORDER_KEY: &str = "coalesce(a.organized_at, a.first_seen)";
+
+/// Where a page ends: the order key of its last asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    /// When the asset was organized (first seen, for one never organized).
+    pub at: DateTime<Utc>,
+    /// The asset.
+    pub asset_id: String,
+}
+
+impl PageKey {
+    /// The key of `asset`, to continue after it.
+    pub fn of(asset: &AssetRecord) -> PageKey {
+        PageKey {
+            at: asset.organized_at.unwrap_or(asset.first_seen),
+            asset_id: asset.asset_id.clone(),
+        }
+    }
+}
+
+/// Assets organized on one day (UTC) from one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// The day, in UTC.
+    pub day: NaiveDate,
+    /// The source label (`unknown` when none was recorded).
+    pub source: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The distinct values of the filterable labels among organized assets, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterValues {
+    /// Source labels.
+    pub sources: Vec<String>,
+    /// Projects (those with files and those created empty).
+    pub projects: Vec<String>,
+    /// Styles.
+    pub styles: Vec<String>,
+}
+
+impl Catalog {
+    /// Up to `query.limit` assets matching `query` (text and filters as [`Catalog::find`];
+    /// the order is newest first, not relevance), starting after `after` when given.
+    pub fn page(
+        &self,
+        query: &crate::SearchQuery,
+        after: Option<&PageKey>,
+    ) -> Result<Vec<AssetRecord>> {
+        let mut params = Vec::new();
+        let from = if query.text.trim().is_empty() {
+            "assets a WHERE 1 = 1".to_owned()
+        } else {
+            let Some(fts) = fts_query(&query.text) else {
+                return Ok(Vec::new());
+            };
+            params.push(Value::Text(fts));
+            // The full-text match drives, as in `find` (see its comment on CROSS JOIN).
+            "assets_fts CROSS JOIN assets a ON a.id = assets_fts.rowid \
+             WHERE assets_fts MATCH ?"
+                .to_owned()
+        };
+        let mut sql = format!(
+            "SELECT {ASSET_COLUMNS} FROM {from}{}",
+            filter_sql(query, &mut params)
+        );
+        if let Some(key) = after {
+            sql.push_str(&format!(" AND ({ORDER_KEY}, a.asset_id) < (?, ?)"));
+            params.push(Value::Text(time_text(key.at)));
+            params.push(Value::Text(key.asset_id.clone()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY {ORDER_KEY} DESC, a.asset_id DESC LIMIT ?"
+        ));
+        params.push(Value::Integer(
+            i64::try_from(query.limit).unwrap_or(i64::MAX),
+        ));
+        let rows: Vec<RawAsset> = self.read("reading a page of assets", |c| {
+            c.prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(params), RawAsset::from_row)?
+                .collect()
+        })?;
+        rows.into_iter().map(|raw| self.decode_asset(raw)).collect()
+    }
+
+    /// Organized assets per day (UTC) and source, for days from `since` on, oldest first.
+    pub fn organized_per_day(&self, since: NaiveDate) -> Result<Vec<DayCount>> {
+        let rows: Vec<(String, String, i64)> =
+            self.read("counting assets organized per day", |c| {
+                c.prepare_cached(
+                    "SELECT substr(organized_at, 1, 10), coalesce(source, 'unknown'), count(*)
+                     FROM assets WHERE status = 'organized' AND organized_at >= ?1
+                     GROUP BY 1, 2 ORDER BY 1, 2",
+                )?
+                .query_map([since.format("%Y-%m-%d").to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect()
+            })?;
+        rows.into_iter()
+            .map(|(day, source, count)| {
+                Ok(DayCount {
+                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                        .map_err(|e| self.bad_row("organized_at", &day, e))?,
+                    source,
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// The sources, projects and styles that organized assets carry (and every created
+    /// project), for filter choices.
+    pub fn filter_values(&self) -> Result<FilterValues> {
+        let distinct = |column: &str| -> Result<Vec<String>> {
+            let sql = format!(
+                "SELECT DISTINCT {column} FROM assets
+                 WHERE status = 'organized' AND {column} IS NOT NULL ORDER BY 1"
+            );
+            self.read("listing filter values", |c| {
+                c.prepare_cached(&sql)?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+        };
+        let mut projects = distinct("project")?;
+        projects.extend(self.list_projects()?.into_iter().map(|p| p.name));
+        projects.sort();
+        projects.dedup();
+        Ok(FilterValues {
+            sources: distinct("source")?,
+            projects,
+            styles: distinct("style")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
+
+    use super::*;
+    use crate::{NewOp, OpKind, Placement, SearchQuery, Transfer};
+
+    fn organize(cat: &Catalog, n: u32, prompt: &str, source: &str) -> String {
+        let id = format!("{n:064x}");
+        let src = format!("/in/{n}.png");
+        let dest = format!("/org/{n}.png");
+        cat.upsert_discovered(&id, Path::new(&src), 10).unwrap();
+        let op = cat
+            .begin_op(&NewOp {
+                asset_id: &id,
+                kind: OpKind::Copy,
+                source: Path::new(&src),
+                destination: Path::new(&dest),
+                mode: Transfer::Copy,
+            })
+            .unwrap();
+        let mut media = MediaInfo::empty(MediaType::Image);
+        let mut ai = AiInfo::new(
+            source.parse::<AiSource>().unwrap(),
+            AiSignal::Metadata,
+            "test",
+        );
+        ai.prompt = Some(prompt.into());
+        media.ai = Some(ai);
+        cat.complete_placement(&Placement {
+            op_id: op,
+            asset_id: &id,
+            destination: Path::new(&dest),
+            size: 10,
+            project: "p",
+            source,
+            style: None,
+            media: Some(&media),
+        })
+        .unwrap();
+        id
+    }
+
+    #[test]
+    fn pages_continue_after_their_cursor_without_gaps_or_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite3")).unwrap();
+        let ids: Vec<String> = (0..7)
+            .map(|n| organize(&cat, n, "misty harbour", "flux"))
+            .collect();
+        let mut q = SearchQuery {
+            limit: 3,
+            ..SearchQuery::default()
+        };
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = cat.page(&q, after.as_ref()).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(PageKey::of);
+            seen.extend(page.into_iter().map(|a| a.asset_id));
+        }
+        let mut newest_first = ids.clone();
+        newest_first.reverse();
+        assert_eq!(seen, newest_first);
+        q.text = "harb".into();
+        q.limit = 10;
+        assert_eq!(cat.page(&q, None).unwrap().len(), 7);
+        q.text = "volcano".into();
+        assert!(cat.page(&q, None).unwrap().is_empty());
+        q.text = "- *".into();
+        assert!(cat.page(&q, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn per_day_counts_and_filter_values_cover_organized_assets() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite3")).unwrap();
+        organize(&cat, 1, "a", "flux");
+        organize(&cat, 2, "b", "flux");
+        organize(&cat, 3, "c", "midjourney");
+        let today = Utc::now().date_naive();
+        let days = cat.organized_per_day(today).unwrap();
+        let counts: Vec<(&str, u64)> = days.iter().map(|d| (d.source.as_str(), d.count)).collect();
+        assert_eq!(counts, [("flux", 2), ("midjourney", 1)]);
+        assert!(days.iter().all(|d| d.day == today));
+        let tomorrow = today.succ_opt().unwrap();
+        assert!(cat.organized_per_day(tomorrow).unwrap().is_empty());
+        let values = cat.filter_values().unwrap();
+        assert_eq!(values.sources, ["flux", "midjourney"]);
+        assert_eq!(values.projects, ["p"]);
+        assert!(values.styles.is_empty());
+    }
+}
