@@ -96,8 +96,11 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     view.retries = retries.clone();
     let view = Arc::new(view);
     let socket = core.layout.socket(host.runtime_dir.as_deref());
-    let control =
-        crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
+    let control = crate::control::server::serve(
+        socket.clone(),
+        core.layout.socket_advertisement(),
+        view.clone(),
+    )?;
     let mut background = vec![tokio::spawn(heartbeat(
         host.notifier.clone_target(),
         core.pipeline.clone(),
@@ -115,6 +118,7 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
                 .await?,
         );
     }
+    background.extend(crate::gallery::start(&cfg, view).await?);
     let hup = reload_tx.clone();
     background.push(tokio::spawn(crate::signals::forward_sighup(move || {
         hup.try_send(ReloadRequest {

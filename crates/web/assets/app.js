@@ -82,6 +82,9 @@
 
   if (grid.dataset.live && 'EventSource' in window) {
     const source = new EventSource('/events');
+    // Shown as a badge by the stylesheet; tests wait for it before dropping a file.
+    source.addEventListener('open', function () { grid.dataset.connected = '1'; });
+    source.addEventListener('error', function () { delete grid.dataset.connected; });
     source.addEventListener('asset', function (ev) {
       const tile = fragment(ev.data).querySelector('.tile');
       if (!tile || grid.querySelector('.tile[data-id="' + tile.dataset.id + '"]')) return;

@@ -62,7 +62,8 @@ pub(crate) fn per_day(counts: &[DayCount], last: NaiveDate, days: u32) -> String
                 esc(sources[*colour]),
             );
         }
-        if i % 7 == 0 || i + 1 == days as usize {
+        // Every seventh day, counted back from the last, so the newest day is always labelled.
+        if (days as usize - 1 - i) % 7 == 0 {
             let _ = write!(
                 svg,
                 "<text class=\"axis\" x=\"{:.1}\" y=\"{HEIGHT}\" text-anchor=\"middle\">{}</text>",

@@ -29,11 +29,17 @@ pub(crate) async fn status(
 ) -> Result<Html<String>, Failure> {
     let today = Utc::now().date_naive();
     let since = today - chrono::Days::new(u64::from(CHART_DAYS - 1));
-    let (counts, context) = app
+    let (counts, context, projects) = app
         .readers
-        .run(move |c| Ok((c.organized_per_day(since)?, c.context()?)))
+        .run(move |c| {
+            Ok((
+                c.organized_per_day(since)?,
+                c.context()?,
+                c.list_projects()?,
+            ))
+        })
         .await?;
-    let values = app.filter_values().await?;
+    let projects: Vec<String> = projects.into_iter().map(|p| p.name).collect();
     let status = app.parts.daemon.status().await;
     let mut body = String::from("<div class=\"statusgrid\"><section class=\"panel\">");
     if let Some(why) = q.refused.as_deref() {
@@ -49,7 +55,7 @@ pub(crate) async fn status(
          <label>Style <input type=\"text\" name=\"style\" value=\"{}\" placeholder=\"none\"></label>\
          <button type=\"submit\">Apply</button></form></section>",
         esc(app.keys.csrf()),
-        project_select(&values.projects, context.active_project.as_deref()),
+        project_select(&projects, context.active_project.as_deref()),
         esc(context.active_style.as_deref().unwrap_or("")),
     );
     let _ = write!(
