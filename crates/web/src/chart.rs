@@ -63,7 +63,7 @@ pub(crate) fn per_day(counts: &[DayCount], last: NaiveDate, days: u32) -> String
             );
         }
         // Every seventh day, counted back from the last, so the newest day is always labelled.
-        if (days as usize - 1 - i) % 7 == 0 {
+        if (days as usize - 1 - i).is_multiple_of(7) {
             let _ = write!(
                 svg,
                 "<text class=\"axis\" x=\"{:.1}\" y=\"{HEIGHT}\" text-anchor=\"middle\">{}</text>",
@@ -112,7 +112,7 @@ mod tests {
         let svg = per_day(&counts, d("2024-03-10"), 30);
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(
-            svg.contains(">3</text>"),
+            svg.contains(">4</text>"),
             "the scale tops at the busiest day"
         );
         assert!(svg.contains("&lt;camera&gt;") && !svg.contains("<camera>"));

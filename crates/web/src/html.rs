@@ -163,22 +163,6 @@ impl IntoResponse for Failure {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_leaves_no_markup() {
-        assert_eq!(
-            esc("<a href=\"x\">'&'</a>\u{1b}"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\u{fffd}"
-        );
-        assert_eq!(query_value("a b/ü&"), "a%20b%2F%C3%BC%26");
-        assert_eq!(shorten("abcdef", 3), "abc…");
-        assert_eq!(shorten("abc", 3), "abc");
-    }
-}
-
 /// A JSON value as HTML: an object as a two-column table (nulls and empty lists left out),
 /// a list of objects as a table with a column per key, other lists joined, scalars as text.
 pub(crate) fn json_html(value: &serde_json::Value) -> String {
@@ -228,5 +212,38 @@ pub(crate) fn json_html(value: &serde_json::Value) -> String {
             out
         }
         Value::Array(items) => items.iter().map(json_html).collect::<Vec<_>>().join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_leaves_no_markup() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>\u{1b}"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\u{fffd}"
+        );
+        assert_eq!(query_value("a b/ü&"), "a%20b%2F%C3%BC%26");
+        assert_eq!(shorten("abcdef", 3), "abc…");
+        assert_eq!(shorten("abc", 3), "abc");
+    }
+
+    #[test]
+    fn json_becomes_escaped_tables() {
+        let v = serde_json::json!({
+            "a_key": "<b>",
+            "none": null,
+            "empty": [],
+            "rows": [{"x": 1}, {"y": true}],
+            "list": ["p", "q"],
+        });
+        let html = json_html(&v);
+        assert!(html.contains("<th>a key</th><td>&lt;b&gt;</td>"), "{html}");
+        assert!(!html.contains("none") && !html.contains("empty"), "{html}");
+        assert!(html.contains("<th>x</th><th>y</th>"), "{html}");
+        assert!(html.contains("<td>1</td><td></td>"), "{html}");
+        assert!(html.contains("p, q"), "{html}");
     }
 }
