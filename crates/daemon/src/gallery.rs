@@ -55,13 +55,13 @@ pub(crate) async fn start(
         secret_file: layout.web_secret(),
     };
     let parts = web::Parts {
-        pipeline: view.pipeline.clone(),
+        bus: view.pipeline.bus().clone(),
         daemon: Arc::new(View(view)),
         thumbnails: Arc::new(web::NoThumbnails),
     };
     web::serve(settings, parts)
         .await
-        .map(Some)
+        .map(|served| Some(served.task))
         .map_err(|e| Error::Config(e.to_string()))
 }
 

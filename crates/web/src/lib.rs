@@ -153,8 +153,8 @@ pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), WebErr
 
 /// The parts of the daemon the gallery uses.
 pub struct Parts {
-    /// The pipeline: its bus for the live view.
-    pub pipeline: pipeline::Pipeline,
+    /// The pipeline's bus: the live view observes it (lossy).
+    pub bus: pipeline::EventBus,
     /// Status and creative context.
     pub daemon: Arc<dyn Daemon>,
     /// Thumbnails.
@@ -173,11 +173,16 @@ pub(crate) struct App {
     pub filter_cache: std::sync::Mutex<Option<(std::time::Instant, catalog::FilterValues)>>,
 }
 
+/// A running gallery.
+pub struct Served {
+    /// Where it listens (the port chosen, when `listen` asked for port 0).
+    pub addr: SocketAddr,
+    /// The server; it runs until this is aborted.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
 /// Binds `settings.listen` and serves the gallery until the returned task is aborted.
-pub async fn serve(
-    settings: WebSettings,
-    parts: Parts,
-) -> Result<tokio::task::JoinHandle<()>, WebError> {
+pub async fn serve(settings: WebSettings, parts: Parts) -> Result<Served, WebError> {
     check_listen(settings.listen, settings.allow_remote)?;
     let keys = auth::Keys::load_or_create(&settings.secret_file)?;
     let readers = readers::Readers::open(&settings.catalog, 4)?;
@@ -197,11 +202,12 @@ pub async fn serve(
     });
     let router = pages::router(app);
     tracing::info!(address = %addr, "web gallery ready; `alice web` prints a login URL");
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "the web gallery stopped");
         }
-    }))
+    });
+    Ok(Served { addr, task })
 }
 
 /// True for an asset id as the catalog writes them: 64 lowercase hex digits. Anything else in

@@ -20,7 +20,7 @@ const CAPACITY: usize = 256;
 
 /// `GET /events`.
 pub(crate) async fn events(State(app): State<Arc<App>>) -> Response {
-    let observer = app.parts.pipeline.bus().observe(
+    let observer = app.parts.bus.observe(
         bus::Filter::types([events::types::ASSET_ORGANIZED]),
         CAPACITY,
     );
