@@ -14,6 +14,10 @@ use crate::assets::{ASSET_COLUMNS, RawAsset};
 use crate::search::{filter_sql, fts_query};
 use crate::{AssetRecord, Catalog, Result, time_text};
 
+fn sql_count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// The order key of an asset in a page.
 const ORDER_KEY: &str = "coalesce(a.organized_at, a.first_seen)";
 
@@ -58,27 +62,70 @@ pub struct FilterValues {
     pub styles: Vec<String>,
 }
 
+/// How a page finds its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Down the `assets_newest` index, keeping what matches, until the page is full: reads
+    /// about a page of rows divided by the share of assets that match.
+    Newest,
+    /// Every matching row (from the full-text index, or the source or project index), sorted:
+    /// reads every match.
+    Matches,
+}
+
+impl Walk {
+    /// The cheaper walk, given that at most `matching` of `total` assets match and a page
+    /// holds `limit`: walking the index reads about `limit * total / matching` rows, sorting
+    /// the matches reads `matching`.
+    fn cheaper(matching: u64, total: u64, limit: u64) -> Walk {
+        if matching.saturating_mul(matching) >= limit.saturating_mul(total) {
+            Walk::Newest
+        } else {
+            Walk::Matches
+        }
+    }
+}
+
 /// The SQL and parameters of a page; `None` when the text has words but none searchable.
-fn page_sql(query: &crate::SearchQuery, after: Option<&PageKey>) -> Option<(String, Vec<Value>)> {
+fn page_sql(
+    query: &crate::SearchQuery,
+    after: Option<&PageKey>,
+    walk: Walk,
+) -> Option<(String, Vec<Value>)> {
     let mut params = Vec::new();
-    let from = if query.text.trim().is_empty() {
-        // Without text the `assets_newest` index gives the order, so a page reads about a
-        // page of rows divided by the share of assets the filters keep. Left to itself, the
-        // planner prefers the status index and sorts every organized asset for each page.
-        "assets a INDEXED BY assets_newest WHERE 1 = 1".to_owned()
+    let text = if query.text.trim().is_empty() {
+        None
     } else {
-        params.push(Value::Text(fts_query(&query.text)?));
-        // The full-text match drives, as in `find` (see its comment on CROSS JOIN).
-        "assets_fts CROSS JOIN assets a ON a.id = assets_fts.rowid WHERE assets_fts MATCH ?"
-            .to_owned()
+        Some(fts_query(&query.text)?)
+    };
+    // Left to itself, the planner would take the status index and sort every organized asset
+    // for each page; `INDEXED BY` and `CROSS JOIN` pin the walk chosen.
+    let from = match (walk, text) {
+        (Walk::Newest, None) => "assets a INDEXED BY assets_newest WHERE 1 = 1",
+        (Walk::Newest, Some(fts)) => {
+            params.push(Value::Text(fts));
+            "assets a INDEXED BY assets_newest \
+             WHERE a.id IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
+        }
+        (Walk::Matches, None) => "assets a WHERE 1 = 1",
+        (Walk::Matches, Some(fts)) => {
+            params.push(Value::Text(fts));
+            "assets_fts CROSS JOIN assets a ON a.id = assets_fts.rowid WHERE assets_fts MATCH ?"
+        }
     };
     let mut sql = format!(
         "SELECT {ASSET_COLUMNS} FROM {from}{}",
         filter_sql(query, &mut params)
     );
     if let Some(key) = after {
-        sql.push_str(&format!(" AND ({ORDER_KEY}, a.asset_id) < (?, ?)"));
-        params.push(Value::Text(time_text(key.at)));
+        // The first condition alone is a range on the index (a seek to the cursor); the
+        // second settles ties on the time.
+        sql.push_str(&format!(
+            " AND {ORDER_KEY} <= ? AND ({ORDER_KEY} < ? OR a.asset_id < ?)"
+        ));
+        let at = time_text(key.at);
+        params.push(Value::Text(at.clone()));
+        params.push(Value::Text(at));
         params.push(Value::Text(key.asset_id.clone()));
     }
     sql.push_str(&format!(
@@ -98,7 +145,8 @@ impl Catalog {
         query: &crate::SearchQuery,
         after: Option<&PageKey>,
     ) -> Result<Vec<AssetRecord>> {
-        let Some((sql, params)) = page_sql(query, after) else {
+        let walk = self.cheaper_walk(query)?;
+        let Some((sql, params)) = page_sql(query, after, walk) else {
             return Ok(Vec::new());
         };
         let rows: Vec<RawAsset> = self.read("reading a page of assets", |c| {
@@ -107,6 +155,45 @@ impl Catalog {
                 .collect()
         })?;
         rows.into_iter().map(|raw| self.decode_asset(raw)).collect()
+    }
+
+    /// Counts what the narrowest indexed condition of `query` (the words, the source, the
+    /// project) matches, and picks the walk that reads fewer rows.
+    fn cheaper_walk(&self, query: &crate::SearchQuery) -> Result<Walk> {
+        let mut counts: Vec<(&str, String)> = Vec::new();
+        if let Some(fts) = fts_query(&query.text) {
+            counts.push((
+                "SELECT count(*) FROM assets_fts WHERE assets_fts MATCH ?",
+                fts,
+            ));
+        }
+        if let Some(s) = &query.source {
+            counts.push((
+                "SELECT count(*) FROM assets WHERE source = ? COLLATE NOCASE",
+                s.clone(),
+            ));
+        }
+        if let Some(p) = &query.project {
+            counts.push((
+                "SELECT count(*) FROM assets WHERE project = ? COLLATE NOCASE",
+                p.clone(),
+            ));
+        }
+        if counts.is_empty() {
+            return Ok(Walk::Newest);
+        }
+        self.read("planning a page of assets", |c| {
+            // The largest rowid stands in for the number of assets (rows are never deleted).
+            let total: i64 =
+                c.query_row("SELECT coalesce(max(id), 0) FROM assets", [], |r| r.get(0))?;
+            let mut matching = i64::MAX;
+            for (sql, value) in &counts {
+                let n: i64 = c.prepare_cached(sql)?.query_row([value], |r| r.get(0))?;
+                matching = matching.min(n);
+            }
+            let limit = u64::try_from(query.limit).unwrap_or(u64::MAX);
+            Ok(Walk::cheaper(sql_count(matching), sql_count(total), limit))
+        })
     }
 
     /// Organized assets per day (UTC) and source, for days from `since` on, oldest first.
@@ -261,7 +348,7 @@ mod tests {
                 Some(&key),
             ),
         ] {
-            let (sql, params) = page_sql(&query, after).unwrap();
+            let (sql, params) = page_sql(&query, after, Walk::Newest).unwrap();
             let conn = cat.lock();
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -274,6 +361,46 @@ mod tests {
                 .collect();
             assert!(plan[0].contains("assets_newest"), "{plan:?}");
             assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn the_walk_reading_fewer_rows_is_chosen() {
+        assert_eq!(Walk::cheaper(50_000, 100_000, 48), Walk::Newest);
+        assert_eq!(Walk::cheaper(100, 100_000, 48), Walk::Matches);
+        assert_eq!(Walk::cheaper(0, 0, 48), Walk::Newest);
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.sqlite3")).unwrap();
+        for n in 0..20 {
+            organize(&cat, n, if n == 3 { "rare word" } else { "common" }, "flux");
+        }
+        let q = |text: &str, source: Option<&str>| SearchQuery {
+            text: text.into(),
+            source: source.map(str::to_owned),
+            limit: 4,
+            ..SearchQuery::default()
+        };
+        assert_eq!(cat.cheaper_walk(&q("", None)).unwrap(), Walk::Newest);
+        assert_eq!(cat.cheaper_walk(&q("common", None)).unwrap(), Walk::Newest);
+        assert_eq!(cat.cheaper_walk(&q("rare", None)).unwrap(), Walk::Matches);
+        assert_eq!(
+            cat.cheaper_walk(&q("common", Some("midjourney"))).unwrap(),
+            Walk::Matches
+        );
+        // Both walks give the same page.
+        for query in [q("common", None), q("rare", None), q("", Some("flux"))] {
+            let run = |walk| {
+                let (sql, params) = page_sql(&query, None, walk).unwrap();
+                let conn = cat.lock();
+                let mut stmt = conn.prepare(&sql).unwrap();
+                stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(0)
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>()
+            };
+            assert_eq!(run(Walk::Newest), run(Walk::Matches), "{query:?}");
         }
     }
 
