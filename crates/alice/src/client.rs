@@ -245,6 +245,30 @@ fn tail_line(line: &str) -> String {
 }
 
 /// `alice project list`: from the catalog alone.
+/// `alice web`: prints the gallery's one-time login URL, and opens it in a browser when
+/// stdout is a terminal in a graphical session.
+pub fn web(args: &ConfigArgs, no_open: bool) -> Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let (cfg, _) = crate::config::load(args)?;
+    let url = daemon::gallery::login_url(&cfg)?;
+    Out::stdout().line(&url);
+    let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if !no_open && graphical && std::io::stdout().is_terminal() {
+        let opened = std::process::Command::new("xdg-open")
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = opened {
+            eprintln!("could not open a browser ({e}); open the URL above yourself");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn list_projects(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, _) = crate::config::load(args)?;
     let mut out = Out::stdout();

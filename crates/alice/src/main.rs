@@ -114,6 +114,18 @@ enum Command {
     /// Everything known about one file: metadata, generation parameters, where it came from,
     /// where it went, and its event history.
     Show(search::ShowArgs),
+    /// Print a one-time URL that logs a browser in to the web gallery (needs `[web]`).
+    ///
+    /// On a terminal with a graphical session it also opens the URL with `xdg-open`. The
+    /// URL works once, within 10 minutes; the session it starts lasts until the gallery's
+    /// secret (`web.secret` in the state dir) is deleted.
+    Web {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only print the URL, never open a browser.
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Run one pipeline stage in its own process, fed by the Redis stream.
     ///
     /// Reads the stage's consumer group on `<prefix>:events` (needs `[redis]`, and the stage
@@ -324,6 +336,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             client::simple(&config, Request::StyleChoose { name, note })
         }
         Command::Style(StyleCommand::Clear(config)) => client::simple(&config, Request::StyleClear),
+        Command::Web { config, no_open } => client::web(&config, no_open),
         Command::Search(args) => search::search(&args),
         Command::Show(args) => search::show(&args),
         Command::Completions { shell } => {

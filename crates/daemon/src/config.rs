@@ -119,6 +119,21 @@ impl Default for MetricsSection {
     }
 }
 
+/// `[web]` section: when present, the daemon serves the web gallery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    /// Address of the gallery (loopback unless `allow_remote`).
+    pub listen: std::net::SocketAddr,
+    /// Allow a `listen` address other machines can reach.
+    #[serde(default)]
+    pub allow_remote: bool,
+    /// Host names (`name:port`) accepted in the Host header besides 127.0.0.1, localhost and
+    /// [::1] with the listen port: what a reverse proxy forwards.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
 /// `[redis]` section: when present, every event is also appended to a Redis stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +335,9 @@ pub struct Config {
     /// Redis Streams (optional).
     #[serde(default)]
     pub redis: Option<RedisSection>,
+    /// The web gallery (optional).
+    #[serde(default)]
+    pub web: Option<WebSection>,
 }
 
 fn default_mode() -> OrganizeMode {
@@ -493,6 +511,10 @@ impl Config {
         if self.watch.poll_interval_s == 0 {
             bail!("key `watch.poll_interval_s`: must be at least 1");
         }
+        if let Some(w) = &self.web {
+            web::check_listen(w.listen, w.allow_remote)
+                .map_err(|e| Error::Config(e.to_string()))?;
+        }
         if let Some(r) = &self.redis {
             r.validate()?;
         }
@@ -567,6 +589,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         log: LogSection::default(),
         metrics: MetricsSection::default(),
         redis: None,
+        web: None,
     }
 }
 
@@ -721,6 +744,11 @@ mod example_file {
             timeout_ms: default_redis_timeout(),
             claim_idle_ms: default_claim_idle(),
             workers: vec!["metadata".into()],
+        });
+        full.web = Some(WebSection {
+            listen: "127.0.0.1:8470".parse().unwrap(),
+            allow_remote: false,
+            hosts: vec!["alice.example:443".into()],
         });
         let mut all = Vec::new();
         keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);

@@ -68,6 +68,7 @@ impl ConfigDiff {
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),
             ("redis", Restart, old.redis != new.redis),
+            ("web", Restart, old.web != new.web),
         ];
         ConfigDiff {
             changes: candidates
@@ -114,6 +115,7 @@ impl ConfigDiff {
         next.log.format = old.log.format;
         next.metrics = old.metrics.clone();
         next.redis = old.redis.clone();
+        next.web = old.web.clone();
         next
     }
 }

@@ -6,6 +6,7 @@
 //!   catalog.sqlite3       the catalog (+ -wal, -shm while open)
 //!   control.socket        the path of the running daemon's control socket
 //!   control.sock          the socket itself when there is no $XDG_RUNTIME_DIR
+//!   web.secret            the web gallery's secret (0600): sessions and login tokens
 //!   redis-spool.jsonl     events waiting for Redis (streams crate, with [redis])
 //!   workers/<consumer>/   one folder per `alice worker`: worker.lock and its own spool
 //! ```
@@ -64,6 +65,11 @@ impl StateLayout {
         }
     }
 
+    /// The web gallery's secret (sessions and one-time login tokens derive from it).
+    pub fn web_secret(&self) -> PathBuf {
+        self.root.join("web.secret")
+    }
+
     /// The folder of the `alice worker` named `consumer`.
     pub fn worker_dir(&self, consumer: &str) -> PathBuf {
         self.root.join("workers").join(consumer)
@@ -94,6 +100,7 @@ mod tests {
             a.catalog(),
             a.catalog_wal(),
             a.socket_advertisement(),
+            a.web_secret(),
         ] {
             assert!(p.starts_with("/s/a"), "{}", p.display());
         }

@@ -18,6 +18,7 @@ mod creative;
 pub mod diff;
 pub mod dry_run;
 pub mod error;
+pub mod gallery;
 pub mod layout;
 pub mod lock;
 mod metrics;

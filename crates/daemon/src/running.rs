@@ -96,9 +96,14 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     view.retries = retries.clone();
     let view = Arc::new(view);
     let socket = core.layout.socket(host.runtime_dir.as_deref());
-    let control =
-        crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
-    let background = spawn_background(&core, &cfg, &host, shown_rx, stats_rx, &reload_tx).await?;
+    let control = crate::control::server::serve(
+        socket.clone(),
+        core.layout.socket_advertisement(),
+        view.clone(),
+    )?;
+    let mut background =
+        spawn_background(&core, &cfg, &host, shown_rx, stats_rx, &reload_tx).await?;
+    background.extend(crate::gallery::start(&cfg, view).await?);
     let config_watch = host
         .config_file
         .as_deref()

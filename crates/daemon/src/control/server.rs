@@ -281,7 +281,8 @@ async fn respond(req: Request, view: &DaemonView) -> Result<Reply, String> {
     result.map_err(|e| e.to_string())
 }
 
-async fn status(view: &DaemonView) -> Status {
+/// What `alice status` shows (the control socket and the web gallery both answer with it).
+pub(crate) async fn status(view: &DaemonView) -> Status {
     let cfg = view.config.borrow().clone();
     let ws = view.watch_stats.borrow().clone();
     let bus = view.pipeline.bus().stats();

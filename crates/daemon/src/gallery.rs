@@ -1,0 +1,82 @@
+//! The web gallery (`[web]`): what it sees of the daemon, starting it, and its login URLs.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::control::server::DaemonView;
+use crate::error::{Error, Result};
+use crate::layout::StateLayout;
+
+/// The daemon as the gallery sees it: the status `alice status` shows, and the creative
+/// commands (so a change from the page is an event on the bus, like one from the CLI).
+struct View(Arc<DaemonView>);
+
+impl web::Daemon for View {
+    fn status(&self) -> web::BoxFuture<'_, serde_json::Value> {
+        Box::pin(async move {
+            serde_json::to_value(crate::control::server::status(&self.0).await).unwrap_or_default()
+        })
+    }
+
+    fn use_project(&self, name: String) -> web::BoxFuture<'_, Result<(), web::Refused>> {
+        Box::pin(async move {
+            crate::creative::use_project(&self.0.pipeline, &name)
+                .await
+                .map(drop)
+                .map_err(|e| web::Refused(e.to_string()))
+        })
+    }
+
+    fn choose_style(&self, name: Option<String>) -> web::BoxFuture<'_, Result<(), web::Refused>> {
+        Box::pin(async move {
+            crate::creative::choose_style(&self.0.pipeline, name, None)
+                .await
+                .map(drop)
+                .map_err(|e| web::Refused(e.to_string()))
+        })
+    }
+}
+
+/// Starts the gallery when `[web]` is configured; its task runs until aborted.
+pub(crate) async fn start(
+    cfg: &Config,
+    view: Arc<DaemonView>,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(w) = &cfg.web else {
+        return Ok(None);
+    };
+    let layout = StateLayout::new(&cfg.state_dir);
+    let settings = web::WebSettings {
+        listen: w.listen,
+        allow_remote: w.allow_remote,
+        hosts: w.hosts.clone(),
+        catalog: layout.catalog(),
+        organized: cfg.organized.clone(),
+        secret_file: layout.web_secret(),
+    };
+    let parts = web::Parts {
+        bus: view.pipeline.bus().clone(),
+        daemon: Arc::new(View(view)),
+        thumbnails: Arc::new(web::NoThumbnails),
+    };
+    web::serve(settings, parts)
+        .await
+        .map(|served| Some(served.task))
+        .map_err(|e| Error::Config(e.to_string()))
+}
+
+/// A one-time URL that logs a browser in to the gallery of the daemon running with `cfg`.
+pub fn login_url(cfg: &Config) -> Result<String> {
+    let Some(w) = &cfg.web else {
+        return Err(Error::Config(
+            "the web gallery is off; add a [web] section with `listen = \"127.0.0.1:8470\"` to the config and restart the daemon".into(),
+        ));
+    };
+    let secret = StateLayout::new(&cfg.state_dir).web_secret();
+    let token = web::login_token(&secret, chrono::Utc::now().timestamp()).map_err(|e| {
+        Error::Config(format!(
+            "{e}; the daemon writes it when it starts with [web] configured: is it running?"
+        ))
+    })?;
+    Ok(token.url(w.listen))
+}
