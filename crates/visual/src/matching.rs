@@ -1,0 +1,35 @@
+//! The near-duplicate decision: hash distance finds candidates, the luminance grid confirms.
+
+use crate::Fingerprint;
+
+/// Thresholds for calling two fingerprints near-duplicates.
+///
+/// The defaults come from `examples/eval.rs` on generated images (see docs/performance.md,
+/// `visual`): resized, re-encoded, metadata-stripped, slightly cropped and quarter-turned
+/// copies match; burst shots (an object moved, the camera shifted, exposure changed) and
+/// other renders of the same generator do not.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Matcher {
+    /// Largest Hamming distance of the 64-bit hashes (best rotation); also the distance to
+    /// query a [`crate::NearDupIndex`] with.
+    pub max_hash_distance: u32,
+    /// Largest mean absolute difference of the 16x16 luminance grids (0-255, best rotation).
+    pub max_grid_distance: f32,
+}
+
+impl Default for Matcher {
+    fn default() -> Self {
+        Matcher {
+            max_hash_distance: 10,
+            max_grid_distance: 8.0,
+        }
+    }
+}
+
+impl Matcher {
+    /// Whether `a` and `b` show the same picture.
+    pub fn is_near_duplicate(&self, a: &Fingerprint, b: &Fingerprint) -> bool {
+        a.hash_distance(b).0 <= self.max_hash_distance
+            && a.grid_distance(b) <= self.max_grid_distance
+    }
+}
