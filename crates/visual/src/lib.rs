@@ -8,7 +8,7 @@
 //! - `cache`: the thumbnail cache ([`ThumbCache`]): paths by asset id, atomic writes, LRU eviction.
 //! - `video`: poster frames through an `ffmpeg` child process ([`poster_frame`]).
 //! - `placeholder`: generated stand-ins for videos without a poster and undecodable formats.
-//! - `phash`: the perceptual [`Fingerprint`] (64-bit DCT hash + 16x16 luminance grid).
+//! - `phash`: the perceptual [`Fingerprint`] (64-bit DCT hash + 32x32 luminance grid).
 //! - `index`: [`NearDupIndex`], multi-index hashing over the 64-bit hashes.
 //! - `matching`: [`Matcher`], the near-duplicate decision (thresholds measured by
 //!   `examples/eval.rs`).
@@ -32,15 +32,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use image::RgbImage;
 use events::media::MediaType;
+use image::RgbImage;
 
 pub use cache::{Eviction, ThumbCache};
 pub use decode::{DecodeFailure, decode_path, decode_reader};
 pub use error::VisualError;
 pub use index::NearDupIndex;
 pub use matching::Matcher;
-pub use phash::{FINGERPRINT_BYTES, Fingerprint, GRID, fingerprint, rotations};
+pub use phash::{FINGERPRINT_BYTES, Fingerprint, GRID, GridDistance, fingerprint, rotations};
 pub use video::{NoPoster, poster_frame};
 
 use placeholder::Glyph;
@@ -283,7 +283,7 @@ fn placeholder(
             height: side,
         });
     }
-    thumbnails.sort_unstable_by(|a, b| b.size.cmp(&a.size));
+    thumbnails.sort_unstable_by_key(|t| std::cmp::Reverse(t.size));
     Ok(VisualOutput {
         rendered,
         dimensions: None,

@@ -13,15 +13,18 @@ pub struct Matcher {
     /// Largest Hamming distance of the 64-bit hashes (best rotation); also the distance to
     /// query a [`crate::NearDupIndex`] with.
     pub max_hash_distance: u32,
-    /// Largest mean absolute difference of the 16x16 luminance grids (0-255, best rotation).
-    pub max_grid_distance: f32,
+    /// Largest mean absolute difference of the 32x32 luminance grids (0-255).
+    pub max_grid_mean: f32,
+    /// Largest difference of any one grid cell (0-255).
+    pub max_grid_cell: f32,
 }
 
 impl Default for Matcher {
     fn default() -> Self {
         Matcher {
-            max_hash_distance: 10,
-            max_grid_distance: 8.0,
+            max_hash_distance: 13,
+            max_grid_mean: 2.0,
+            max_grid_cell: 20.0,
         }
     }
 }
@@ -29,7 +32,10 @@ impl Default for Matcher {
 impl Matcher {
     /// Whether `a` and `b` show the same picture.
     pub fn is_near_duplicate(&self, a: &Fingerprint, b: &Fingerprint) -> bool {
-        a.hash_distance(b).0 <= self.max_hash_distance
-            && a.grid_distance(b) <= self.max_grid_distance
+        if a.hash_distance(b).0 > self.max_hash_distance {
+            return false;
+        }
+        let grid = a.grid_distance(b);
+        grid.mean <= self.max_grid_mean && grid.max <= self.max_grid_cell
     }
 }

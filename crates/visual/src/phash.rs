@@ -1,4 +1,4 @@
-//! Perceptual fingerprints: a 64-bit DCT hash for finding candidates quickly, and a 16x16
+//! Perceptual fingerprints: a 64-bit DCT hash for finding candidates quickly, and a 32x32
 //! luminance grid for confirming them.
 //!
 //! The hash is the sign of the 63 lowest-frequency DCT coefficients (DC excluded) of a 32x32
@@ -10,7 +10,8 @@
 //!
 //! The hash ignores global brightness and barely sees a small object moving; burst shots
 //! therefore collide with it. The grid keeps the coarse picture itself, so
-//! [`Fingerprint::grid_distance`] can tell them apart (see docs/performance.md, `visual`).
+//! [`Fingerprint::grid_distance`] can tell them apart: its mean sees exposure, its largest
+//! cell sees a local change (see docs/performance.md, `visual`).
 
 use std::sync::OnceLock;
 
@@ -23,7 +24,7 @@ const DCT_N: usize = 32;
 /// Side of the square of low frequencies that become hash bits.
 const BITS_N: usize = 8;
 /// Side of the luminance grid kept for confirmation.
-pub const GRID: usize = 16;
+pub const GRID: usize = 32;
 
 /// What [`fingerprint`] keeps of an image.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -31,7 +32,7 @@ pub struct Fingerprint {
     /// The 64-bit perceptual hash (bit `u * 8 + v` is the sign of DCT coefficient (u, v); bit
     /// 0, the DC term, is always 0).
     pub phash: u64,
-    /// 16x16 mean luminance, row by row.
+    /// 32x32 luminance (lightly blurred), row by row.
     pub grid: [u8; GRID * GRID],
 }
 
@@ -68,23 +69,62 @@ impl Fingerprint {
             .unwrap_or((64, 0))
     }
 
-    /// Mean absolute difference of the luminance grids (0-255), the best over the four
-    /// rotations of `other`.
-    pub fn grid_distance(&self, other: &Fingerprint) -> f32 {
-        let mut grid = other.grid;
-        let mut best = f32::MAX;
+    /// How far apart the luminance grids are, at the best of the four rotations of `other`
+    /// and of a few zooms about the centre of either side (up to 8%, which a small crop
+    /// amounts to; a shift of the camera is not compensated).
+    pub fn grid_distance(&self, other: &Fingerprint) -> GridDistance {
+        let a = self.grid.map(f32::from);
+        let mut b = other.grid.map(f32::from);
+        let mut best = GridDistance {
+            mean: f32::MAX,
+            max: f32::MAX,
+        };
         for _ in 0..4 {
-            let sum: u32 = self
-                .grid
-                .iter()
-                .zip(&grid)
-                .map(|(a, b)| u32::from(a.abs_diff(*b)))
-                .sum();
-            best = best.min(sum as f32 / (GRID * GRID) as f32);
-            grid = rotate_grid(&grid);
+            for zoom in ZOOMS {
+                for (x, y) in [(zoomed(&a, zoom), b), (a, zoomed(&b, zoom))] {
+                    let diffs = x.iter().zip(&y).map(|(p, q)| (p - q).abs());
+                    let (sum, max) = diffs.fold((0.0, 0.0f32), |(s, m), d| (s + d, m.max(d)));
+                    best.mean = best.mean.min(sum / (GRID * GRID) as f32);
+                    best.max = best.max.min(max);
+                }
+            }
+            b = rotate_grid(&b);
         }
         best
     }
+}
+
+/// How far apart two luminance grids are (0-255 per cell), each the best over the alignments
+/// tried by [`Fingerprint::grid_distance`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridDistance {
+    /// Mean absolute difference: large when exposure or the whole picture differs.
+    pub mean: f32,
+    /// Largest difference of one cell: large when something moved or changed locally.
+    pub max: f32,
+}
+
+/// Zoom factors tried by [`Fingerprint::grid_distance`] (1 / 0.95 is a 5% crop).
+const ZOOMS: [f32; 7] = [1.0, 1.013, 1.026, 1.04, 1.053, 1.066, 1.08];
+
+/// The grid magnified by `zoom` about its centre (bilinear).
+fn zoomed(grid: &[f32; GRID * GRID], zoom: f32) -> [f32; GRID * GRID] {
+    if zoom == 1.0 {
+        return *grid;
+    }
+    let c = (GRID - 1) as f32 / 2.0;
+    let at = |x: usize, y: usize| grid[y.min(GRID - 1) * GRID + x.min(GRID - 1)];
+    std::array::from_fn(|i| {
+        let (sx, sy) = (
+            ((i % GRID) as f32 - c) / zoom + c,
+            ((i / GRID) as f32 - c) / zoom + c,
+        );
+        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+        let (fx, fy) = (sx - sx.floor(), sy - sy.floor());
+        let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
+        let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
+        top + (bottom - top) * fy
+    })
 }
 
 /// Computes the fingerprint of an image (any size; a thumbnail of 256 px is plenty and is what
@@ -112,9 +152,9 @@ fn dct_hash(luma: &[f32]) -> u64 {
         }
     }
     let mut hash = 0u64;
-    for u in 0..BITS_N {
+    for (u, cos_u) in cos.iter().enumerate() {
         for v in 0..BITS_N {
-            let coefficient: f32 = (0..DCT_N).map(|y| rows[y][v] * cos[u][y]).sum();
+            let coefficient: f32 = rows.iter().zip(cos_u).map(|(row, c)| row[v] * c).sum();
             if (u, v) != (0, 0) && coefficient > 0.0 {
                 hash |= 1 << (u * BITS_N + v);
             }
@@ -139,8 +179,10 @@ fn cos_table() -> &'static [[f32; DCT_N]; BITS_N] {
     })
 }
 
-/// 2x2 means of the 32x32 luminance.
+/// The 32x32 luminance (pooled to [`GRID`] if smaller) after a [1 2 1] blur, which keeps detail finer than a
+/// cell (lines of text) from aliasing into cell values that jump when the picture is cropped.
 fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
+    let luma = blur(luma);
     let step = DCT_N / GRID;
     let mut grid = [0u8; GRID * GRID];
     for (i, cell) in grid.iter_mut().enumerate() {
@@ -153,9 +195,24 @@ fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
     grid
 }
 
+/// A separable [1 2 1] / 4 blur of the 32x32 luminance, edges clamped.
+fn blur(luma: &[f32]) -> Vec<f32> {
+    let n = DCT_N as isize;
+    let pass = |src: &[f32], dx: isize, dy: isize| -> Vec<f32> {
+        let at = |x: isize, y: isize| src[(y.clamp(0, n - 1) * n + x.clamp(0, n - 1)) as usize];
+        (0..n * n)
+            .map(|i| {
+                let (x, y) = (i % n, i / n);
+                (at(x - dx, y - dy) + 2.0 * at(x, y) + at(x + dx, y + dy)) / 4.0
+            })
+            .collect()
+    };
+    pass(&pass(luma, 1, 0), 0, 1)
+}
+
 /// The grid turned a quarter clockwise.
-fn rotate_grid(grid: &[u8; GRID * GRID]) -> [u8; GRID * GRID] {
-    let mut out = [0u8; GRID * GRID];
+fn rotate_grid(grid: &[f32; GRID * GRID]) -> [f32; GRID * GRID] {
+    let mut out = [0f32; GRID * GRID];
     for y in 0..GRID {
         for x in 0..GRID {
             out[x * GRID + (GRID - 1 - y)] = grid[y * GRID + x];
@@ -253,11 +310,11 @@ mod tests {
         let img = scene(3);
         let a = fingerprint(&img);
         let turned = fingerprint(&image::imageops::rotate90(&img));
-        assert!(a.grid_distance(&turned) < 1.0);
+        assert!(a.grid_distance(&turned).max < 3.0);
         let brighter = RgbImage::from_fn(96, 96, |x, y| {
             image::Rgb(img.get_pixel(x, y).0.map(|c| c.saturating_add(40)))
         });
-        assert!(a.grid_distance(&fingerprint(&brighter)) > 20.0);
+        assert!(a.grid_distance(&fingerprint(&brighter)).mean > 20.0);
     }
 
     #[test]
