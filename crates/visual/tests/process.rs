@@ -17,7 +17,7 @@ fn id(n: u32) -> String {
 fn picture(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         let (u, v) = (x * 255 / w, y * 255 / h);
-        let band = if (x * 7 / w + y * 5 / h) % 2 == 0 {
+        let band = if (x * 7 / w + y * 5 / h).is_multiple_of(2) {
             40
         } else {
             0
