@@ -16,6 +16,14 @@ const CHUNKS: usize = 4;
 const CHUNK_BITS: u32 = 16;
 const BUCKETS: usize = 1 << CHUNK_BITS;
 
+/// A bucket entry keeps its full hash, so a query measures distances without a random access
+/// per candidate (which at a million entries would dominate its time).
+#[derive(Clone, Copy, Debug)]
+struct Bucketed {
+    hash: u64,
+    slot: u32,
+}
+
 /// An index of `(id, 64-bit hash)` that finds every hash within a Hamming distance.
 #[derive(Clone, Debug)]
 pub struct NearDupIndex<I> {
@@ -23,8 +31,8 @@ pub struct NearDupIndex<I> {
     entries: Vec<Option<(I, u64)>>,
     free: Vec<u32>,
     slots: HashMap<I, u32>,
-    /// `tables[c][key]`: slots whose chunk `c` equals `key`. Empty until the first insert.
-    tables: Vec<Vec<Vec<u32>>>,
+    /// `tables[c][key]`: entries whose chunk `c` equals `key`. Empty until the first insert.
+    tables: Vec<Vec<Vec<Bucketed>>>,
 }
 
 impl<I: Clone + Eq + Hash> Default for NearDupIndex<I> {
@@ -75,7 +83,7 @@ impl<I: Clone + Eq + Hash> NearDupIndex<I> {
             }
         };
         for (c, table) in self.tables.iter_mut().enumerate() {
-            table[usize::from(chunk(hash, c))].push(slot);
+            table[usize::from(chunk(hash, c))].push(Bucketed { hash, slot });
         }
         self.slots.insert(id, slot);
     }
@@ -86,7 +94,7 @@ impl<I: Clone + Eq + Hash> NearDupIndex<I> {
         let (_, hash) = self.entries[slot as usize].take()?;
         for (c, table) in self.tables.iter_mut().enumerate() {
             let bucket = &mut table[usize::from(chunk(hash, c))];
-            if let Some(at) = bucket.iter().position(|&s| s == slot) {
+            if let Some(at) = bucket.iter().position(|b| b.slot == slot) {
                 bucket.swap_remove(at);
             }
         }
@@ -189,15 +197,15 @@ impl<I: Clone + Eq + Hash> NearDupIndex<I> {
         for c in 0..CHUNKS {
             let table = &self.tables[c];
             for_each_key_within(chunk(hash, c), radius, &mut |key| {
-                for &slot in &table[usize::from(key)] {
-                    let Some((_, other)) = &self.entries[slot as usize] else {
-                        continue;
-                    };
+                for &Bucketed { hash: other, slot } in &table[usize::from(key)] {
                     let distance = (hash ^ other).count_ones();
+                    if distance > max_distance {
+                        continue;
+                    }
                     // Reported by the first chunk that is within the radius, and only there.
                     let earlier =
-                        (0..c).any(|e| (chunk(hash, e) ^ chunk(*other, e)).count_ones() <= radius);
-                    if distance <= max_distance && !earlier {
+                        (0..c).any(|e| (chunk(hash, e) ^ chunk(other, e)).count_ones() <= radius);
+                    if !earlier {
                         f(slot, distance);
                     }
                 }
