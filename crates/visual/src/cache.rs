@@ -1,0 +1,178 @@
+//! The thumbnail cache: one directory, files named by asset id, written atomically, trimmed to
+//! a byte budget by evicting the least recently used files.
+//!
+//! Layout: `<dir>/<first two hex digits of the id>/<id>-<size>.jpg`, plus shared placeholders
+//! `<dir>/placeholder-<kind>-<size>.jpg` that eviction leaves alone. "Recently used" is the
+//! file's modification time: [`ThumbCache::lookup`] refreshes it, writing sets it. (Access
+//! times are unreliable under `relatime`/`noatime`.)
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::VisualError;
+
+/// How old a temporary must be before eviction takes it for a crash's leftover.
+const TEMPORARY_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Extension of every cached image.
+const EXT: &str = "jpg";
+
+/// A thumbnail cache rooted at one directory (created on first write).
+#[derive(Clone, Debug)]
+pub struct ThumbCache {
+    dir: PathBuf,
+}
+
+/// What [`ThumbCache::evict`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Eviction {
+    /// Files removed.
+    pub removed_files: u64,
+    /// Bytes those files held.
+    pub removed_bytes: u64,
+    /// Files left.
+    pub kept_files: u64,
+    /// Bytes left (at most the budget unless removing failed).
+    pub kept_bytes: u64,
+}
+
+impl ThumbCache {
+    /// A cache in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ThumbCache { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the `size` px thumbnail of `asset_id` lives (whether or not it exists).
+    ///
+    /// The id must be lowercase hex (a BLAKE3 digest is 64 digits), so nothing but a plain
+    /// file name below the cache directory can come out of it.
+    pub fn path(&self, asset_id: &str, size: u32) -> Result<PathBuf, VisualError> {
+        let valid = (2..=128).contains(&asset_id.len())
+            && asset_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid {
+            return Err(VisualError::BadAssetId(asset_id.to_owned()));
+        }
+        Ok(self
+            .dir
+            .join(&asset_id[..2])
+            .join(format!("{asset_id}-{size}.{EXT}")))
+    }
+
+    /// The shared placeholder of one kind and size.
+    pub(crate) fn placeholder_path(&self, kind: &str, size: u32) -> PathBuf {
+        self.dir.join(format!("placeholder-{kind}-{size}.{EXT}"))
+    }
+
+    /// The cached thumbnail, if present, marked as just used.
+    pub fn lookup(&self, asset_id: &str, size: u32) -> Option<PathBuf> {
+        let path = self.path(asset_id, size).ok()?;
+        let file = File::options().write(true).open(&path).ok()?;
+        // Failing to refresh the time only makes the file an earlier eviction candidate.
+        let _ = file.set_modified(SystemTime::now());
+        Some(path)
+    }
+
+    /// Writes `bytes` to `dest` atomically: a temporary file in the same directory, renamed
+    /// over `dest`, so a reader never sees half a thumbnail.
+    ///
+    /// No fsync: a cache entry lost to a crash is rebuilt, and [`crate::process`] rewrites a
+    /// thumbnail it finds empty.
+    pub(crate) fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), VisualError> {
+        let parent = dest.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(parent).map_err(|e| VisualError::io("create cache dir", parent, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(parent)
+            .map_err(|e| VisualError::io("create temporary", parent, e))?;
+        tmp.write_all(bytes)
+            .map_err(|e| VisualError::io("write thumbnail", tmp.path(), e))?;
+        tmp.persist(dest)
+            .map_err(|e| VisualError::io("rename thumbnail", dest, e.error))?;
+        Ok(())
+    }
+
+    /// Removes least recently used thumbnails until the cache holds at most `max_bytes`.
+    ///
+    /// Walks the whole cache (one `stat` per file), so call it now and then (after a batch, on
+    /// a timer), not per asset. Temporaries left by a crash (older than ten
+    /// minutes) count and go first.
+    pub fn evict(&self, max_bytes: u64) -> Result<Eviction, VisualError> {
+        let mut files = self.entries()?;
+        let mut kept_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let mut report = Eviction::default();
+        files.sort_by_key(|f| (!f.temporary, f.modified));
+        for file in &files {
+            if kept_bytes <= max_bytes {
+                break;
+            }
+            match fs::remove_file(&file.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(VisualError::io("evict", &file.path, e)),
+            }
+            kept_bytes -= file.bytes;
+            report.removed_files += 1;
+            report.removed_bytes += file.bytes;
+        }
+        report.kept_files = files.len() as u64 - report.removed_files;
+        report.kept_bytes = kept_bytes;
+        Ok(report)
+    }
+
+    /// Every evictable file: those in the two-hex-digit subdirectories.
+    fn entries(&self) -> Result<Vec<Entry>, VisualError> {
+        let mut out = Vec::new();
+        let top = match fs::read_dir(&self.dir) {
+            Ok(top) => top,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(VisualError::io("list cache", &self.dir, e)),
+        };
+        for sub in top.flatten() {
+            let name = sub.file_name();
+            let is_shard = name.len() == 2
+                && name
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !is_shard || !sub.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let dir = sub.path();
+            let listing = fs::read_dir(&dir).map_err(|e| VisualError::io("list cache", &dir, e))?;
+            for item in listing.flatten() {
+                let Ok(meta) = item.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                let temporary = item.file_name().to_string_lossy().starts_with(".tmp-");
+                // A young temporary is another writer's thumbnail in progress.
+                if temporary && modified.elapsed().map_or(true, |age| age < TEMPORARY_GRACE) {
+                    continue;
+                }
+                out.push(Entry {
+                    path: item.path(),
+                    bytes: meta.len(),
+                    modified,
+                    temporary,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct Entry {
+    path: PathBuf,
+    bytes: u64,
+    modified: SystemTime,
+    temporary: bool,
+}
