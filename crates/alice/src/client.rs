@@ -244,12 +244,17 @@ fn tail_line(line: &str) -> String {
     )
 }
 
-/// `alice project list`: from the catalog alone.
 /// `alice web`: prints the gallery's one-time login URL, and opens it in a browser when
 /// stdout is a terminal in a graphical session.
 pub fn web(args: &ConfigArgs, no_open: bool) -> Result<ExitCode> {
     use std::io::IsTerminal as _;
-    let (cfg, _) = crate::config::load(args)?;
+    let (cfg, origin) = crate::config::load(args)?;
+    if cfg.web.is_none() {
+        anyhow::bail!(
+            "the web gallery is off: add to {}\n\n    [web]\n    listen = \"127.0.0.1:8470\"\n\nthen restart the daemon (`systemctl --user restart alice`) and run `alice web` again",
+            origin.follow.display()
+        );
+    }
     let url = daemon::gallery::login_url(&cfg)?;
     Out::stdout().line(&url);
     let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
@@ -269,6 +274,7 @@ pub fn web(args: &ConfigArgs, no_open: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `alice project list`: from the catalog alone.
 pub fn list_projects(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, _) = crate::config::load(args)?;
     let mut out = Out::stdout();
