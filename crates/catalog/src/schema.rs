@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -223,6 +223,34 @@ CREATE TABLE consumed (
     PRIMARY KEY (stage, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX consumed_at ON consumed (consumed_at);
+"#;
+
+/// Version 6: sidecar files (XMP, AAE, Takeout JSON, generation parameters) that travel with
+/// their media file. Each row is journaled under the operation that placed its media (or,
+/// for a sidecar that arrived later, the operation that placed the media it joined): it is
+/// `pending` from before the file is touched until it is `placed` (or `abandoned`), and
+/// `undone` with its media. `original_path` gets an index so a late sidecar finds the media
+/// organized from its folder.
+const V6: &str = r#"
+CREATE TABLE sidecars (
+    id               INTEGER PRIMARY KEY,
+    op_id            INTEGER NOT NULL REFERENCES journal (op_id),
+    asset_id         TEXT NOT NULL,
+    sidecar_id       TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    source_path      BLOB NOT NULL,
+    destination_path BLOB NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('pending', 'placed', 'abandoned', 'undone')),
+    created_at       TEXT NOT NULL,
+    finished_at      TEXT
+);
+CREATE INDEX sidecars_op ON sidecars (op_id);
+CREATE INDEX sidecars_asset ON sidecars (asset_id, state);
+CREATE INDEX sidecars_source ON sidecars (source_path);
+CREATE INDEX sidecars_pending ON sidecars (state) WHERE state = 'pending';
+CREATE INDEX assets_original_path ON assets (original_path);
 "#;
 
 /// Reads `PRAGMA user_version`.
