@@ -1,0 +1,351 @@
+//! Files that travel with a media file: which names are its sidecars, what each is called
+//! beside the media's new name, and a collision index free for the whole group.
+//!
+//! Recognized sidecars of `stem.ext`:
+//! - XMP: `stem.xmp` and `stem.ext.xmp`;
+//! - Apple edits: `stem.aae`;
+//! - Google Takeout: `stem.ext.json`, `stem.ext.supplemental-metadata.json`, and the names
+//!   Takeout truncates to 51 bytes (`<first 46 bytes>.json`);
+//! - A1111/Forge generation parameters: `stem.txt`;
+//! - files written by generators next to their images: `stem.yaml`, `stem.yml`, `stem.json`.
+//!
+//! Extensions are matched in lower or upper case. Everything here is pure, except
+//! [`group_index`], which looks at the destination folder beneath its root.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+use fsroot::Root;
+
+use crate::MAX_COLLISION_ATTEMPTS;
+use crate::error::OrganizeError;
+use crate::sanitize::collision_name;
+use crate::tree::{holds_content, parse_asset_id};
+
+/// What a sidecar holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SidecarKind {
+    /// XMP metadata (`.xmp`).
+    Xmp,
+    /// Apple photo edits (`.aae`).
+    Aae,
+    /// Google Takeout metadata (`.json` named after the full file name).
+    Takeout,
+    /// A1111/Forge generation parameters (`.txt`).
+    Parameters,
+    /// A generator's settings (`.yaml`, `.yml`, `.json` named after the stem).
+    Generator,
+}
+
+impl SidecarKind {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SidecarKind::Xmp => "xmp",
+            SidecarKind::Aae => "aae",
+            SidecarKind::Takeout => "takeout",
+            SidecarKind::Parameters => "parameters",
+            SidecarKind::Generator => "generator",
+        }
+    }
+}
+
+/// Takeout keeps its JSON file names to this many bytes.
+const TAKEOUT_NAME_BYTES: usize = 51;
+
+/// The extensions a sidecar may have, by kind, for names built from the media's stem.
+const STEM_SIDECARS: &[(&str, SidecarKind)] = &[
+    ("xmp", SidecarKind::Xmp),
+    ("aae", SidecarKind::Aae),
+    ("txt", SidecarKind::Parameters),
+    ("yaml", SidecarKind::Generator),
+    ("yml", SidecarKind::Generator),
+    ("json", SidecarKind::Generator),
+];
+
+/// True when `name` has an extension a sidecar can have: such a file that is not media
+/// waits for its media instead of being skipped.
+pub fn has_sidecar_extension(name: &OsStr) -> bool {
+    let (_, ext) = split_ext(name.as_bytes());
+    STEM_SIDECARS
+        .iter()
+        .any(|(e, _)| ext.eq_ignore_ascii_case(e.as_bytes()))
+}
+
+/// How a sidecar's name is built from its media's name: the part of the media's name it
+/// keeps, and what follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    /// `stem` + suffix (`.xmp`, `.txt`, …).
+    Stem(Vec<u8>),
+    /// full name + suffix (`.xmp`, `.json`, …).
+    Full(Vec<u8>),
+    /// A Takeout name cut to [`TAKEOUT_NAME_BYTES`]: beside a renamed media it becomes the
+    /// full name + suffix, uncut.
+    Cut(Vec<u8>),
+}
+
+/// One possible sidecar name of a media file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The sidecar's name beside the media.
+    pub name: OsString,
+    /// What it holds.
+    pub kind: SidecarKind,
+    form: Form,
+}
+
+impl Candidate {
+    /// This sidecar's name beside the media renamed to `media_name`, keeping the pairing.
+    pub fn name_beside(&self, media_name: &OsStr) -> OsString {
+        let media = media_name.as_bytes();
+        let mut out = match &self.form {
+            Form::Stem(_) => split_ext(media).0.to_vec(),
+            Form::Full(_) | Form::Cut(_) => media.to_vec(),
+        };
+        match &self.form {
+            Form::Stem(s) | Form::Full(s) | Form::Cut(s) => out.extend_from_slice(s),
+        }
+        OsString::from_vec(out)
+    }
+}
+
+/// Every name a sidecar of the media file `media_name` may have, each once (first the
+/// lowercase extension, then the uppercase one).
+pub fn candidates(media_name: &OsStr) -> Vec<Candidate> {
+    let media = media_name.as_bytes();
+    let (stem, ext) = split_ext(media);
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut push = |name: Vec<u8>, kind, form| {
+        let name = OsString::from_vec(name);
+        if name != media_name && !out.iter().any(|c| c.name == name) {
+            out.push(Candidate { name, kind, form });
+        }
+    };
+    for (sidecar_ext, kind) in STEM_SIDECARS {
+        for e in [sidecar_ext.to_string(), sidecar_ext.to_ascii_uppercase()] {
+            let suffix = format!(".{e}").into_bytes();
+            if !ext.is_empty() {
+                push(join(stem, &suffix), *kind, Form::Stem(suffix.clone()));
+            }
+            if *kind == SidecarKind::Xmp {
+                push(join(media, &suffix), *kind, Form::Full(suffix.clone()));
+            }
+        }
+    }
+    for suffix in [&b".json"[..], b".supplemental-metadata.json"] {
+        let full = join(media, suffix);
+        if full.len() > TAKEOUT_NAME_BYTES {
+            let keep = TAKEOUT_NAME_BYTES - b".json".len();
+            let cut = join(&full[..keep], b".json");
+            push(cut, SidecarKind::Takeout, Form::Cut(suffix.to_vec()));
+        } else {
+            push(full, SidecarKind::Takeout, Form::Full(suffix.to_vec()));
+        }
+    }
+    out
+}
+
+/// The candidate of `media_name` named `sidecar_name`, if it is one.
+pub fn sidecar_of(media_name: &OsStr, sidecar_name: &OsStr) -> Option<Candidate> {
+    candidates(media_name)
+        .into_iter()
+        .find(|c| c.name == sidecar_name)
+}
+
+/// One file of a group placed together, for [`group_index`].
+#[derive(Debug, Clone, Copy)]
+pub struct GroupFile<'a> {
+    /// Its BLAKE3, hex.
+    pub asset_id: &'a str,
+    /// Its size.
+    pub size: u64,
+}
+
+/// The first collision index `n` at which the media's name `collision_name(media, n)` and
+/// the names of its sidecars beside it (`sidecars[i].name_beside(...)`) are all free in
+/// `folder` beneath `root`, or already hold that very file: the group is placed under these
+/// names, so it stays paired. A missing folder has every name free.
+pub fn group_index(
+    root: &Root,
+    folder: &Path,
+    media_name: &OsStr,
+    media: GroupFile<'_>,
+    sidecars: &[(&Candidate, GroupFile<'_>)],
+) -> Result<u32, OrganizeError> {
+    let dir = match root.open_dir(folder) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(1),
+        Err(source) => {
+            return Err(OrganizeError::ReadFolder {
+                path: root.path().join(folder),
+                source,
+            });
+        }
+    };
+    let fits = |name: &OsStr, f: GroupFile<'_>| -> Result<bool, OrganizeError> {
+        match dir.stat(name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            _ => holds_content(&dir, name, &parse_asset_id(f.asset_id)?, f.size),
+        }
+    };
+    for n in 1..=MAX_COLLISION_ATTEMPTS {
+        let name = collision_name(media_name, n);
+        let mut free = fits(&name, media)?;
+        for (c, f) in sidecars {
+            if !free {
+                break;
+            }
+            free = fits(&c.name_beside(&name), *f)?;
+        }
+        if free {
+            return Ok(n);
+        }
+    }
+    Err(OrganizeError::TooManyCollisions {
+        path: root.path().join(folder).join(media_name),
+        attempts: MAX_COLLISION_ATTEMPTS,
+    })
+}
+
+fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut v = a.to_vec();
+    v.extend_from_slice(b);
+    v
+}
+
+/// `(stem, ext)` split at the last dot, not counting a leading one; `ext` without the dot.
+fn split_ext(name: &[u8]) -> (&[u8], &[u8]) {
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 => (&name[..i], &name[i + 1..]),
+        _ => (name, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> &OsStr {
+        OsStr::new(s)
+    }
+
+    fn names(media: &str) -> Vec<String> {
+        candidates(os(media))
+            .into_iter()
+            .map(|c| c.name.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_usual_sidecars_are_candidates() {
+        let n = names("photo.jpg");
+        for s in [
+            "photo.xmp",
+            "photo.XMP",
+            "photo.jpg.xmp",
+            "photo.aae",
+            "photo.AAE",
+            "photo.txt",
+            "photo.yaml",
+            "photo.yml",
+            "photo.json",
+            "photo.jpg.json",
+            "photo.jpg.supplemental-metadata.json",
+        ] {
+            assert!(n.iter().any(|x| x == s), "{s} missing from {n:?}");
+        }
+        assert!(!n.iter().any(|x| x == "photo.jpg"));
+    }
+
+    #[test]
+    fn kinds_follow_the_name() {
+        let kind = |m, s| sidecar_of(os(m), os(s)).map(|c| c.kind);
+        assert_eq!(
+            kind("00042-99.png", "00042-99.txt"),
+            Some(SidecarKind::Parameters)
+        );
+        assert_eq!(kind("a.png", "a.png.json"), Some(SidecarKind::Takeout));
+        assert_eq!(kind("a.png", "a.json"), Some(SidecarKind::Generator));
+        assert_eq!(kind("a.png", "a.jpg.xmp"), None);
+        assert_eq!(kind("a.png", "b.txt"), None);
+    }
+
+    #[test]
+    fn takeout_names_cut_to_51_bytes_are_found_and_uncut_beside_a_new_name() {
+        let media = "a-very-long-file-name-from-a-phone-camera-20230101.jpg";
+        let cut = format!("{}.json", &format!("{media}.json")[..46]);
+        assert_eq!(cut.len(), 51);
+        let c = sidecar_of(os(media), os(&cut)).expect("cut name");
+        assert_eq!(c.kind, SidecarKind::Takeout);
+        assert_eq!(
+            c.name_beside(os("x (2).jpg")),
+            OsString::from("x (2).jpg.json")
+        );
+    }
+
+    #[test]
+    fn a_renamed_media_keeps_its_sidecars_paired() {
+        let beside = |m, s, new| {
+            sidecar_of(os(m), os(s))
+                .unwrap()
+                .name_beside(os(new))
+                .into_string()
+                .unwrap()
+        };
+        assert_eq!(beside("p.jpg", "p.jpg.xmp", "p (2).jpg"), "p (2).jpg.xmp");
+        assert_eq!(beside("p.jpg", "p.XMP", "p (2).jpg"), "p (2).XMP");
+        assert_eq!(
+            beside("00042-99.png", "00042-99.txt", "cyber-00001.png"),
+            "cyber-00001.txt"
+        );
+    }
+
+    #[test]
+    fn sidecar_extensions_are_known_in_either_case() {
+        for n in ["a.xmp", "a.TXT", "b.json", "c.Yaml", "d.aae"] {
+            assert!(has_sidecar_extension(os(n)), "{n}");
+        }
+        for n in ["a.png", "notes", ".xmp"] {
+            assert!(!has_sidecar_extension(os(n)), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_group_index_skips_names_any_member_would_collide_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
+        let (m, s) = (hash(b"media"), hash(b"side"));
+        let media = GroupFile {
+            asset_id: &m,
+            size: 5,
+        };
+        let side = GroupFile {
+            asset_id: &s,
+            size: 4,
+        };
+        let c = sidecar_of(os("p.jpg"), os("p.jpg.xmp")).unwrap();
+        let group = [(&c, side)];
+        assert_eq!(
+            group_index(&root, Path::new("day"), os("p.jpg"), media, &group).unwrap(),
+            1
+        );
+        std::fs::create_dir(dir.path().join("day")).unwrap();
+        // Only the sidecar's name is taken, by other content: the whole group moves on.
+        std::fs::write(dir.path().join("day/p.jpg.xmp"), b"else").unwrap();
+        assert_eq!(
+            group_index(&root, Path::new("day"), os("p.jpg"), media, &group).unwrap(),
+            2
+        );
+        // Names already holding the group's own files fit (a repeated placement).
+        std::fs::write(dir.path().join("day/p (2).jpg"), b"media").unwrap();
+        std::fs::write(dir.path().join("day/p (2).jpg.xmp"), b"side").unwrap();
+        assert_eq!(
+            group_index(&root, Path::new("day"), os("p.jpg"), media, &group).unwrap(),
+            2
+        );
+    }
+}
