@@ -81,11 +81,12 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
         crate::progress::clear();
         let t = &report.run;
         Out::stdout().line(&format!(
-            "organized {}, duplicates {}, skipped {}, failed {} ({} files hashed, {} known by identity, {:.1} s)",
+            "organized {}, duplicates {}, skipped {}, failed {}{} ({} files hashed, {} known by identity, {:.1} s)",
             t.organized,
             t.duplicates,
             t.skipped,
             t.failed,
+            sidecar_count(t.sidecars),
             report.files_hashed,
             report.identity_cache_hits,
             report.elapsed_ms as f64 / 1000.0
@@ -94,6 +95,16 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     });
     rt.shutdown_timeout(Duration::from_secs(2));
     code
+}
+
+/// ", sidecars N" when sidecars were handled on their own (nothing otherwise, so the line
+/// reads as before for inboxes without them).
+fn sidecar_count(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", sidecars {n}")
+    }
 }
 
 fn plan_line(item: &PlanItem) -> String {
@@ -110,6 +121,15 @@ fn plan_line(item: &PlanItem) -> String {
         ),
         A::Skip { reason } => format!("skip      {p}: {reason}"),
         A::Fail { error } => format!("fail      {p}: {error}"),
+        A::Sidecar {
+            destination: Some(d),
+        } => format!(
+            "sidecar   {p} -> {} (beside its organized media)",
+            d.display()
+        ),
+        A::Sidecar { destination: None } => format!(
+            "sidecar   {p}: travels with its media file when that is organized; waits in the inbox until then"
+        ),
     }
 }
 
@@ -117,11 +137,12 @@ async fn plan(cfg: &daemon::Config) -> Result<ExitCode> {
     let mut out = Out::stdout();
     let s = daemon::dry_run::dry_run(cfg, |item| out.line(&plan_line(item))).await?;
     out.line(&format!(
-        "dry run: would organize {}, duplicates {}, skipped {}, failed {}; nothing was changed{}",
+        "dry run: would organize {}, duplicates {}, skipped {}, failed {}{}; nothing was changed{}",
         s.organize,
         s.duplicates,
         s.skipped,
         s.failed,
+        sidecar_count(s.sidecars),
         if s.uses_seq {
             " (sequence numbers shown are counted from 1 for this plan only)"
         } else {

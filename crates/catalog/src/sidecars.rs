@@ -225,6 +225,32 @@ impl Catalog {
         })
     }
 
+    /// Assets whose status is `skipped` with exactly `reason`, first seen before `before`,
+    /// oldest first, at most `limit`: e.g. sidecars still waiting for their media.
+    pub fn skipped_since(
+        &self,
+        reason: &str,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<AssetRecord>> {
+        let sql = format!(
+            "SELECT {} FROM assets a
+             WHERE a.status = 'skipped' AND a.status_reason = ?1 AND a.first_seen < ?2
+             ORDER BY a.first_seen LIMIT ?3",
+            crate::assets::ASSET_COLUMNS
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raws = self.read("listing skipped assets", |c| {
+            c.prepare_cached(&sql)?
+                .query_map(
+                    params![reason, crate::time_text(before), limit],
+                    crate::assets::RawAsset::from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raws.into_iter().map(|r| self.decode_asset(r)).collect()
+    }
+
     /// Assets organized from files directly in `folder`, by original path: the media a
     /// sidecar arriving in that folder may belong to.
     pub fn organized_from_folder(&self, folder: &Path) -> Result<Vec<AssetRecord>> {

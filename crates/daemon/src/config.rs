@@ -67,6 +67,9 @@ pub struct WatchSection {
     pub force_polling: bool,
     /// Files hashed at once (0 = number of CPUs).
     pub hash_concurrency: usize,
+    /// A sidecar file (`.xmp`, `.aae`, …) still waiting in the inbox for its media this many
+    /// seconds after it was first seen is listed by `alice status` (never deleted).
+    pub orphan_sidecar_s: u64,
 }
 
 impl Default for WatchSection {
@@ -77,6 +80,7 @@ impl Default for WatchSection {
             poll_interval_s: 30,
             force_polling: false,
             hash_concurrency: 0,
+            orphan_sidecar_s: 600,
         }
     }
 }

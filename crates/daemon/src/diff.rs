@@ -64,6 +64,11 @@ impl ConfigDiff {
                 Watcher,
                 ow.hash_concurrency != nw.hash_concurrency,
             ),
+            (
+                "watch.orphan_sidecar_s",
+                Organizer,
+                ow.orphan_sidecar_s != nw.orphan_sidecar_s,
+            ),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

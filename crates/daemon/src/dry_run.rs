@@ -32,6 +32,8 @@ pub struct PlanSummary {
     pub skipped: u64,
     /// Unreadable.
     pub failed: u64,
+    /// Sidecar files (placed beside their organized media, or travelling with it).
+    pub sidecars: u64,
     /// True when the template numbers files (`{seq}`): numbers are counted from 1 for this
     /// plan only.
     pub uses_seq: bool,
@@ -46,6 +48,7 @@ impl PlanSummary {
             PlannedAction::SameFile { .. } => {}
             PlannedAction::Skip { .. } => self.skipped += 1,
             PlannedAction::Fail { .. } => self.failed += 1,
+            PlannedAction::Sidecar { .. } => self.sidecars += 1,
         }
     }
 }

@@ -75,7 +75,8 @@ pub use sanitize::{
     sanitize_name,
 };
 pub use sidecar::{
-    Candidate, GroupFile, SidecarKind, candidates, group_index, has_sidecar_extension, sidecar_of,
+    Candidate, GroupFile, SidecarKind, candidates, group_index, has_sidecar_extension,
+    has_sidecar_only_extension, media_names_for, sidecar_of,
 };
 pub use temp::{TEMP_PREFIX, is_temporary_name};
 pub use template::{CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError};

@@ -65,13 +65,55 @@ const STEM_SIDECARS: &[(&str, SidecarKind)] = &[
     ("json", SidecarKind::Generator),
 ];
 
-/// True when `name` has an extension a sidecar can have: such a file that is not media
-/// waits for its media instead of being skipped.
+/// Extensions of the media files sidecars are looked for beside (what the metadata readers
+/// recognize), for [`media_names_for`].
+const MEDIA_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "jpe", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif",
+    "jxl", "mp4", "m4v", "mov", "webm", "mkv", "avi", "ts", "m2ts", "mts", "mpg", "mpeg", "dng",
+    "cr2", "cr3", "nef", "arw", "pef", "orf", "rw2", "raf",
+];
+
+/// True when `name` has an extension a sidecar can have.
 pub fn has_sidecar_extension(name: &OsStr) -> bool {
     let (_, ext) = split_ext(name.as_bytes());
     STEM_SIDECARS
         .iter()
         .any(|(e, _)| ext.eq_ignore_ascii_case(e.as_bytes()))
+}
+
+/// True when only sidecars have `name`'s extension (`.xmp`, `.aae`): such a file is a
+/// sidecar even before its media arrives. A `.txt`, `.json` or `.yaml` file is one only
+/// beside its media.
+pub fn has_sidecar_only_extension(name: &OsStr) -> bool {
+    let (_, ext) = split_ext(name.as_bytes());
+    ext.eq_ignore_ascii_case(b"xmp") || ext.eq_ignore_ascii_case(b"aae")
+}
+
+/// The names of the media files `sidecar_name` would be a sidecar of (each one pairs:
+/// [`sidecar_of`] agrees), built from the media extensions the metadata readers know, in
+/// lower and upper case. A Takeout name cut short is not reversed.
+pub fn media_names_for(sidecar_name: &OsStr) -> Vec<OsString> {
+    let bytes = sidecar_name.as_bytes();
+    let mut out: Vec<OsString> = Vec::new();
+    let mut bases = vec![split_ext(bytes).0];
+    if let Some(b) = bytes.strip_suffix(b".supplemental-metadata.json") {
+        bases.push(b);
+    }
+    for base in bases {
+        // The full-name forms: `name.ext.xmp`, `name.ext.json`.
+        if !split_ext(base).1.is_empty() {
+            out.push(OsString::from_vec(base.to_vec()));
+        }
+        // The stem forms: `stem.xmp`, `stem.txt`, … beside `stem.<media ext>`.
+        for ext in MEDIA_EXTENSIONS {
+            for e in [ext.to_string(), ext.to_ascii_uppercase()] {
+                out.push(OsString::from_vec(join(base, format!(".{e}").as_bytes())));
+            }
+        }
+    }
+    out.retain(|m| sidecar_of(m, sidecar_name).is_some());
+    out.dedup();
+    out
 }
 
 /// How a sidecar's name is built from its media's name: the part of the media's name it
@@ -301,6 +343,24 @@ mod tests {
             beside("00042-99.png", "00042-99.txt", "cyber-00001.png"),
             "cyber-00001.txt"
         );
+    }
+
+    #[test]
+    fn media_names_are_found_back_from_a_sidecar_name() {
+        let m = |s| {
+            media_names_for(os(s))
+                .into_iter()
+                .map(|n| n.into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert!(m("00042-99.txt").contains(&"00042-99.png".to_owned()));
+        assert!(m("IMG_1.JPG.xmp").contains(&"IMG_1.JPG".to_owned()));
+        assert!(m("IMG_1.xmp").contains(&"IMG_1.CR2".to_owned()));
+        assert!(m("a.png.json").contains(&"a.png".to_owned()));
+        assert!(m("a.png.supplemental-metadata.json").contains(&"a.png".to_owned()));
+        assert!(m("notes.txt").iter().all(|n| n.starts_with("notes.")));
+        assert!(has_sidecar_only_extension(os("a.XMP")));
+        assert!(!has_sidecar_only_extension(os("a.txt")));
     }
 
     #[test]

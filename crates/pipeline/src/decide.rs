@@ -12,6 +12,13 @@ pub const UNCATEGORIZED: &str = "uncategorized";
 /// Why a file that is not media is left alone.
 pub const NOT_MEDIA: &str = "not an image or video: no known format in its first bytes";
 
+/// Why a sidecar file stays in the inbox (the catalog's status reason): its media is not
+/// organized (yet).
+pub const SIDECAR_WAITING: &str = "sidecar: waiting in the inbox for its media file";
+
+/// The catalog's status reason for a sidecar placed beside its media file.
+pub const SIDECAR_PLACED: &str = "sidecar: placed beside its media file";
+
 /// The project a discovered file is filed under: its inbox folder's, else the active one,
 /// else [`UNCATEGORIZED`].
 pub fn project_for(discovered: Option<&str>, active: Option<&str>) -> String {
@@ -30,6 +37,10 @@ pub struct KnownOrganized {
 /// What the organizer does with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Not media, but a sidecar ([`crate::sidecar::is_sidecar`]): place it beside its media
+    /// if that is organized, else leave it in the inbox for its media to take along
+    /// ([`events::SidecarFiled`]).
+    Sidecar,
     /// Not media: leave it where it is ([`events::AssetSkipped`]).
     Skip {
         /// Why.
@@ -58,14 +69,19 @@ pub enum Decision {
 
 /// Decides what becomes of the file at `path` with metadata `media` (and the reader's
 /// `error`, if it recognized the format but could not read it), given the organized copy of
-/// the same content if there is one.
+/// the same content if there is one, and whether the file, if it is not media, is a sidecar
+/// ([`crate::sidecar::is_sidecar`]).
 pub fn outcome(
     media: &MediaInfo,
     error: Option<&str>,
     organized: Option<&KnownOrganized>,
     path: &Path,
+    sidecar: bool,
 ) -> Decision {
     if media.media_type == MediaType::Other {
+        if sidecar {
+            return Decision::Sidecar;
+        }
         return Decision::Skip {
             reason: NOT_MEDIA.to_owned(),
         };
@@ -115,6 +131,7 @@ mod tests {
             Some("bad"),
             Some(&known()),
             Path::new("/in/a.png"),
+            false,
         );
         assert_eq!(
             d,
@@ -125,12 +142,37 @@ mod tests {
     }
 
     #[test]
+    fn sidecars_are_told_from_other_files_that_are_not_media() {
+        let other = media(MediaType::Other);
+        assert_eq!(
+            outcome(&other, None, None, Path::new("/in/a.jpg.xmp"), true),
+            Decision::Sidecar
+        );
+        assert!(matches!(
+            outcome(&other, None, None, Path::new("/in/notes.txt"), false),
+            Decision::Skip { .. }
+        ));
+        // Media is media, whatever its name.
+        assert_eq!(
+            outcome(
+                &media(MediaType::Image),
+                None,
+                None,
+                Path::new("/in/a.xmp"),
+                true
+            ),
+            Decision::Organize
+        );
+    }
+
+    #[test]
     fn unreadable_media_fails() {
         let d = outcome(
             &media(MediaType::Image),
             Some("truncated"),
             None,
             Path::new("/x"),
+            false,
         );
         assert_eq!(
             d,
@@ -144,13 +186,13 @@ mod tests {
     fn organized_content_is_the_same_file_from_its_path_else_a_duplicate() {
         let img = media(MediaType::Image);
         assert_eq!(
-            outcome(&img, None, Some(&known()), Path::new("/in/a.png")),
+            outcome(&img, None, Some(&known()), Path::new("/in/a.png"), false),
             Decision::SameFile {
                 organized: "/org/a.png".into()
             }
         );
         assert_eq!(
-            outcome(&img, None, Some(&known()), Path::new("/in/b.png")),
+            outcome(&img, None, Some(&known()), Path::new("/in/b.png"), false),
             Decision::Duplicate {
                 existing: "/org/a.png".into()
             }
@@ -160,7 +202,13 @@ mod tests {
     #[test]
     fn new_content_is_organized() {
         assert_eq!(
-            outcome(&media(MediaType::Video), None, None, Path::new("/in/v.mp4")),
+            outcome(
+                &media(MediaType::Video),
+                None,
+                None,
+                Path::new("/in/v.mp4"),
+                false
+            ),
             Decision::Organize
         );
     }

@@ -77,5 +77,6 @@ fn organized_record(rec: &catalog::AssetRecord, path: &Path, mode: OrganizeMode)
         style: rec.style.clone(),
         size: rec.size,
         renamed_for_collision: false,
+        sidecars: Vec::new(),
     })
 }

@@ -36,6 +36,7 @@ mod ratelimit;
 mod recent;
 mod record;
 mod recover;
+mod sidecar;
 mod stage;
 mod tally;
 mod transfer;
@@ -60,9 +61,10 @@ pub use plan::{
     OrganizedCopy, PlanError, PlannedAction, Planner, organized_copy, plan_destination,
 };
 pub use recover::RecoveryReport;
+pub use sidecar::{Sidecar, find_beside, organized_media};
 pub use stage::{Handled, Stage, UnknownStage};
 pub use tally::{Tally, TallySnapshot};
-pub use transfer::{TransferError, TransferRequest, place_journaled};
+pub use transfer::{TransferError, TransferRequest, Transferred, place_journaled};
 pub use undo::{UndoError, Undone, undo_op};
 
 /// An event as it travels on the bus: shared, never copied.

@@ -6,17 +6,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use catalog::{Catalog, CatalogError, OpKind};
+use catalog::{AssetRecord, Catalog, CatalogError, NewSidecar, OpKind};
+use events::media::MediaType;
 use events::{
     AssetDuplicate, AssetFailed, AssetOrganized, AssetSkipped, MetadataExtracted, OrganizeMode,
-    Payload,
+    Payload, SidecarFiled,
 };
-use organizer::{OrganizeError, Outcome, PlaceBeneath};
+use organizer::{Candidate, OrganizeError, Outcome, PlaceBeneath, Root};
 
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
 use crate::plan::{OrganizedCopy, organized_copy, plan_destination};
-use crate::transfer::{TransferError, TransferRequest, place_journaled};
+use crate::sidecar::{self, Sidecar};
+use crate::transfer::{TransferError, TransferRequest, open_roots, place_journaled};
 use crate::{Msg, PipelineError, Settings, intake, sources};
 
 /// Handles one `MetadataExtracted`.
@@ -68,6 +70,12 @@ impl From<OrganizeError> for Step {
     }
 }
 
+impl From<CatalogError> for Step {
+    fn from(e: CatalogError) -> Step {
+        Step::Retry(e.into())
+    }
+}
+
 impl From<TransferError> for Step {
     fn from(e: TransferError) -> Step {
         match e {
@@ -91,13 +99,22 @@ async fn organize_one(
     s: &Arc<Settings>,
     x: &MetadataExtracted,
 ) -> Result<Payload, Step> {
-    let id = x.asset_id.clone();
-    let copy = ctx.db(move |c| organized_copy(c, &id)).await?;
+    let (id, path, other) = (
+        x.asset_id.clone(),
+        x.path.clone(),
+        x.media.media_type == MediaType::Other,
+    );
+    let (copy, sidecar) = ctx
+        .db(move |c| {
+            let sidecar = other && sidecar::is_sidecar(Some(c), &path)?;
+            Ok((organized_copy(c, &id)?, sidecar))
+        })
+        .await?;
     let known = match &copy {
         OrganizedCopy::Present(k) => Some(k),
         OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
     };
-    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path) {
+    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path, sidecar) {
         Decision::Skip { reason } => Ok(Payload::AssetSkipped(AssetSkipped {
             asset_id: x.asset_id.clone(),
             path: x.path.clone(),
@@ -110,6 +127,7 @@ async fn organize_one(
             };
             Ok(failed(x, "metadata", error, quarantined))
         }
+        Decision::Sidecar => file_sidecar(ctx, s, x).await,
         Decision::SameFile { organized } => finish_same_file(s, x, organized).await,
         Decision::Duplicate { existing } => {
             let moved_to = match s.mode {
@@ -162,7 +180,8 @@ async fn organize_new(
     };
     let (catalog, settings, file, style_kept) =
         (ctx.catalog.clone(), s.clone(), x.clone(), style.clone());
-    let placement = blocking(move || {
+    let placed = blocking(move || {
+        let sidecars = sidecars_beside(&file);
         let t = TransferRequest {
             asset_id: &file.asset_id,
             kind,
@@ -172,6 +191,7 @@ async fn organize_new(
             relative: &relative,
             size: file.size,
             mode: settings.mode,
+            sidecars: &sidecars,
         };
         let placed = place_journaled(&catalog, &t, |c, op_id, p| {
             record_placement(
@@ -191,6 +211,7 @@ async fn organize_new(
         Ok(placed)
     })
     .await?;
+    let placement = placed.placement;
     let renamed = matches!(
         placement.outcome,
         Outcome::Placed {
@@ -208,7 +229,17 @@ async fn organize_new(
         style,
         size: x.size,
         renamed_for_collision: renamed,
+        sidecars: placed.sidecars,
     }))
+}
+
+/// The sidecars beside the inbox file `x`, hashed (none when its inbox cannot be opened:
+/// the placement then fails on its own).
+fn sidecars_beside(x: &MetadataExtracted) -> Vec<Sidecar> {
+    match Root::open(&x.inbox) {
+        Ok(inbox) => sidecar::find_beside(&inbox, &x.path),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The next sequence number (when the template uses one) and the active style.
@@ -262,29 +293,9 @@ async fn finish_same_file(
     x: &MetadataExtracted,
     organized: PathBuf,
 ) -> Result<Payload, Step> {
-    if s.mode == OrganizeMode::Move
-        && std::fs::symlink_metadata(&x.path).is_ok()
-        && let (Some(dir), Some(name)) = (organized.parent(), organized.file_name())
-    {
-        // Wherever it was organized (the organized root may have changed since).
-        let (dir, name, file) = (dir.to_path_buf(), PathBuf::from(name), x.clone());
-        blocking(move || {
-            let (src, dst) = crate::transfer::open_roots(&file.inbox, &dir)?;
-            let placement = organizer::place_beneath(&PlaceBeneath {
-                source_root: &src,
-                source: &file.path,
-                dest_root: &dst,
-                relative: &name,
-                asset_id: &file.asset_id,
-                expected_size: file.size,
-                mode: OrganizeMode::Copy,
-            })?;
-            if placement.outcome == Outcome::AlreadyPresent {
-                organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
-            }
-            Ok(())
-        })
-        .await?;
+    if s.mode == OrganizeMode::Move && std::fs::symlink_metadata(&x.path).is_ok() {
+        let (file, organized) = (x.clone(), organized.clone());
+        blocking(move || finish_move(&file, &organized)).await?;
     }
     Ok(Payload::AssetOrganized(AssetOrganized {
         asset_id: x.asset_id.clone(),
@@ -296,7 +307,140 @@ async fn finish_same_file(
         style: None,
         size: x.size,
         renamed_for_collision: false,
+        sidecars: Vec::new(),
     }))
+}
+
+/// Move mode, after a crash between recording and removing the source: confirms that
+/// `organized` holds the content of the inbox file (placing it again finds it already
+/// present), then removes the inbox file. Blocking.
+fn finish_move(file: &MetadataExtracted, organized: &Path) -> Result<(), Step> {
+    let (Some(dir), Some(name)) = (organized.parent(), organized.file_name()) else {
+        return Ok(());
+    };
+    // Wherever it was organized (the organized root may have changed since).
+    let (src, dst) = open_roots(&file.inbox, dir)?;
+    let placement = organizer::place_beneath(&PlaceBeneath {
+        source_root: &src,
+        source: &file.path,
+        dest_root: &dst,
+        relative: Path::new(name),
+        asset_id: &file.asset_id,
+        expected_size: file.size,
+        mode: OrganizeMode::Copy,
+    })?;
+    if placement.outcome == Outcome::AlreadyPresent {
+        organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
+    }
+    Ok(())
+}
+
+/// A sidecar file that arrived on its own: one already placed with its media finishes its
+/// move; one whose media is organized is placed beside it, journaled under the media's
+/// operation (so it is undone with it); any other waits in the inbox for its media.
+async fn file_sidecar(ctx: &Ctx, s: &Settings, x: &MetadataExtracted) -> Result<Payload, Step> {
+    let (catalog, file, mode) = (ctx.catalog.clone(), x.clone(), s.mode);
+    blocking(move || {
+        if let Some(rec) = catalog.sidecar_placed_from(&file.path, &file.asset_id)? {
+            if mode == OrganizeMode::Move && std::fs::symlink_metadata(&file.path).is_ok() {
+                finish_move(&file, &rec.destination)?;
+            }
+            return Ok(sidecar_filed(
+                &file,
+                rec.kind,
+                Some(rec.asset_id),
+                Some(rec.destination),
+            ));
+        }
+        match sidecar::organized_media(&catalog, &file.path)? {
+            Some((media, candidate)) => {
+                let dest = place_late_sidecar(&catalog, &file, &media, &candidate, mode)?;
+                let kind = candidate.kind.as_str().to_owned();
+                Ok(sidecar_filed(&file, kind, Some(media.asset_id), Some(dest)))
+            }
+            None => Ok(sidecar_filed(&file, extension_of(&file.path), None, None)),
+        }
+    })
+    .await
+}
+
+/// Places the sidecar `file` beside the organized file of `media`, under the name that keeps
+/// the pairing, journaled under the media's operation. Returns where it landed. Blocking.
+fn place_late_sidecar(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    media: &AssetRecord,
+    candidate: &Candidate,
+    mode: OrganizeMode,
+) -> Result<PathBuf, Step> {
+    let (Some(organized), Some(op_id)) = (&media.organized_path, media.op_id) else {
+        return Err(Step::Fail(format!(
+            "the catalog has no placement of {}",
+            media.asset_id
+        )));
+    };
+    let (Some(dir), Some(media_name)) = (organized.parent(), organized.file_name()) else {
+        return Err(Step::Fail(format!("{} has no folder", organized.display())));
+    };
+    let name = PathBuf::from(candidate.name_beside(media_name));
+    let (src, dst) = open_roots(&file.inbox, dir)?;
+    let planned = dir.join(&name);
+    let id = catalog.begin_sidecar(
+        op_id,
+        &media.asset_id,
+        &NewSidecar {
+            sidecar_id: &file.asset_id,
+            kind: candidate.kind.as_str(),
+            size: file.size,
+            source: &file.path,
+            destination: &planned,
+        },
+    )?;
+    let placed = organizer::place_beneath(&PlaceBeneath {
+        source_root: &src,
+        source: &file.path,
+        dest_root: &dst,
+        relative: &name,
+        asset_id: &file.asset_id,
+        expected_size: file.size,
+        mode,
+    });
+    let placement = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            if let Err(journal) = catalog.abandon_sidecars(&[id]) {
+                tracing::warn!(error = %journal, "cannot mark a failed sidecar placement abandoned; recovery will");
+            }
+            return Err(e.into());
+        }
+    };
+    catalog.place_sidecars(&[(id, &placement.destination)])?;
+    if mode == OrganizeMode::Move && placement.destination != file.path {
+        organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
+    }
+    Ok(placement.destination)
+}
+
+/// The kind a sidecar's name says, before its media is known: its extension.
+fn extension_of(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn sidecar_filed(
+    x: &MetadataExtracted,
+    kind: String,
+    media_asset_id: Option<String>,
+    destination: Option<PathBuf>,
+) -> Payload {
+    Payload::SidecarFiled(SidecarFiled {
+        asset_id: x.asset_id.clone(),
+        path: x.path.clone(),
+        kind,
+        media_asset_id,
+        destination,
+    })
 }
 
 /// Moves the inbox file into `root` (duplicates or quarantine) under its own name, without
@@ -314,6 +458,7 @@ async fn set_aside(
         let relative = PathBuf::from(organizer::sanitize_name(
             file.path.file_name().unwrap_or_default(),
         ));
+        let sidecars = sidecars_beside(&file);
         let t = TransferRequest {
             asset_id: &file.asset_id,
             kind,
@@ -323,11 +468,12 @@ async fn set_aside(
             relative: &relative,
             size: file.size,
             mode: OrganizeMode::Move,
+            sidecars: &sidecars,
         };
         let placed = place_journaled(&catalog, &t, |c, op_id, p| {
             c.finish_op(op_id, &p.destination)
         })?;
-        Ok(placed.destination)
+        Ok(placed.placement.destination)
     })
     .await
 }

@@ -96,6 +96,12 @@ pub enum PlannedAction {
         /// The organized copy.
         existing: PathBuf,
     },
+    /// A sidecar file: placed beside its organized media at `destination`, or (`None`)
+    /// taken along by its media file when that is organized, waiting in the inbox until then.
+    Sidecar {
+        /// Beside its organized media, when that is organized already.
+        destination: Option<PathBuf>,
+    },
     /// Not media; left in place.
     Skip {
         /// Why.
@@ -179,9 +185,14 @@ impl<'c> Planner<'c> {
             None => None,
         }
         .or_else(|| self.seen.get(&file.asset_id).cloned());
+        let sidecar = media.media_type == events::media::MediaType::Other
+            && crate::sidecar::is_sidecar(self.catalog, &file.path)?;
         Ok(
-            match decide::outcome(media, error, known.as_ref(), &file.path) {
+            match decide::outcome(media, error, known.as_ref(), &file.path, sidecar) {
                 Decision::Skip { reason } => PlannedAction::Skip { reason },
+                Decision::Sidecar => PlannedAction::Sidecar {
+                    destination: self.sidecar_destination(&file.path)?,
+                },
                 Decision::Fail { error } => PlannedAction::Fail { error },
                 Decision::SameFile { organized } => PlannedAction::SameFile { organized },
                 Decision::Duplicate { existing } => PlannedAction::Duplicate { existing },
@@ -189,6 +200,19 @@ impl<'c> Planner<'c> {
                     destination: self.destination(file, media)?,
                 },
             },
+        )
+    }
+
+    /// Where a sidecar would go now: beside its organized media, if that is organized.
+    fn sidecar_destination(&self, path: &Path) -> Result<Option<PathBuf>, CatalogError> {
+        let Some(c) = self.catalog else {
+            return Ok(None);
+        };
+        Ok(
+            crate::sidecar::organized_media(c, path)?.and_then(|(media, candidate)| {
+                let organized = media.organized_path?;
+                Some(organized.with_file_name(candidate.name_beside(organized.file_name()?)))
+            }),
         )
     }
 

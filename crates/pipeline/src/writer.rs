@@ -168,6 +168,14 @@ fn update(ev: &Event) -> AssetUpdate<'_> {
             status: AssetStatus::Skipped,
             reason: Some(&p.reason),
         },
+        Payload::SidecarFiled(p) => AssetUpdate::Status {
+            asset_id: &p.asset_id,
+            status: AssetStatus::Skipped,
+            reason: Some(match p.destination {
+                Some(_) => crate::decide::SIDECAR_PLACED,
+                None => crate::decide::SIDECAR_WAITING,
+            }),
+        },
         Payload::AssetDuplicate(p) => AssetUpdate::Status {
             asset_id: &p.asset_id,
             status: AssetStatus::Duplicate,

@@ -291,6 +291,7 @@ async fn undo_reverses_a_copy_and_sticks() {
         Undone::CopyRemoved {
             copy: env.organized().join("deep/a.png"),
             original: a.clone(),
+            sidecars: Vec::new(),
         }
     );
     assert!(a.exists(), "the original stays");
