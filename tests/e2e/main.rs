@@ -15,5 +15,6 @@ mod first_hour;
 mod hostile;
 mod organize;
 mod scale;
+mod sidecars;
 mod undo;
 mod writes;

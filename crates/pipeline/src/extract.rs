@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use catalog::AssetStatus;
-use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload};
+use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload, SidecarFiled};
 
 use crate::ctx::Ctx;
 use crate::{Msg, PipelineError, sources};
@@ -35,6 +35,17 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
             // into the organized tree meanwhile: that is this pipeline's outcome too.
             organized_record(&rec, &d.path, ctx.settings().mode)
         }
+        Err(_) if let Some(rec) = placed_sidecar_gone(ctx, &d.asset_id, &d.path).await => {
+            // A sidecar its media's group moved into the organized tree meanwhile.
+            SidecarFiled {
+                asset_id: d.asset_id.clone(),
+                path: d.path.clone(),
+                kind: rec.kind,
+                media_asset_id: Some(rec.asset_id),
+                destination: Some(rec.destination),
+            }
+            .into()
+        }
         Err(e) => AssetFailed {
             asset_id: Some(d.asset_id.clone()),
             path: d.path.clone(),
@@ -63,6 +74,20 @@ pub(crate) async fn organized_from_here_and_gone(
         && rec.original_path == path
         && rec.organized_path.is_some())
     .then_some(rec)
+}
+
+/// The sidecar placed from `path` with content `asset_id`, when `path` is gone (moved with
+/// its media).
+async fn placed_sidecar_gone(
+    ctx: &Ctx,
+    asset_id: &str,
+    path: &Path,
+) -> Option<catalog::SidecarRecord> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let (id, p) = (asset_id.to_owned(), path.to_path_buf());
+    ctx.db(move |c| c.sidecar_placed_from(&p, &id)).await.ok()?
 }
 
 /// `AssetOrganized` from the catalog's record of an earlier placement.

@@ -29,12 +29,15 @@
 //!    inbox); a crash after leaves every sidecar in place, which recovery records. A sidecar
 //!    that cannot be placed is left out of the group (it stays in the inbox, its row
 //!    abandoned); a media file that cannot be placed takes its sidecars' copies back out.
+//!    If another writer took the chosen name meanwhile and the media lands at a collision
+//!    name, the sidecar copies are renamed after it (where free), so the pairing holds.
 //! 3. The media's record, then the sidecars' (`Catalog::place_sidecars`).
 //! 4. Move mode: the sidecars' sources, then the media's, are removed.
 
 use std::path::Path;
 
 use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use catalog::{Catalog, CatalogError, NewOp, NewSidecar, OpKind};
 use events::{OrganizeMode, PlacedSidecar};
@@ -112,6 +115,14 @@ pub fn place_journaled(
     record: impl FnOnce(&Catalog, i64, &Placement) -> Result<(), CatalogError>,
 ) -> Result<Transferred, TransferError> {
     let (src, dst) = open_roots(t.source_root, t.dest_root).map_err(TransferError::Place)?;
+    // Groups bound for one folder are named and placed one at a time, so two of them never
+    // choose the same free names.
+    let _folder = (!t.sidecars.is_empty()).then(|| {
+        FolderLock::take(
+            t.dest_root
+                .join(t.relative.parent().unwrap_or(Path::new(""))),
+        )
+    });
     let (relative, beside) = group_names(&dst, t).map_err(TransferError::Place)?;
     let planned = t.dest_root.join(&relative);
     let beside_full: Vec<PathBuf> = beside.iter().map(|r| t.dest_root.join(r)).collect();
@@ -168,6 +179,34 @@ pub fn place_journaled(
         placement,
         sidecars: group.placed(&sidecars),
     })
+}
+
+/// Destination folders a group is being placed in by this process.
+static GROUP_FOLDERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static GROUP_FOLDER_FREED: Condvar = Condvar::new();
+
+/// Holds one destination folder for a group's placement; released on drop.
+struct FolderLock(PathBuf);
+
+impl FolderLock {
+    fn take(folder: PathBuf) -> FolderLock {
+        let mut held = GROUP_FOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+        while held.contains(&folder) {
+            held = GROUP_FOLDER_FREED
+                .wait(held)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        held.push(folder.clone());
+        FolderLock(folder)
+    }
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        let mut held = GROUP_FOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+        held.retain(|f| *f != self.0);
+        GROUP_FOLDER_FREED.notify_all();
+    }
 }
 
 /// The media's path below the destination root and each sidecar's beside it (step 0).
@@ -251,7 +290,10 @@ impl Group<'_> {
             mode: self.t.mode,
         });
         match media {
-            Ok(p) => Ok((p, sidecars)),
+            Ok(p) => {
+                let sidecars = self.follow_media_name(&p, sidecars);
+                Ok((p, sidecars))
+            }
             Err(e) => {
                 for p in sidecars.iter().flatten() {
                     remove_new_copy(self.dst, p);
@@ -259,6 +301,40 @@ impl Group<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// Another writer may take the media's chosen name between step 0 and its placement (a
+    /// concurrent group, a lone file): the media then lands at a collision name, and the
+    /// sidecar copies made for it follow it to their names beside that one, where free.
+    fn follow_media_name(
+        &self,
+        media: &Placement,
+        sidecars: Vec<Option<Placement>>,
+    ) -> Vec<Option<Placement>> {
+        let Some(landed) = media.destination.file_name() else {
+            return sidecars;
+        };
+        self.t
+            .sidecars
+            .iter()
+            .zip(sidecars)
+            .map(|(s, p)| {
+                let mut p = p?;
+                let name = s.candidate.name_beside(landed);
+                if matches!(p.outcome, Outcome::Placed { .. })
+                    && p.destination.file_name() != Some(name.as_os_str())
+                {
+                    match rename_beside(self.dst, &p.destination, &name) {
+                        Ok(true) => p.destination.set_file_name(&name),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(path = %p.destination.display(), error = %e, "cannot rename a sidecar after its media");
+                        }
+                    }
+                }
+                Some(p)
+            })
+            .collect()
     }
 
     /// Step 3 for the sidecars: placed ones at their final names, the rest abandoned.
@@ -319,6 +395,16 @@ fn remove_new_copy(dst: &Root, p: &Placement) {
     if let Err(e) = remove_beneath(dst, &p.destination) {
         tracing::warn!(path = %p.destination.display(), error = %e, "cannot remove a sidecar copy whose media was not placed; recovery will");
     }
+}
+
+/// Renames `path` (below `root`) to `name` in its folder without replacing anything; false
+/// when `name` is taken.
+fn rename_beside(root: &Root, path: &Path, name: &std::ffi::OsStr) -> std::io::Result<bool> {
+    let rel = root.relative(path)?;
+    let (dir, from) = root.parent_of(rel)?;
+    let renamed = dir.rename_noreplace(from, &dir, name)? == fsroot::NoReplace::Renamed;
+    dir.sync()?;
+    Ok(renamed)
 }
 
 /// Unlinks `path` (below `root`) through its folder's handle, and syncs the folder.

@@ -1,0 +1,430 @@
+//! Files that belong together travel together: sidecars (`.xmp`, `.aae`, Takeout `.json`,
+//! A1111 `.txt`) go with their media file in the same journaled operation, in both modes, keep
+//! their pairing on collisions, follow media organized before they came, wait for media that
+//! has not come, are undone with their media, and survive kill -9 without half groups.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::media;
+
+const XMP: &[u8] = b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF \
+    xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description \
+    xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" xmp:Rating=\"4\"/></rdf:RDF></x:xmpmeta>\n";
+
+fn parameters(prompt: &str) -> Vec<u8> {
+    format!(
+        "{prompt}\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7, \
+         Seed: 42, Size: 64x64, Model: dreamshaper\n"
+    )
+    .into_bytes()
+}
+
+/// The one file named `name` under `root`.
+fn find_one(root: &Path, name: &str) -> PathBuf {
+    let found: Vec<PathBuf> = files_under(root)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == name))
+        .collect();
+    assert_eq!(found.len(), 1, "{name} under {}: {found:?}", root.display());
+    found.into_iter().next().unwrap()
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn env(mode: &'static str) -> Env {
+    Env::with(Opts {
+        mode,
+        ..Opts::default()
+    })
+}
+
+/// A camera JPEG with an XMP and an AAE, a Takeout photo with its JSON, an A1111 image with
+/// its parameters: every sidecar lands beside its media, nothing is "skipped".
+fn put_groups(env: &Env) -> Vec<(String, Vec<u8>)> {
+    let files = vec![
+        ("p/IMG_0001.jpg".to_owned(), media::jpeg("side one")),
+        ("p/IMG_0001.jpg.xmp".to_owned(), XMP.to_vec()),
+        (
+            "p/IMG_0001.aae".to_owned(),
+            b"<plist>edits</plist>\n".to_vec(),
+        ),
+        ("p/PXL_0002.jpg".to_owned(), media::jpeg("side two")),
+        (
+            "p/PXL_0002.jpg.json".to_owned(),
+            br#"{"photoTakenTime":{"timestamp":"1600000000"}}"#.to_vec(),
+        ),
+        ("p/00042-99.png".to_owned(), media::png("side three")),
+        (
+            "p/00042-99.txt".to_owned(),
+            parameters("a lighthouse in a storm"),
+        ),
+    ];
+    for (rel, bytes) in &files {
+        env.put_file(rel, bytes);
+    }
+    files
+}
+
+fn check_groups_beside_their_media(env: &Env, files: &[(String, Vec<u8>)]) {
+    for media in ["IMG_0001.jpg", "PXL_0002.jpg", "00042-99.png"] {
+        let placed = find_one(&env.organized, media);
+        let dir = placed.parent().unwrap();
+        let stem = media.split('.').next().unwrap();
+        for (rel, bytes) in files {
+            let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+            if name.starts_with(stem) {
+                assert_eq!(
+                    std::fs::read(dir.join(name)).ok().as_deref(),
+                    Some(bytes.as_slice()),
+                    "{name} beside {}: {:?}",
+                    placed.display(),
+                    names_in(dir)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sidecars_dropped_with_their_media_travel_with_it_in_copy_and_move_mode() {
+    for mode in ["copy", "move"] {
+        let env = env(mode);
+        let files = put_groups(&env);
+        let scan = env.scan(&[]).success();
+        let s = scan.summary();
+        assert_eq!(
+            (s.organized, s.skipped, s.failed),
+            (3, 0, 0),
+            "{mode}: {scan:?}"
+        );
+        check_groups_beside_their_media(&env, &files);
+        assert_eq!(files_under(&env.organized).len(), files.len(), "{mode}");
+        let left = files_under(&env.inbox);
+        match mode {
+            "move" => assert!(left.is_empty(), "move leaves nothing: {left:?}"),
+            _ => assert_eq!(left.len(), files.len(), "copy keeps every source"),
+        }
+        // A second pass has nothing to do and changes nothing.
+        let before = (snapshot(&env.inbox), snapshot(&env.organized));
+        let again = env.scan(&[]).success();
+        assert_eq!(again.summary().organized, 0, "{mode}: {again:?}");
+        assert!(
+            (snapshot(&env.inbox), snapshot(&env.organized)) == before,
+            "{mode}: the second pass changed files: {again:?}"
+        );
+    }
+}
+
+#[test]
+fn a_sidecar_arriving_after_its_media_is_placed_beside_it() {
+    for mode in ["copy", "move"] {
+        let env = env(mode);
+        let mut daemon = env.start();
+        daemon.wait_ready();
+        env.drop_file("p/IMG_0003.jpg", &media::jpeg("late"));
+        daemon.wait_events(ev::ORGANIZED, 1);
+        let xmp = env.drop_file("p/IMG_0003.jpg.xmp", XMP);
+        daemon.wait_events(ev::SIDECAR, 1);
+        let placed = find_one(&env.organized, "IMG_0003.jpg");
+        let beside = placed.with_file_name("IMG_0003.jpg.xmp");
+        assert_eq!(std::fs::read(&beside).unwrap(), XMP, "{mode}");
+        let e = &daemon.events(ev::SIDECAR)[0];
+        assert_eq!(e["destination"].as_str(), beside.to_str(), "{mode}: {e}");
+        assert_eq!(xmp.exists(), mode == "copy", "{mode}");
+        assert!(daemon.events(ev::SKIPPED).is_empty(), "{mode}");
+        assert!(daemon.terminate().success());
+    }
+}
+
+#[test]
+fn a_sidecar_before_its_media_waits_is_listed_as_an_orphan_then_travels_with_it() {
+    let env = env("move");
+    let config = env.root.join("waiting.toml");
+    std::fs::write(&config, env.config_text() + "orphan_sidecar_s = 0\n").unwrap();
+    let mut daemon = env.start_with(&config);
+    daemon.wait_ready();
+    let xmp = env.drop_file("p/IMG_0004.xmp", XMP);
+    daemon.wait_events(ev::SIDECAR, 1);
+    let waiting = &daemon.events(ev::SIDECAR)[0];
+    assert_eq!(waiting["destination"], "", "waits: {waiting}");
+    assert!(xmp.exists(), "a waiting sidecar stays in the inbox");
+    // The catalog records the event just after it is logged: ask until it is there.
+    let status = |config: &Path| {
+        let mut c = alice();
+        c.args(["status", "--config"]).arg(config);
+        run_to_end(c).success().stdout
+    };
+    let start = std::time::Instant::now();
+    while !status(&config).contains("IMG_0004.xmp") {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "never listed: {}",
+            status(&config)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listed = |text: &str| text.lines().any(|l| l.starts_with("orphan "));
+    assert!(listed(&status(&config)));
+
+    env.drop_file("p/IMG_0004.jpg", &media::jpeg("early sidecar"));
+    daemon.wait_events(ev::ORGANIZED, 1);
+    let placed = find_one(&env.organized, "IMG_0004.jpg");
+    assert_eq!(
+        std::fs::read(placed.with_file_name("IMG_0004.xmp")).unwrap(),
+        XMP
+    );
+    let organized = &daemon.events(ev::ORGANIZED)[0];
+    assert_eq!(organized["sidecars"], 1, "{organized}");
+    assert!(
+        files_under(&env.inbox).is_empty(),
+        "{:?}",
+        files_under(&env.inbox)
+    );
+    let now = status(&config);
+    assert!(!listed(&now), "{now}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn on_a_name_collision_the_group_is_renamed_together() {
+    let env = env("copy");
+    env.put_file("p/a/same.jpg", &media::jpeg("first"));
+    env.put_file("p/a/same.jpg.xmp", b"<first/>");
+    env.put_file("p/b/same.jpg", &media::jpeg("second"));
+    env.put_file("p/b/same.jpg.xmp", b"<second/>");
+    env.scan(&[]).success();
+    let first = find_one(&env.organized, "same.jpg");
+    let dir = first.parent().unwrap().to_path_buf();
+    assert_eq!(
+        names_in(&dir),
+        [
+            "same (2).jpg",
+            "same (2).jpg.xmp",
+            "same.jpg",
+            "same.jpg.xmp"
+        ]
+    );
+    // Each XMP is beside the image it came with.
+    for (img, xmp) in [
+        ("same.jpg", "same.jpg.xmp"),
+        ("same (2).jpg", "same (2).jpg.xmp"),
+    ] {
+        let want = if std::fs::read(dir.join(img)).unwrap() == media::jpeg("first") {
+            &b"<first/>"[..]
+        } else {
+            &b"<second/>"[..]
+        };
+        assert_eq!(std::fs::read(dir.join(xmp)).unwrap(), want, "{xmp}");
+    }
+
+    // Only the sidecar's name is taken (by a stray file): the whole group moves to the next
+    // free name, and the stray file is left alone.
+    std::fs::write(dir.join("lone.jpg.xmp"), b"stray").unwrap();
+    env.put_file("p/c/lone.jpg", &media::jpeg("third"));
+    env.put_file("p/c/lone.jpg.xmp", b"<third/>");
+    env.scan(&[]).success();
+    assert_eq!(std::fs::read(dir.join("lone.jpg.xmp")).unwrap(), b"stray");
+    assert_eq!(
+        std::fs::read(dir.join("lone (2).jpg")).unwrap(),
+        media::jpeg("third")
+    );
+    assert_eq!(
+        std::fs::read(dir.join("lone (2).jpg.xmp")).unwrap(),
+        b"<third/>"
+    );
+    assert!(!dir.join("lone.jpg").exists());
+}
+
+#[test]
+fn undo_takes_a_file_back_with_its_sidecars_including_one_that_came_later() {
+    let env = env("move");
+    let img = env.put_file("p/IMG_0005.jpg", &media::jpeg("undo"));
+    let xmp = env.put_file("p/IMG_0005.jpg.xmp", XMP);
+    env.scan(&[]).success();
+    assert!(!img.exists() && !xmp.exists());
+    // A sidecar that comes later joins the organized file (and its operation).
+    let aae = env.put_file("p/IMG_0005.aae", b"<plist/>");
+    let scan = env.scan(&[]).success();
+    assert!(!aae.exists(), "{scan:?}");
+    assert_eq!(files_under(&env.organized).len(), 3);
+
+    let undo = env.undo(1).success();
+    assert!(undo.stdout.contains("sidecars"), "{undo:?}");
+    assert_eq!(std::fs::read(&img).unwrap(), media::jpeg("undo"));
+    assert_eq!(std::fs::read(&xmp).unwrap(), XMP);
+    assert_eq!(std::fs::read(&aae).unwrap(), b"<plist/>");
+    assert!(
+        files_under(&env.organized).is_empty(),
+        "{:?}",
+        files_under(&env.organized)
+    );
+}
+
+#[test]
+fn undo_of_a_copy_removes_the_sidecar_copies_and_keeps_the_originals() {
+    let env = env("copy");
+    let img = env.put_file("p/00077-1.png", &media::png("undo copy"));
+    let txt = env.put_file("p/00077-1.txt", &parameters("a quiet harbour"));
+    env.scan(&[]).success();
+    assert_eq!(files_under(&env.organized).len(), 2);
+    env.undo(1).success();
+    assert!(files_under(&env.organized).is_empty());
+    assert!(img.exists() && txt.exists());
+}
+
+#[test]
+fn the_dry_run_shows_sidecars() {
+    let env = env("move");
+    let files = put_groups(&env);
+    let before = snapshot(&env.root);
+    let plan = env.scan(&["--dry-run"]).success();
+    for (rel, _) in &files {
+        let path = env.inbox.join(rel);
+        let line = plan
+            .stdout
+            .lines()
+            .find(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|t| Path::new(t.trim_end_matches(':')) == path)
+            })
+            .unwrap_or_else(|| panic!("{rel} missing from the plan: {plan:?}"));
+        let expected = if rel.ends_with(".jpg") || rel.ends_with(".png") {
+            "organize"
+        } else {
+            "sidecar"
+        };
+        assert!(line.starts_with(expected), "{line}");
+    }
+    assert!(snapshot(&env.root) == before, "a dry run changes nothing");
+}
+
+/// kill -9 at random moments while groups are moved: after recovery (a daemon started on an
+/// empty inbox, so it only recovers) no media file is in the organized tree without its
+/// sidecars, and no sidecar without its media; at the end every group is complete, once.
+#[test]
+fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
+    let env = Env::with(Opts {
+        mode: "move",
+        settle_ms: 100,
+        ..Opts::default()
+    });
+    let empty = env.root.join("empty-inbox");
+    std::fs::create_dir_all(&empty).unwrap();
+    let recover_only = env.root.join("recover.toml");
+    let text = env.config_text().replacen(
+        &toml::Value::String(env.inbox.to_str().unwrap().to_owned()).to_string(),
+        &toml::Value::String(empty.to_str().unwrap().to_owned()).to_string(),
+        1,
+    );
+    std::fs::write(&recover_only, text).unwrap();
+
+    const GROUPS: usize = 60;
+    let group = |i: usize| -> Vec<(String, Vec<u8>)> {
+        vec![
+            (
+                format!("k{}/g-{i:03}.png", i % 3),
+                media::png_padded(&format!("kill {i}"), 64 * 1024 + i * 512),
+            ),
+            (
+                format!("k{}/g-{i:03}.png.xmp", i % 3),
+                format!("<x{i}/>").into_bytes(),
+            ),
+            (
+                format!("k{}/g-{i:03}.txt", i % 3),
+                parameters(&format!("kill {i}")),
+            ),
+        ]
+    };
+    let all: Vec<(String, Vec<u8>)> = (0..GROUPS).flat_map(group).collect();
+    let delays = [120u64, 260, 40, 420, 180, 90];
+    let per = GROUPS.div_ceil(delays.len());
+    let mut interrupted = 0;
+    for (cycle, delay) in delays.iter().enumerate() {
+        let mut daemon = env.start();
+        for i in cycle * per..((cycle + 1) * per).min(GROUPS) {
+            for (rel, bytes) in group(i) {
+                env.drop_file(&rel, &bytes);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(*delay));
+        daemon.kill9();
+        let pending = files_under(&env.inbox).len();
+        interrupted += usize::from(pending > 0);
+
+        let mut recovering = env.start_with(&recover_only);
+        recovering.wait_ready();
+        let recovered = recovering
+            .records()
+            .into_iter()
+            .filter(|r| {
+                r["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("sidecar") || m.contains("interrupted"))
+            })
+            .count();
+        assert!(recovering.terminate().success());
+        eprintln!(
+            "cycle {cycle}: killed after {delay} ms with {pending} files in the inbox; {recovered} recovery records"
+        );
+        assert_no_half_group(&env.organized, cycle);
+    }
+    assert!(
+        interrupted > 0,
+        "no kill landed while files were in the inbox"
+    );
+    let mut daemon = env.start();
+    daemon.wait_ready();
+    daemon.wait_for("the inbox to empty", |_| files_under(&env.inbox).is_empty());
+    assert!(daemon.terminate().success());
+    let bytes: Vec<&[u8]> = all.iter().map(|(_, b)| b.as_slice()).collect();
+    assert_each_once(&env.organized, &bytes);
+    assert_no_half_group(&env.organized, delays.len());
+    for (rel, b) in &all {
+        let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            &std::fs::read(find_one(&env.organized, name)).unwrap(),
+            b,
+            "{name}"
+        );
+    }
+    assert!(
+        temporaries(&env.root).is_empty(),
+        "{:?}",
+        temporaries(&env.root)
+    );
+}
+
+/// Every `g-NNN.png` in the tree has both sidecars beside it, and every sidecar its media.
+fn assert_no_half_group(organized: &Path, cycle: usize) {
+    let files = files_under(organized);
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for p in &files {
+        let name = p.file_name().unwrap().to_str().unwrap();
+        let stem = &name[..5];
+        let dir = p.parent().unwrap();
+        for member in [
+            format!("{stem}.png"),
+            format!("{stem}.png.xmp"),
+            format!("{stem}.txt"),
+        ] {
+            assert!(
+                dir.join(&member).exists(),
+                "cycle {cycle}: {name} without {member} in {}: {names:?}",
+                dir.display()
+            );
+        }
+    }
+}
