@@ -428,3 +428,70 @@ fn assert_no_half_group(organized: &Path, cycle: usize) {
         }
     }
 }
+
+fn cli(env: &Env, args: &[&str]) -> Run {
+    let mut cmd = alice();
+    cmd.args(args).arg("--config").arg(&env.config);
+    run_to_end(cmd)
+}
+
+fn inspect_json(path: &Path) -> serde_json::Value {
+    let mut cmd = alice();
+    cmd.args(["inspect", "--json"]).arg(path);
+    let run = run_to_end(cmd).success();
+    serde_json::from_str(run.stdout.trim()).unwrap()
+}
+
+#[test]
+fn sidecar_metadata_is_merged_searchable_and_shown_with_the_file() {
+    let env = env("copy");
+    put_groups(&env);
+    env.scan(&[]).success();
+
+    // The parameters file gives the plain PNG its tool (its folder) and its prompt (search).
+    let png = find_one(&env.organized, "00042-99.png");
+    assert!(
+        png.to_str().unwrap().contains("/stable-diffusion/"),
+        "{}",
+        png.display()
+    );
+    let found = cli(&env, &["search", "--json", "lighthouse storm"]).success();
+    assert!(found.stdout.contains("00042-99.png"), "{found:?}");
+    // Takeout's photoTakenTime dates a JPEG that has no date of its own.
+    let pxl = find_one(&env.organized, "PXL_0002.jpg");
+    assert!(
+        pxl.to_str().unwrap().contains("2020-09-13"),
+        "{}",
+        pxl.display()
+    );
+
+    // inspect says where each merged field came from.
+    let i = inspect_json(&env.inbox.join("p/00042-99.png"));
+    assert_eq!(i["ai"]["prompt"], "a lighthouse in a storm", "{i}");
+    assert_eq!(i["sources"]["ai"], "sidecar:00042-99.txt", "{i}");
+    let i = inspect_json(&env.inbox.join("p/IMG_0001.jpg"));
+    assert_eq!(i["rating"], 4, "{i}");
+    assert_eq!(i["sources"]["rating"], "sidecar:IMG_0001.jpg.xmp", "{i}");
+    let i = inspect_json(&env.inbox.join("p/PXL_0002.jpg"));
+    assert_eq!(i["taken_at_source"], "takeout", "{i}");
+    assert_eq!(i["sources"]["taken_at"], "sidecar:PXL_0002.jpg.json", "{i}");
+
+    // show lists a file's sidecars.
+    let img = find_one(&env.organized, "IMG_0001.jpg");
+    let show = cli(&env, &["show", img.to_str().unwrap()]).success();
+    assert!(show.stdout.contains("IMG_0001.jpg.xmp (xmp)"), "{show:?}");
+    assert!(show.stdout.contains("IMG_0001.aae (aae)"), "{show:?}");
+    let show = cli(&env, &["show", "--json", img.to_str().unwrap()]).success();
+    let record: serde_json::Value = serde_json::from_str(show.stdout.trim()).unwrap();
+    assert_eq!(record["sidecars"].as_array().unwrap().len(), 2, "{record}");
+
+    // A parameters file that comes after its image makes the image searchable by its words.
+    env.put_file("p/00050-1.png", &media::png("late words"));
+    env.scan(&[]).success();
+    let none = cli(&env, &["search", "windmill"]);
+    assert_eq!(none.status.code(), Some(1), "{none:?}");
+    env.put_file("p/00050-1.txt", &parameters("a windmill at dawn"));
+    env.scan(&[]).success();
+    let found = cli(&env, &["search", "--json", "windmill"]).success();
+    assert!(found.stdout.contains("00050-1.png"), "{found:?}");
+}

@@ -23,6 +23,13 @@ struct Report<'a> {
     taken_at_source: Option<&'static str>,
     camera: Option<events::media::Camera>,
     ai: Option<events::media::AiInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<i8>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<String>,
+    /// Which source each field a sidecar spoke to came from (`file` or `sidecar:<name>`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    sources: std::collections::BTreeMap<String, String>,
     error: Option<String>,
 }
 
@@ -40,6 +47,9 @@ impl<'a> Report<'a> {
             taken_at_source: None,
             camera: None,
             ai: None,
+            rating: None,
+            labels: Vec::new(),
+            sources: Default::default(),
             error: Some(error),
         }
     }
@@ -62,6 +72,9 @@ impl<'a> Report<'a> {
             taken_at_source: info.taken_at_source.map(|s| s.as_str()),
             camera: info.camera,
             ai: info.ai,
+            rating: info.rating,
+            labels: info.labels,
+            sources: info.sources,
             error,
         }
     }
@@ -179,6 +192,15 @@ fn print_human(out: &mut Out, r: &Report<'_>) {
         }
         None if r.media_type.is_some() => line("ai source", "none detected".into()),
         None => {}
+    }
+    if let Some(rating) = r.rating {
+        line("rating", rating.to_string());
+    }
+    if !r.labels.is_empty() {
+        line("labels", r.labels.join(", "));
+    }
+    for (field, source) in &r.sources {
+        line("from", format!("{field}: {source}"));
     }
     if let Some(e) = &r.error {
         line("error", e.clone());

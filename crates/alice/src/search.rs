@@ -14,7 +14,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, ValueEnum};
 use daemon::query::{
-    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, SidecarRecord, Snippet, StoredEvent,
+    TimeBound,
 };
 use events::media::{AiSignal, MediaInfo, MediaType};
 use serde::Serialize;
@@ -314,6 +315,26 @@ struct HitJson<'a> {
     snippet: Option<String>,
 }
 
+/// A sidecar file of an asset, as `alice show` lists it.
+#[derive(Serialize)]
+struct SidecarJson {
+    kind: String,
+    #[serde(with = "events::path")]
+    path: PathBuf,
+    #[serde(with = "events::path")]
+    came_from: PathBuf,
+}
+
+impl From<&SidecarRecord> for SidecarJson {
+    fn from(s: &SidecarRecord) -> Self {
+        SidecarJson {
+            kind: s.kind.clone(),
+            path: s.destination.clone(),
+            came_from: s.source.clone(),
+        }
+    }
+}
+
 /// `alice show`. Exit status 1 when the catalog does not know the target.
 pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
@@ -326,6 +347,13 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let events = catalog.events_for_asset(&asset.asset_id)?;
+    // A catalog written before sidecars were recorded (read, not migrated) has none.
+    let sidecars: Vec<SidecarJson> = catalog
+        .sidecars_of_asset(&asset.asset_id)
+        .unwrap_or_default()
+        .iter()
+        .map(SidecarJson::from)
+        .collect();
     let mut out = Out::stdout();
     if args.json {
         let events: Vec<Value> = events
@@ -335,10 +363,11 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
             })
             .collect();
         let mut record = serde_json::to_value(AssetJson::from(&asset))?;
+        record["sidecars"] = serde_json::to_value(&sidecars)?;
         record["events"] = Value::Array(events);
         out.line(&record.to_string());
     } else {
-        out.text(&describe(&asset, &events));
+        out.text(&describe(&asset, &sidecars, &events));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -381,7 +410,7 @@ fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Op
 }
 
 /// The human form of `alice show`: one `label  value` line per known fact.
-fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
+fn describe(a: &AssetRecord, sidecars: &[SidecarJson], events: &[StoredEvent]) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut add = |label, value: Option<String>| {
         if let Some(v) = value {
@@ -431,6 +460,12 @@ fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
         if let Some(ai) = &m.ai {
             describe_ai(ai, &mut add);
         }
+    }
+    for s in sidecars {
+        add(
+            "sidecar",
+            Some(format!("{} ({})", clean_path(&s.path), clean(&s.kind))),
+        );
     }
     add("first seen", Some(local_time(a.first_seen)));
     add("organized at", a.organized_at.map(local_time));

@@ -193,13 +193,17 @@ impl Catalog {
         self.query_sidecars("listing an operation's sidecars", "op_id = ?1", [op_id])
     }
 
-    /// The sidecars placed beside the organized file of `asset_id`.
+    /// The sidecars placed beside the organized file of `asset_id`, each file once (a
+    /// sidecar recorded twice, by its media's group and on its own, is listed once).
     pub fn sidecars_of_asset(&self, asset_id: &str) -> Result<Vec<SidecarRecord>> {
-        self.query_sidecars(
+        let mut all = self.query_sidecars(
             "listing an asset's sidecars",
             "asset_id = ?1 AND state = 'placed'",
             [asset_id],
-        )
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|s| seen.insert(s.destination.clone()));
+        Ok(all)
     }
 
     /// Sidecar transfers a crash interrupted, oldest first.

@@ -128,8 +128,9 @@ async fn plan(
         tracing::debug!(path = %d.path.display(), why, "already handled");
         return Ok(None);
     }
-    let path = d.path.clone();
-    let action = match tokio::task::spawn_blocking(move || metadata::extract_path(&path)).await? {
+    let (path, inbox) = (d.path.clone(), d.inbox.clone());
+    let read = move || pipeline::extract_with_sidecars(&inbox, &path);
+    let action = match tokio::task::spawn_blocking(read).await? {
         Err(e) => PlannedAction::Fail {
             error: format!("cannot read {}: {e}", d.path.display()),
         },

@@ -32,6 +32,7 @@ mod error;
 mod exif_block;
 pub mod filename_date;
 mod formats;
+pub mod sidecar;
 pub mod signals;
 mod source;
 mod xmp;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use catalog::AssetStatus;
+use events::media::MediaType;
 use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload, SidecarFiled};
 
 use crate::ctx::Ctx;
@@ -14,8 +15,8 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
     let Payload::AssetDiscovered(d) = &m.0.payload else {
         return Ok(());
     };
-    let path = d.path.clone();
-    let result = tokio::task::spawn_blocking(move || metadata::extract_path(&path))
+    let (path, inbox) = (d.path.clone(), d.inbox.clone());
+    let result = tokio::task::spawn_blocking(move || extract_with_sidecars(&inbox, &path))
         .await
         .map_err(PipelineError::join)?;
     let next: Payload = match result {
@@ -74,6 +75,22 @@ pub(crate) async fn organized_from_here_and_gone(
         && rec.original_path == path
         && rec.organized_path.is_some())
     .then_some(rec)
+}
+
+/// Reads the media file at `path` (beneath `inbox`), merged with what the sidecars beside it
+/// say ([`crate::sidecar::merge_beside`]): what the metadata stage and dry runs both read.
+/// Blocking.
+pub fn extract_with_sidecars(
+    inbox: &Path,
+    path: &Path,
+) -> Result<metadata::Extraction, metadata::MetadataError> {
+    let mut ex = metadata::extract_path(path)?;
+    if ex.info.media_type != MediaType::Other
+        && let Ok(root) = organizer::Root::open(inbox)
+    {
+        crate::sidecar::merge_beside(&root, path, &mut ex.info);
+    }
+    Ok(ex)
 }
 
 /// The sidecar placed from `path` with content `asset_id`, when `path` is gone (moved with

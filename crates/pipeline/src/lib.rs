@@ -28,6 +28,7 @@ mod ctx;
 pub mod decide;
 mod error;
 mod extract;
+pub use extract::extract_with_sidecars;
 mod gate;
 mod intake;
 mod organize;

@@ -418,7 +418,43 @@ fn place_late_sidecar(
     if mode == OrganizeMode::Move && placement.destination != file.path {
         organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
     }
+    merge_late_metadata(catalog, media, candidate, &placement.destination);
     Ok(placement.destination)
+}
+
+/// What a late sidecar says joins its media's catalog record (so search finds the media by
+/// the words of a parameters file that came after it). A sidecar that cannot be read leaves
+/// the record as it was.
+fn merge_late_metadata(
+    catalog: &Catalog,
+    media: &AssetRecord,
+    candidate: &Candidate,
+    placed: &Path,
+) {
+    let Some(mut info) = media.media.clone() else {
+        return;
+    };
+    let bytes = std::fs::File::open(placed).and_then(|f| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(f, metadata::sidecar::MAX_SIDECAR_BYTES),
+            &mut bytes,
+        )?;
+        Ok(bytes)
+    });
+    let before = info.clone();
+    match bytes {
+        Ok(bytes) => sidecar::merge_one(&mut info, candidate, &bytes),
+        Err(e) => {
+            tracing::warn!(path = %placed.display(), error = %e, "cannot read a placed sidecar's metadata");
+            return;
+        }
+    }
+    if info != before
+        && let Err(e) = catalog.set_metadata(&media.asset_id, &info)
+    {
+        tracing::warn!(asset_id = %media.asset_id, error = %e, "cannot record a late sidecar's metadata");
+    }
 }
 
 /// The kind a sidecar's name says, before its media is known: its extension.

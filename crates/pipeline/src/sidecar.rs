@@ -2,10 +2,12 @@
 //! folder handle, hashed), and which organized media a sidecar arriving on its own belongs
 //! to. The names themselves are the organizer's ([`organizer::candidates`]).
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use catalog::{AssetRecord, Catalog, CatalogError};
+use events::media::MediaInfo;
+use metadata::sidecar::{MAX_SIDECAR_BYTES, SidecarFormat};
 use organizer::{Candidate, Root};
 
 /// A sidecar file found beside its media file in the inbox.
@@ -25,47 +27,75 @@ pub struct Sidecar {
 /// missing, not regular files, or cannot be read are left out: a sidecar that cannot be read
 /// stays in the inbox and is handled on its own.
 pub fn find_beside(inbox: &Root, media: &Path) -> Vec<Sidecar> {
+    each_beside(inbox, media, |candidate, rel, file| {
+        let mut hasher = blake3::Hasher::new();
+        let size = io::copy(file, &mut hasher)?;
+        Ok(Sidecar {
+            path: inbox.path().join(rel),
+            candidate,
+            asset_id: hasher.finalize().to_hex().to_string(),
+            size,
+        })
+    })
+}
+
+/// Merges the metadata of the sidecars beside `media` (see [`metadata::sidecar`]) into
+/// `info`. Sidecars larger than [`metadata::sidecar::MAX_SIDECAR_BYTES`] are not read.
+pub fn merge_beside(inbox: &Root, media: &Path, info: &mut MediaInfo) {
+    let found = each_beside(inbox, media, |candidate, _, file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_SIDECAR_BYTES).read_to_end(&mut bytes)?;
+        Ok((candidate, bytes))
+    });
+    for (candidate, bytes) in found {
+        merge_one(info, &candidate, &bytes);
+    }
+}
+
+/// Merges one sidecar's `bytes` into `info`.
+pub fn merge_one(info: &mut MediaInfo, candidate: &Candidate, bytes: &[u8]) {
+    if let Some(format) = SidecarFormat::of_kind(candidate.kind.as_str()) {
+        let name = candidate.name.to_string_lossy();
+        let found = metadata::sidecar::read_sidecar(format, bytes, &name);
+        metadata::sidecar::merge_sidecar(info, found, &name);
+    }
+}
+
+/// `f` over each regular file beside `media` whose name is one of its sidecar candidates,
+/// opened beneath `inbox` without following symlinks.
+fn each_beside<T>(
+    inbox: &Root,
+    media: &Path,
+    mut f: impl FnMut(Candidate, &Path, &mut std::fs::File) -> io::Result<T>,
+) -> Vec<T> {
     let (Ok(rel), Some(name)) = (inbox.relative(media), media.file_name()) else {
         return Vec::new();
     };
     let folder = rel.parent().unwrap_or(Path::new(""));
-    organizer::candidates(name)
-        .into_iter()
-        .filter_map(|candidate| {
-            let rel = folder.join(&candidate.name);
-            match hash_beneath(inbox, &rel) {
-                Ok(Some((asset_id, size))) => Some(Sidecar {
-                    path: inbox.path().join(&rel),
-                    candidate,
-                    asset_id,
-                    size,
-                }),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(path = %inbox.path().join(&rel).display(), error = %e, "cannot read a sidecar; it stays in the inbox");
-                    None
-                }
+    let mut out = Vec::new();
+    for candidate in organizer::candidates(name) {
+        let rel = folder.join(&candidate.name);
+        let opened = match inbox.open_file(&rel) {
+            Ok(file) => file.metadata().map(|m| (file, m.is_file())),
+            Err(e) => Err(e),
+        };
+        let result = match opened {
+            Ok((mut file, true)) => f(candidate, &rel, &mut file).map(Some),
+            Ok((_, false)) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound || fsroot::is_symlink_refusal(&e) => {
+                Ok(None)
             }
-        })
-        .collect()
-}
-
-/// The BLAKE3 and size of the regular file `rel` beneath `root`; `None` when nothing (or
-/// no regular file) is there.
-fn hash_beneath(root: &Root, rel: &Path) -> io::Result<Option<(String, u64)>> {
-    let mut file = match root.open_file(rel) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound || fsroot::is_symlink_refusal(&e) => {
-            return Ok(None);
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(t)) => out.push(t),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %inbox.path().join(&rel).display(), error = %e, "cannot read a sidecar; it stays in the inbox");
+            }
         }
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
-        return Ok(None);
     }
-    let mut hasher = blake3::Hasher::new();
-    let size = io::copy(&mut file, &mut hasher)?;
-    Ok(Some((hasher.finalize().to_hex().to_string(), size)))
+    out
 }
 
 /// True when the file at `path` (not media) is a sidecar: named with an extension only
