@@ -379,6 +379,32 @@ mod tests {
     }
 
     #[test]
+    fn a_version_5_catalog_migrates_to_sidecars_and_keeps_its_assets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..5] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute(
+                "INSERT INTO assets (asset_id, status, original_path, size, first_seen,
+                     updated_at)
+                 VALUES ('ef', 'discovered', CAST('/in/a.png' AS BLOB), 1,
+                     '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+        assert!(cat.asset("ef").unwrap().is_some());
+        assert!(cat.sidecars_of_asset("ef").unwrap().is_empty());
+        assert!(cat.pending_sidecars().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_failing_migration_step_leaves_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite3");
@@ -447,6 +473,18 @@ mod tests {
             (
                 "SELECT op_id FROM journal WHERE state = 'pending' ORDER BY op_id",
                 "INDEX journal_state",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE source_path = x'00' AND sidecar_id = 'x'",
+                "INDEX sidecars_source",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE asset_id = 'x' AND state = 'placed'",
+                "INDEX sidecars_asset",
+            ),
+            (
+                "SELECT asset_id FROM assets WHERE original_path >= x'00' AND original_path < x'01'",
+                "INDEX assets_original_path",
             ),
         ];
         for (sql, expected) in cases {
