@@ -21,8 +21,8 @@ pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
 pub const CLASSIC_TEMPLATE: &str = "{date}/{project}/{source}/{project}-{seq:05}{ext}";
 
 /// Shown in errors so a user who mistyped a placeholder sees the valid ones.
-const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {name} {stem} {ext} \
-                     {hash8} {camera} {seq} {seq:05}";
+const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {media} {name} {stem} \
+                     {ext} {hash8} {camera} {seq} {seq:05}";
 
 /// Widest `{seq:N}`: u64 has at most 20 digits.
 const MAX_SEQ_WIDTH: usize = 20;
@@ -38,6 +38,7 @@ const MAX_SEQ_WIDTH: usize = 20;
 /// | `{year}` `{month}` `{day}` | `2024`, `03`, `15` |
 /// | `{project}` | project name, sanitized |
 /// | `{source}` | source label (AI tool, `camera` or `other`), sanitized |
+/// | `{media}` | kind of media: `photo`, `video`, `raw` (camera RAW) or `other` |
 /// | `{name}` | original file name, sanitized with [`crate::sanitize_name`] |
 /// | `{stem}` | `{name}` without its extension |
 /// | `{ext}` | extension of `{name}` with its dot, original case (`.JPG`); empty when none |
@@ -72,6 +73,7 @@ enum Var {
     Day,
     Project,
     Source,
+    Media,
     Name,
     Stem,
     Ext,
@@ -89,6 +91,8 @@ pub struct PlanVars<'a> {
     pub project: &'a str,
     /// Source label: the AI label, else `camera`, else `other` (see `events::source_label`).
     pub source: &'a str,
+    /// Kind of media: `photo`, `video`, `raw` or `other` (sanitized like the source).
+    pub media: &'a str,
     /// The original file name (the last component of the inbox path).
     pub name: &'a OsStr,
     /// The asset id (BLAKE3 hex); only `{hash8}` reads it.
@@ -271,6 +275,7 @@ impl Template {
         let (stem, ext) = split_ext(name.as_bytes());
         let project = sanitize_component(vars.project);
         let source = sanitize_component(vars.source);
+        let media = sanitize_component(vars.media);
         let camera = vars
             .camera
             .map(sanitize_component)
@@ -312,6 +317,7 @@ impl Template {
                         }
                         Var::Project => out.extend_from_slice(project.as_bytes()),
                         Var::Source => out.extend_from_slice(source.as_bytes()),
+                        Var::Media => out.extend_from_slice(media.as_bytes()),
                         Var::Name => out.extend_from_slice(name.as_bytes()),
                         Var::Stem => out.extend_from_slice(stem),
                         Var::Ext => out.extend_from_slice(ext),
@@ -370,6 +376,7 @@ fn parse_placeholder(inner: &str, column: usize) -> Result<Var, TemplateError> {
         "day" => Var::Day,
         "project" => Var::Project,
         "source" => Var::Source,
+        "media" => Var::Media,
         "name" => Var::Name,
         "stem" => Var::Stem,
         "ext" => Var::Ext,
@@ -442,6 +449,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2024, 3, 5).unwrap(),
             project: "cyberpunk",
             source: "midjourney",
+            media: "photo",
             name,
             asset_id: ID,
             camera: None,
@@ -451,6 +459,16 @@ mod tests {
 
     fn render(t: &str, v: &PlanVars<'_>) -> PathBuf {
         Template::parse(t).unwrap().render(v).unwrap()
+    }
+
+    #[test]
+    fn media_kind_placeholder() {
+        let mut v = vars(OsStr::new("IMG_1.CR2"));
+        v.media = "raw";
+        assert_eq!(
+            render("{media}/{date}/{name}", &v),
+            Path::new("raw/2024-03-05/IMG_1.CR2")
+        );
     }
 
     #[test]

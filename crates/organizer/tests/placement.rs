@@ -644,6 +644,7 @@ fn non_utf8_names_are_placed_byte_exact() {
             date: chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
             project: "p",
             source: "other",
+            media: "photo",
             name: raw,
             asset_id: &id,
             camera: None,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use catalog::{AssetStatus, Catalog, CatalogError};
 use chrono::{DateTime, Local, Utc};
-use events::media::MediaInfo;
+use events::media::{MediaInfo, MediaType};
 use organizer::{PlanVars, Template, TemplateError};
 
 use crate::Settings;
@@ -36,11 +36,34 @@ pub fn plan_destination(
         date,
         project,
         source: events::source_label(media),
+        media: media_kind(media),
         name,
         asset_id,
         camera: camera.as_deref(),
         seq,
     })
+}
+
+/// Formats that are camera RAW files (for `{media}`).
+const RAW_FORMATS: [&str; 9] = [
+    "dng", "cr2", "cr3", "nef", "arw", "pef", "orf", "rw2", "raf",
+];
+
+/// The `{media}` of a file: `photo`, `video`, `raw` or `other`.
+fn media_kind(media: &MediaInfo) -> &'static str {
+    match media.media_type {
+        MediaType::Video => "video",
+        MediaType::Image
+            if media
+                .format
+                .as_deref()
+                .is_some_and(|f| RAW_FORMATS.contains(&f)) =>
+        {
+            "raw"
+        }
+        MediaType::Image => "photo",
+        MediaType::Other => "other",
+    }
 }
 
 /// What the catalog knows of an asset's organized copy.
@@ -246,5 +269,23 @@ impl<'c> Planner<'c> {
             },
         );
         Ok(destination)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_kind_tells_photos_raws_and_videos_apart() {
+        let with = |t, f: Option<&str>| {
+            let mut m = MediaInfo::empty(t);
+            m.format = f.map(str::to_owned);
+            media_kind(&m)
+        };
+        assert_eq!(with(MediaType::Image, Some("jpeg")), "photo");
+        assert_eq!(with(MediaType::Image, Some("cr3")), "raw");
+        assert_eq!(with(MediaType::Video, Some("mov")), "video");
+        assert_eq!(with(MediaType::Other, None), "other");
     }
 }
