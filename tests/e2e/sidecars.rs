@@ -495,3 +495,41 @@ fn sidecar_metadata_is_merged_searchable_and_shown_with_the_file() {
     let found = cli(&env, &["search", "--json", "windmill"]).success();
     assert!(found.stdout.contains("00050-1.png"), "{found:?}");
 }
+
+#[test]
+fn undated_files_and_the_media_placeholder() {
+    let env = Env::with(Opts {
+        template: Some("{media}/{date}/{name}".into()),
+        ..Opts::default()
+    });
+    let config = env.root.join("undated.toml");
+    let text = env
+        .config_text()
+        .replace("[watch]\n", "undated = true\n[watch]\n");
+    std::fs::write(&config, text).unwrap();
+    env.put_file("p/plain.png", &media::png("no date"));
+    env.put_file("p/PXL_0009.jpg", &media::jpeg("dated by takeout"));
+    env.put_file(
+        "p/PXL_0009.jpg.json",
+        br#"{"photoTakenTime":{"timestamp":"1600000000"}}"#,
+    );
+    let mut cmd = alice();
+    cmd.args(["scan", "--config"]).arg(&config);
+    let scan = run_to_end(cmd).success();
+    assert_eq!(scan.summary().organized, 2, "{scan:?}");
+    assert!(
+        env.organized.join("photo/undated/plain.png").is_file(),
+        "{:?}",
+        files_under(&env.organized)
+    );
+    assert!(
+        env.organized
+            .join("photo/2020-09-13/PXL_0009.jpg")
+            .is_file()
+    );
+    assert!(
+        env.organized
+            .join("photo/2020-09-13/PXL_0009.jpg.json")
+            .is_file()
+    );
+}

@@ -277,6 +277,9 @@ pub struct Config {
     /// Where unreadable media go (default: unset, they stay in the inbox).
     #[serde(default)]
     pub quarantine: Option<PathBuf>,
+    /// File media without a capture date under `undated` instead of their modification date.
+    #[serde(default)]
+    pub undated: bool,
     /// Watcher settings.
     #[serde(default)]
     pub watch: WatchSection,
@@ -365,6 +368,7 @@ impl Config {
                 .map_err(|e| Error::Config(format!("key `template`: {e}")))?,
             duplicates: self.duplicates_dir(),
             quarantine: self.quarantine.clone(),
+            undated: self.undated,
         })
     }
 
@@ -556,6 +560,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         template: default_template(),
         duplicates: None,
         quarantine: None,
+        undated: false,
         watch: WatchSection::default(),
         log: LogSection::default(),
         metrics: MetricsSection::default(),

@@ -47,6 +47,7 @@ impl ConfigDiff {
             ("template", Organizer, old.template != new.template),
             ("duplicates", Organizer, old.duplicates != new.duplicates),
             ("quarantine", Organizer, old.quarantine != new.quarantine),
+            ("undated", Organizer, old.undated != new.undated),
             ("watch.settle_ms", Watcher, ow.settle_ms != nw.settle_ms),
             ("watch.ignore", Watcher, ow.ignore != nw.ignore),
             (

@@ -79,4 +79,6 @@ pub use sidecar::{
     has_sidecar_only_extension, media_names_for, sidecar_of,
 };
 pub use temp::{TEMP_PREFIX, is_temporary_name};
-pub use template::{CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError};
+pub use template::{
+    CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError, UNDATED,
+};

@@ -24,6 +24,9 @@ pub const CLASSIC_TEMPLATE: &str = "{date}/{project}/{source}/{project}-{seq:05}
 const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {media} {name} {stem} \
                      {ext} {hash8} {camera} {seq} {seq:05}";
 
+/// What `{date}` and `{year}` say for a file filed without a date.
+pub const UNDATED: &str = "undated";
+
 /// Widest `{seq:N}`: u64 has at most 20 digits.
 const MAX_SEQ_WIDTH: usize = 20;
 
@@ -34,7 +37,7 @@ const MAX_SEQ_WIDTH: usize = 20;
 ///
 /// | placeholder | value |
 /// |---|---|
-/// | `{date}` | capture date `YYYY-MM-DD` |
+/// | `{date}` | capture date `YYYY-MM-DD` (`undated` for a file filed without a date) |
 /// | `{year}` `{month}` `{day}` | `2024`, `03`, `15` |
 /// | `{project}` | project name, sanitized |
 /// | `{source}` | source label (AI tool, `camera` or `other`), sanitized |
@@ -85,8 +88,9 @@ enum Var {
 /// The values a template is rendered with, for one file.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanVars<'a> {
-    /// Capture date (wall-clock date at the place of capture).
-    pub date: NaiveDate,
+    /// Capture date (wall-clock date at the place of capture); `None` files the file as
+    /// undated: `{date}` and `{year}` render `undated`, `{month}` and `{day}` render `00`.
+    pub date: Option<NaiveDate>,
     /// Project name, unsanitized (the template sanitizes).
     pub project: &'a str,
     /// Source label: the AI label, else `camera`, else `other` (see `events::source_label`).
@@ -304,16 +308,8 @@ impl Template {
                 match piece {
                     Piece::Literal(s) => out.extend_from_slice(s.as_bytes()),
                     Piece::Var(v) => match v {
-                        Var::Date => out
-                            .extend_from_slice(vars.date.format("%Y-%m-%d").to_string().as_bytes()),
-                        Var::Year => {
-                            out.extend_from_slice(format!("{:04}", vars.date.year()).as_bytes())
-                        }
-                        Var::Month => {
-                            out.extend_from_slice(format!("{:02}", vars.date.month()).as_bytes())
-                        }
-                        Var::Day => {
-                            out.extend_from_slice(format!("{:02}", vars.date.day()).as_bytes())
+                        Var::Date | Var::Year | Var::Month | Var::Day => {
+                            out.extend_from_slice(date_part(*v, vars.date).as_bytes())
                         }
                         Var::Project => out.extend_from_slice(project.as_bytes()),
                         Var::Source => out.extend_from_slice(source.as_bytes()),
@@ -361,6 +357,19 @@ fn finish_component(pieces: Vec<Piece>, column: usize) -> Result<Vec<Piece>, Tem
             column,
         }),
         _ => Ok(pieces),
+    }
+}
+
+/// The text of a date placeholder; an undated file gets [`UNDATED`] (and `00` for the month
+/// and day).
+fn date_part(v: Var, date: Option<NaiveDate>) -> String {
+    match (v, date) {
+        (Var::Date, Some(d)) => d.format("%Y-%m-%d").to_string(),
+        (Var::Year, Some(d)) => format!("{:04}", d.year()),
+        (Var::Month, Some(d)) => format!("{:02}", d.month()),
+        (Var::Day, Some(d)) => format!("{:02}", d.day()),
+        (Var::Date | Var::Year, None) => UNDATED.to_owned(),
+        _ => "00".to_owned(),
     }
 }
 
@@ -446,7 +455,7 @@ mod tests {
 
     fn vars<'a>(name: &'a OsStr) -> PlanVars<'a> {
         PlanVars {
-            date: NaiveDate::from_ymd_opt(2024, 3, 5).unwrap(),
+            date: NaiveDate::from_ymd_opt(2024, 3, 5),
             project: "cyberpunk",
             source: "midjourney",
             media: "photo",
@@ -459,6 +468,17 @@ mod tests {
 
     fn render(t: &str, v: &PlanVars<'_>) -> PathBuf {
         Template::parse(t).unwrap().render(v).unwrap()
+    }
+
+    #[test]
+    fn an_undated_file_is_filed_under_undated() {
+        let mut v = vars(OsStr::new("a.png"));
+        v.date = None;
+        assert_eq!(render("{date}/{name}", &v), Path::new("undated/a.png"));
+        assert_eq!(
+            render("{year}/{month}/{day}/{name}", &v),
+            Path::new("undated/00/00/a.png")
+        );
     }
 
     #[test]

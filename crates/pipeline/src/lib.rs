@@ -107,6 +107,9 @@ pub struct Settings {
     pub duplicates: PathBuf,
     /// Where unreadable media go; `None` leaves them in place.
     pub quarantine: Option<PathBuf>,
+    /// File media without a capture date (none, or only the modification time) under the
+    /// date `undated` instead of their modification date.
+    pub undated: bool,
 }
 
 /// A callback for events that reach this process only through the stream.

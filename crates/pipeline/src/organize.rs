@@ -165,7 +165,7 @@ async fn organize_new(
     let source = events::source_label(&x.media);
     let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
     let relative = plan_destination(
-        &s.template,
+        s,
         &x.media,
         &x.project,
         x.path.file_name().unwrap_or_default(),

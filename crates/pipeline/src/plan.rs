@@ -9,17 +9,18 @@ use std::path::{Path, PathBuf};
 use catalog::{AssetStatus, Catalog, CatalogError};
 use chrono::{DateTime, Local, Utc};
 use events::media::{MediaInfo, MediaType};
-use organizer::{PlanVars, Template, TemplateError};
+use organizer::{PlanVars, TemplateError};
 
 use crate::Settings;
 use crate::decide::{self, Decision, KnownOrganized};
 
-/// The destination of a file relative to the organized root, from the template.
+/// The destination of a file relative to the organized root, from the settings' template.
 ///
 /// `date` is the capture date (wall-clock date where it was taken), else the local date of
-/// `mtime`; `source` is the AI label, else `camera`, else `other`.
+/// `mtime` (or, with [`Settings::undated`], `undated`: a date that is only the modification
+/// time is no date either); `source` is the AI label, else `camera`, else `other`.
 pub fn plan_destination(
-    template: &Template,
+    settings: &Settings,
     media: &MediaInfo,
     project: &str,
     name: &OsStr,
@@ -27,12 +28,19 @@ pub fn plan_destination(
     mtime: DateTime<Utc>,
     seq: Option<u64>,
 ) -> Result<PathBuf, TemplateError> {
-    let date = match &media.taken_at {
-        Some(t) => t.local.date(),
-        None => mtime.with_timezone(&Local).date_naive(),
+    let dated = media
+        .taken_at
+        .filter(|_| media.taken_at_source != Some(events::media::DateSource::Mtime));
+    let date = match (&dated, settings.undated) {
+        (Some(t), _) => Some(t.local.date()),
+        (None, true) => None,
+        (None, false) => Some(match &media.taken_at {
+            Some(t) => t.local.date(),
+            None => mtime.with_timezone(&Local).date_naive(),
+        }),
     };
     let camera = media.camera.as_ref().and_then(organizer::camera_label);
-    template.render(&PlanVars {
+    settings.template.render(&PlanVars {
         date,
         project,
         source: events::source_label(media),
@@ -252,7 +260,7 @@ impl<'c> Planner<'c> {
             *n
         });
         let relative = plan_destination(
-            &self.settings.template,
+            &self.settings,
             media,
             &project,
             file.path.file_name().unwrap_or_default(),
