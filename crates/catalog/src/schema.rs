@@ -229,8 +229,8 @@ CREATE INDEX consumed_at ON consumed (consumed_at);
 /// their media file. Each row is journaled under the operation that placed its media (or,
 /// for a sidecar that arrived later, the operation that placed the media it joined): it is
 /// `pending` from before the file is touched until it is `placed` (or `abandoned`), and
-/// `undone` with its media. `original_path` gets an index so a late sidecar finds the media
-/// organized from its folder.
+/// `undone` with its media. `original_path` gets an index so a late sidecar finds its media by
+/// the inbox paths it may have had.
 const V6: &str = r#"
 CREATE TABLE sidecars (
     id               INTEGER PRIMARY KEY,
@@ -483,7 +483,7 @@ mod tests {
                 "INDEX sidecars_asset",
             ),
             (
-                "SELECT asset_id FROM assets WHERE original_path >= x'00' AND original_path < x'01'",
+                "SELECT asset_id FROM assets WHERE original_path = x'00' AND status = 'organized'",
                 "INDEX assets_original_path",
             ),
         ];

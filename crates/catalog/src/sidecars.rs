@@ -255,32 +255,21 @@ impl Catalog {
         raws.into_iter().map(|r| self.decode_asset(r)).collect()
     }
 
-    /// Assets organized from files directly in `folder`, by original path: the media a
-    /// sidecar arriving in that folder may belong to.
-    pub fn organized_from_folder(&self, folder: &Path) -> Result<Vec<AssetRecord>> {
-        let mut low = path_bytes(folder).to_vec();
-        low.push(b'/');
-        let mut high = path_bytes(folder).to_vec();
-        high.push(b'/' + 1);
+    /// The asset organized from the inbox path `path`, if one is (the newest, should the
+    /// path have held several contents).
+    pub fn organized_from(&self, path: &Path) -> Result<Option<AssetRecord>> {
         let sql = format!(
             "SELECT {} FROM assets a
-             WHERE a.original_path >= ?1 AND a.original_path < ?2 AND a.status = 'organized'
-             ORDER BY a.original_path",
+             WHERE a.original_path = ?1 AND a.status = 'organized'
+             ORDER BY a.organized_at DESC LIMIT 1",
             crate::assets::ASSET_COLUMNS
         );
-        let raws = self.read("listing media organized from a folder", |c| {
+        let raw = self.read("looking up the media organized from a path", |c| {
             c.prepare_cached(&sql)?
-                .query_map(params![low, high], crate::assets::RawAsset::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
+                .query_row([path_bytes(path)], crate::assets::RawAsset::from_row)
+                .optional()
         })?;
-        let records = raws
-            .into_iter()
-            .map(|r| self.decode_asset(r))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(records
-            .into_iter()
-            .filter(|r| r.original_path.parent() == Some(folder))
-            .collect())
+        raw.map(|r| self.decode_asset(r)).transpose()
     }
 }
 

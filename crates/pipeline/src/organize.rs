@@ -340,28 +340,54 @@ fn finish_move(file: &MetadataExtracted, organized: &Path) -> Result<(), Step> {
 /// operation (so it is undone with it); any other waits in the inbox for its media.
 async fn file_sidecar(ctx: &Ctx, s: &Settings, x: &MetadataExtracted) -> Result<Payload, Step> {
     let (catalog, file, mode) = (ctx.catalog.clone(), x.clone(), s.mode);
-    blocking(move || {
-        if let Some(rec) = catalog.sidecar_placed_from(&file.path, &file.asset_id)? {
-            if mode == OrganizeMode::Move && std::fs::symlink_metadata(&file.path).is_ok() {
-                finish_move(&file, &rec.destination)?;
-            }
-            return Ok(sidecar_filed(
-                &file,
-                rec.kind,
-                Some(rec.asset_id),
-                Some(rec.destination),
-            ));
-        }
-        match sidecar::organized_media(&catalog, &file.path)? {
-            Some((media, candidate)) => {
-                let dest = place_late_sidecar(&catalog, &file, &media, &candidate, mode)?;
-                let kind = candidate.kind.as_str().to_owned();
-                Ok(sidecar_filed(&file, kind, Some(media.asset_id), Some(dest)))
-            }
-            None => Ok(sidecar_filed(&file, extension_of(&file.path), None, None)),
-        }
+    blocking(move || match file_sidecar_now(&catalog, &file, mode) {
+        // Its media's group moved it meanwhile (the group records before it removes).
+        Err(_) if let Some(rec) = placed_and_gone(&catalog, &file) => Ok(sidecar_filed(
+            &file,
+            rec.kind,
+            Some(rec.asset_id),
+            Some(rec.destination),
+        )),
+        other => other,
     })
     .await
+}
+
+fn file_sidecar_now(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    mode: OrganizeMode,
+) -> Result<Payload, Step> {
+    if let Some(rec) = catalog.sidecar_placed_from(&file.path, &file.asset_id)? {
+        if mode == OrganizeMode::Move && std::fs::symlink_metadata(&file.path).is_ok() {
+            finish_move(file, &rec.destination)?;
+        }
+        return Ok(sidecar_filed(
+            file,
+            rec.kind,
+            Some(rec.asset_id),
+            Some(rec.destination),
+        ));
+    }
+    match sidecar::organized_media(catalog, &file.path)? {
+        Some((media, candidate)) => {
+            let dest = place_late_sidecar(catalog, file, &media, &candidate, mode)?;
+            let kind = candidate.kind.as_str().to_owned();
+            Ok(sidecar_filed(file, kind, Some(media.asset_id), Some(dest)))
+        }
+        None => Ok(sidecar_filed(file, extension_of(&file.path), None, None)),
+    }
+}
+
+/// The placed sidecar's record, when the inbox file is gone.
+fn placed_and_gone(catalog: &Catalog, file: &MetadataExtracted) -> Option<catalog::SidecarRecord> {
+    if std::fs::symlink_metadata(&file.path).is_ok() {
+        return None;
+    }
+    catalog
+        .sidecar_placed_from(&file.path, &file.asset_id)
+        .ok()
+        .flatten()
 }
 
 /// Places the sidecar `file` beside the organized file of `media`, under the name that keeps

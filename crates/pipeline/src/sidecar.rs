@@ -124,8 +124,9 @@ pub fn is_sidecar(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError
     }
 }
 
-/// The organized media the sidecar at `path` belongs to, if any: an asset organized from
-/// the sidecar's folder whose name it pairs with, with its organized file still there.
+/// The organized media the sidecar at `path` belongs to, if any: an asset organized from a
+/// path beside it whose name it pairs with ([`organizer::media_names_for`]: a Takeout name
+/// cut short is not found this way), with its organized file still there.
 pub fn organized_media(
     c: &Catalog,
     path: &Path,
@@ -133,11 +134,11 @@ pub fn organized_media(
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(None);
     };
-    for rec in c.organized_from_folder(folder)? {
-        let Some(media_name) = rec.original_path.file_name() else {
+    for media_name in organizer::media_names_for(name) {
+        let Some(rec) = c.organized_from(&folder.join(&media_name))? else {
             continue;
         };
-        let Some(candidate) = organizer::sidecar_of(media_name, name) else {
+        let Some(candidate) = organizer::sidecar_of(&media_name, name) else {
             continue;
         };
         let present = rec
