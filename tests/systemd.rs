@@ -121,18 +121,34 @@ fn notify_protocol_ready_reload_watchdog_stopping() {
     assert!(status.success(), "exit status {status}");
 }
 
-/// The units as shipped, with ExecStart pointed at the binary under test (verify checks that
-/// the command exists).
-fn unit_copy(dir: &Path, src: &str, name: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(
+/// Where the Debian package puts the binary; every shipped unit starts it from there.
+const PACKAGED_BINARY: &str = "/usr/bin/alice";
+
+fn shipped(src: &str) -> String {
+    std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../systemd")
             .join(src),
     )
-    .unwrap();
-    let text = text
-        .replace("/usr/local/bin/alice", ALICE)
-        .replace("%h/.cargo/bin/alice", ALICE);
+    .unwrap()
+}
+
+/// The units as shipped, with ExecStart pointed at the binary under test (verify checks that
+/// the command exists).
+fn unit_copy(dir: &Path, src: &str, name: &str) -> std::path::PathBuf {
+    let text = shipped(src);
+    let exec_start: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStart="))
+        .collect();
+    assert!(
+        !exec_start.is_empty()
+            && exec_start
+                .iter()
+                .all(|cmd| cmd.starts_with(&format!("{PACKAGED_BINARY} "))),
+        "{src} must start {PACKAGED_BINARY}, the packaged binary: {exec_start:?}"
+    );
+    let text = text.replace(PACKAGED_BINARY, ALICE);
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
@@ -190,4 +206,37 @@ fn shipped_units_verify_and_system_unit_is_hardened() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
     assert!(level <= 2.0, "system unit exposure {level} > 2.0:\n{text}");
+}
+
+/// The package creates the system unit's account from `alice.sysusers`: applied to an empty
+/// root, it yields the `User=`/`Group=` the unit names, without a login shell.
+#[test]
+fn sysusers_creates_the_system_units_account() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systemd/system/alice.sysusers");
+    let out = Command::new("systemd-sysusers")
+        .arg("--root")
+        .arg(root.path())
+        .arg(&conf)
+        .output()
+        .expect("systemd-sysusers is needed for this test: apt-get install systemd");
+    assert!(
+        out.status.success(),
+        "systemd-sysusers: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
+    let group = std::fs::read_to_string(root.path().join("etc/group")).unwrap();
+    let unit = shipped("system/alice.service");
+    assert!(unit.contains("\nUser=alice\n") && unit.contains("\nGroup=alice\n"));
+    let user: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("alice:"))
+        .unwrap_or_else(|| panic!("no alice in passwd:\n{passwd}"))
+        .split(':')
+        .collect();
+    assert_eq!(user[5], "/var/lib/alice", "{user:?}");
+    assert!(user[6].ends_with("nologin"), "{user:?}");
+    assert!(group.lines().any(|l| l.starts_with("alice:")), "{group}");
 }

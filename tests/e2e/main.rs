@@ -16,5 +16,6 @@ mod hostile;
 mod organize;
 mod scale;
 mod sidecars;
+mod terminal;
 mod undo;
 mod writes;

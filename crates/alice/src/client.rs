@@ -47,8 +47,12 @@ fn ask(args: &ConfigArgs, request: Request) -> Result<Reply> {
 pub fn simple(args: &ConfigArgs, request: Request) -> Result<ExitCode> {
     let mut out = Out::stdout();
     match ask(args, request)? {
-        Reply::Reload(outcome) => {
-            out.line(&outcome.to_string());
+        Reply::Reload { outcome, retried } => {
+            let mut text = outcome.to_string();
+            if retried > 0 {
+                text += &format!("; trying {retried} failed file(s) again");
+            }
+            out.line(&text);
             return Ok(match outcome {
                 daemon::ReloadOutcome::Rejected { .. } => ExitCode::from(1),
                 _ => ExitCode::SUCCESS,

@@ -1,99 +1,10 @@
 //! `alice inspect`: what the daemon would know about each file.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use events::media::MediaInfo;
-use serde::Serialize;
 
-use crate::out::Out;
-
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(with = "events::path")]
-    path: &'a Path,
-    asset_id: Option<String>,
-    media_type: Option<&'static str>,
-    format: Option<String>,
-    width: Option<u32>,
-    height: Option<u32>,
-    duration_ms: Option<u64>,
-    taken_at: Option<String>,
-    taken_at_source: Option<&'static str>,
-    camera: Option<events::media::Camera>,
-    ai: Option<events::media::AiInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rating: Option<i8>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    labels: Vec<String>,
-    /// Which source each field a sidecar spoke to came from (`file` or `sidecar:<name>`).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    sources: std::collections::BTreeMap<String, String>,
-    error: Option<String>,
-}
-
-impl<'a> Report<'a> {
-    fn unopened(path: &'a Path, error: String) -> Report<'a> {
-        Report {
-            path,
-            asset_id: None,
-            media_type: None,
-            format: None,
-            width: None,
-            height: None,
-            duration_ms: None,
-            taken_at: None,
-            taken_at_source: None,
-            camera: None,
-            ai: None,
-            rating: None,
-            labels: Vec::new(),
-            sources: Default::default(),
-            error: Some(error),
-        }
-    }
-
-    fn from_info(
-        path: &'a Path,
-        asset_id: String,
-        info: MediaInfo,
-        error: Option<String>,
-    ) -> Report<'a> {
-        Report {
-            path,
-            asset_id: Some(asset_id),
-            media_type: Some(info.media_type.as_str()),
-            format: info.format,
-            width: info.width,
-            height: info.height,
-            duration_ms: info.duration_ms,
-            taken_at: info.taken_at.map(|t| t.to_string()),
-            taken_at_source: info.taken_at_source.map(|s| s.as_str()),
-            camera: info.camera,
-            ai: info.ai,
-            rating: info.rating,
-            labels: info.labels,
-            sources: info.sources,
-            error,
-        }
-    }
-}
-
-fn inspect_one(path: &Path) -> (Report<'_>, bool) {
-    match daemon::query::inspect(path) {
-        Ok(i) => (
-            Report::from_info(
-                path,
-                i.asset_id,
-                i.extraction.info,
-                i.extraction.error.map(|e| e.to_string()),
-            ),
-            true,
-        ),
-        Err(e) => (Report::unopened(path, e), false),
-    }
-}
+use crate::out::{Out, clean, clean_path};
 
 /// A camera's name: many models repeat the make ("Canon" / "Canon EOS R5"); say it once.
 pub fn camera_name(make: Option<&str>, model: Option<&str>) -> String {
@@ -109,7 +20,7 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     let mut all_opened = true;
     let mut out = Out::stdout();
     for path in files {
-        let (report, opened) = inspect_one(path);
+        let (report, opened) = Report::of(path);
         all_opened &= opened;
         if json {
             out.line(&serde_json::to_string(&report)?);
@@ -127,82 +38,116 @@ pub fn run(json: bool, files: &[std::path::PathBuf]) -> Result<ExitCode> {
     })
 }
 
+type Report<'a> = daemon::views::InspectReport<'a>;
+
 fn print_human(out: &mut Out, r: &Report<'_>) {
-    out.line(&r.path.display().to_string());
-    let mut line = |k: &str, v: String| out.line(&format!("  {k:<12} {v}"));
+    // Everything shown comes from the file: escaped, so it cannot steer the terminal.
+    out.line(&clean_path(r.path));
+    let mut lines = facts(r);
+    lines.extend(ai_lines(r));
+    lines.extend(provenance_lines(r));
+    lines.extend(sidecar_lines(r));
+    if let Some(e) = &r.error {
+        lines.push(("error", e.clone()));
+    }
+    for (k, v) in lines {
+        out.line(&format!("  {k:<12} {}", clean(&v)));
+    }
+}
+
+/// Identity, format, size, date and camera.
+fn facts(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
     if let Some(id) = &r.asset_id {
-        line("asset id", id.clone());
+        lines.push(("asset id", id.clone()));
     }
     if let Some(t) = r.media_type {
-        line(
-            "type",
-            format!(
-                "{t}{}",
-                r.format
-                    .as_deref()
-                    .map(|f| format!(" ({f})"))
-                    .unwrap_or_default()
-            ),
-        );
+        let format = r.format.as_deref().map(|f| format!(" ({f})"));
+        lines.push(("type", format!("{t}{}", format.unwrap_or_default())));
     }
     if let (Some(w), Some(h)) = (r.width, r.height) {
-        line("size", format!("{w}×{h}"));
+        lines.push(("size", format!("{w}×{h}")));
     }
     if let Some(d) = r.duration_ms {
-        line("duration", format!("{:.3} s", d as f64 / 1000.0));
+        lines.push(("duration", format!("{:.3} s", d as f64 / 1000.0)));
     }
     if let Some(t) = &r.taken_at {
-        line(
-            "taken",
-            format!("{t} (from {})", r.taken_at_source.unwrap_or("?")),
-        );
+        let from = r.taken_at_source.unwrap_or("?");
+        lines.push(("taken", format!("{t} (from {from})")));
     }
     if let Some(c) = &r.camera {
-        line("camera", camera_name(c.make.as_deref(), c.model.as_deref()));
+        lines.push(("camera", camera_name(c.make.as_deref(), c.model.as_deref())));
     }
-    match &r.ai {
-        Some(ai) => {
-            line(
-                "ai source",
-                format!("{} ({:?}: {})", ai.source, ai.signal, ai.evidence)
-                    .replace("Metadata", "metadata")
-                    .replace("Filename", "filename"),
-            );
-            let mut opt = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    line(k, v);
-                }
-            };
-            opt("prompt", ai.prompt.clone());
-            opt("negative", ai.negative_prompt.clone());
-            opt("model", ai.model.clone());
-            opt("seed", ai.seed.map(|s| s.to_string()));
-            opt("steps", ai.steps.map(|s| s.to_string()));
-            opt("sampler", ai.sampler.clone());
-            opt("scheduler", ai.scheduler.clone());
-            opt("guidance", ai.guidance.map(|g| g.to_string()));
-            for l in &ai.loras {
-                let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
-                opt("lora", Some(format!("{}{weight}", l.name)));
-            }
-            if let Some(mj) = &ai.midjourney {
-                opt("midjourney", serde_json::to_string(mj).ok());
-            }
-            opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
-        }
-        None if r.media_type.is_some() => line("ai source", "none detected".into()),
-        None => {}
+    lines
+}
+
+/// Which AI tool made it, and its generation parameters.
+fn ai_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let Some(ai) = &r.ai else {
+        return match r.media_type {
+            Some(_) => vec![("ai source", "none detected".into())],
+            None => Vec::new(),
+        };
+    };
+    let signal = format!("{:?}", ai.signal).to_lowercase();
+    let mut lines = vec![(
+        "ai source",
+        format!("{} ({signal}: {})", ai.source, ai.evidence),
+    )];
+    let mut opt = |k: &'static str, v: Option<String>| lines.extend(v.map(|v| (k, v)));
+    opt("prompt", ai.prompt.clone());
+    opt("negative", ai.negative_prompt.clone());
+    opt("model", ai.model.clone());
+    opt("seed", ai.seed.map(|s| s.to_string()));
+    opt("steps", ai.steps.map(|s| s.to_string()));
+    opt("sampler", ai.sampler.clone());
+    opt("scheduler", ai.scheduler.clone());
+    opt("guidance", ai.guidance.map(|g| g.to_string()));
+    for l in &ai.loras {
+        let weight = l.weight.map(|w| format!(" ×{w}")).unwrap_or_default();
+        opt("lora", Some(format!("{}{weight}", l.name)));
     }
+    opt(
+        "midjourney",
+        ai.midjourney
+            .as_ref()
+            .and_then(|mj| serde_json::to_string(mj).ok()),
+    );
+    opt("cfg scale", ai.cfg_scale.map(|s| s.to_string()));
+    lines
+}
+
+/// Whether it is AI-made at all, and what its C2PA manifest says.
+fn provenance_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(g) = r.ai_generated {
+        let why = r.provenance.as_ref().and_then(|p| p.evidence.clone());
+        let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        lines.push(("ai made", format!("{}{why}", if g { "yes" } else { "no" })));
+    }
+    if let Some(c) = r.provenance.as_ref().and_then(|p| p.c2pa.as_ref()) {
+        let text = format!(
+            "signature {:?}, content binding {:?}, signer {}",
+            c.signature,
+            c.hard_binding,
+            c.signer.as_deref().unwrap_or("?")
+        );
+        lines.push(("c2pa", text.to_lowercase()));
+    }
+    lines
+}
+
+/// Rating and labels from an XMP sidecar, and which source each sidecar-backed field came from.
+fn sidecar_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
     if let Some(rating) = r.rating {
-        line("rating", rating.to_string());
+        lines.push(("rating", rating.to_string()));
     }
     if !r.labels.is_empty() {
-        line("labels", r.labels.join(", "));
+        lines.push(("labels", r.labels.join(", ")));
     }
     for (field, source) in &r.sources {
-        line("from", format!("{field}: {source}"));
+        lines.push(("from", format!("{field}: {source}")));
     }
-    if let Some(e) = &r.error {
-        line("error", e.clone());
-    }
+    lines
 }

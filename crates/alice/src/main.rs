@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod inspect;
 mod logging;
+mod man;
 mod out;
 mod progress;
 mod run;
@@ -25,6 +26,18 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format: auto (JSON when the log goes to a pipe or the journal, human on a
+    /// terminal), json, human (one short line per file), or journald (native journal fields).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    log_format: Option<daemon::LogFormat>,
+}
+
+/// `--log-format`, given once for any command.
+static LOG_FORMAT: std::sync::OnceLock<Option<daemon::LogFormat>> = std::sync::OnceLock::new();
+
+/// The `--log-format` flag, if given.
+pub fn log_format_flag() -> Option<daemon::LogFormat> {
+    LOG_FORMAT.get().copied().flatten()
 }
 
 #[derive(Subcommand)]
@@ -126,7 +139,14 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to stdout: `alice man | man -l -`.
-    Man,
+    ///
+    /// With --dir, write one page per command instead: alice.1, alice-run.1,
+    /// alice-events-tail.1, … (what `man alice-run` shows once they are installed).
+    Man {
+        /// Write every page into this folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,10 +241,6 @@ struct ConfigArgs {
     /// Config file (default: $XDG_CONFIG_HOME/alice/config.toml).
     #[arg(long, short = 'c', value_name = "FILE", env = "ALICE_CONFIG")]
     config: Option<PathBuf>,
-    /// Log format: auto (JSON when stdout is not a terminal, human on one), json, human, or
-    /// journald (native journal fields).
-    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
-    log_format: Option<daemon::LogFormat>,
 }
 
 fn parse_log_format(s: &str) -> Result<daemon::LogFormat, String> {
@@ -238,6 +254,7 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
     unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
     let cli = Cli::parse();
+    let _ = LOG_FORMAT.set(cli.log_format);
     match real_main(cli) {
         Ok(code) => code,
         // The reader of our output went away (`alice … | head`): not an error.
@@ -310,17 +327,23 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::search(&args),
         Command::Show(args) => search::show(&args),
         Command::Completions { shell } => {
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut <Cli as clap::CommandFactory>::command(),
                 "alice",
-                &mut std::io::stdout(),
+                &mut script,
             );
+            // Through `Out`: `alice completions bash | head` is not an error.
+            out::Out::stdout().text(&String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut std::io::stdout())?;
+        Command::Man { dir } => {
+            let cli = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => man::write_to(cli, &dir)?,
+                None => man::print(cli)?,
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,6 +1,8 @@
 //! Standard output that a closed pipe ends quietly: `alice status | head -3` is not an error.
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::path::Path;
 
 /// Line-oriented stdout; once the reader is gone, writes are dropped and [`Out::closed`]
 /// says so, so long outputs can stop early.
@@ -46,4 +48,27 @@ impl Out {
     pub fn closed(&self) -> bool {
         self.closed
     }
+}
+
+/// Text from a file or its metadata, made safe for one terminal line: control characters
+/// (newlines, tabs, escape sequences) are shown escaped instead of acting.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+pub fn clean_path(path: &Path) -> String {
+    clean(&path.to_string_lossy()).into_owned()
 }

@@ -1,7 +1,6 @@
 //! `alice run`, `scan`, `worker`, `undo`: set up logging and a runtime, call the daemon
 //! library, print what it reports.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use daemon::notify::Notifier;
 use daemon::signals::StopSignals;
 use daemon::{Host, StopReport};
 
-use crate::out::Out;
+use crate::out::{Out, clean, clean_path};
 use crate::{ConfigArgs, client, config, logging};
 
 fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
@@ -34,11 +33,7 @@ fn exit_code(report: &StopReport) -> ExitCode {
 pub fn watch(args: &ConfigArgs) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
     config::create_default_folders(&cfg, &origin)?;
-    let levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        true,
-    );
+    let levels = logging::init(&cfg, crate::log_format_flag(), true);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let report = rt.block_on(async move {
@@ -63,22 +58,18 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     if !dry_run {
         config::create_default_folders(&cfg, &origin)?;
     }
-    let _levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        false,
-    );
+    let _levels = logging::init(&cfg, crate::log_format_flag(), false);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "alice starting");
     let rt = runtime("alice")?;
     let code = rt.block_on(async move {
         if dry_run {
             return plan(&cfg).await;
         }
-        let progress = std::io::stderr()
-            .is_terminal()
-            .then(|| Box::new(crate::progress::draw) as daemon::scan::ProgressFn);
-        let report = daemon::scan::scan(cfg, progress).await?;
-        crate::progress::clear();
+        let bar = crate::progress::Bar::start();
+        let report = daemon::scan::scan(cfg, bar.as_ref().map(|b| b.callback())).await?;
+        if let Some(bar) = bar {
+            bar.finish();
+        }
         let t = &report.run;
         Out::stdout().line(&format!(
             "organized {}, duplicates {}, skipped {}, failed {}{} ({} files hashed, {} known by identity, {:.1} s)",
@@ -109,23 +100,24 @@ fn sidecar_count(n: u64) -> String {
 
 fn plan_line(item: &PlanItem) -> String {
     use daemon::dry_run::PlannedAction as A;
-    let p = item.path.display();
+    // Names come from whoever wrote the inbox: escaped, one line per file whatever they hold.
+    let p = clean_path(&item.path);
     match &item.action {
-        A::Organize { destination } => format!("organize  {p} -> {}", destination.display()),
+        A::Organize { destination } => format!("organize  {p} -> {}", clean_path(destination)),
         A::Duplicate { existing } => {
-            format!("duplicate {p} (same content as {})", existing.display())
+            format!("duplicate {p} (same content as {})", clean_path(existing))
         }
         A::SameFile { organized } => format!(
             "finish    {p}: already organized as {}; only the move is finished",
-            organized.display()
+            clean_path(organized)
         ),
-        A::Skip { reason } => format!("skip      {p}: {reason}"),
-        A::Fail { error } => format!("fail      {p}: {error}"),
+        A::Skip { reason } => format!("skip      {p}: {}", clean(reason)),
+        A::Fail { error } => format!("fail      {p}: {}", clean(error)),
         A::Sidecar {
             destination: Some(d),
         } => format!(
             "sidecar   {p} -> {} (beside its organized media)",
-            d.display()
+            clean_path(d)
         ),
         A::Sidecar { destination: None } => format!(
             "sidecar   {p}: travels with its media file when that is organized; waits in the inbox until then"
@@ -159,11 +151,7 @@ pub fn worker(
     consumer: Option<String>,
 ) -> Result<ExitCode> {
     let (cfg, origin) = config::load(args)?;
-    let _levels = logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        true,
-    );
+    let _levels = logging::init(&cfg, crate::log_format_flag(), true);
     let rt = runtime("alice-worker")?;
     let spec = daemon::worker::WorkerSpec {
         stage,
@@ -182,11 +170,7 @@ pub fn worker(
 /// `alice undo --last N`.
 pub fn undo(args: &ConfigArgs, last: usize) -> Result<ExitCode> {
     let (cfg, _) = config::load(args)?;
-    logging::init(
-        args.log_format.unwrap_or(cfg.log.format),
-        &cfg.log.level,
-        false,
-    );
+    logging::init(&cfg, crate::log_format_flag(), false);
     let results = daemon::undo::undo(&cfg, last)?;
     let mut out = Out::stdout();
     if results.is_empty() {

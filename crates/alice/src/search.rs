@@ -5,24 +5,20 @@
 //! The search index is updated by triggers in the transaction that records a placement, so a
 //! file is findable as soon as the daemon reports it organized.
 
-use std::borrow::Cow;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, ValueEnum};
 use daemon::query::{
-    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, SidecarRecord, Snippet, StoredEvent,
-    TimeBound,
+    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
 };
-use events::media::{AiSignal, MediaInfo, MediaType};
-use serde::Serialize;
+use events::media::{AiSignal, MediaType};
 use serde_json::Value;
 
 use crate::ConfigArgs;
-use crate::out::Out;
+use crate::out::{Out, clean, clean_path};
 
 /// Arguments of `alice search`.
 #[derive(Args)]
@@ -137,8 +133,8 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
     let marks = Marks::for_stdout();
     for hit in &hits {
         if args.json {
-            let line = serde_json::to_string(&HitJson {
-                asset: AssetJson::from(&hit.asset),
+            let line = serde_json::to_string(&daemon::views::HitJson {
+                asset: daemon::views::AssetJson::from(&hit.asset),
                 score: hit.score,
                 snippet: hit.snippet.as_ref().map(|s| s.render("[", "]")),
             })?;
@@ -187,29 +183,6 @@ impl Marks {
             }
         }
     }
-}
-
-/// Text from a file or its metadata, made safe for one terminal line: control characters
-/// (newlines, tabs, escape sequences) are shown escaped instead of acting.
-fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
-
-fn clean_path(path: &Path) -> String {
-    clean(&path.to_string_lossy()).into_owned()
 }
 
 fn render_snippet(s: &Snippet, marks: &Marks) -> String {
@@ -263,78 +236,6 @@ fn result_line(hit: &SearchHit, marks: &Marks) -> String {
     )
 }
 
-/// The JSON form of an asset record (a contract for scripts: fields are only added).
-#[derive(Serialize)]
-struct AssetJson<'a> {
-    asset_id: &'a str,
-    status: &'static str,
-    status_reason: Option<&'a str>,
-    #[serde(with = "events::path::option")]
-    organized_path: &'a Option<PathBuf>,
-    #[serde(with = "events::path")]
-    original_path: &'a Path,
-    project: Option<&'a str>,
-    style: Option<&'a str>,
-    source: Option<&'a str>,
-    size: u64,
-    taken_at: Option<String>,
-    organized_at: Option<DateTime<Utc>>,
-    first_seen: DateTime<Utc>,
-    media: Option<&'a MediaInfo>,
-}
-
-impl<'a> From<&'a AssetRecord> for AssetJson<'a> {
-    fn from(a: &'a AssetRecord) -> Self {
-        AssetJson {
-            asset_id: &a.asset_id,
-            status: a.status.as_str(),
-            status_reason: a.status_reason.as_deref(),
-            organized_path: &a.organized_path,
-            original_path: &a.original_path,
-            project: a.project.as_deref(),
-            style: a.style.as_deref(),
-            source: a.source.as_deref(),
-            size: a.size,
-            taken_at: a
-                .media
-                .as_ref()
-                .and_then(|m| m.taken_at)
-                .map(|t| t.to_string()),
-            organized_at: a.organized_at,
-            first_seen: a.first_seen,
-            media: a.media.as_ref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct HitJson<'a> {
-    #[serde(flatten)]
-    asset: AssetJson<'a>,
-    score: Option<f64>,
-    snippet: Option<String>,
-}
-
-/// A sidecar file of an asset, as `alice show` lists it.
-#[derive(Serialize)]
-struct SidecarJson {
-    kind: String,
-    #[serde(with = "events::path")]
-    path: PathBuf,
-    #[serde(with = "events::path")]
-    came_from: PathBuf,
-}
-
-impl From<&SidecarRecord> for SidecarJson {
-    fn from(s: &SidecarRecord) -> Self {
-        SidecarJson {
-            kind: s.kind.clone(),
-            path: s.destination.clone(),
-            came_from: s.source.clone(),
-        }
-    }
-}
-
 /// `alice show`. Exit status 1 when the catalog does not know the target.
 pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     let catalog = open_catalog(&args.config)?;
@@ -348,11 +249,11 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     };
     let events = catalog.events_for_asset(&asset.asset_id)?;
     // A catalog written before sidecars were recorded (read, not migrated) has none.
-    let sidecars: Vec<SidecarJson> = catalog
+    let sidecars: Vec<daemon::views::SidecarJson> = catalog
         .sidecars_of_asset(&asset.asset_id)
         .unwrap_or_default()
         .iter()
-        .map(SidecarJson::from)
+        .map(daemon::views::SidecarJson::from)
         .collect();
     let mut out = Out::stdout();
     if args.json {
@@ -362,7 +263,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
                 serde_json::from_str(&e.json).unwrap_or_else(|_| Value::String(e.json.clone()))
             })
             .collect();
-        let mut record = serde_json::to_value(AssetJson::from(&asset))?;
+        let mut record = serde_json::to_value(daemon::views::AssetJson::from(&asset))?;
         record["sidecars"] = serde_json::to_value(&sidecars)?;
         record["events"] = Value::Array(events);
         out.line(&record.to_string());
@@ -410,7 +311,11 @@ fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Op
 }
 
 /// The human form of `alice show`: one `label  value` line per known fact.
-fn describe(a: &AssetRecord, sidecars: &[SidecarJson], events: &[StoredEvent]) -> String {
+fn describe(
+    a: &AssetRecord,
+    sidecars: &[daemon::views::SidecarJson],
+    events: &[StoredEvent],
+) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut add = |label, value: Option<String>| {
         if let Some(v) = value {

@@ -483,7 +483,7 @@ impl<M: Message> Bus<M> {
         if draining.is_empty() {
             return ShutdownReport::default();
         }
-        tracing::info!(
+        tracing::debug!(
             subscribers = draining.len(),
             "bus shutting down; draining subscribers"
         );
@@ -524,7 +524,11 @@ impl<M: Message> Bus<M> {
                 event_ids,
             });
         }
-        tracing::info!(clean = report.is_clean(), "bus shut down");
+        if report.is_clean() {
+            tracing::debug!("bus shut down");
+        } else {
+            tracing::info!(clean = false, "bus shut down with events left");
+        }
         report
     }
 }

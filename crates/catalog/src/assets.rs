@@ -322,81 +322,9 @@ impl Catalog {
             }
             self.finish_op_tx(tx, &op, placement.destination, OP)?;
 
-            let current: Option<(AssetStatus, Option<Vec<u8>>)> = tx
-                .prepare_cached("SELECT status, organized_path FROM assets WHERE asset_id = ?1")
-                .and_then(|mut s| {
-                    s.query_row([placement.asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
-                .map_err(self.db(OP))?;
-            if let Some((AssetStatus::Organized, Some(existing))) = current
-                && existing != path_bytes(placement.destination)
-            {
-                return Err(CatalogError::AlreadyOrganized {
-                    path: self.path.clone(),
-                    asset_id: placement.asset_id.to_owned(),
-                    existing: bytes_path(existing),
-                    requested: placement.destination.to_path_buf(),
-                });
-            }
-            let owner: Option<String> = tx
-                .prepare_cached(
-                    "SELECT asset_id FROM assets WHERE organized_path = ?1 AND asset_id <> ?2",
-                )
-                .and_then(|mut s| {
-                    s.query_row(
-                        params![path_bytes(placement.destination), placement.asset_id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                })
-                .map_err(self.db(OP))?;
-            if let Some(other) = owner {
-                return Err(CatalogError::DestinationTaken {
-                    path: self.path.clone(),
-                    destination: placement.destination.to_path_buf(),
-                    other,
-                });
-            }
+            self.check_destination_tx(tx, placement)?;
 
-            let media = placement.media;
-            let now = now_text();
-            tx.prepare_cached(
-                "INSERT INTO assets (asset_id, status, original_path, size, first_seen, updated_at,
-                     organized_path, organized_at, project, source, style, op_id,
-                     media, media_type, format, taken_at)
-                 VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (asset_id) DO UPDATE SET
-                     status = 'organized', status_reason = NULL,
-                     original_path = excluded.original_path, size = excluded.size,
-                     updated_at = excluded.updated_at,
-                     organized_path = excluded.organized_path,
-                     organized_at = coalesce(assets.organized_at, excluded.organized_at),
-                     project = excluded.project, source = excluded.source,
-                     style = excluded.style, op_id = excluded.op_id,
-                     media = coalesce(excluded.media, assets.media),
-                     media_type = coalesce(excluded.media_type, assets.media_type),
-                     format = coalesce(excluded.format, assets.format),
-                     taken_at = coalesce(excluded.taken_at, assets.taken_at)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    placement.asset_id,
-                    path_bytes(&op.source),
-                    u64_sql(placement.size),
-                    now,
-                    path_bytes(placement.destination),
-                    placement.project,
-                    placement.source,
-                    placement.style,
-                    op.op_id,
-                    media_json,
-                    media.map(|m| m.media_type.as_str()),
-                    media.and_then(|m| m.format.as_deref()),
-                    media.and_then(|m| m.taken_at).map(|t| t.to_string()),
-                ])
-            })
-            .map_err(self.db(OP))?;
+            self.upsert_organized_tx(tx, placement, &op, media_json.as_deref())?;
             tracing::debug!(
                 catalog = %self.path.display(),
                 op_id = op.op_id,
@@ -406,6 +334,103 @@ impl Catalog {
             );
             Ok(())
         })
+    }
+
+    /// Refuses a placement whose asset is organized elsewhere, or whose destination the
+    /// catalog gives to another asset.
+    fn check_destination_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        placement: &Placement<'_>,
+    ) -> Result<()> {
+        const OP: &str = "completing a placement";
+        let current: Option<(AssetStatus, Option<Vec<u8>>)> = tx
+            .prepare_cached("SELECT status, organized_path FROM assets WHERE asset_id = ?1")
+            .and_then(|mut s| {
+                s.query_row([placement.asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(self.db(OP))?;
+        if let Some((AssetStatus::Organized, Some(existing))) = current
+            && existing != path_bytes(placement.destination)
+        {
+            return Err(CatalogError::AlreadyOrganized {
+                path: self.path.clone(),
+                asset_id: placement.asset_id.to_owned(),
+                existing: bytes_path(existing),
+                requested: placement.destination.to_path_buf(),
+            });
+        }
+        let owner: Option<String> = tx
+            .prepare_cached(
+                "SELECT asset_id FROM assets WHERE organized_path = ?1 AND asset_id <> ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![path_bytes(placement.destination), placement.asset_id],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .map_err(self.db(OP))?;
+        if let Some(other) = owner {
+            return Err(CatalogError::DestinationTaken {
+                path: self.path.clone(),
+                destination: placement.destination.to_path_buf(),
+                other,
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the asset organized at the placement's destination (inserted or updated).
+    fn upsert_organized_tx(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        placement: &Placement<'_>,
+        op: &crate::OpRecord,
+        media_json: Option<&str>,
+    ) -> Result<()> {
+        const OP: &str = "completing a placement";
+        let media = placement.media;
+        let now = now_text();
+        tx.prepare_cached(
+            "INSERT INTO assets (asset_id, status, original_path, size, first_seen, updated_at,
+             organized_path, organized_at, project, source, style, op_id,
+             media, media_type, format, taken_at)
+         VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (asset_id) DO UPDATE SET
+             status = 'organized', status_reason = NULL,
+             original_path = excluded.original_path, size = excluded.size,
+             updated_at = excluded.updated_at,
+             organized_path = excluded.organized_path,
+             organized_at = coalesce(assets.organized_at, excluded.organized_at),
+             project = excluded.project, source = excluded.source,
+             style = excluded.style, op_id = excluded.op_id,
+             media = coalesce(excluded.media, assets.media),
+             media_type = coalesce(excluded.media_type, assets.media_type),
+             format = coalesce(excluded.format, assets.format),
+             taken_at = coalesce(excluded.taken_at, assets.taken_at)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                placement.asset_id,
+                path_bytes(&op.source),
+                u64_sql(placement.size),
+                now,
+                path_bytes(placement.destination),
+                placement.project,
+                placement.source,
+                placement.style,
+                op.op_id,
+                media_json,
+                media.map(|m| m.media_type.as_str()),
+                media.and_then(|m| m.format.as_deref()),
+                media.and_then(|m| m.taken_at).map(|t| t.to_string()),
+            ])
+        })
+        .map_err(self.db(OP))?;
+        Ok(())
     }
 
     pub(crate) fn media_json(&self, asset_id: &str, media: &MediaInfo) -> Result<String> {

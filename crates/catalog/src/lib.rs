@@ -140,6 +140,7 @@ impl Catalog {
             .map_err(|e| db_err(path, "setting synchronous=FULL", e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(path, "enabling foreign keys", e))?;
+        keep_temporaries_in_memory(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn, path)?;
         tracing::debug!(catalog = %path.display(), version = SCHEMA_VERSION, "catalog opened");
@@ -189,6 +190,7 @@ impl Catalog {
             .map_err(|e| db_err(path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "query_only", "ON")
             .map_err(|e| db_err(path, "setting query_only", e))?;
+        keep_temporaries_in_memory(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let found = schema::user_version(&conn)
             .map_err(|e| db_err(path, "reading the schema version", e))?;
@@ -476,6 +478,13 @@ fn uri_escape(path: &Path) -> String {
         }
     }
     out
+}
+
+/// SQLite's temporary tables and sort spills stay in memory: by default they go to
+/// `/var/tmp` or `/tmp`, outside the state dir the daemon promises to keep to.
+fn keep_temporaries_in_memory(conn: &rusqlite::Connection, path: &std::path::Path) -> Result<()> {
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(|e| db_err(path, "setting temp_store=MEMORY", e))
 }
 
 #[cfg(test)]

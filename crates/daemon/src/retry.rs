@@ -43,7 +43,7 @@ impl Default for Retries {
 pub(crate) fn retryable(event: &Event) -> Option<String> {
     match &event.payload {
         // Where the file could not be read or placed; not "metadata" (its content is bad).
-        Payload::AssetFailed(f) if f.stage == "organize" || f.stage == "discover" => {
+        Payload::AssetFailed(f) if matches!(f.stage.as_str(), "organize" | "discover" | "read") => {
             Some(f.path.display().to_string())
         }
         // A stage gave up on a file after its retries (e.g. the disk stayed full).
@@ -56,18 +56,34 @@ pub(crate) fn retryable(event: &Event) -> Option<String> {
     }
 }
 
+/// The keys (path, asset id) under which a file that reached a final outcome may wait.
+fn settled(event: &Event) -> Vec<String> {
+    match &event.payload {
+        Payload::AssetOrganized(o) => vec![o.source_path.display().to_string(), o.asset_id.clone()],
+        Payload::AssetDuplicate(d) => vec![d.path.display().to_string(), d.asset_id.clone()],
+        _ => Vec::new(),
+    }
+}
+
 impl Retries {
-    /// Follows the bus: every retryable failure is noted.
+    /// Follows the bus: every retryable failure is noted, and a file that reaches an outcome
+    /// (organized, duplicate) no longer waits.
     pub(crate) fn subscribe(&self, bus: &pipeline::EventBus) -> Result<(), bus::SubscribeError> {
         let me = self.clone();
         bus.subscribe(
             "retry",
-            bus::Filter::types([events::types::ASSET_FAILED, events::types::DEAD_LETTERED]),
+            bus::Filter::types([
+                events::types::ASSET_FAILED,
+                events::types::DEAD_LETTERED,
+                events::types::ASSET_ORGANIZED,
+                events::types::ASSET_DUPLICATE,
+            ]),
             move |m: pipeline::Msg| {
                 let me = me.clone();
                 async move {
-                    if let Some(file) = retryable(&m.0) {
-                        me.note(file);
+                    match retryable(&m.0) {
+                        Some(file) => me.note(file),
+                        None => me.settle(&settled(&m.0)),
                     }
                     Ok(())
                 }
@@ -91,6 +107,20 @@ impl Retries {
         s.waiting.insert(file);
         if s.next.is_none() {
             s.next = Some(now + s.backoff);
+        }
+    }
+
+    /// Files that reached an outcome stop waiting; with none left, no rescan is due.
+    pub(crate) fn settle(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut s = self.lock();
+        for k in keys {
+            s.waiting.remove(k);
+        }
+        if s.waiting.is_empty() {
+            s.next = None;
         }
     }
 

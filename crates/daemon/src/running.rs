@@ -69,7 +69,7 @@ pub struct Running {
 /// once every inbox is watched (its start-up scan under way) and systemd is told READY.
 pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     let mut core = Core::start(&cfg, RunKind::Watch).await?;
-    let watcher = RunningWatcher::start(&cfg, &core.pipeline, core.intake.sender())?;
+    let watcher = RunningWatcher::start(&cfg, &core.pipeline, core.intake.sender(), false)?;
     core.stats.push(watcher.stats.clone());
     if !core
         .intake
@@ -98,31 +98,7 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     let socket = core.layout.socket(host.runtime_dir.as_deref());
     let control =
         crate::control::server::serve(socket.clone(), core.layout.socket_advertisement(), view)?;
-    let mut background = vec![tokio::spawn(heartbeat(
-        host.notifier.clone_target(),
-        core.pipeline.clone(),
-        shown_rx,
-    ))];
-    if let Some(m) = &core.metrics {
-        background.push(
-            m.clone()
-                .serve(
-                    cfg.metrics.listen,
-                    core.pipeline.clone(),
-                    stats_rx,
-                    core.redis.clone(),
-                )
-                .await?,
-        );
-    }
-    let hup = reload_tx.clone();
-    background.push(tokio::spawn(crate::signals::forward_sighup(move || {
-        hup.try_send(ReloadRequest {
-            trigger: "SIGHUP",
-            reply: None,
-        })
-        .keeps_forwarding()
-    })));
+    let background = spawn_background(&core, &cfg, &host, shown_rx, stats_rx, &reload_tx).await?;
     let config_watch = host
         .config_file
         .as_deref()
@@ -149,6 +125,43 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         fatal: None,
         retries,
     })
+}
+
+/// The heartbeat, the metrics endpoint, and SIGHUP turned into reload requests.
+async fn spawn_background(
+    core: &Core,
+    cfg: &Config,
+    host: &Host,
+    shown_rx: watch::Receiver<Config>,
+    stats_rx: watch::Receiver<Arc<watcher::WatchStats>>,
+    reload_tx: &mpsc::Sender<ReloadRequest>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut background = vec![tokio::spawn(heartbeat(
+        host.notifier.clone_target(),
+        core.pipeline.clone(),
+        shown_rx,
+    ))];
+    if let Some(m) = &core.metrics {
+        background.push(
+            m.clone()
+                .serve(
+                    cfg.metrics.listen,
+                    core.pipeline.clone(),
+                    stats_rx,
+                    core.redis.clone(),
+                )
+                .await?,
+        );
+    }
+    let hup = reload_tx.clone();
+    background.push(tokio::spawn(crate::signals::forward_sighup(move || {
+        hup.try_send(ReloadRequest {
+            trigger: "SIGHUP",
+            reply: None,
+        })
+        .keeps_forwarding()
+    })));
+    Ok(background)
 }
 
 /// What the control server sees of the daemon.
@@ -217,7 +230,7 @@ impl Running {
                 sig = signals.recv() => return Ok(sig),
                 Some(first) = self.reload_rx.recv() => self.reload_requested(first).await,
                 _ = tokio::time::sleep_until(retry_at), if due.is_some() => {
-                    self.retry_now("backoff").await;
+                    let _ = self.retry_now("backoff").await;
                 }
                 res = &mut self.watcher.task => return Err(RunningWatcher::failure(res)),
             }
@@ -227,20 +240,21 @@ impl Running {
         }
     }
 
-    /// Tries the files that failed for a passing reason again: the watcher rescans.
-    pub async fn retry_now(&mut self, why: &str) {
+    /// Tries the files that failed for a passing reason again (the watcher rescans); returns
+    /// how many were waiting.
+    pub async fn retry_now(&mut self, why: &str) -> usize {
         let n = self.retries.take();
-        if n == 0 {
-            return;
+        if n > 0 {
+            tracing::info!(files = n, trigger = why, "trying failed files again");
+            let cfg = self.current.clone();
+            self.restart_watcher(&cfg).await;
         }
-        tracing::info!(files = n, trigger = why, "trying failed files again");
-        let cfg = self.current.clone();
-        self.restart_watcher(&cfg).await;
+        n
     }
 
     async fn restart_watcher(&mut self, cfg: &Config) {
         self.watcher.stop().await;
-        match RunningWatcher::start(cfg, &self.core.pipeline, self.core.intake.sender()) {
+        match RunningWatcher::start(cfg, &self.core.pipeline, self.core.intake.sender(), true) {
             Ok(w) => {
                 self.core.stats.push(w.stats.clone());
                 let _ = self.stats.send(w.stats.clone());
@@ -260,10 +274,10 @@ impl Running {
         self.host.notifier.reloading();
         let outcome = self.reload_from_host(waiting[0].trigger).await;
         // A reload is also the user's way to say "the cause is fixed": try failed files now.
-        self.retry_now("reload").await;
+        let retried = self.retry_now("reload").await as u64;
         for r in waiting {
             if let Some(tx) = r.reply {
-                let _ = tx.send(outcome.clone());
+                let _ = tx.send((outcome.clone(), retried));
             }
         }
         self.host.notifier.send(&format!(

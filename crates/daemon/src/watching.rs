@@ -16,14 +16,19 @@ pub(crate) struct RunningWatcher {
 }
 
 impl RunningWatcher {
-    /// Starts watching `cfg`'s inboxes; items go to `tx`.
+    /// Starts watching `cfg`'s inboxes; items go to `tx`. `restart` marks a watcher that
+    /// replaces another (its first scans say so in the log).
     pub fn start(
         cfg: &Config,
         pipeline: &pipeline::Pipeline,
         tx: mpsc::Sender<watcher::WatchItem>,
+        restart: bool,
     ) -> Result<RunningWatcher> {
-        let watcher = watcher::Watcher::new(cfg.watch_config(), pipeline.identity_cache())?
+        let mut watcher = watcher::Watcher::new(cfg.watch_config(), pipeline.identity_cache())?
             .exclude(cfg.outputs());
+        if restart {
+            watcher = watcher.restarted();
+        }
         let stats = watcher.stats();
         let (stop, stop_rx) = watch::channel(false);
         Ok(RunningWatcher {

@@ -59,7 +59,7 @@ fn prepare(cfg: &Config, spec: &WorkerSpec) -> Result<(streams::StreamConfig, In
             sc.consumer
         )));
     }
-    crate::core::ensure_folder(&cfg.state_dir, "state_dir")?;
+    crate::core::ensure_state_dir(&cfg.state_dir)?;
     if stage == Stage::Organizer {
         crate::core::require_organized(&cfg.organized)?;
     }

@@ -435,6 +435,15 @@ pub struct MediaInfo {
     /// where both speak) or `sidecar:<name>`. Fields not listed come from the file alone.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// Whether the content was made by a generative model, from every signal together
+    /// (`ai`, IPTC digital source type and AI fields, C2PA actions): `true` on any AI signal,
+    /// `false` only on a positive non-AI signal (`digitalCapture`, a camera's C2PA claim),
+    /// absent when nothing is known. `provenance.evidence` says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_generated: Option<bool>,
+    /// What the file says about its origin: IPTC digital source type and AI fields, C2PA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl MediaInfo {
@@ -453,8 +462,121 @@ impl MediaInfo {
             rating: None,
             labels: Vec::new(),
             sources: Default::default(),
+            ai_generated: None,
+            provenance: None,
         }
     }
+}
+
+/// A file's statements about its origin. Every field is absent when the file does not say it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// IPTC digital source type (`Iptc4xmpExt:DigitalSourceType`): the short NewsCodes name
+    /// (`trainedAlgorithmicMedia`, `digitalCapture`, …) when the value is a term of the IPTC
+    /// vocabulary, otherwise the value as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digital_source_type: Option<String>,
+    /// IPTC 2025.1 `Iptc4xmpExt:AISystemUsed`: the AI system or model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_system: Option<String>,
+    /// IPTC 2025.1 `Iptc4xmpExt:AISystemVersionUsed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_system_version: Option<String>,
+    /// IPTC 2025.1 `Iptc4xmpExt:AIPromptInformation`: the prompt(s) given to the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_prompt: Option<String>,
+    /// IPTC 2025.1 `Iptc4xmpExt:AIPromptWriterName`: who wrote the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_prompt_writer: Option<String>,
+    /// The embedded C2PA manifest store, when the file has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2pa: Option<C2pa>,
+    /// The signals that decided `ai_generated`, joined by ` + `, in the style of
+    /// [`AiInfo::evidence`] (e.g. `xmp:DigitalSourceType=trainedAlgorithmicMedia`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+impl Provenance {
+    /// Whether nothing at all is known.
+    pub fn is_empty(&self) -> bool {
+        *self == Provenance::default()
+    }
+}
+
+/// The active manifest of a file's C2PA manifest store, and whether it validates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct C2pa {
+    /// The claim generator (`Adobe_Firefly`, `ChatGPT`, `c2pa-rs/…` or the first
+    /// `claim_generator_info` name and version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_generator: Option<String>,
+    /// Common name of the signing certificate's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Organization that issued the signing certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Signing time from the manifest's time stamp (RFC 3339), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<String>,
+    /// The actions of the active manifest, in order (`c2pa.created`, `c2pa.edited`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<C2paAction>,
+    /// Whether the claim signature verifies against the signing certificate.
+    pub signature: Check,
+    /// Whether the hard binding (the hash of the asset's bytes outside the manifest)
+    /// matches the content.
+    pub hard_binding: Check,
+    /// Whether the signer chains to a trust anchor. `unknown` without a trust list, which is
+    /// the default: an untrusted signer says nothing about whether the signature is valid.
+    pub trust: Trust,
+    /// C2PA validation failure codes (`assertion.dataHash.mismatch`,
+    /// `claimSignature.mismatch`, …) or the reason the store could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+/// One action of a C2PA `c2pa.actions` assertion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct C2paAction {
+    /// The action label, e.g. `c2pa.created`, `c2pa.edited`, `c2pa.opened`.
+    pub action: String,
+    /// The action's digital source type, shortened like
+    /// [`Provenance::digital_source_type`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digital_source_type: Option<String>,
+    /// The software agent that performed the action (name and version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_agent: Option<String>,
+}
+
+/// Outcome of one cryptographic check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Checked and correct.
+    Valid,
+    /// Checked and wrong: the content or the manifest changed after signing, or the
+    /// manifest cannot be read.
+    Invalid,
+    /// The manifest has no such part (e.g. no hard-binding assertion).
+    Missing,
+    /// Not checked: this build has no C2PA validator (`metadata` without its `c2pa`
+    /// feature), or the container is one the validator does not read.
+    NotChecked,
+}
+
+/// Whether a C2PA signer is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// The signing certificate chains to a configured trust anchor.
+    Trusted,
+    /// Checked against a trust list and not found in it.
+    Untrusted,
+    /// Not checked against any trust list.
+    Unknown,
 }
 
 #[cfg(test)]

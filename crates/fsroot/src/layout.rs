@@ -74,7 +74,7 @@ impl std::fmt::Display for Nesting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "key `{}` ({}, which is {}) and key `{}` ({}, which is {}) are inside one another; {}. Put them side by side.",
+            "key `{}` ({}, which is {}) and key `{}` ({}, which is {}) are inside one another; {}.",
             self.inner_key,
             self.inner.display(),
             self.inner_real.display(),
@@ -113,9 +113,9 @@ pub fn check_layout(layout: &Layout<'_>) -> Result<(), LayoutError> {
     for inbox in &inboxes {
         for out in &outputs {
             let why = if out.key == "state_dir" {
-                "the daemon would treat its own catalog as inbox files, or store it in its output"
+                "the daemon would treat its own catalog as inbox files, or store it in its output; put them side by side"
             } else {
-                "the daemon would organize its own output, or move its input into itself"
+                "the daemon would organize its own output, or move its input into itself; put them side by side"
             };
             refuse_nesting(inbox, out, why)?;
         }

@@ -16,6 +16,9 @@
 //!   `mdat`, every length checked against the file size and a cap before allocating.
 //! - They fill a `Found` (dates per source, dimensions, duration) and the [`Signals`];
 //!   `finish` applies the capture-time priority chain, then [`ai::detect`] reads the signals.
+//! - Only when a reader found a C2PA manifest store, `c2pa::validate` reads the whole file
+//!   once more to check its signature and hard binding; `provenance` then builds the
+//!   provenance record and the `ai_generated` verdict from every signal.
 //!
 //! # Capture-time priority
 //!
@@ -32,6 +35,7 @@ mod error;
 mod exif_block;
 pub mod filename_date;
 mod formats;
+mod provenance;
 pub mod sidecar;
 pub mod signals;
 mod source;
@@ -43,7 +47,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 use std::time::SystemTime;
 
-use events::media::{Camera, CaptureTime, DateSource, MediaInfo, MediaType};
+use events::media::{C2pa, Camera, CaptureTime, DateSource, MediaInfo, MediaType};
 
 pub use error::MetadataError;
 pub use signals::Signals;
@@ -247,8 +251,9 @@ pub fn extract_path(path: &Path) -> Result<Extraction, MetadataError> {
 }
 
 /// Reads metadata from any seekable reader. `file_name` feeds the file-name date patterns
-/// and AI file-name detection; `mtime` is the last-resort capture time.
-pub fn extract<R: Read + Seek>(
+/// and AI file-name detection; `mtime` is the last-resort capture time. The reader is `Send`
+/// because the C2PA validator requires it.
+pub fn extract<R: Read + Seek + Send>(
     reader: &mut R,
     file_name: &OsStr,
     mtime: Option<SystemTime>,
@@ -256,7 +261,7 @@ pub fn extract<R: Read + Seek>(
     extract_inner(reader, Path::new(file_name), file_name, mtime)
 }
 
-fn extract_inner<R: Read + Seek>(
+fn extract_inner<R: Read + Seek + Send>(
     reader: &mut R,
     path: &Path,
     file_name: &OsStr,
@@ -293,6 +298,11 @@ fn extract_inner<R: Read + Seek>(
         }
     };
     let error = hard_error.or(found.soft_error.take());
+    // Hashing the whole file is only worth it where a reader saw a manifest store.
+    let c2pa = match format {
+        Some(f) if !found.signals.c2pa.is_empty() => Some(c2pa::validate(reader, f)),
+        _ => None,
+    };
     let name = file_name.to_string_lossy();
     tracing::debug!(
         file = %name,
@@ -301,7 +311,7 @@ fn extract_inner<R: Read + Seek>(
         error = error.as_ref().map(tracing::field::display),
         "metadata extracted"
     );
-    finish(found, media_type, format, &name, mtime, error)
+    finish(found, media_type, format, &name, mtime, error, c2pa)
 }
 
 fn finish(
@@ -311,6 +321,7 @@ fn finish(
     file_name: &str,
     mtime: Option<SystemTime>,
     error: Option<MetadataError>,
+    c2pa: Option<C2pa>,
 ) -> Extraction {
     let mut info = MediaInfo::empty(media_type);
     info.format = format.map(str::to_owned);
@@ -348,6 +359,8 @@ fn finish(
         info.camera = Some(Camera { make, model });
     }
     info.ai = ai::detect(&found.signals, file_name);
+    (info.ai_generated, info.provenance) =
+        provenance::build(&found.signals, info.ai.as_ref(), c2pa);
     Extraction {
         info,
         signals: found.signals,

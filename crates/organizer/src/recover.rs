@@ -217,13 +217,7 @@ pub fn cleanup_temporaries(root: &Path) -> Result<usize, OrganizeError> {
 pub fn cleanup_temporaries_beneath(root: &Root) -> Result<usize, OrganizeError> {
     let own = instance();
     let mut removed = 0;
-    let top = root
-        .dir()
-        .try_clone()
-        .map_err(|source| OrganizeError::ReadFolder {
-            path: root.path().to_owned(),
-            source,
-        })?;
+    let top = crate::tree::root_dir(root)?;
     let mut stack = vec![top];
     while let Some(dir) = stack.pop() {
         let entries = match dir.entries() {

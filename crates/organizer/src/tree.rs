@@ -113,18 +113,22 @@ pub(crate) fn open_source<'a>(
     Ok((Source { dir, name }, file, meta))
 }
 
+/// A handle of its own on `root`'s folder, to walk down from.
+pub(crate) fn root_dir(root: &Root) -> Result<Dir, OrganizeError> {
+    root.dir()
+        .try_clone()
+        .map_err(|source| OrganizeError::ReadFolder {
+            path: root.path().to_owned(),
+            source,
+        })
+}
+
 /// Creates the folders of `folder` below `root` one by one (`mkdirat`, each opened without
 /// following a symlink), so a file or a symlink in the way is reported precisely, then syncs
 /// the parent of every folder it created: a new folder's entry must be durable before files
 /// placed in it are relied upon.
 pub(crate) fn ensure_folders(root: &Root, folder: &Path) -> Result<Dir, OrganizeError> {
-    let mut dir = root
-        .dir()
-        .try_clone()
-        .map_err(|source| OrganizeError::ReadFolder {
-            path: root.path().to_owned(),
-            source,
-        })?;
+    let mut dir = root_dir(root)?;
     let mut created_in: Vec<Dir> = Vec::new();
     let mut rel = PathBuf::new();
     for name in folder.iter() {

@@ -47,11 +47,13 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
             }
             .into()
         }
+        // The file could not be opened or read (gone for a moment, permissions): not a
+        // verdict on its content, so stage "read", which later scans try again.
         Err(e) => AssetFailed {
             asset_id: Some(d.asset_id.clone()),
             path: d.path.clone(),
-            stage: "metadata".into(),
-            error: format!("cannot read {}: {e}", d.path.display()),
+            stage: "read".into(),
+            error: e.to_string(),
             quarantined_to: None,
         }
         .into(),

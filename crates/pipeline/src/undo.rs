@@ -26,7 +26,7 @@ use catalog::{
 };
 use events::OrganizeMode;
 
-use crate::transfer::{TransferError, TransferRequest, place_journaled};
+use crate::transfer::{TransferError, TransferRequest, open_roots, place_journaled};
 
 /// What an undo did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,18 +229,23 @@ fn move_sidecar_back(s: &SidecarRecord) -> Result<PathBuf, UndoError> {
         path: parent.to_path_buf(),
         source,
     })?;
-    let placed = organizer::place(&organizer::PlaceRequest {
+    // Both ends resolved beneath their folders, as every transfer is.
+    let from_dir = s.destination.parent().unwrap_or(Path::new("/"));
+    let transfer = |e| UndoError::Transfer(TransferError::Place(e));
+    let (src, dst) = open_roots(from_dir, parent).map_err(transfer)?;
+    let placed = organizer::place_beneath(&organizer::PlaceBeneath {
+        source_root: &src,
         source: &s.destination,
-        dest_root: parent,
+        dest_root: &dst,
         relative: Path::new(name),
         asset_id: &s.sidecar_id,
         expected_size: s.size,
         mode: OrganizeMode::Move,
     })
-    .map_err(|e| UndoError::Transfer(TransferError::Place(e)))?;
+    .map_err(transfer)?;
     // After a rename the source is already gone; after a copy (another filesystem) it is
     // removed once the copy is verified.
-    organizer::remove_source(&s.destination, &placed)
+    organizer::remove_source_beneath(&src, &s.destination, &dst, &placed)
         .map_err(|e| UndoError::Transfer(TransferError::RemoveSource(e)))?;
     Ok(placed.destination)
 }

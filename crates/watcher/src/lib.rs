@@ -55,12 +55,12 @@ use tokio::sync::{Semaphore, mpsc, watch as signal};
 pub use config::{WatchConfig, WatchError};
 pub use hash::hash_file;
 pub use model::{
-    Discovered, DiscoveryKind, FileIdentity, IdentityCache, ScanReason, ScanSummary, WatchItem,
-    WatchStats,
+    Discovered, DiscoveryKind, FileIdentity, IdentityCache, ScanCount, ScanReason, ScanSummary,
+    WatchItem, WatchStats,
 };
 pub use paths::{ignore_set, is_ignored};
 
-use scan::{NoHooks, Shared, scan_tree, send, settle_deferred};
+use scan::{NoHooks, Shared, count_tree, scan_tree, send, settle_deferred};
 
 /// Watches a set of inboxes and reports finished files. Build it with [`Watcher::new`], then
 /// either call [`Watcher::scan_once`] or hand it to [`Watcher::run`].
@@ -121,6 +121,7 @@ impl Watcher {
                 inboxes,
                 roots,
                 exclude: Vec::new(),
+                start_reason: ScanReason::Startup,
                 excluded_seen: Default::default(),
                 settle: config.settle,
                 globs,
@@ -142,6 +143,15 @@ impl Watcher {
     pub fn exclude(mut self, folders: Vec<PathBuf>) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.exclude = folders;
+        }
+        self
+    }
+
+    /// Marks this watcher as a restart (new settings after a reload, or failed files tried
+    /// again): its first scans report [`ScanReason::Restart`] instead of `Startup`.
+    pub fn restarted(mut self) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.start_reason = ScanReason::Restart;
         }
         self
     }
@@ -199,6 +209,17 @@ impl Watcher {
             total += summary;
         }
         Ok(total)
+    }
+
+    /// Counts into `into`, as it walks, the files [`Watcher::scan_once`] will look at and
+    /// their bytes, without reading any file: a progress display runs it beside the scan to
+    /// know the totals early. Walks like the scan (same ignores, exclusions,
+    /// depth bound, no symlink followed) and logs nothing. Files written meanwhile make the
+    /// counts differ from the scan's.
+    pub async fn count(&self, into: &ScanCount) {
+        for i in 0..self.shared.inboxes.len() {
+            count_tree(&self.shared, i, into).await;
+        }
     }
 
     /// Watches every inbox until `shutdown` becomes `true` (or its sender is dropped).

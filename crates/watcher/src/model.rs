@@ -89,6 +89,9 @@ pub enum ScanReason {
     Overflow,
     /// [`Watcher::scan_once`](crate::Watcher::scan_once) was called.
     Manual,
+    /// The first scan of a watcher that replaces another (settings reloaded, or failed files
+    /// tried again).
+    Restart,
 }
 
 /// What the watcher produces, in the order it happens.
@@ -154,6 +157,17 @@ impl std::ops::AddAssign for ScanSummary {
     }
 }
 
+/// What a scan will look at, counted by [`Watcher::count`](crate::Watcher::count) as it
+/// walks (for a progress display's totals). Read with `load(Ordering::Relaxed)`.
+#[derive(Debug, Default)]
+pub struct ScanCount {
+    /// Regular files found (and entries that could not be read: the scan reports them).
+    pub files: AtomicU64,
+    /// Their size in bytes: what the scan will hash or find in the identity cache
+    /// ([`WatchStats::bytes_hashed`] plus [`WatchStats::bytes_known`] once it is done).
+    pub bytes: AtomicU64,
+}
+
 /// Live counters, shared with whoever holds [`Watcher::stats`](crate::Watcher::stats).
 /// Read them with `load(Ordering::Relaxed)`.
 #[derive(Debug, Default)]
@@ -166,6 +180,8 @@ pub struct WatchStats {
     pub hashing: AtomicU64,
     /// Files whose asset id came from the identity cache.
     pub cache_hits: AtomicU64,
+    /// Their size: bytes identified without being read.
+    pub bytes_known: AtomicU64,
     /// Ignored paths seen (per scan entry or per event).
     pub ignored: AtomicU64,
     /// inotify watches currently held (one per watched folder).

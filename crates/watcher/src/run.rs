@@ -304,7 +304,8 @@ impl Runner {
     ) -> Result<(), WatchError> {
         let mut stop = shutdown.clone();
         for i in 0..self.inboxes.len() {
-            if !self.reconcile(i, ScanReason::Startup, &mut stop).await? {
+            let reason = self.shared.start_reason;
+            if !self.reconcile(i, reason, &mut stop).await? {
                 return Ok(());
             }
         }
@@ -775,6 +776,7 @@ impl Runner {
         c.awaiting_close = awaiting_close;
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
+            WatchStats::add(&self.shared.stats.bytes_known, c.stamp.id.size);
             self.reported
                 .insert(c.path.clone(), Reported::new(c.stamp, false));
             send(&self.tx, discovered_item(&self.shared, &c, asset_id, false)).await

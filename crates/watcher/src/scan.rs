@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 use crate::WatchError;
 use crate::hash::{HashOutcome, hash_verified};
 use crate::model::{
-    Discovered, DiscoveryKind, IdentityCache, ScanSummary, Stamp, WatchItem, WatchStats,
+    Discovered, DiscoveryKind, IdentityCache, ScanCount, ScanSummary, Stamp, WatchItem, WatchStats,
 };
 use crate::paths::{is_ignored, project_of};
 use crate::watch::{WatchHandle, is_watch_limit};
@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub roots: Vec<Root>,
     /// Folders never treated as inbox input ([`crate::Watcher::exclude`]).
     pub exclude: Vec<PathBuf>,
+    /// Why the first scan of [`crate::Watcher::run`] happens ([`crate::Watcher::restarted`]).
+    pub start_reason: crate::ScanReason,
     /// Device and inode of every excluded folder seen so far: kept, so a folder renamed away
     /// from its configured path is still recognised.
     pub excluded_seen: Mutex<HashSet<DirId>>,
@@ -145,7 +147,8 @@ enum WalkItem {
 /// Depth-first walk of `start` (inside inbox `inbox`) on a blocking thread. With `watch`, each
 /// folder is watched before it is listed. Every folder is opened beneath the inbox's handle
 /// and listed through its own descriptor; symlinks are skipped, never followed, and excluded
-/// folders (the organized tree and its kin) are not entered.
+/// folders (the organized tree and its kin) are not entered. A `counting` walk (see
+/// [`count_tree`]) leaves the stats alone and logs no problem: the scan beside it does both.
 fn walk(
     shared: &Shared,
     inbox: usize,
@@ -153,6 +156,7 @@ fn walk(
     kind: DiscoveryKind,
     mut watch: Option<Arc<WatchHandle>>,
     out: &mpsc::Sender<WalkItem>,
+    counting: bool,
 ) {
     let root = &shared.roots[inbox];
     let Ok(start_rel) = root.relative(&start).map(Path::to_path_buf) else {
@@ -162,33 +166,27 @@ fn walk(
     let start_depth = start_rel.components().count();
     let mut stack = vec![(start_rel, start_depth)];
     while let Some((rel, depth)) = stack.pop() {
-        let Some(dir) = open_walked_dir(root, &rel, &excluded) else {
+        let Some(dir) = open_walked_dir(root, &rel, &excluded, counting) else {
             continue;
         };
-        if let Some(handle) = &watch
-            && let Err(error) = handle.watch_dir(dir.path())
-        {
-            if is_watch_limit(&error) {
-                // Nothing more can be watched in this inbox; keep walking as a plain scan.
-                watch = None;
-                if out.blocking_send(WalkItem::WatchLimit(error)).is_err() {
-                    return;
-                }
-            } else {
-                debug!(dir = %dir.path().display(), %error, "cannot watch folder");
-            }
+        if !watch_walked(&mut watch, dir.path(), out) {
+            return;
         }
         let entries = match dir.entries() {
             Ok(entries) => entries,
             Err(error) => {
-                warn!(dir = %dir.path().display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                if !counting {
+                    warn!(dir = %dir.path().display(), %error, "cannot list inbox folder; its files stay unseen until it is readable");
+                }
                 continue;
             }
         };
         for entry in entries {
             let child = rel.join(&entry.name);
             if is_ignored(&child, &shared.globs) {
-                WatchStats::add(&shared.stats.ignored, 1);
+                if !counting {
+                    WatchStats::add(&shared.stats.ignored, 1);
+                }
                 continue;
             }
             let path = dir.join(&entry.name);
@@ -198,7 +196,9 @@ fn walk(
                     continue;
                 }
                 EntryKind::Dir if depth + 1 >= MAX_DEPTH => {
-                    warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
+                    if !counting {
+                        warn!(dir = %path.display(), max_depth = MAX_DEPTH, "folder nested too deep; not scanned");
+                    }
                     continue;
                 }
                 EntryKind::Dir => {
@@ -222,9 +222,33 @@ fn walk(
     }
 }
 
+/// Watches a folder the walk entered; at the watch limit, says so and walks on as a plain
+/// scan. False when the receiver is gone (stop walking).
+fn watch_walked(
+    watch: &mut Option<Arc<WatchHandle>>,
+    dir: &Path,
+    out: &mpsc::Sender<WalkItem>,
+) -> bool {
+    let Some(handle) = watch.as_ref() else {
+        return true;
+    };
+    match handle.watch_dir(dir) {
+        Ok(()) => true,
+        Err(error) if is_watch_limit(&error) => {
+            // Nothing more can be watched in this inbox; keep walking as a plain scan.
+            *watch = None;
+            out.blocking_send(WalkItem::WatchLimit(error)).is_ok()
+        }
+        Err(error) => {
+            debug!(dir = %dir.display(), %error, "cannot watch folder");
+            true
+        }
+    }
+}
+
 /// Opens folder `rel` of a walk; `None` when it is gone, became a symlink, cannot be
-/// opened, or is an excluded folder.
-fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option<Dir> {
+/// opened, or is an excluded folder (logged unless `quiet`).
+fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>, quiet: bool) -> Option<Dir> {
     let dir = match root.open_dir(rel) {
         Ok(dir) => dir,
         Err(error) if is_gone(&error) => {
@@ -232,7 +256,9 @@ fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option
             return None;
         }
         Err(error) => {
-            warn!(dir = %root.path().join(rel).display(), %error, "cannot open inbox folder; its files stay unseen until it is readable");
+            if !quiet {
+                warn!(dir = %root.path().join(rel).display(), %error, "cannot open inbox folder; its files stay unseen until it is readable");
+            }
             return None;
         }
     };
@@ -240,7 +266,9 @@ fn open_walked_dir(root: &Root, rel: &Path, excluded: &HashSet<DirId>) -> Option
         && let Ok(meta) = dir.metadata()
         && excluded.contains(&DirId::of(&meta))
     {
-        warn!(dir = %dir.path().display(), "the organized, duplicates or quarantine folder lies inside an inbox; its files are not inbox input and it is not scanned");
+        if !quiet {
+            warn!(dir = %dir.path().display(), "the organized, duplicates or quarantine folder lies inside an inbox; its files are not inbox input and it is not scanned");
+        }
         return None;
     }
     Some(dir)
@@ -354,6 +382,7 @@ impl<'a> Batch<'a> {
     async fn submit(&mut self, c: Candidate, hooks: &mut dyn Hooks) -> Result<(), WatchError> {
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
+            WatchStats::add(&self.shared.stats.bytes_known, c.stamp.id.size);
             self.summary.cache_hits += 1;
             hooks.reported(&c.path, c.stamp, false);
             send(self.tx, discovered_item(self.shared, &c, asset_id, false)).await
@@ -444,7 +473,7 @@ pub(crate) async fn scan_tree(
     let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
     let walker_shared = shared.clone();
     let walker = tokio::task::spawn_blocking(move || {
-        walk(&walker_shared, inbox, start, kind, watch, &walk_tx);
+        walk(&walker_shared, inbox, start, kind, watch, &walk_tx, false);
     });
     let mut batch = Batch::new(shared, tx);
     let mut watch_limit = None;
@@ -495,6 +524,39 @@ pub(crate) async fn scan_tree(
         watch_limit,
         stopped: stopped_early,
     })
+}
+
+/// Counts what a scan of inbox `inbox` will look at into `into`, as it goes: the walk of
+/// [`scan_tree`] with its files tallied instead of identified. Silent: the scan itself logs
+/// what the walk finds wrong and counts ignored entries in [`WatchStats`].
+pub(crate) async fn count_tree(shared: &Arc<Shared>, inbox: usize, into: &ScanCount) {
+    let (walk_tx, mut walk_rx) = mpsc::channel(WALK_QUEUE);
+    let walker_shared = shared.clone();
+    let walker = tokio::task::spawn_blocking(move || {
+        let start = walker_shared.inboxes[inbox].clone();
+        walk(
+            &walker_shared,
+            inbox,
+            start,
+            DiscoveryKind::Manual,
+            None,
+            &walk_tx,
+            true,
+        );
+    });
+    while let Some(item) = walk_rx.recv().await {
+        match item {
+            WalkItem::File(c) => {
+                WatchStats::add(&into.files, 1);
+                WatchStats::add(&into.bytes, c.stamp.id.size);
+            }
+            WalkItem::Unreadable { .. } => WatchStats::add(&into.files, 1),
+            WalkItem::WatchLimit(_) => {}
+        }
+    }
+    if let Err(error) = walker.await {
+        tracing::error!(%error, "inbox counter panicked");
+    }
 }
 
 /// For standalone scans: re-checks deferred files every `settle` until each is unchanged

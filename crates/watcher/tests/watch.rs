@@ -666,6 +666,42 @@ async fn scan_once_hashes_each_file_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_finds_what_scan_once_looks_at() {
+    let d = dirs();
+    std::fs::create_dir_all(d.inbox.join("a/b")).unwrap();
+    std::fs::write(d.inbox.join("one.png"), vec![1u8; 1000]).unwrap();
+    std::fs::write(d.inbox.join("a/two.png"), vec![2u8; 3000]).unwrap();
+    std::fs::write(d.inbox.join("a/b/three.png"), vec![3u8; 500]).unwrap();
+    // A dotfile (always ignored) and a symlink to a file outside: neither is counted.
+    std::fs::write(d.inbox.join("a/.DS_Store"), vec![0u8; 7000]).unwrap();
+    std::fs::write(d.outside.join("big.png"), vec![4u8; 9000]).unwrap();
+    std::os::unix::fs::symlink(d.outside.join("big.png"), d.inbox.join("link.png")).unwrap();
+    let cache = Arc::new(MapCache::default());
+    let w = Watcher::new(config(&d.inbox), cache.clone()).unwrap();
+    let counted = watcher::ScanCount::default();
+    w.count(&counted).await;
+    assert_eq!(counted.files.load(Ordering::Relaxed), 3);
+    assert_eq!(counted.bytes.load(Ordering::Relaxed), 4500);
+    assert_eq!(
+        w.stats().ignored.load(Ordering::Relaxed),
+        0,
+        "counting leaves the scan's counters alone"
+    );
+    let (summary, items) = scan_all(&w).await;
+    assert_eq!(summary.files, 3);
+    assert_eq!(w.stats().bytes_hashed.load(Ordering::Relaxed), 4500);
+    assert_eq!(w.stats().bytes_known.load(Ordering::Relaxed), 0);
+    for found in discovered(&items) {
+        cache.remember(found);
+    }
+    // Known by identity now: the next scan finds the same bytes without reading them.
+    let w = Watcher::new(config(&d.inbox), cache.clone()).unwrap();
+    scan_all(&w).await;
+    assert_eq!(w.stats().bytes_hashed.load(Ordering::Relaxed), 0);
+    assert_eq!(w.stats().bytes_known.load(Ordering::Relaxed), 4500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_once_waits_for_a_file_still_being_written() {
     let d = dirs();
     let path = d.inbox.join("growing.png");

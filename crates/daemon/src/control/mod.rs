@@ -169,8 +169,15 @@ pub enum Reply {
     Status(Box<Status>),
     /// To `tail`: events follow, one per line.
     Tailing,
-    /// To `reload`.
-    Reload(ReloadOutcome),
+    /// To `reload`: what the config edit did, and how many files that had failed for a
+    /// passing reason are tried again.
+    Reload {
+        /// The config edit.
+        outcome: ReloadOutcome,
+        /// Files tried again.
+        #[serde(default)]
+        retried: u64,
+    },
     /// To `project_create`.
     ProjectCreated {
         /// The project's name.
@@ -303,10 +310,13 @@ mod tests {
     fn responses_round_trip() {
         for r in [
             Ok(Reply::Tailing),
-            Ok(Reply::Reload(ReloadOutcome::Applied {
-                changed: vec!["mode".into()],
-                needs_restart: vec!["redis".into()],
-            })),
+            Ok(Reply::Reload {
+                outcome: ReloadOutcome::Applied {
+                    changed: vec!["mode".into()],
+                    needs_restart: vec!["redis".into()],
+                },
+                retried: 2,
+            }),
             Ok(Reply::Context(ContextReply {
                 project: Some("p".into()),
                 style: None,

@@ -29,7 +29,7 @@ pub(crate) struct ReloadRequest {
     /// What triggered it, for the log.
     pub trigger: &'static str,
     /// Gets the outcome (a control client waiting for it), if anyone asks.
-    pub reply: Option<oneshot::Sender<super::ReloadOutcome>>,
+    pub reply: Option<oneshot::Sender<(super::ReloadOutcome, u64)>>,
 }
 
 /// What the control server can see and do in the daemon.
@@ -260,10 +260,10 @@ async fn respond(req: Request, view: &DaemonView) -> Result<Reply, String> {
                 .send(asked)
                 .await
                 .map_err(|_| "the daemon is stopping".to_owned())?;
-            let outcome = rx
+            let (outcome, retried) = rx
                 .await
                 .map_err(|_| "the daemon stopped before reloading".to_owned())?;
-            return Ok(Reply::Reload(outcome));
+            return Ok(Reply::Reload { outcome, retried });
         }
         Request::ProjectCreate { name, description } => {
             crate::creative::create_project(p, &name, description)
