@@ -165,3 +165,36 @@ pub fn camera_jpeg_padded(tag: &str, pad: usize) -> Vec<u8> {
     out.splice(eoi..eoi, std::iter::repeat_n(0x55, pad));
     out
 }
+
+/// An ISO-BMFF file (HEIC, MOV) made unique by a trailing `free` box holding `tag`.
+pub fn bmff_tagged(base: &[u8], tag: &str) -> Vec<u8> {
+    let mut out = base.to_vec();
+    out.extend_from_slice(&u32::try_from(8 + tag.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.extend_from_slice(tag.as_bytes());
+    out
+}
+
+/// A Sony ARW (EXIF capture date 2020-05-06) made unique by `tag` after its last byte (a TIFF
+/// reader follows offsets and never reads there).
+pub fn camera_raw(tag: &str) -> Vec<u8> {
+    let mut out = fixture_bytes("media/camera.arw");
+    out.extend_from_slice(tag.as_bytes());
+    out
+}
+
+/// A HEIC still taken 2024-02-29 23:59:58 at UTC-8 (EXIF), made unique by `tag`.
+pub fn live_still(tag: &str) -> Vec<u8> {
+    bmff_tagged(&fixture_bytes("media/exif_item.heic"), tag)
+}
+
+/// A QuickTime video whose movie header dates it 2024-03-01 07:59:58 UTC: the same instant as
+/// [`live_still`], on the next day in UTC (how a Live Photo's video is dated). Unique by `tag`.
+pub fn live_video(tag: &str) -> Vec<u8> {
+    let mut out = fixture_bytes("media/clip.mov");
+    let mvhd = out.windows(4).position(|w| w == b"mvhd").expect("mvhd");
+    assert_eq!(out[mvhd + 4], 0, "version 0 movie header");
+    // Seconds since 1904-01-01 UTC.
+    out[mvhd + 8..mvhd + 12].copy_from_slice(&3_792_124_798u32.to_be_bytes());
+    bmff_tagged(&out, tag)
+}

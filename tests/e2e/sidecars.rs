@@ -533,3 +533,165 @@ fn undated_files_and_the_media_placeholder() {
             .is_file()
     );
 }
+
+/// A RAW+JPEG pair with the JPEG's XMP, and a Live Photo whose video is dated in UTC on the
+/// day after its still's local date.
+fn put_pairs(env: &Env, tag: &str) -> Vec<(String, Vec<u8>)> {
+    let files = vec![
+        (
+            "p/IMG_0001.JPG".to_owned(),
+            media::camera_jpeg(&format!("{tag} jpeg")),
+        ),
+        (
+            "p/IMG_0001.ARW".to_owned(),
+            media::camera_raw(&format!("{tag} raw")),
+        ),
+        ("p/IMG_0001.JPG.xmp".to_owned(), XMP.to_vec()),
+        (
+            "p/IMG_0007.HEIC".to_owned(),
+            media::live_still(&format!("{tag} still")),
+        ),
+        (
+            "p/IMG_0007.MOV".to_owned(),
+            media::live_video(&format!("{tag} video")),
+        ),
+    ];
+    for (rel, bytes) in &files {
+        env.put_file(rel, bytes);
+    }
+    files
+}
+
+/// Each pair lies in one folder, the still's: the JPEG's date, and the Live Photo still's
+/// local date (2024-02-29), not its video's UTC one.
+fn check_pairs(env: &Env) {
+    let jpeg = find_one(&env.organized, "IMG_0001.JPG");
+    let dir = jpeg.parent().unwrap();
+    assert!(
+        dir.to_string_lossy().contains("2024-03-15"),
+        "{}",
+        dir.display()
+    );
+    assert_eq!(
+        names_in(dir),
+        ["IMG_0001.ARW", "IMG_0001.JPG", "IMG_0001.JPG.xmp"]
+    );
+    let still = find_one(&env.organized, "IMG_0007.HEIC");
+    let dir = still.parent().unwrap();
+    assert!(
+        dir.to_string_lossy().contains("2024-02-29"),
+        "{}",
+        dir.display()
+    );
+    assert_eq!(names_in(dir), ["IMG_0007.HEIC", "IMG_0007.MOV"]);
+    assert_eq!(files_under(&env.organized).len(), 5);
+}
+
+#[test]
+fn pairs_travel_as_one_group_in_copy_and_move_mode() {
+    for mode in ["copy", "move"] {
+        let env = env(mode);
+        let files = put_pairs(&env, mode);
+        // The video alone would be filed under its own (UTC) day.
+        let video = inspect_json(&env.inbox.join("p/IMG_0007.MOV"));
+        assert!(
+            video["taken_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("2024-03-01"),
+            "{video}"
+        );
+
+        let plan = env.scan(&["--dry-run"]).success();
+        let text = plan.stdout.clone();
+        assert!(text.contains("(group with"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("member") && l.contains("IMG_0007.MOV")),
+            "{text}"
+        );
+        assert!(
+            files_under(&env.organized).is_empty(),
+            "a dry run places nothing"
+        );
+
+        let run = env.scan(&[]).success();
+        assert_eq!(run.summary().failed, 0, "{mode}: {}", run.stdout);
+        check_pairs(&env);
+        let left = files_under(&env.inbox).len();
+        assert_eq!(left, if mode == "copy" { files.len() } else { 0 }, "{mode}");
+        // A second scan changes nothing.
+        env.scan(&[]).success();
+        check_pairs(&env);
+
+        let jpeg = find_one(&env.organized, "IMG_0001.JPG");
+        let shown = cli(&env, &["show", "--json", jpeg.to_str().unwrap()]).success();
+        let v: serde_json::Value = serde_json::from_str(shown.stdout.trim()).unwrap();
+        let members: Vec<&serde_json::Value> = v["sidecars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["member"] == true)
+            .collect();
+        assert_eq!(members.len(), 1, "{v}");
+        assert_eq!(members[0]["kind"], "raw");
+    }
+}
+
+#[test]
+fn a_raw_jpeg_pair_is_a_duplicate_only_when_both_halves_are() {
+    let env = env("move");
+    let jpeg = media::camera_jpeg("dup jpeg");
+    let raw = media::camera_raw("dup raw");
+    env.put_file("a/IMG_0001.JPG", &jpeg);
+    env.put_file("a/IMG_0001.ARW", &raw);
+    env.scan(&[]).success();
+    assert_eq!(files_under(&env.organized).len(), 2);
+
+    // Same JPEG, new RAW: not a duplicate; the pair is organized together.
+    env.put_file("b/IMG_0002.JPG", &jpeg);
+    env.put_file("b/IMG_0002.ARW", &media::camera_raw("new raw"));
+    let run = env.scan(&[]).success();
+    assert_eq!(run.summary().duplicates, 0, "{}", run.stdout);
+    let raw2 = find_one(&env.organized, "IMG_0002.ARW");
+    assert_eq!(
+        names_in(raw2.parent().unwrap())
+            .into_iter()
+            .filter(|n| n.starts_with("IMG_0002"))
+            .collect::<Vec<_>>(),
+        ["IMG_0002.ARW", "IMG_0002.JPG"]
+    );
+    assert!(files_under(&env.duplicates()).is_empty());
+
+    // Both halves known: the pair is a duplicate, set aside together.
+    env.put_file("c/IMG_0003.JPG", &jpeg);
+    env.put_file("c/IMG_0003.ARW", &raw);
+    let run = env.scan(&[]).success();
+    assert_eq!(run.summary().duplicates, 1, "{}", run.stdout);
+    let dups: Vec<String> = files_under(&env.duplicates())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dups.len(), 2, "{dups:?}");
+    assert!(dups.contains(&"IMG_0003.ARW".to_owned()), "{dups:?}");
+    assert!(files_under(&env.inbox).is_empty());
+    assert_eq!(files_under(&env.organized).len(), 4);
+}
+
+#[test]
+fn undo_takes_a_pair_back_together() {
+    let env = env("move");
+    let files = put_pairs(&env, "undo");
+    env.scan(&[]).success();
+    check_pairs(&env);
+    // The Live Photo was organized last or first; undo both operations.
+    env.undo(2).success();
+    assert!(
+        files_under(&env.organized).is_empty(),
+        "{:?}",
+        files_under(&env.organized)
+    );
+    for (rel, bytes) in &files {
+        assert_eq!(&std::fs::read(env.inbox.join(rel)).unwrap(), bytes, "{rel}");
+    }
+}

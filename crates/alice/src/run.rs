@@ -98,12 +98,44 @@ fn sidecar_count(n: u64) -> String {
     }
 }
 
+/// " (group with a, b)" for a file whose pair members travel with it.
+fn group_note(members: &[std::path::PathBuf]) -> String {
+    if members.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = members.iter().map(|m| clean_path(m)).collect();
+    format!(" (group with {})", names.join(", "))
+}
+
 fn plan_line(item: &PlanItem) -> String {
     use daemon::dry_run::PlannedAction as A;
     // Names come from whoever wrote the inbox: escaped, one line per file whatever they hold.
     let p = clean_path(&item.path);
     match &item.action {
-        A::Organize { destination } => format!("organize  {p} -> {}", clean_path(destination)),
+        A::Organize {
+            destination,
+            members,
+        } => format!(
+            "organize  {p} -> {}{}",
+            clean_path(destination),
+            group_note(members)
+        ),
+        A::Member {
+            leader: Some(l), ..
+        } => format!(
+            "member    {p}: travels with {} as one group, into its folder",
+            clean_path(l)
+        ),
+        A::Member {
+            leader: None,
+            destination,
+        } => match destination {
+            Some(d) => format!(
+                "member    {p} -> {} (beside its organized still)",
+                clean_path(d)
+            ),
+            None => format!("member    {p}: travels with its still; waits in the inbox until then"),
+        },
         A::Duplicate { existing } => {
             format!("duplicate {p} (same content as {})", clean_path(existing))
         }

@@ -249,12 +249,16 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     };
     let events = catalog.events_for_asset(&asset.asset_id)?;
     // A catalog written before sidecars were recorded (read, not migrated) has none.
-    let sidecars: Vec<daemon::views::SidecarJson> = catalog
+    let mut sidecars: Vec<daemon::views::SidecarJson> = catalog
         .sidecars_of_asset(&asset.asset_id)
         .unwrap_or_default()
         .iter()
         .map(daemon::views::SidecarJson::from)
         .collect();
+    // A file placed as a member of another file's group: that group's placement of it.
+    if let Ok(Some(placed)) = catalog.placed_copy_of(&asset.asset_id) {
+        sidecars.push(daemon::views::SidecarJson::from(&placed));
+    }
     let mut out = Out::stdout();
     if args.json {
         let events: Vec<Value> = events
@@ -367,8 +371,12 @@ fn describe(
         }
     }
     for s in sidecars {
+        let label = match s.member {
+            true => "group member",
+            false => "sidecar",
+        };
         add(
-            "sidecar",
+            label,
             Some(format!("{} ({})", clean_path(&s.path), clean(&s.kind))),
         );
     }

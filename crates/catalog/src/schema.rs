@@ -232,9 +232,10 @@ const V6: &str = r#"
 CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen), asset_id);
 "#;
 
-/// Version 7: sidecar files (XMP, AAE, Takeout JSON, generation parameters) that travel with
-/// their media file. Each row is journaled under the operation that placed its media (or,
-/// for a sidecar that arrived later, the operation that placed the media it joined): it is
+/// Version 7: sidecar files (XMP, AAE, Takeout JSON, generation parameters) and the members
+/// of pairs (the RAW of a RAW+JPEG, a Live Photo's video) that travel with their media file.
+/// Each row is journaled under the operation that placed its media (or, for a sidecar that
+/// arrived later, the operation that placed the media it joined): it is
 /// `pending` from before the file is touched until it is `placed` (or `abandoned`), and
 /// `undone` with its media. `original_path` gets an index so a late sidecar finds its media by
 /// the inbox paths it may have had.
@@ -256,6 +257,7 @@ CREATE TABLE sidecars (
 CREATE INDEX sidecars_op ON sidecars (op_id);
 CREATE INDEX sidecars_asset ON sidecars (asset_id, state);
 CREATE INDEX sidecars_source ON sidecars (source_path);
+CREATE INDEX sidecars_content ON sidecars (sidecar_id, state);
 CREATE INDEX sidecars_pending ON sidecars (state) WHERE state = 'pending';
 CREATE INDEX assets_original_path ON assets (original_path);
 "#;
@@ -498,6 +500,11 @@ mod tests {
             (
                 "SELECT id FROM sidecars WHERE asset_id = 'x' AND state = 'placed'",
                 "INDEX sidecars_asset",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE sidecar_id = 'x' AND state = 'placed' \
+                 ORDER BY id DESC LIMIT 1",
+                "INDEX sidecars_content",
             ),
             (
                 "SELECT asset_id FROM assets WHERE original_path = x'00' AND status = 'organized'",

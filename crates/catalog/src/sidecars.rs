@@ -229,6 +229,21 @@ impl Catalog {
         })
     }
 
+    /// The newest placed group member or sidecar with content `sidecar_id`, wherever it came
+    /// from: content organized as part of another file's group (a RAW of a RAW+JPEG pair).
+    pub fn placed_copy_of(&self, sidecar_id: &str) -> Result<Option<SidecarRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sidecars
+             WHERE sidecar_id = ?1 AND state = 'placed'
+             ORDER BY id DESC LIMIT 1"
+        );
+        self.read("looking up placed content", |c| {
+            c.prepare_cached(&sql)?
+                .query_row(params![sidecar_id], from_row)
+                .optional()
+        })
+    }
+
     /// Assets whose status is `skipped` with exactly `reason`, first seen before `before`,
     /// oldest first, at most `limit`: e.g. sidecars still waiting for their media.
     pub fn skipped_since(

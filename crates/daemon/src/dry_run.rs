@@ -32,7 +32,8 @@ pub struct PlanSummary {
     pub skipped: u64,
     /// Unreadable.
     pub failed: u64,
-    /// Sidecar files (placed beside their organized media, or travelling with it).
+    /// Sidecar files and members of pairs (placed beside their organized media, or travelling
+    /// with it).
     pub sidecars: u64,
     /// True when the template numbers files (`{seq}`): numbers are counted from 1 for this
     /// plan only.
@@ -48,7 +49,7 @@ impl PlanSummary {
             PlannedAction::SameFile { .. } => {}
             PlannedAction::Skip { .. } => self.skipped += 1,
             PlannedAction::Fail { .. } => self.failed += 1,
-            PlannedAction::Sidecar { .. } => self.sidecars += 1,
+            PlannedAction::Sidecar { .. } | PlannedAction::Member { .. } => self.sidecars += 1,
         }
     }
 }

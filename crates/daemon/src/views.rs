@@ -173,6 +173,10 @@ pub struct SidecarJson {
     pub path: PathBuf,
     #[serde(with = "events::path")]
     pub came_from: PathBuf,
+    /// True for a member of a pair (`raw`, `live-video`, `still`): media of its own.
+    pub member: bool,
+    /// The asset whose operation placed it (the group's primary).
+    pub with: String,
 }
 
 impl From<&crate::query::SidecarRecord> for SidecarJson {
@@ -181,6 +185,8 @@ impl From<&crate::query::SidecarRecord> for SidecarJson {
             kind: s.kind.clone(),
             path: s.destination.clone(),
             came_from: s.source.clone(),
+            member: organizer::SidecarKind::is_member_name(&s.kind),
+            with: s.asset_id.clone(),
         }
     }
 }

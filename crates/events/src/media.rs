@@ -435,6 +435,11 @@ pub struct MediaInfo {
     /// where both speak) or `sidecar:<name>`. Fields not listed come from the file alone.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// A Pixel/Samsung motion photo: one still with a short video embedded in the same file
+    /// (XMP `GCamera:MotionPhoto` / `GCamera:MicroVideo`, or a `Container:Directory` item with
+    /// semantic `MotionPhoto`). It is one asset; omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub motion_photo: bool,
     /// Whether the content was made by a generative model, from every signal together
     /// (`ai`, IPTC digital source type and AI fields, C2PA actions): `true` on any AI signal,
     /// `false` only on a positive non-AI signal (`digitalCapture`, a camera's C2PA claim),
@@ -462,6 +467,7 @@ impl MediaInfo {
             rating: None,
             labels: Vec::new(),
             sources: Default::default(),
+            motion_photo: false,
             ai_generated: None,
             provenance: None,
         }

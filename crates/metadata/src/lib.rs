@@ -358,6 +358,7 @@ fn finish(
     if make.is_some() || model.is_some() {
         info.camera = Some(Camera { make, model });
     }
+    info.motion_photo = found.signals.xmp.iter().any(|p| xmp::motion_photo(p));
     info.ai = ai::detect(&found.signals, file_name);
     (info.ai_generated, info.provenance) =
         provenance::build(&found.signals, info.ai.as_ref(), c2pa);

@@ -7,7 +7,7 @@
 use events::media::CaptureTime;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{Namespace, ResolveResult};
 
 use crate::dates::parse_datetime;
 
@@ -312,6 +312,58 @@ pub(crate) fn tags(packet: &str) -> Tags {
     tags
 }
 
+const NS_GCAMERA: &[u8] = b"http://ns.google.com/photos/1.0/camera/";
+const NS_CONTAINER_ITEM: &[u8] = b"http://ns.google.com/photos/1.0/container/item/";
+
+/// True when the packet marks a motion photo (a still with an embedded video): Google's
+/// `GCamera:MotionPhoto="1"` or older `GCamera:MicroVideo="1"` (Pixel, and Samsung since it
+/// writes them), or a `Container:Directory` item whose `Item:Semantic` is `MotionPhoto`.
+/// Values may be attributes or element text.
+pub(crate) fn motion_photo(packet: &str) -> bool {
+    let mut reader = NsReader::from_str(packet);
+    let marks = |ns: &ResolveResult, local: &[u8], v: &str| match local {
+        b"MotionPhoto" | b"MicroVideo" => is(ns, NS_GCAMERA) && v.trim() == "1",
+        b"Semantic" => is(ns, NS_CONTAINER_ITEM) && v.trim() == "MotionPhoto",
+        _ => false,
+    };
+    // The marker property whose text is being read, by its namespace and local name.
+    let mut open: Option<(&[u8], Vec<u8>)> = None;
+    for _ in 0..MAX_EVENTS {
+        let Ok((ns, ev)) = reader.read_resolved_event() else {
+            return false;
+        };
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name().as_ref().to_vec();
+                open = [NS_GCAMERA, NS_CONTAINER_ITEM]
+                    .into_iter()
+                    .find(|uri| is(&ns, uri))
+                    .map(|uri| (uri, local));
+                for attr in e.attributes().flatten() {
+                    let (ans, local) = reader.resolve_attribute(attr.key);
+                    if attr
+                        .unescape_value()
+                        .is_ok_and(|v| marks(&ans, local.as_ref(), &v))
+                    {
+                        return true;
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if let (Some((uri, local)), Ok(v)) = (&open, t.unescape())
+                    && marks(&ResolveResult::Bound(Namespace(uri)), local, &v)
+                {
+                    return true;
+                }
+            }
+            Event::End(_) => open = None,
+            Event::Eof => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +447,21 @@ mod tests {
             </rdf:Description></rdf:RDF>"#;
         assert_eq!(tags(elem).rating, Some(-1));
         assert_eq!(tags("<not xml").rating, None);
+    }
+
+    #[test]
+    fn motion_photos_are_told_by_their_google_markers() {
+        let attr = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" GCamera:MotionPhoto="1"
+              GCamera:MotionPhotoVersion="1"/></rdf:RDF></x:xmpmeta>"#;
+        assert!(motion_photo(attr));
+        let micro = r#"<a xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"><GCamera:MicroVideo>1</GCamera:MicroVideo></a>"#;
+        assert!(motion_photo(micro));
+        let item = r#"<a xmlns:Item="http://ns.google.com/photos/1.0/container/item/"><li Item:Mime="video/mp4" Item:Semantic="MotionPhoto"/></a>"#;
+        assert!(motion_photo(item));
+        let off = r#"<a xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" GCamera:MotionPhoto="0"/>"#;
+        assert!(!motion_photo(off));
+        let other_ns = r#"<a xmlns:G="urn:other" G:MotionPhoto="1"/>"#;
+        assert!(!motion_photo(other_ns));
     }
 }

@@ -75,7 +75,7 @@ pub use sanitize::{
     sanitize_name,
 };
 pub use sidecar::{
-    Candidate, GroupFile, SidecarKind, candidates, group_index, has_sidecar_extension,
+    Candidate, GroupFile, SidecarKind, candidates, group_index, group_label, has_sidecar_extension,
     has_sidecar_only_extension, media_names_for, sidecar_of,
 };
 pub use temp::{TEMP_PREFIX, is_temporary_name};

@@ -9,6 +9,11 @@
 //! - A1111/Forge generation parameters: `stem.txt`;
 //! - files written by generators next to their images: `stem.yaml`, `stem.yml`, `stem.json`.
 //!
+//! Pairs are groups too: beside a still (`stem.jpg`, `stem.jpeg`, `stem.heic`, `stem.heif`)
+//! its camera RAW of the same stem (`stem.cr2`, `stem.dng`, …: RAW+JPEG) and its Live Photo
+//! video (`stem.mov`) are *members*: media files of their own that travel with the still,
+//! which leads the group (its date and folder are the group's).
+//!
 //! Extensions are matched in lower or upper case. Everything here is pure, except
 //! [`group_index`], which looks at the destination folder beneath its root.
 
@@ -37,6 +42,13 @@ pub enum SidecarKind {
     Parameters,
     /// A generator's settings (`.yaml`, `.yml`, `.json` named after the stem).
     Generator,
+    /// Member: the camera RAW of a RAW+JPEG pair.
+    Raw,
+    /// Member: the video of a Live Photo (`.mov` beside its HEIC/JPEG).
+    LiveVideo,
+    /// Member: the still of a pair whose other half was new when the still was not (the group
+    /// is then placed under the new half's operation, the still beside it).
+    Still,
 }
 
 impl SidecarKind {
@@ -48,7 +60,39 @@ impl SidecarKind {
             SidecarKind::Takeout => "takeout",
             SidecarKind::Parameters => "parameters",
             SidecarKind::Generator => "generator",
+            SidecarKind::Raw => "raw",
+            SidecarKind::LiveVideo => "live-video",
+            SidecarKind::Still => "still",
         }
+    }
+
+    /// True for members of a pair (media files of their own), false for sidecars.
+    pub fn is_member(self) -> bool {
+        matches!(
+            self,
+            SidecarKind::Raw | SidecarKind::LiveVideo | SidecarKind::Still
+        )
+    }
+
+    /// True when a stored kind name (`raw`, `live-video`, `still`) is a member's.
+    pub fn is_member_name(kind: &str) -> bool {
+        matches!(kind, "raw" | "live-video" | "still")
+    }
+}
+
+/// What `{group}` says of a file that travels with `kinds` (its sidecars and members):
+/// `live-photo`, `raw+jpeg`, `motion-photo` (one file with an embedded video: `motion`), or
+/// `single`.
+pub fn group_label(kinds: impl IntoIterator<Item = SidecarKind>, motion: bool) -> &'static str {
+    let kinds: Vec<SidecarKind> = kinds.into_iter().collect();
+    if kinds.contains(&SidecarKind::LiveVideo) {
+        "live-photo"
+    } else if kinds.contains(&SidecarKind::Raw) || kinds.contains(&SidecarKind::Still) {
+        "raw+jpeg"
+    } else if motion {
+        "motion-photo"
+    } else {
+        "single"
     }
 }
 
@@ -63,6 +107,23 @@ const STEM_SIDECARS: &[(&str, SidecarKind)] = &[
     ("yaml", SidecarKind::Generator),
     ("yml", SidecarKind::Generator),
     ("json", SidecarKind::Generator),
+];
+
+/// Extensions of stills that lead a pair.
+const STILL_EXTENSIONS: &[&str] = &["jpg", "jpeg", "heic", "heif"];
+
+/// Members of a pair beside a still, by extension: camera RAWs, and the Live Photo video.
+const MEMBERS: &[(&str, SidecarKind)] = &[
+    ("dng", SidecarKind::Raw),
+    ("cr2", SidecarKind::Raw),
+    ("cr3", SidecarKind::Raw),
+    ("nef", SidecarKind::Raw),
+    ("arw", SidecarKind::Raw),
+    ("pef", SidecarKind::Raw),
+    ("orf", SidecarKind::Raw),
+    ("rw2", SidecarKind::Raw),
+    ("raf", SidecarKind::Raw),
+    ("mov", SidecarKind::LiveVideo),
 ];
 
 /// Extensions of the media files sidecars are looked for beside (what the metadata readers
@@ -140,6 +201,23 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The file `name` as a member of the group led by `media`, named after its stem
+    /// (`IMG_1.JPG` beside `IMG_1.CR2`); `None` when `name` does not start with that stem.
+    pub fn beside(name: &OsStr, media: &OsStr, kind: SidecarKind) -> Option<Candidate> {
+        let stem = split_ext(media.as_bytes()).0;
+        let suffix = name.as_bytes().strip_prefix(stem)?;
+        (!suffix.is_empty()).then(|| Candidate {
+            name: name.to_owned(),
+            kind,
+            form: Form::Stem(suffix.to_vec()),
+        })
+    }
+
+    /// This candidate (of some media file) as one of the group led by `media` instead.
+    pub fn rebased(&self, media: &OsStr) -> Option<Candidate> {
+        Candidate::beside(&self.name, media, self.kind)
+    }
+
     /// This sidecar's name beside the media renamed to `media_name`, keeping the pairing.
     pub fn name_beside(&self, media_name: &OsStr) -> OsString {
         let media = media_name.as_bytes();
@@ -174,6 +252,17 @@ pub fn candidates(media_name: &OsStr) -> Vec<Candidate> {
             }
             if *kind == SidecarKind::Xmp {
                 push(join(media, &suffix), *kind, Form::Full(suffix.clone()));
+            }
+        }
+    }
+    if STILL_EXTENSIONS
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
+    {
+        for (member_ext, kind) in MEMBERS {
+            for e in [member_ext.to_string(), member_ext.to_ascii_uppercase()] {
+                let suffix = format!(".{e}").into_bytes();
+                push(join(stem, &suffix), *kind, Form::Stem(suffix));
             }
         }
     }
@@ -407,5 +496,40 @@ mod tests {
             group_index(&root, Path::new("day"), os("p.jpg"), media, &group).unwrap(),
             2
         );
+    }
+
+    #[test]
+    fn a_still_leads_its_raw_and_live_photo_video() {
+        let kind = |m, s| sidecar_of(os(m), os(s)).map(|c| c.kind);
+        assert_eq!(kind("IMG_1.JPG", "IMG_1.CR2"), Some(SidecarKind::Raw));
+        assert_eq!(
+            kind("IMG_1.HEIC", "IMG_1.MOV"),
+            Some(SidecarKind::LiveVideo)
+        );
+        assert_eq!(kind("IMG_1.jpg", "IMG_1.dng"), Some(SidecarKind::Raw));
+        // A RAW leads nothing of the kind, and a PNG has no pairs.
+        assert_eq!(kind("IMG_1.CR2", "IMG_1.JPG"), None);
+        assert_eq!(kind("a.png", "a.mov"), None);
+        assert!(media_names_for(os("IMG_1.MOV")).contains(&OsString::from("IMG_1.HEIC")));
+        // Beside a new name the pair keeps its stem.
+        let c = sidecar_of(os("IMG_1.JPG"), os("IMG_1.CR2")).unwrap();
+        assert_eq!(c.name_beside(os("IMG_1 (2).JPG")), "IMG_1 (2).CR2");
+    }
+
+    #[test]
+    fn a_group_rebased_on_another_member_keeps_its_names() {
+        let xmp = sidecar_of(os("IMG_1.JPG"), os("IMG_1.JPG.xmp")).unwrap();
+        let x = xmp.rebased(os("IMG_1.CR2")).unwrap();
+        assert_eq!(x.name_beside(os("IMG_1 (2).CR2")), "IMG_1 (2).JPG.xmp");
+        let still = Candidate::beside(os("IMG_1.JPG"), os("IMG_1.CR2"), SidecarKind::Still);
+        assert_eq!(still.unwrap().name_beside(os("b.CR2")), "b.JPG");
+        assert!(Candidate::beside(os("other.JPG"), os("IMG_1.CR2"), SidecarKind::Still).is_none());
+        assert_eq!(
+            group_label([SidecarKind::Xmp, SidecarKind::Raw], false),
+            "raw+jpeg"
+        );
+        assert_eq!(group_label([SidecarKind::LiveVideo], false), "live-photo");
+        assert_eq!(group_label([], true), "motion-photo");
+        assert_eq!(group_label([SidecarKind::Xmp], false), "single");
     }
 }

@@ -21,8 +21,9 @@ pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
 pub const CLASSIC_TEMPLATE: &str = "{date}/{project}/{source}/{project}-{seq:05}{ext}";
 
 /// Shown in errors so a user who mistyped a placeholder sees the valid ones.
-const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {media} {name} {stem} \
-                     {ext} {hash8} {camera} {seq} {seq:05}";
+const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {media} {group} {name} \
+                     {stem}
+ {ext} {hash8} {camera} {seq} {seq:05}";
 
 /// What `{date}` and `{year}` say for a file filed without a date.
 pub const UNDATED: &str = "undated";
@@ -42,6 +43,7 @@ const MAX_SEQ_WIDTH: usize = 20;
 /// | `{project}` | project name, sanitized |
 /// | `{source}` | source label (AI tool, `camera` or `other`), sanitized |
 /// | `{media}` | kind of media: `photo`, `video`, `raw` (camera RAW) or `other` |
+/// | `{group}` | the files it travels with: `raw+jpeg`, `live-photo`, `motion-photo` (one file with an embedded video) or `single` |
 /// | `{name}` | original file name, sanitized with [`crate::sanitize_name`] |
 /// | `{stem}` | `{name}` without its extension |
 /// | `{ext}` | extension of `{name}` with its dot, original case (`.JPG`); empty when none |
@@ -77,6 +79,7 @@ enum Var {
     Project,
     Source,
     Media,
+    Group,
     Name,
     Stem,
     Ext,
@@ -97,6 +100,9 @@ pub struct PlanVars<'a> {
     pub source: &'a str,
     /// Kind of media: `photo`, `video`, `raw` or `other` (sanitized like the source).
     pub media: &'a str,
+    /// Kind of group the file leads: `raw+jpeg`, `live-photo`, `motion-photo` or `single`
+    /// (sanitized like the source).
+    pub group: &'a str,
     /// The original file name (the last component of the inbox path).
     pub name: &'a OsStr,
     /// The asset id (BLAKE3 hex); only `{hash8}` reads it.
@@ -280,6 +286,7 @@ impl Template {
         let project = sanitize_component(vars.project);
         let source = sanitize_component(vars.source);
         let media = sanitize_component(vars.media);
+        let group = sanitize_component(vars.group);
         let camera = vars
             .camera
             .map(sanitize_component)
@@ -314,6 +321,7 @@ impl Template {
                         Var::Project => out.extend_from_slice(project.as_bytes()),
                         Var::Source => out.extend_from_slice(source.as_bytes()),
                         Var::Media => out.extend_from_slice(media.as_bytes()),
+                        Var::Group => out.extend_from_slice(group.as_bytes()),
                         Var::Name => out.extend_from_slice(name.as_bytes()),
                         Var::Stem => out.extend_from_slice(stem),
                         Var::Ext => out.extend_from_slice(ext),
@@ -386,6 +394,7 @@ fn parse_placeholder(inner: &str, column: usize) -> Result<Var, TemplateError> {
         "project" => Var::Project,
         "source" => Var::Source,
         "media" => Var::Media,
+        "group" => Var::Group,
         "name" => Var::Name,
         "stem" => Var::Stem,
         "ext" => Var::Ext,
@@ -459,6 +468,7 @@ mod tests {
             project: "cyberpunk",
             source: "midjourney",
             media: "photo",
+            group: "single",
             name,
             asset_id: ID,
             camera: None,
@@ -488,6 +498,11 @@ mod tests {
         assert_eq!(
             render("{media}/{date}/{name}", &v),
             Path::new("raw/2024-03-05/IMG_1.CR2")
+        );
+        v.group = "raw+jpeg";
+        assert_eq!(
+            render("{group}/{name}", &v),
+            Path::new("raw+jpeg/IMG_1.CR2")
         );
     }
 

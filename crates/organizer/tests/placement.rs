@@ -645,6 +645,7 @@ fn non_utf8_names_are_placed_byte_exact() {
             project: "p",
             source: "other",
             media: "photo",
+            group: "single",
             name: raw,
             asset_id: &id,
             camera: None,

@@ -19,6 +19,20 @@ pub const SIDECAR_WAITING: &str = "sidecar: waiting in the inbox for its media f
 /// The catalog's status reason for a sidecar placed beside its media file.
 pub const SIDECAR_PLACED: &str = "sidecar: placed beside its media file";
 
+/// The catalog's status reason for a member of a pair placed with its still.
+pub const MEMBER_PLACED: &str = "group: placed with the still it pairs with";
+
+/// The status reason of a file that travels with another (`kind` as in
+/// [`events::SidecarFiled`]), placed or waiting. Every waiting file, sidecar or member, has
+/// [`SIDECAR_WAITING`], which `alice status` lists as orphans.
+pub fn follower_reason(kind: &str, placed: bool) -> &'static str {
+    match (organizer::SidecarKind::is_member_name(kind), placed) {
+        (true, true) => MEMBER_PLACED,
+        (_, false) => SIDECAR_WAITING,
+        (false, true) => SIDECAR_PLACED,
+    }
+}
+
 /// The project a discovered file is filed under: its inbox folder's, else the active one,
 /// else [`UNCATEGORIZED`].
 pub fn project_for(discovered: Option<&str>, active: Option<&str>) -> String {
@@ -37,9 +51,9 @@ pub struct KnownOrganized {
 /// What the organizer does with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Not media, but a sidecar ([`crate::sidecar::is_sidecar`]): place it beside its media
-    /// if that is organized, else leave it in the inbox for its media to take along
-    /// ([`events::SidecarFiled`]).
+    /// A sidecar ([`crate::sidecar::is_sidecar`]) or a member of a pair
+    /// ([`crate::sidecar::is_member`]): place it beside its media if that is organized, else
+    /// leave it in the inbox for its media to take along ([`events::SidecarFiled`]).
     Sidecar,
     /// Not media: leave it where it is ([`events::AssetSkipped`]).
     Skip {
@@ -69,8 +83,9 @@ pub enum Decision {
 
 /// Decides what becomes of the file at `path` with metadata `media` (and the reader's
 /// `error`, if it recognized the format but could not read it), given the organized copy of
-/// the same content if there is one, and whether the file, if it is not media, is a sidecar
-/// ([`crate::sidecar::is_sidecar`]).
+/// the same content if there is one, and whether the file travels with another: a sidecar
+/// ([`crate::sidecar::is_sidecar`]) or, for media, a member of a pair
+/// ([`crate::sidecar::is_member`]).
 pub fn outcome(
     media: &MediaInfo,
     error: Option<&str>,
@@ -85,6 +100,11 @@ pub fn outcome(
         return Decision::Skip {
             reason: NOT_MEDIA.to_owned(),
         };
+    }
+    // A member of a pair travels with its still, unless it was organized from here itself
+    // (it became its group's primary).
+    if sidecar && organized.is_none_or(|k| k.original != path) {
+        return Decision::Sidecar;
     }
     if let Some(error) = error {
         return Decision::Fail {
@@ -152,16 +172,21 @@ mod tests {
             outcome(&other, None, None, Path::new("/in/notes.txt"), false),
             Decision::Skip { .. }
         ));
-        // Media is media, whatever its name.
+        // A member of a pair waits for its still, unless it was organized from here.
+        let raw = media(MediaType::Image);
         assert_eq!(
-            outcome(
-                &media(MediaType::Image),
-                None,
-                None,
-                Path::new("/in/a.xmp"),
-                true
-            ),
-            Decision::Organize
+            outcome(&raw, None, None, Path::new("/in/a.CR2"), true),
+            Decision::Sidecar
+        );
+        let own = KnownOrganized {
+            original: "/in/a.CR2".into(),
+            organized: "/org/a.CR2".into(),
+        };
+        assert_eq!(
+            outcome(&raw, None, Some(&own), Path::new("/in/a.CR2"), true),
+            Decision::SameFile {
+                organized: "/org/a.CR2".into()
+            }
         );
     }
 

@@ -30,6 +30,7 @@ mod error;
 mod extract;
 pub use extract::extract_with_sidecars;
 mod gate;
+mod group;
 mod intake;
 mod organize;
 mod plan;
@@ -59,7 +60,7 @@ pub use decide::{Decision, KnownOrganized, UNCATEGORIZED};
 pub use error::PipelineError;
 pub use intake::already_handled;
 pub use plan::{
-    OrganizedCopy, PlanError, PlannedAction, Planner, organized_copy, plan_destination,
+    OrganizedCopy, PlanError, PlannedAction, PlannedFile, Planner, organized_copy, plan_destination,
 };
 pub use recover::RecoveryReport;
 pub use sidecar::{Sidecar, find_beside, organized_media};

@@ -12,11 +12,12 @@ use events::{
     AssetDuplicate, AssetFailed, AssetOrganized, AssetSkipped, MetadataExtracted, OrganizeMode,
     Payload, SidecarFiled,
 };
-use organizer::{Candidate, OrganizeError, Outcome, PlaceBeneath, Root};
+use organizer::{Candidate, OrganizeError, Outcome, PlaceBeneath, Root, SidecarKind};
 
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
-use crate::plan::{OrganizedCopy, organized_copy, plan_destination};
+use crate::group::{self, Unit};
+use crate::plan::{OrganizedCopy, PlannedFile, organized_copy, plan_destination};
 use crate::sidecar::{self, Sidecar};
 use crate::transfer::{TransferError, TransferRequest, open_roots, place_journaled};
 use crate::{Msg, PipelineError, Settings, intake, sources};
@@ -104,17 +105,26 @@ async fn organize_one(
         x.path.clone(),
         x.media.media_type == MediaType::Other,
     );
-    let (copy, sidecar) = ctx
+    let (copy, follower) = ctx
         .db(move |c| {
-            let sidecar = other && sidecar::is_sidecar(Some(c), &path)?;
-            Ok((organized_copy(c, &id)?, sidecar))
+            let follower = match other {
+                true => sidecar::is_sidecar(Some(c), &path)?,
+                false => sidecar::is_member(Some(c), &path)?,
+            };
+            // A file that leads its own group is a duplicate of content organized as another
+            // group's member too; a member itself only asks whether it is organized.
+            let copy = match follower {
+                true => organized_copy(c, &id)?,
+                false => group::content_copy(c, &id)?,
+            };
+            Ok((copy, follower))
         })
         .await?;
     let known = match &copy {
         OrganizedCopy::Present(k) => Some(k),
         OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
     };
-    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path, sidecar) {
+    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path, follower) {
         Decision::Skip { reason } => Ok(Payload::AssetSkipped(AssetSkipped {
             asset_id: x.asset_id.clone(),
             path: x.path.clone(),
@@ -129,20 +139,11 @@ async fn organize_one(
         }
         Decision::Sidecar => file_sidecar(ctx, s, x).await,
         Decision::SameFile { organized } => finish_same_file(s, x, organized).await,
-        Decision::Duplicate { existing } => {
-            let moved_to = match s.mode {
-                OrganizeMode::Copy => None,
-                OrganizeMode::Move => {
-                    Some(set_aside(ctx, x, &s.duplicates, OpKind::DuplicateMove).await?)
-                }
-            };
-            Ok(Payload::AssetDuplicate(AssetDuplicate {
-                asset_id: x.asset_id.clone(),
-                path: x.path.clone(),
-                existing,
-                moved_to,
-            }))
-        }
+        Decision::Duplicate { existing } => match gather(ctx, x, true).await? {
+            // A member of its group is new: the group is not a duplicate.
+            Some(unit) => organize_unit(ctx, s, x, unit).await,
+            None => duplicate(ctx, s, x, existing).await,
+        },
         Decision::Organize => {
             if let OrganizedCopy::Gone(missing) = copy {
                 // Organize this file again rather than calling it a duplicate of something
@@ -151,66 +152,115 @@ async fn organize_one(
                 let id = x.asset_id.clone();
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
-            organize_new(ctx, s, x).await
+            match gather(ctx, x, false).await? {
+                Some(unit) => organize_unit(ctx, s, x, unit).await,
+                None => Err(Step::Fail("the file's group cannot be gathered".into())),
+            }
         }
     }
 }
 
-/// Plans and places a file whose content is not organized yet.
-async fn organize_new(
+/// The group `x` leads (see [`group::gather`]).
+async fn gather(
+    ctx: &Ctx,
+    x: &MetadataExtracted,
+    leader_known: bool,
+) -> Result<Option<Unit>, Step> {
+    let file = x.clone();
+    Ok(ctx
+        .db(move |c| group::gather(c, &file, leader_known))
+        .await?)
+}
+
+/// The whole group is organized already: set aside (move mode) as one unit, or left.
+async fn duplicate(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    existing: PathBuf,
+) -> Result<Payload, Step> {
+    let moved_to = match s.mode {
+        OrganizeMode::Copy => None,
+        OrganizeMode::Move => Some(set_aside(ctx, x, &s.duplicates, OpKind::DuplicateMove).await?),
+    };
+    Ok(Payload::AssetDuplicate(AssetDuplicate {
+        asset_id: x.asset_id.clone(),
+        path: x.path.clone(),
+        existing,
+        moved_to,
+    }))
+}
+
+/// Plans and places the group `unit` led by `x` (see [`crate::group`]): one journaled
+/// operation under its primary, in the leader's folder with the leader's date.
+async fn organize_unit(
+    ctx: &Ctx,
+    s: &Arc<Settings>,
+    x: &MetadataExtracted,
+    unit: Unit,
 ) -> Result<Payload, Step> {
     let source = events::source_label(&x.media);
     let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
-    let relative = plan_destination(
-        s,
-        &x.media,
-        &x.project,
-        x.path.file_name().unwrap_or_default(),
-        &x.asset_id,
-        x.mtime,
-        seq,
-    )
-    .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
-    let kind = match s.mode {
-        OrganizeMode::Move => OpKind::Move,
-        OrganizeMode::Copy => OpKind::Copy,
+    let planned = PlannedFile {
+        name: unit.name(),
+        asset_id: &unit.asset_id,
+        mtime: x.mtime,
+        group: unit.label,
     };
-    let (catalog, settings, file, style_kept) =
-        (ctx.catalog.clone(), s.clone(), x.clone(), style.clone());
+    let relative = plan_destination(s, &x.media, &x.project, planned, seq)
+        .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
+    let (catalog, settings, file, unit, style_kept) = (
+        ctx.catalog.clone(),
+        s.clone(),
+        x.clone(),
+        Arc::new(unit),
+        style.clone(),
+    );
+    let placing = unit.clone();
     let placed = blocking(move || {
-        let sidecars = sidecars_beside(&file);
+        let media = group::primary_media(&placing, &file);
         let t = TransferRequest {
-            asset_id: &file.asset_id,
-            kind,
+            asset_id: &placing.asset_id,
+            kind: match settings.mode {
+                OrganizeMode::Move => OpKind::Move,
+                OrganizeMode::Copy => OpKind::Copy,
+            },
             source_root: &file.inbox,
-            source: &file.path,
+            source: &placing.primary,
             dest_root: &settings.organized,
             relative: &relative,
-            size: file.size,
+            size: placing.size,
             mode: settings.mode,
-            sidecars: &sidecars,
+            sidecars: &placing.others,
         };
         let placed = place_journaled(&catalog, &t, |c, op_id, p| {
             record_placement(
                 c,
                 &catalog::Placement {
                     op_id,
-                    asset_id: &file.asset_id,
+                    asset_id: &placing.asset_id,
                     destination: &p.destination,
                     size: p.bytes,
                     project: &file.project,
                     source,
                     style: style_kept.as_deref(),
-                    media: Some(&file.media),
+                    media: Some(&media),
                 },
             )
         })?;
         Ok(placed)
     })
     .await?;
+    if !unit.led_by(&x.path) {
+        // The leader's content was organized already; it travels beside the new member.
+        let dest = placed.sidecars.iter().find(|p| p.source_path == x.path);
+        return Ok(sidecar_filed(
+            x,
+            SidecarKind::Still.as_str().to_owned(),
+            Some(unit.asset_id.clone()),
+            dest.map(|p| p.destination.clone()),
+        ));
+    }
     let placement = placed.placement;
     let renamed = matches!(
         placement.outcome,
@@ -444,7 +494,9 @@ fn place_late_sidecar(
     if mode == OrganizeMode::Move && placement.destination != file.path {
         organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
     }
-    merge_late_metadata(catalog, media, candidate, &placement.destination);
+    if !candidate.kind.is_member() {
+        merge_late_metadata(catalog, media, candidate, &placement.destination);
+    }
     Ok(placement.destination)
 }
 

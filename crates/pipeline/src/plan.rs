@@ -14,20 +14,34 @@ use organizer::{PlanVars, TemplateError};
 use crate::Settings;
 use crate::decide::{self, Decision, KnownOrganized};
 
+/// The file a destination is planned for: its name, content id, modification time, and the
+/// group it leads (`{group}`).
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedFile<'a> {
+    /// Its file name.
+    pub name: &'a OsStr,
+    /// Its content id.
+    pub asset_id: &'a str,
+    /// Its modification time.
+    pub mtime: DateTime<Utc>,
+    /// What `{group}` says ([`organizer::group_label`]).
+    pub group: &'a str,
+}
+
 /// The destination of a file relative to the organized root, from the settings' template.
 ///
 /// `date` is the capture date (wall-clock date where it was taken), else the local date of
 /// `mtime` (or, with [`Settings::undated`], `undated`: a date that is only the modification
-/// time is no date either); `source` is the AI label, else `camera`, else `other`.
+/// time is no date either); `source` is the AI label, else `camera`, else `other`. A group's
+/// members are planned by their leader's `media`: one folder, one date.
 pub fn plan_destination(
     settings: &Settings,
     media: &MediaInfo,
     project: &str,
-    name: &OsStr,
-    asset_id: &str,
-    mtime: DateTime<Utc>,
+    file: PlannedFile<'_>,
     seq: Option<u64>,
 ) -> Result<PathBuf, TemplateError> {
+    let mtime = file.mtime;
     let dated = media
         .taken_at
         .filter(|_| media.taken_at_source != Some(events::media::DateSource::Mtime));
@@ -45,8 +59,9 @@ pub fn plan_destination(
         project,
         source: events::source_label(media),
         media: media_kind(media),
-        name,
-        asset_id,
+        group: file.group,
+        name: file.name,
+        asset_id: file.asset_id,
         camera: camera.as_deref(),
         seq,
     })
@@ -116,6 +131,16 @@ pub enum PlannedAction {
     Organize {
         /// Planned destination.
         destination: PathBuf,
+        /// The members of its pair that travel with it (inbox paths); empty for a file alone.
+        members: Vec<PathBuf>,
+    },
+    /// A member of a pair (a RAW beside its JPEG, a Live Photo's video): it travels with its
+    /// still, into the still's folder.
+    Member {
+        /// The still it travels with, when it lies beside it in the inbox.
+        leader: Option<PathBuf>,
+        /// Beside the organized still, when that is organized already.
+        destination: Option<PathBuf>,
     },
     /// This very file is already organized there (move mode: its source would be removed).
     SameFile {
@@ -216,20 +241,33 @@ impl<'c> Planner<'c> {
             None => None,
         }
         .or_else(|| self.seen.get(&file.asset_id).cloned());
-        let sidecar = media.media_type == events::media::MediaType::Other
-            && crate::sidecar::is_sidecar(self.catalog, &file.path)?;
+        let is_media = media.media_type != events::media::MediaType::Other;
+        let follower = match is_media {
+            false => crate::sidecar::is_sidecar(self.catalog, &file.path)?,
+            true => crate::sidecar::is_member(self.catalog, &file.path)?,
+        };
         Ok(
-            match decide::outcome(media, error, known.as_ref(), &file.path, sidecar) {
+            match decide::outcome(media, error, known.as_ref(), &file.path, follower) {
                 Decision::Skip { reason } => PlannedAction::Skip { reason },
+                Decision::Sidecar if is_media => PlannedAction::Member {
+                    leader: file.path.parent().and_then(|folder| {
+                        crate::sidecar::leader_beside(folder, file.path.file_name()?)
+                    }),
+                    destination: self.sidecar_destination(&file.path)?,
+                },
                 Decision::Sidecar => PlannedAction::Sidecar {
                     destination: self.sidecar_destination(&file.path)?,
                 },
                 Decision::Fail { error } => PlannedAction::Fail { error },
                 Decision::SameFile { organized } => PlannedAction::SameFile { organized },
                 Decision::Duplicate { existing } => PlannedAction::Duplicate { existing },
-                Decision::Organize => PlannedAction::Organize {
-                    destination: self.destination(file, media)?,
-                },
+                Decision::Organize => {
+                    let members = crate::sidecar::members_beside(&file.path);
+                    PlannedAction::Organize {
+                        destination: self.destination(file, media, &members)?,
+                        members,
+                    }
+                }
             },
         )
     }
@@ -251,7 +289,13 @@ impl<'c> Planner<'c> {
         &mut self,
         file: &watcher::Discovered,
         media: &MediaInfo,
+        members: &[PathBuf],
     ) -> Result<PathBuf, TemplateError> {
+        let name = file.path.file_name().unwrap_or_default();
+        let kinds = members
+            .iter()
+            .filter_map(|m| organizer::sidecar_of(name, m.file_name()?).map(|c| c.kind));
+        let group = organizer::group_label(kinds, media.motion_photo);
         let project = decide::project_for(file.project.as_deref(), self.active_project.as_deref());
         let source = events::source_label(media).to_owned();
         let seq = self.settings.template.uses_seq().then(|| {
@@ -259,15 +303,13 @@ impl<'c> Planner<'c> {
             *n += 1;
             *n
         });
-        let relative = plan_destination(
-            &self.settings,
-            media,
-            &project,
-            file.path.file_name().unwrap_or_default(),
-            &file.asset_id,
-            file.mtime.into(),
-            seq,
-        )?;
+        let planned = PlannedFile {
+            name,
+            asset_id: &file.asset_id,
+            mtime: file.mtime.into(),
+            group,
+        };
+        let relative = plan_destination(&self.settings, media, &project, planned, seq)?;
         let destination = self.settings.organized.join(relative);
         self.seen.insert(
             file.asset_id.clone(),

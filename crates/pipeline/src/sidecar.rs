@@ -43,11 +43,15 @@ pub fn find_beside(inbox: &Root, media: &Path) -> Vec<Sidecar> {
 /// `info`. Sidecars larger than [`metadata::sidecar::MAX_SIDECAR_BYTES`] are not read.
 pub fn merge_beside(inbox: &Root, media: &Path, info: &mut MediaInfo) {
     let found = each_beside(inbox, media, |candidate, _, file| {
+        // Members of a pair are media of their own, not metadata of this file.
+        if candidate.kind.is_member() {
+            return Ok(None);
+        }
         let mut bytes = Vec::new();
         file.take(MAX_SIDECAR_BYTES).read_to_end(&mut bytes)?;
-        Ok((candidate, bytes))
+        Ok(Some((candidate, bytes)))
     });
-    for (candidate, bytes) in found {
+    for (candidate, bytes) in found.into_iter().flatten() {
         merge_one(info, &candidate, &bytes);
     }
 }
@@ -112,16 +116,57 @@ pub fn is_sidecar(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError
     if organizer::has_sidecar_only_extension(name) {
         return Ok(true);
     }
-    let beside = organizer::media_names_for(name)
-        .into_iter()
-        .any(|m| std::fs::symlink_metadata(folder.join(m)).is_ok_and(|m| m.is_file()));
-    if beside {
+    has_leader(c, path, folder, name)
+}
+
+/// True when the media file at `path` is a member of a pair (the RAW beside its JPEG, the
+/// video beside its Live Photo still) whose still lies beside it in the inbox or was
+/// organized from its folder: the still's group takes it along.
+pub fn is_member(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(false);
+    };
+    has_leader(c, path, folder, name)
+}
+
+/// True when a file the one at `path` (named `name`, in `folder`) travels with lies beside
+/// it, or was organized from there.
+fn has_leader(
+    c: Option<&Catalog>,
+    path: &Path,
+    folder: &Path,
+    name: &std::ffi::OsStr,
+) -> Result<bool, CatalogError> {
+    if leader_beside(folder, name).is_some() {
         return Ok(true);
     }
     match c {
         Some(c) => Ok(organized_media(c, path)?.is_some()),
         None => Ok(false),
     }
+}
+
+/// The file in `folder` the file `name` travels with (its media, or its pair's still), if
+/// one lies there. A `stat` per possible name.
+pub fn leader_beside(folder: &Path, name: &std::ffi::OsStr) -> Option<PathBuf> {
+    organizer::media_names_for(name)
+        .into_iter()
+        .map(|m| folder.join(m))
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// The members of the pair the media file at `path` leads (its RAW, its Live Photo video)
+/// that lie beside it. A `stat` per possible name.
+pub fn members_beside(path: &Path) -> Vec<PathBuf> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    organizer::candidates(name)
+        .into_iter()
+        .filter(|c| c.kind.is_member())
+        .map(|c| folder.join(&c.name))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .collect()
 }
 
 /// The organized media the sidecar at `path` belongs to, if any: an asset organized from a

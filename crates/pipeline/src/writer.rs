@@ -171,10 +171,10 @@ fn update(ev: &Event) -> AssetUpdate<'_> {
         Payload::SidecarFiled(p) => AssetUpdate::Status {
             asset_id: &p.asset_id,
             status: AssetStatus::Skipped,
-            reason: Some(match p.destination {
-                Some(_) => crate::decide::SIDECAR_PLACED,
-                None => crate::decide::SIDECAR_WAITING,
-            }),
+            reason: Some(crate::decide::follower_reason(
+                &p.kind,
+                p.destination.is_some(),
+            )),
         },
         Payload::AssetDuplicate(p) => AssetUpdate::Status {
             asset_id: &p.asset_id,

@@ -407,7 +407,8 @@ async fn a_dry_run_plans_what_the_stage_then_does() {
     assert_eq!(
         plan[0],
         PlannedAction::Organize {
-            destination: organized.clone()
+            destination: organized.clone(),
+            members: Vec::new(),
         }
     );
     assert_eq!(

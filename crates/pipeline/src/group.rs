@@ -1,0 +1,148 @@
+//! Groups of files placed together: a media file (the *leader*: the still of a pair, or any
+//! media file with sidecars), its sidecars, and the members of its pair (the RAW of a
+//! RAW+JPEG, a Live Photo's video; see [`organizer::candidates`]). A group is one unit: it is
+//! placed in one journaled operation ([`crate::place_journaled`]), lands in one folder with
+//! the leader's date, is undone together, and is a duplicate only when every member's content
+//! is organized already.
+//!
+//! A group's operation is recorded under one of its files, its *primary* (the commit point):
+//! the leader, unless the leader's content is organized already while a member's is not;
+//! then the first new member is the primary and the leader travels beside it (kind `still`).
+
+use std::path::{Path, PathBuf};
+
+use catalog::{Catalog, CatalogError};
+use events::MetadataExtracted;
+use events::media::MediaInfo;
+use organizer::{Candidate, Root, SidecarKind};
+
+use crate::decide::KnownOrganized;
+use crate::plan::{OrganizedCopy, organized_copy};
+use crate::sidecar::{self, Sidecar};
+
+/// A group of files placed together: one unit of placement.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The file the operation is recorded under.
+    pub primary: PathBuf,
+    /// Its content id.
+    pub asset_id: String,
+    /// Its size as hashed.
+    pub size: u64,
+    /// Every other file of the group, named relative to the primary.
+    pub others: Vec<Sidecar>,
+    /// What `{group}` says of it.
+    pub label: &'static str,
+}
+
+impl Unit {
+    /// True when the leader is the primary (the usual case).
+    pub fn led_by(&self, leader: &Path) -> bool {
+        self.primary == leader
+    }
+
+    /// The primary's file name.
+    pub fn name(&self) -> &std::ffi::OsStr {
+        self.primary.file_name().unwrap_or_default()
+    }
+}
+
+/// The group led by the inbox file `x`, found beside it and hashed. With `leader_known`
+/// (the leader's content is organized already), the first member whose content is new
+/// becomes the primary; `None` then means every member is known too: the whole group is a
+/// duplicate. Blocking.
+pub fn gather(
+    c: &Catalog,
+    x: &MetadataExtracted,
+    leader_known: bool,
+) -> Result<Option<Unit>, CatalogError> {
+    let found = match Root::open(&x.inbox) {
+        Ok(inbox) => sidecar::find_beside(&inbox, &x.path),
+        Err(_) => Vec::new(),
+    };
+    let label =
+        organizer::group_label(found.iter().map(|s| s.candidate.kind), x.media.motion_photo);
+    let led = Unit {
+        primary: x.path.clone(),
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+        others: found,
+        label,
+    };
+    if !leader_known {
+        return Ok(Some(led));
+    }
+    for m in led.others.iter().filter(|s| s.candidate.kind.is_member()) {
+        if known_copy(c, &m.asset_id)?.is_none() {
+            return Ok(rebase(led.clone(), m, x));
+        }
+    }
+    Ok(None)
+}
+
+/// `unit` recorded under its member `m` instead of its leader `x`: every other file named
+/// after `m`'s stem (those that cannot be are left out and stay in the inbox).
+fn rebase(unit: Unit, m: &Sidecar, x: &MetadataExtracted) -> Option<Unit> {
+    let name = m.path.file_name()?;
+    let leader = Sidecar {
+        path: x.path.clone(),
+        candidate: Candidate::beside(x.path.file_name()?, name, SidecarKind::Still)?,
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+    };
+    let others = std::iter::once(leader)
+        .chain(unit.others.iter().filter(|s| s.path != m.path).cloned())
+        .filter_map(|s| {
+            let candidate = s.candidate.rebased(name)?;
+            Some(Sidecar { candidate, ..s })
+        })
+        .collect();
+    Some(Unit {
+        primary: m.path.clone(),
+        asset_id: m.asset_id.clone(),
+        size: m.size,
+        others,
+        label: unit.label,
+    })
+}
+
+/// Where content `asset_id` is organized: as an asset of its own ([`organized_copy`]) or,
+/// failing that, as a member of another file's group, with its copy still there.
+pub fn content_copy(c: &Catalog, asset_id: &str) -> Result<OrganizedCopy, CatalogError> {
+    let copy = organized_copy(c, asset_id)?;
+    if copy != OrganizedCopy::None {
+        return Ok(copy);
+    }
+    Ok(match c.placed_copy_of(asset_id)? {
+        Some(r)
+            if std::fs::symlink_metadata(&r.destination)
+                .is_ok_and(|m| m.is_file() && m.len() == r.size) =>
+        {
+            OrganizedCopy::Present(KnownOrganized {
+                original: r.source,
+                organized: r.destination,
+            })
+        }
+        _ => OrganizedCopy::None,
+    })
+}
+
+/// The organized copy of content `asset_id`, if it has one that is still there.
+pub fn known_copy(c: &Catalog, asset_id: &str) -> Result<Option<KnownOrganized>, CatalogError> {
+    Ok(match content_copy(c, asset_id)? {
+        OrganizedCopy::Present(k) => Some(k),
+        OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
+    })
+}
+
+/// The primary's own metadata, for its record: the leader's when the leader is the
+/// primary, else read from the member's file (what cannot be read is recorded as unknown).
+pub fn primary_media(unit: &Unit, x: &MetadataExtracted) -> MediaInfo {
+    if unit.led_by(&x.path) {
+        return x.media.clone();
+    }
+    match metadata::extract_path(&unit.primary) {
+        Ok(e) => e.info,
+        Err(_) => MediaInfo::empty(x.media.media_type),
+    }
+}
