@@ -313,22 +313,6 @@ fn the_dry_run_shows_sidecars() {
 /// sidecars, and no sidecar without its media; at the end every group is complete, once.
 #[test]
 fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
-    let env = Env::with(Opts {
-        mode: "move",
-        settle_ms: 100,
-        ..Opts::default()
-    });
-    let empty = env.root.join("empty-inbox");
-    std::fs::create_dir_all(&empty).unwrap();
-    let recover_only = env.root.join("recover.toml");
-    let text = env.config_text().replacen(
-        &toml::Value::String(env.inbox.to_str().unwrap().to_owned()).to_string(),
-        &toml::Value::String(empty.to_str().unwrap().to_owned()).to_string(),
-        1,
-    );
-    std::fs::write(&recover_only, text).unwrap();
-
-    const GROUPS: usize = 60;
     let group = |i: usize| -> Vec<(String, Vec<u8>)> {
         vec![
             (
@@ -345,13 +329,72 @@ fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
             ),
         ]
     };
-    let all: Vec<(String, Vec<u8>)> = (0..GROUPS).flat_map(group).collect();
+    kill_9_cycles(60, group, |stem| {
+        vec![
+            format!("{stem}.png"),
+            format!("{stem}.png.xmp"),
+            format!("{stem}.txt"),
+        ]
+    });
+}
+
+#[test]
+fn kill_9_while_moving_pairs_never_leaves_half_a_pair_after_recovery() {
+    let group = |i: usize| -> Vec<(String, Vec<u8>)> {
+        let mut raw = media::camera_raw(&format!("kill raw {i}"));
+        raw.resize(raw.len() + 96 * 1024 + i * 512, 0);
+        vec![
+            (
+                format!("k{}/r-{i:03}.JPG", i % 3),
+                media::camera_jpeg_padded(&format!("kill jpeg {i}"), 32 * 1024),
+            ),
+            (format!("k{}/r-{i:03}.ARW", i % 3), raw),
+            (
+                format!("k{}/r-{i:03}.JPG.xmp", i % 3),
+                format!("<x{i}/>").into_bytes(),
+            ),
+        ]
+    };
+    kill_9_cycles(45, group, |stem| {
+        vec![
+            format!("{stem}.JPG"),
+            format!("{stem}.ARW"),
+            format!("{stem}.JPG.xmp"),
+        ]
+    });
+}
+
+/// Drops `count` groups (`group(i)`: paths and bytes) into a moving daemon killed with
+/// SIGKILL at several points, recovers each time with an empty inbox, and checks that the
+/// organized tree never holds part of a group (`members(stem)`: every name of the group of
+/// the file whose name starts with `stem`, its first 5 bytes), and at the end every file once.
+fn kill_9_cycles(
+    count: usize,
+    group: impl Fn(usize) -> Vec<(String, Vec<u8>)>,
+    members: impl Fn(&str) -> Vec<String>,
+) {
+    let env = Env::with(Opts {
+        mode: "move",
+        settle_ms: 100,
+        ..Opts::default()
+    });
+    let empty = env.root.join("empty-inbox");
+    std::fs::create_dir_all(&empty).unwrap();
+    let recover_only = env.root.join("recover.toml");
+    let text = env.config_text().replacen(
+        &toml::Value::String(env.inbox.to_str().unwrap().to_owned()).to_string(),
+        &toml::Value::String(empty.to_str().unwrap().to_owned()).to_string(),
+        1,
+    );
+    std::fs::write(&recover_only, text).unwrap();
+
+    let all: Vec<(String, Vec<u8>)> = (0..count).flat_map(&group).collect();
     let delays = [120u64, 260, 40, 420, 180, 90];
-    let per = GROUPS.div_ceil(delays.len());
+    let per = count.div_ceil(delays.len());
     let mut interrupted = 0;
     for (cycle, delay) in delays.iter().enumerate() {
         let mut daemon = env.start();
-        for i in cycle * per..((cycle + 1) * per).min(GROUPS) {
+        for i in cycle * per..((cycle + 1) * per).min(count) {
             for (rel, bytes) in group(i) {
                 env.drop_file(&rel, &bytes);
             }
@@ -376,7 +419,7 @@ fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
         eprintln!(
             "cycle {cycle}: killed after {delay} ms with {pending} files in the inbox; {recovered} recovery records"
         );
-        assert_no_half_group(&env.organized, cycle);
+        assert_no_half_group(&env.organized, cycle, &members);
     }
     assert!(
         interrupted > 0,
@@ -388,7 +431,7 @@ fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
     assert!(daemon.terminate().success());
     let bytes: Vec<&[u8]> = all.iter().map(|(_, b)| b.as_slice()).collect();
     assert_each_once(&env.organized, &bytes);
-    assert_no_half_group(&env.organized, delays.len());
+    assert_no_half_group(&env.organized, delays.len(), &members);
     for (rel, b) in &all {
         let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
         assert_eq!(
@@ -404,8 +447,9 @@ fn kill_9_while_moving_groups_never_leaves_half_a_group_after_recovery() {
     );
 }
 
-/// Every `g-NNN.png` in the tree has both sidecars beside it, and every sidecar its media.
-fn assert_no_half_group(organized: &Path, cycle: usize) {
+/// Every file in the tree has the rest of its group beside it (`members`, from the first 5
+/// bytes of its name).
+fn assert_no_half_group(organized: &Path, cycle: usize, members: impl Fn(&str) -> Vec<String>) {
     let files = files_under(organized);
     let names: Vec<String> = files
         .iter()
@@ -415,11 +459,7 @@ fn assert_no_half_group(organized: &Path, cycle: usize) {
         let name = p.file_name().unwrap().to_str().unwrap();
         let stem = &name[..5];
         let dir = p.parent().unwrap();
-        for member in [
-            format!("{stem}.png"),
-            format!("{stem}.png.xmp"),
-            format!("{stem}.txt"),
-        ] {
+        for member in members(stem) {
             assert!(
                 dir.join(&member).exists(),
                 "cycle {cycle}: {name} without {member} in {}: {names:?}",

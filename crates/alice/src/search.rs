@@ -314,6 +314,20 @@ fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Op
     add("size asked", text(&ai.size));
 }
 
+/// A file's sidecars and group members, one line each.
+fn sidecar_lines(sidecars: &[daemon::views::SidecarJson]) -> Vec<(&'static str, String)> {
+    sidecars
+        .iter()
+        .map(|s| {
+            let label = if s.member { "group member" } else { "sidecar" };
+            (
+                label,
+                format!("{} ({})", clean_path(&s.path), clean(&s.kind)),
+            )
+        })
+        .collect()
+}
+
 /// The human form of `alice show`: one `label  value` line per known fact.
 fn describe(
     a: &AssetRecord,
@@ -370,15 +384,8 @@ fn describe(
             describe_ai(ai, &mut add);
         }
     }
-    for s in sidecars {
-        let label = match s.member {
-            true => "group member",
-            false => "sidecar",
-        };
-        add(
-            label,
-            Some(format!("{} ({})", clean_path(&s.path), clean(&s.kind))),
-        );
+    for (label, value) in sidecar_lines(sidecars) {
+        add(label, Some(value));
     }
     add("first seen", Some(local_time(a.first_seen)));
     add("organized at", a.organized_at.map(local_time));

@@ -217,12 +217,31 @@ impl Catalog {
         source: &Path,
         sidecar_id: &str,
     ) -> Result<Option<SidecarRecord>> {
+        self.sidecar_from(source, sidecar_id, "state = 'placed'")
+    }
+
+    /// The sidecar or group member with content `sidecar_id` from `source` that a group has
+    /// journaled (pending: its group is being placed now, or was when a crash came) or placed.
+    pub fn sidecar_journaled_from(
+        &self,
+        source: &Path,
+        sidecar_id: &str,
+    ) -> Result<Option<SidecarRecord>> {
+        self.sidecar_from(source, sidecar_id, "state IN ('pending', 'placed')")
+    }
+
+    fn sidecar_from(
+        &self,
+        source: &Path,
+        sidecar_id: &str,
+        state: &str,
+    ) -> Result<Option<SidecarRecord>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM sidecars
-             WHERE source_path = ?1 AND sidecar_id = ?2 AND state = 'placed'
+             WHERE source_path = ?1 AND sidecar_id = ?2 AND {state}
              ORDER BY id DESC LIMIT 1"
         );
-        self.read("looking up a placed sidecar", |c| {
+        self.read("looking up a sidecar by its source", |c| {
             c.prepare_cached(&sql)?
                 .query_row(params![path_bytes(source), sidecar_id], from_row)
                 .optional()

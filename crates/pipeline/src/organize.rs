@@ -107,9 +107,14 @@ async fn organize_one(
     );
     let (copy, follower) = ctx
         .db(move |c| {
+            // A member whose group journaled it is one even when its still is already renamed
+            // into the tree and not yet recorded there.
             let follower = match other {
                 true => sidecar::is_sidecar(Some(c), &path)?,
-                false => sidecar::is_member(Some(c), &path)?,
+                false => {
+                    sidecar::is_member(Some(c), &path)?
+                        || c.sidecar_journaled_from(&path, &id)?.is_some()
+                }
             };
             // A file that leads its own group is a duplicate of content organized as another
             // group's member too; a member itself only asks whether it is organized.
@@ -251,15 +256,27 @@ async fn organize_unit(
         Ok(placed)
     })
     .await?;
+    Ok(unit_outcome(s, x, &unit, placed, style))
+}
+
+/// The leader's outcome once its group is placed: organized, or (when a new member was the
+/// primary) placed beside that member.
+fn unit_outcome(
+    s: &Settings,
+    x: &MetadataExtracted,
+    unit: &Unit,
+    placed: crate::Transferred,
+    style: Option<String>,
+) -> Payload {
     if !unit.led_by(&x.path) {
         // The leader's content was organized already; it travels beside the new member.
         let dest = placed.sidecars.iter().find(|p| p.source_path == x.path);
-        return Ok(sidecar_filed(
+        return sidecar_filed(
             x,
             SidecarKind::Still.as_str().to_owned(),
             Some(unit.asset_id.clone()),
             dest.map(|p| p.destination.clone()),
-        ));
+        );
     }
     let placement = placed.placement;
     let renamed = matches!(
@@ -269,18 +286,18 @@ async fn organize_unit(
             ..
         }
     );
-    Ok(Payload::AssetOrganized(AssetOrganized {
+    Payload::AssetOrganized(AssetOrganized {
         asset_id: x.asset_id.clone(),
         source_path: x.path.clone(),
         destination: placement.destination,
         mode: s.mode,
         project: x.project.clone(),
-        source: source.to_owned(),
+        source: events::source_label(&x.media).to_owned(),
         style,
         size: x.size,
         renamed_for_collision: renamed,
         sidecars: placed.sidecars,
-    }))
+    })
 }
 
 /// The sidecars beside the inbox file `x`, hashed (none when its inbox cannot be opened:
