@@ -574,7 +574,7 @@ fn undated_files_and_the_media_placeholder() {
     );
 }
 
-/// A RAW+JPEG pair with the JPEG's XMP, and a Live Photo whose video is dated in UTC on the
+/// A RAW+JPEG pair with an XMP for each half, and a Live Photo whose video is dated in UTC on the
 /// day after its still's local date.
 fn put_pairs(env: &Env, tag: &str) -> Vec<(String, Vec<u8>)> {
     let files = vec![
@@ -587,6 +587,7 @@ fn put_pairs(env: &Env, tag: &str) -> Vec<(String, Vec<u8>)> {
             media::camera_raw(&format!("{tag} raw")),
         ),
         ("p/IMG_0001.JPG.xmp".to_owned(), XMP.to_vec()),
+        ("p/IMG_0001.ARW.xmp".to_owned(), b"<raw-edits/>\n".to_vec()),
         (
             "p/IMG_0007.HEIC".to_owned(),
             media::live_still(&format!("{tag} still")),
@@ -614,7 +615,12 @@ fn check_pairs(env: &Env) {
     );
     assert_eq!(
         names_in(dir),
-        ["IMG_0001.ARW", "IMG_0001.JPG", "IMG_0001.JPG.xmp"]
+        [
+            "IMG_0001.ARW",
+            "IMG_0001.ARW.xmp",
+            "IMG_0001.JPG",
+            "IMG_0001.JPG.xmp"
+        ]
     );
     let still = find_one(&env.organized, "IMG_0007.HEIC");
     let dir = still.parent().unwrap();
@@ -624,7 +630,7 @@ fn check_pairs(env: &Env) {
         dir.display()
     );
     assert_eq!(names_in(dir), ["IMG_0007.HEIC", "IMG_0007.MOV"]);
-    assert_eq!(files_under(&env.organized).len(), 5);
+    assert_eq!(files_under(&env.organized).len(), 6);
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub fn gather(
     leader_known: bool,
 ) -> Result<Option<Unit>, CatalogError> {
     let found = match Root::open(&x.inbox) {
-        Ok(inbox) => sidecar::find_beside(&inbox, &x.path),
+        Ok(inbox) => with_members_sidecars(&inbox, x, sidecar::find_beside(&inbox, &x.path)),
         Err(_) => Vec::new(),
     };
     let label =
@@ -78,6 +78,26 @@ pub fn gather(
         }
     }
     Ok(None)
+}
+
+/// `found` (beside the leader `x`) and the sidecars of its members that are not the
+/// leader's too (`IMG_1.CR2.xmp` beside `IMG_1.CR2`), named after the leader's stem.
+fn with_members_sidecars(inbox: &Root, x: &MetadataExtracted, found: Vec<Sidecar>) -> Vec<Sidecar> {
+    let Some(leader) = x.path.file_name() else {
+        return found;
+    };
+    let mut all = found.clone();
+    for m in found.iter().filter(|s| s.candidate.kind.is_member()) {
+        for s in sidecar::find_beside(inbox, &m.path) {
+            if s.candidate.kind.is_member() || all.iter().any(|a| a.path == s.path) {
+                continue;
+            }
+            if let Some(candidate) = s.candidate.rebased(leader) {
+                all.push(Sidecar { candidate, ..s });
+            }
+        }
+    }
+    all
 }
 
 /// `unit` recorded under its member `m` instead of its leader `x`: every other file named
