@@ -741,3 +741,42 @@ fn undo_takes_a_pair_back_together() {
         assert_eq!(&std::fs::read(env.inbox.join(rel)).unwrap(), bytes, "{rel}");
     }
 }
+
+#[test]
+fn a_live_photo_is_told_by_its_content_identifier() {
+    let env = env("move");
+    env.put_file("p/IMG_0100.JPG", &media::live_jpeg("AAAA-1", "one"));
+    env.put_file("p/IMG_0100.MOV", &media::live_video_of("BBBB-2", "one"));
+    env.put_file("p/IMG_0101.JPG", &media::live_jpeg("CCCC-3", "two"));
+    env.put_file("p/IMG_0101.MOV", &media::live_video_of("CCCC-3", "two"));
+    let still = inspect_json(&env.inbox.join("p/IMG_0101.JPG"));
+    let video = inspect_json(&env.inbox.join("p/IMG_0101.MOV"));
+    assert_eq!(still["live_photo_id"], "CCCC-3", "{still}");
+    assert_eq!(video["live_photo_id"], "CCCC-3", "{video}");
+
+    let run = env.scan(&[]).success();
+    assert_eq!(run.summary().failed, 0, "{}", run.stdout);
+    // Same identifier: one group, in the still's folder.
+    let pair = find_one(&env.organized, "IMG_0101.JPG");
+    assert_eq!(
+        names_in(pair.parent().unwrap())
+            .into_iter()
+            .filter(|n| n.starts_with("IMG_0101"))
+            .collect::<Vec<_>>(),
+        ["IMG_0101.JPG", "IMG_0101.MOV"]
+    );
+    // Same stem, other identifier: not a pair; the video is filed by its own date.
+    let still = find_one(&env.organized, "IMG_0100.JPG");
+    let video = find_one(&env.organized, "IMG_0100.MOV");
+    assert!(
+        still.to_string_lossy().contains("2024-02-29"),
+        "{}",
+        still.display()
+    );
+    assert!(
+        video.to_string_lossy().contains("2024-03-01"),
+        "{}",
+        video.display()
+    );
+    assert!(files_under(&env.inbox).is_empty());
+}

@@ -41,6 +41,12 @@ pub struct InspectReport<'a> {
     /// Which source each field a sidecar spoke to came from (`file` or `sidecar:<name>`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// True for a motion photo (a still with an embedded video); absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub motion_photo: bool,
+    /// Apple's Live Photo content identifier (still and video share it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_photo_id: Option<String>,
     pub error: Option<String>,
 }
 
@@ -80,6 +86,8 @@ impl<'a> InspectReport<'a> {
             rating: None,
             labels: Vec::new(),
             sources: Default::default(),
+            motion_photo: false,
+            live_photo_id: None,
             error: Some(error),
         }
     }
@@ -107,6 +115,8 @@ impl<'a> InspectReport<'a> {
             rating: info.rating,
             labels: info.labels,
             sources: info.sources,
+            motion_photo: info.motion_photo,
+            live_photo_id: info.live_photo_id,
             error,
         }
     }

@@ -440,6 +440,10 @@ pub struct MediaInfo {
     /// semantic `MotionPhoto`). It is one asset; omitted when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub motion_photo: bool,
+    /// Apple's Live Photo content identifier, shared by a Live Photo's still (MakerNote
+    /// `ContentIdentifier`) and its video (`com.apple.quicktime.content.identifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_photo_id: Option<String>,
     /// Whether the content was made by a generative model, from every signal together
     /// (`ai`, IPTC digital source type and AI fields, C2PA actions): `true` on any AI signal,
     /// `false` only on a positive non-AI signal (`digitalCapture`, a camera's C2PA claim),
@@ -468,6 +472,7 @@ impl MediaInfo {
             labels: Vec::new(),
             sources: Default::default(),
             motion_photo: false,
+            live_photo_id: None,
             ai_generated: None,
             provenance: None,
         }

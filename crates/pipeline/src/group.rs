@@ -60,6 +60,14 @@ pub fn gather(
         Ok(inbox) => with_members_sidecars(&inbox, x, sidecar::find_beside(&inbox, &x.path)),
         Err(_) => Vec::new(),
     };
+    // A video of the still's stem that Apple identifies as another Live Photo's stays out.
+    let id = x.media.live_photo_id.as_deref();
+    let found: Vec<Sidecar> = found
+        .into_iter()
+        .filter(|s| {
+            s.candidate.kind != SidecarKind::LiveVideo || sidecar::same_live_photo(id, &s.path)
+        })
+        .collect();
     let label =
         organizer::group_label(found.iter().map(|s| s.candidate.kind), x.media.motion_photo);
     let led = Unit {

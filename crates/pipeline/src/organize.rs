@@ -100,10 +100,11 @@ async fn organize_one(
     s: &Arc<Settings>,
     x: &MetadataExtracted,
 ) -> Result<Payload, Step> {
-    let (id, path, other) = (
+    let (id, path, other, live) = (
         x.asset_id.clone(),
         x.path.clone(),
         x.media.media_type == MediaType::Other,
+        x.media.live_photo_id.clone(),
     );
     let (copy, follower) = ctx
         .db(move |c| {
@@ -112,7 +113,7 @@ async fn organize_one(
             let follower = match other {
                 true => sidecar::is_sidecar(Some(c), &path)?,
                 false => {
-                    sidecar::is_member(Some(c), &path)?
+                    sidecar::is_member(Some(c), &path, live.as_deref())?
                         || c.sidecar_journaled_from(&path, &id)?.is_some()
                 }
             };

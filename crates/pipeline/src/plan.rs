@@ -244,7 +244,9 @@ impl<'c> Planner<'c> {
         let is_media = media.media_type != events::media::MediaType::Other;
         let follower = match is_media {
             false => crate::sidecar::is_sidecar(self.catalog, &file.path)?,
-            true => crate::sidecar::is_member(self.catalog, &file.path)?,
+            true => {
+                crate::sidecar::is_member(self.catalog, &file.path, media.live_photo_id.as_deref())?
+            }
         };
         Ok(
             match decide::outcome(media, error, known.as_ref(), &file.path, follower) {
@@ -262,7 +264,8 @@ impl<'c> Planner<'c> {
                 Decision::SameFile { organized } => PlannedAction::SameFile { organized },
                 Decision::Duplicate { existing } => PlannedAction::Duplicate { existing },
                 Decision::Organize => {
-                    let members = crate::sidecar::members_beside(&file.path);
+                    let members =
+                        crate::sidecar::members_beside(&file.path, media.live_photo_id.as_deref());
                     PlannedAction::Organize {
                         destination: self.destination(file, media, &members)?,
                         members,

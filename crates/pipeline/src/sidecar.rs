@@ -121,12 +121,38 @@ pub fn is_sidecar(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError
 
 /// True when the media file at `path` is a member of a pair (the RAW beside its JPEG, the
 /// video beside its Live Photo still) whose still lies beside it in the inbox or was
-/// organized from its folder: the still's group takes it along.
-pub fn is_member(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError> {
+/// organized from its folder: the still's group takes it along. A video whose Live Photo
+/// identifier (`live_photo_id`) differs from the still's is not its member.
+pub fn is_member(
+    c: Option<&Catalog>,
+    path: &Path,
+    live_photo_id: Option<&str>,
+) -> Result<bool, CatalogError> {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(false);
     };
-    has_leader(c, path, folder, name)
+    if let Some(still) = leader_beside(folder, name) {
+        return Ok(live_photo_id.is_none() || same_live_photo(live_photo_id, &still));
+    }
+    let Some(c) = c else {
+        return Ok(false);
+    };
+    Ok(organized_media(c, path)?.is_some_and(|(rec, _)| {
+        let theirs = rec.media.as_ref().and_then(|m| m.live_photo_id.as_deref());
+        !matches!((live_photo_id, theirs), (Some(a), Some(b)) if a != b)
+    }))
+}
+
+/// False when `id` and the Live Photo identifier read from the file at `other` are both
+/// known and differ: two files of one stem that Apple says are not one Live Photo.
+pub fn same_live_photo(id: Option<&str>, other: &Path) -> bool {
+    let Some(id) = id else {
+        return true;
+    };
+    match metadata::extract_path(other).map(|e| e.info.live_photo_id) {
+        Ok(Some(theirs)) => theirs == id,
+        _ => true,
+    }
 }
 
 /// True when a file the one at `path` (named `name`, in `folder`) travels with lies beside
@@ -156,16 +182,21 @@ pub fn leader_beside(folder: &Path, name: &std::ffi::OsStr) -> Option<PathBuf> {
 }
 
 /// The members of the pair the media file at `path` leads (its RAW, its Live Photo video)
-/// that lie beside it. A `stat` per possible name.
-pub fn members_beside(path: &Path) -> Vec<PathBuf> {
+/// that lie beside it (a video Apple identifies as another Live Photo than `live_photo_id`
+/// left out). A `stat` per possible name.
+pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
     organizer::candidates(name)
         .into_iter()
         .filter(|c| c.kind.is_member())
-        .map(|c| folder.join(&c.name))
-        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .map(|c| (folder.join(&c.name), c.kind))
+        .filter(|(p, _)| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .filter(|(p, kind)| {
+            *kind != organizer::SidecarKind::LiveVideo || same_live_photo(live_photo_id, p)
+        })
+        .map(|(p, _)| p)
         .collect()
 }
 
