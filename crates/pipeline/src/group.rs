@@ -60,14 +60,19 @@ pub fn gather(
         Ok(inbox) => with_members_sidecars(&inbox, x, sidecar::find_beside(&inbox, &x.path)),
         Err(_) => Vec::new(),
     };
-    // A video of the still's stem that Apple identifies as another Live Photo's stays out.
+    // A video of the still's stem that Apple identifies as another Live Photo's stays out,
+    // and so does a member organized on its own from this very path (it came before its still
+    // did): it is not placed twice.
     let id = x.media.live_photo_id.as_deref();
-    let found: Vec<Sidecar> = found
-        .into_iter()
-        .filter(|s| {
-            s.candidate.kind != SidecarKind::LiveVideo || sidecar::same_live_photo(id, &s.path)
-        })
-        .collect();
+    let mut kept = Vec::with_capacity(found.len());
+    for s in found {
+        let other_live = s.candidate.kind == SidecarKind::LiveVideo
+            && !sidecar::same_live_photo(id, &s.path);
+        if !other_live && !(s.candidate.kind.is_member() && organized_here(c, &s)?) {
+            kept.push(s);
+        }
+    }
+    let found = kept;
     let label =
         organizer::group_label(found.iter().map(|s| s.candidate.kind), x.media.motion_photo);
     let led = Unit {
@@ -86,6 +91,14 @@ pub fn gather(
         }
     }
     Ok(None)
+}
+
+/// True when the member `m` was organized as an asset of its own from its inbox path.
+fn organized_here(c: &Catalog, m: &Sidecar) -> Result<bool, CatalogError> {
+    Ok(matches!(
+        organized_copy(c, &m.asset_id)?,
+        OrganizedCopy::Present(k) if k.original == m.path
+    ))
 }
 
 /// `found` (beside the leader `x`) and the sidecars of its members that are not the
