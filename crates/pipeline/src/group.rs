@@ -66,8 +66,8 @@ pub fn gather(
     let id = x.media.live_photo_id.as_deref();
     let mut kept = Vec::with_capacity(found.len());
     for s in found {
-        let other_live = s.candidate.kind == SidecarKind::LiveVideo
-            && !sidecar::same_live_photo(id, &s.path);
+        let other_live =
+            s.candidate.kind == SidecarKind::LiveVideo && !sidecar::same_live_photo(id, &s.path);
         if !other_live && !(s.candidate.kind.is_member() && organized_here(c, &s)?) {
             kept.push(s);
         }
