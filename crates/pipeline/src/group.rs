@@ -68,7 +68,8 @@ pub fn gather(
     for s in found {
         let other_live =
             s.candidate.kind == SidecarKind::LiveVideo && !sidecar::same_live_photo(id, &s.path);
-        if !other_live && !(s.candidate.kind.is_member() && organized_here(c, &s)?) {
+        let placed_alone = s.candidate.kind.is_member() && organized_here(c, &s)?;
+        if !other_live && !placed_alone {
             kept.push(s);
         }
     }
