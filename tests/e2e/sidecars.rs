@@ -780,3 +780,41 @@ fn a_live_photo_is_told_by_its_content_identifier() {
     );
     assert!(files_under(&env.inbox).is_empty());
 }
+
+#[test]
+fn a_raws_own_sidecar_arriving_later_joins_its_pair_and_is_undone_with_it() {
+    let env = env("move");
+    let files = [
+        ("p/IMG_0005.JPG", media::camera_jpeg("late pair")),
+        ("p/IMG_0005.ARW", media::camera_raw("late pair")),
+    ];
+    for (rel, bytes) in &files {
+        env.put_file(rel, bytes);
+    }
+    env.scan(&[]).success();
+    let raw = find_one(&env.organized, "IMG_0005.ARW");
+
+    let late = b"<raw-edits later/>\n".to_vec();
+    env.put_file("p/IMG_0005.ARW.xmp", &late);
+    let run = env.scan(&[]).success();
+    assert_eq!(run.summary().skipped, 0, "{}", run.stdout);
+    assert_eq!(
+        std::fs::read(raw.with_file_name("IMG_0005.ARW.xmp")).unwrap(),
+        late
+    );
+    assert!(files_under(&env.inbox).is_empty());
+
+    env.undo(1).success();
+    assert!(
+        files_under(&env.organized).is_empty(),
+        "{:?}",
+        files_under(&env.organized)
+    );
+    assert_eq!(
+        std::fs::read(env.inbox.join("p/IMG_0005.ARW.xmp")).unwrap(),
+        late
+    );
+    for (rel, bytes) in &files {
+        assert_eq!(&std::fs::read(env.inbox.join(rel)).unwrap(), bytes, "{rel}");
+    }
+}

@@ -230,6 +230,22 @@ impl Catalog {
         self.sidecar_from(source, sidecar_id, "state IN ('pending', 'placed')")
     }
 
+    /// The newest member of a pair (kind `raw`, `live-video` or `still`) placed from `source`,
+    /// whatever its content: where a member's own late sidecar goes.
+    pub fn member_placed_from(&self, source: &Path) -> Result<Option<SidecarRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sidecars
+             WHERE source_path = ?1 AND state = 'placed'
+               AND kind IN ('raw', 'live-video', 'still')
+             ORDER BY id DESC LIMIT 1"
+        );
+        self.read("looking up a placed member", |c| {
+            c.prepare_cached(&sql)?
+                .query_row(params![path_bytes(source)], from_row)
+                .optional()
+        })
+    }
+
     fn sidecar_from(
         &self,
         source: &Path,

@@ -202,7 +202,8 @@ pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> 
 
 /// The organized media the sidecar at `path` belongs to, if any: an asset organized from a
 /// path beside it whose name it pairs with ([`organizer::media_names_for`]: a Takeout name
-/// cut short is not found this way), with its organized file still there.
+/// cut short is not found this way), or a pair's member placed from there (then the record
+/// is its group's, at the member's organized path), with its organized file still there.
 pub fn organized_media(
     c: &Catalog,
     path: &Path,
@@ -211,8 +212,13 @@ pub fn organized_media(
         return Ok(None);
     };
     for media_name in organizer::media_names_for(name) {
-        let Some(rec) = c.organized_from(&folder.join(&media_name))? else {
-            continue;
+        let from = folder.join(&media_name);
+        let rec = match c.organized_from(&from)? {
+            Some(rec) => rec,
+            None => match placed_member(c, &from)? {
+                Some(rec) => rec,
+                None => continue,
+            },
         };
         let Some(candidate) = organizer::sidecar_of(&media_name, name) else {
             continue;
@@ -226,4 +232,17 @@ pub fn organized_media(
         }
     }
     Ok(None)
+}
+
+/// The record of the group a member placed from `from` belongs to, pointing at the member's
+/// organized file and its group's operation.
+fn placed_member(c: &Catalog, from: &Path) -> Result<Option<AssetRecord>, CatalogError> {
+    let Some(member) = c.member_placed_from(from)? else {
+        return Ok(None);
+    };
+    Ok(c.asset(&member.asset_id)?.map(|mut rec| {
+        rec.organized_path = Some(member.destination);
+        rec.op_id = Some(member.op_id);
+        rec
+    }))
 }
