@@ -818,3 +818,23 @@ fn a_raws_own_sidecar_arriving_later_joins_its_pair_and_is_undone_with_it() {
         assert_eq!(&std::fs::read(env.inbox.join(rel)).unwrap(), bytes, "{rel}");
     }
 }
+
+#[test]
+fn in_copy_mode_a_duplicate_pair_is_reported_duplicate_whole() {
+    let env = env("copy");
+    let (jpeg, raw) = (
+        media::camera_jpeg("copy dup"),
+        media::camera_raw("copy dup"),
+    );
+    env.put_file("a/IMG_0001.JPG", &jpeg);
+    env.put_file("a/IMG_0001.ARW", &raw);
+    env.scan(&[]).success();
+    env.put_file("c/IMG_0003.JPG", &jpeg);
+    env.put_file("c/IMG_0003.ARW", &raw);
+    let run = env.scan(&[]).success();
+    let s = run.summary();
+    // Both halves, not the still alone with its RAW left waiting as if it were an orphan.
+    assert_eq!((s.organized, s.duplicates), (0, 2), "{}", run.stdout);
+    assert_eq!(files_under(&env.organized).len(), 2);
+    assert_eq!(files_under(&env.inbox).len(), 4);
+}

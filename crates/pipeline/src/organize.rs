@@ -443,8 +443,31 @@ fn file_sidecar_now(
             let kind = candidate.kind.as_str().to_owned();
             Ok(sidecar_filed(file, kind, Some(media.asset_id), Some(dest)))
         }
-        None => Ok(sidecar_filed(file, extension_of(&file.path), None, None)),
+        None => waiting(catalog, file, mode),
     }
+}
+
+/// A file that travels with another not organized yet. In copy mode a pair's member whose
+/// content is organized already is reported a duplicate (nothing moves in copy mode, and its
+/// still's group, a duplicate too or not, copies it along if it must), not left listed as
+/// waiting forever; anything else waits for its media.
+fn waiting(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    mode: OrganizeMode,
+) -> Result<Payload, Step> {
+    if mode == OrganizeMode::Copy
+        && file.media.media_type != MediaType::Other
+        && let Some(k) = group::known_copy(catalog, &file.asset_id)?
+    {
+        return Ok(Payload::AssetDuplicate(AssetDuplicate {
+            asset_id: file.asset_id.clone(),
+            path: file.path.clone(),
+            existing: k.organized,
+            moved_to: None,
+        }));
+    }
+    Ok(sidecar_filed(file, extension_of(&file.path), None, None))
 }
 
 /// The placed sidecar's record, when the inbox file is gone.
