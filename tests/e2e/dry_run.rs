@@ -92,6 +92,8 @@ fn parse_plan(stdout: &str) -> (Vec<(String, String)>, Others) {
         match kind {
             "organize" => {
                 let (src, dest) = rest.split_once(" -> ").unwrap();
+                // A still names the members of its pair after its destination.
+                let dest = dest.split(" (group with ").next().unwrap();
                 organize.push((src.to_owned(), dest.to_owned()));
             }
             "duplicate" => dups.push(rest.split(" (same").next().unwrap().to_owned()),
@@ -131,12 +133,28 @@ fn a_dry_runs_plan_is_what_the_real_run_then_does_on_a_mixed_inbox() {
         env.put_file(format!("plain{i}.png"), &media::png(&format!("mix {i}")));
         expected_files += 4;
     }
+    // A RAW+JPEG pair: the plan names the RAW as a member travelling with its still.
+    let raw = media::camera_raw("mix pair");
+    env.put_file("trip/IMG_9.JPG", &media::camera_jpeg("mix pair"));
+    env.put_file("trip/IMG_9.ARW", &raw);
+    expected_files += 1;
     env.put_file("twin/b.jpg", &twin);
     env.put_file("notes.txt", b"not media\n");
     env.put_file("broken.png", &media::fixture_bytes("media/truncated.png"));
 
     let plan = env.scan(&["--dry-run"]).success();
     let (organize, (dups, skips, fails)) = parse_plan(&plan.stdout);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.starts_with("member") && l.contains("IMG_9.ARW") && l.contains("IMG_9.JPG")),
+        "{plan:?}"
+    );
+    let still = organize
+        .iter()
+        .find(|(src, _)| src.ends_with("IMG_9.JPG"))
+        .map(|(_, dest)| std::path::PathBuf::from(dest))
+        .unwrap();
     assert_eq!(organize.len(), expected_files, "{plan:?}");
     assert_eq!(
         (dups.len(), skips.len(), fails.len()),
@@ -163,7 +181,12 @@ fn a_dry_runs_plan_is_what_the_real_run_then_does_on_a_mixed_inbox() {
             "{dest} is not what the plan said"
         );
     }
-    assert_eq!(files_under(&env.organized).len(), organize.len() + 1);
+    // The member landed beside its still's planned destination.
+    assert_eq!(
+        std::fs::read(still.with_file_name("IMG_9.ARW")).unwrap(),
+        raw
+    );
+    assert_eq!(files_under(&env.organized).len(), organize.len() + 2);
     // The planned duplicate went to the duplicates folder; skip and fail stayed in the inbox.
     let dup_name = std::path::Path::new(&dups[0])
         .file_name()

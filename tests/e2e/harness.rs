@@ -404,6 +404,8 @@ pub mod ev {
     pub const SKIPPED: &str = "alice.asset.skipped.v1";
     /// Unreadable.
     pub const FAILED: &str = "alice.asset.failed.v1";
+    /// A sidecar handled on its own (placed beside media organized earlier, or waiting).
+    pub const SIDECAR: &str = "alice.asset.sidecar.v1";
 }
 
 /// Records of one event type.

@@ -15,6 +15,7 @@ mod first_hour;
 mod hostile;
 mod organize;
 mod scale;
+mod sidecars;
 mod terminal;
 mod undo;
 mod writes;

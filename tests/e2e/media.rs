@@ -165,3 +165,111 @@ pub fn camera_jpeg_padded(tag: &str, pad: usize) -> Vec<u8> {
     out.splice(eoi..eoi, std::iter::repeat_n(0x55, pad));
     out
 }
+
+/// An ISO-BMFF file (HEIC, MOV) made unique by a trailing `free` box holding `tag`.
+pub fn bmff_tagged(base: &[u8], tag: &str) -> Vec<u8> {
+    let mut out = base.to_vec();
+    out.extend_from_slice(&u32::try_from(8 + tag.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(b"free");
+    out.extend_from_slice(tag.as_bytes());
+    out
+}
+
+/// A Sony ARW (EXIF capture date 2020-05-06) made unique by `tag` after its last byte (a TIFF
+/// reader follows offsets and never reads there).
+pub fn camera_raw(tag: &str) -> Vec<u8> {
+    let mut out = fixture_bytes("media/camera.arw");
+    out.extend_from_slice(tag.as_bytes());
+    out
+}
+
+/// A HEIC still taken 2024-02-29 23:59:58 at UTC-8 (EXIF), made unique by `tag`.
+pub fn live_still(tag: &str) -> Vec<u8> {
+    bmff_tagged(&fixture_bytes("media/exif_item.heic"), tag)
+}
+
+/// A QuickTime video whose movie header dates it 2024-03-01 07:59:58 UTC: the same instant as
+/// [`live_still`], on the next day in UTC (how a Live Photo's video is dated). Unique by `tag`.
+pub fn live_video(tag: &str) -> Vec<u8> {
+    let mut out = fixture_bytes("media/clip.mov");
+    let mvhd = out.windows(4).position(|w| w == b"mvhd").expect("mvhd");
+    assert_eq!(out[mvhd + 4], 0, "version 0 movie header");
+    // Seconds since 1904-01-01 UTC.
+    out[mvhd + 8..mvhd + 12].copy_from_slice(&3_792_124_798u32.to_be_bytes());
+    bmff_tagged(&out, tag)
+}
+
+/// A JPEG taken 2024-02-29 23:59:58 (local time, EXIF) whose Apple MakerNote names it part of
+/// the Live Photo `id`; unique by `tag`.
+pub fn live_jpeg(id: &str, tag: &str) -> Vec<u8> {
+    // MakerNote: header, a big-endian IFD of one entry (ContentIdentifier, ASCII, at an
+    // offset from the note's first byte), then the text.
+    let mut note = b"Apple iOS\0\0\x01MM".to_vec();
+    note.extend_from_slice(&1u16.to_be_bytes());
+    note.extend_from_slice(&[0x00, 0x11, 0x00, 0x02]);
+    note.extend_from_slice(&u32::try_from(id.len() + 1).unwrap().to_be_bytes());
+    note.extend_from_slice(&(16u32 + 12 + 4).to_be_bytes());
+    note.extend_from_slice(&[0; 4]);
+    note.extend_from_slice(id.as_bytes());
+    note.push(0);
+    // TIFF: IFD0 (Exif IFD pointer) at 8, Exif IFD at 26 (DateTimeOriginal, MakerNote),
+    // values from 56.
+    let entry = |tag: u16, typ: u16, count: usize, value: u32| {
+        let mut e = tag.to_be_bytes().to_vec();
+        e.extend_from_slice(&typ.to_be_bytes());
+        e.extend_from_slice(&u32::try_from(count).unwrap().to_be_bytes());
+        e.extend_from_slice(&value.to_be_bytes());
+        e
+    };
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend(entry(0x8769, 4, 1, 26));
+    tiff.extend_from_slice(&[0; 4]);
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend(entry(0x9003, 2, 20, 56));
+    tiff.extend(entry(0x927c, 7, note.len(), 76));
+    tiff.extend_from_slice(&[0; 4]);
+    tiff.extend_from_slice(b"2024:02:29 23:59:58\0");
+    tiff.extend(note);
+    let mut app1 = vec![0xff, 0xe1];
+    app1.extend_from_slice(&u16::try_from(2 + 6 + tiff.len()).unwrap().to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend(tiff);
+    let mut out = jpeg(tag);
+    out.splice(2..2, app1);
+    out
+}
+
+/// [`live_video`] whose QuickTime metadata names it part of the Live Photo `id`
+/// (`com.apple.quicktime.content.identifier`, a `meta` box appended to `moov`).
+pub fn live_video_of(id: &str, tag: &str) -> Vec<u8> {
+    fn boxed(typ: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = u32::try_from(8 + body.len())
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        b.extend_from_slice(typ);
+        b.extend_from_slice(body);
+        b
+    }
+    let key = b"com.apple.quicktime.content.identifier";
+    let mut hdlr = vec![0; 8];
+    hdlr.extend_from_slice(b"mdta");
+    hdlr.extend_from_slice(&[0; 13]);
+    let mut keys = vec![0, 0, 0, 0, 0, 0, 0, 1];
+    keys.extend(boxed(b"mdta", key));
+    let mut data = vec![0, 0, 0, 1, 0, 0, 0, 0];
+    data.extend_from_slice(id.as_bytes());
+    let item = boxed(&1u32.to_be_bytes(), &boxed(b"data", &data));
+    let mut meta = boxed(b"hdlr", &hdlr);
+    meta.extend(boxed(b"keys", &keys));
+    meta.extend(boxed(b"ilst", &item));
+    let meta = boxed(b"meta", &meta);
+    let mut out = live_video(tag);
+    let moov = out.windows(4).position(|w| w == b"moov").expect("moov") - 4;
+    let size = u32::from_be_bytes(out[moov..moov + 4].try_into().unwrap());
+    let end = moov + usize::try_from(size).unwrap();
+    out[moov..moov + 4].copy_from_slice(&(size + u32::try_from(meta.len()).unwrap()).to_be_bytes());
+    out.splice(end..end, meta);
+    out
+}

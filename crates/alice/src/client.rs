@@ -98,8 +98,16 @@ fn describe(s: &Status) -> Vec<String> {
         w.watches, w.polling_inboxes, w.rescans, w.files_hashed, w.identity_cache_hits
     ));
     lines.push(format!(
-        "this run   organized {}, duplicates {}, skipped {}, failed {}",
-        t.organized, t.duplicates, t.skipped, t.failed
+        "this run   organized {}, duplicates {}, skipped {}, failed {}{}",
+        t.organized,
+        t.duplicates,
+        t.skipped,
+        t.failed,
+        if t.sidecars > 0 {
+            format!(", sidecars {}", t.sidecars)
+        } else {
+            String::new()
+        }
     ));
     // The catalog counts assets (distinct contents); a duplicate is another copy of an
     // organized asset, counted in "this run" only.
@@ -138,6 +146,12 @@ fn describe(s: &Status) -> Vec<String> {
             "retrying   {} file(s) that failed for a reason that may pass, in {} s (or now: alice reload)",
             s.retry.waiting,
             s.retry.next_in_s.unwrap_or(0)
+        ));
+    }
+    for o in &s.orphan_sidecars {
+        lines.push(format!(
+            "orphan     {} (sidecar waiting {} s for its media; left in the inbox)",
+            o.path, o.waiting_s
         ));
     }
     for e in &s.last_errors {

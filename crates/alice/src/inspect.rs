@@ -46,6 +46,7 @@ fn print_human(out: &mut Out, r: &Report<'_>) {
     let mut lines = facts(r);
     lines.extend(ai_lines(r));
     lines.extend(provenance_lines(r));
+    lines.extend(sidecar_lines(r));
     if let Some(e) = &r.error {
         lines.push(("error", e.clone()));
     }
@@ -132,6 +133,21 @@ fn provenance_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
             c.signer.as_deref().unwrap_or("?")
         );
         lines.push(("c2pa", text.to_lowercase()));
+    }
+    lines
+}
+
+/// Rating and labels from an XMP sidecar, and which source each sidecar-backed field came from.
+fn sidecar_lines(r: &Report<'_>) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(rating) = r.rating {
+        lines.push(("rating", rating.to_string()));
+    }
+    if !r.labels.is_empty() {
+        lines.push(("labels", r.labels.join(", ")));
+    }
+    for (field, source) in &r.sources {
+        lines.push(("from", format!("{field}: {source}")));
     }
     lines
 }

@@ -72,11 +72,12 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
         }
         let t = &report.run;
         Out::stdout().line(&format!(
-            "organized {}, duplicates {}, skipped {}, failed {} ({} files hashed, {} known by identity, {:.1} s)",
+            "organized {}, duplicates {}, skipped {}, failed {}{} ({} files hashed, {} known by identity, {:.1} s)",
             t.organized,
             t.duplicates,
             t.skipped,
             t.failed,
+            sidecar_count(t.sidecars),
             report.files_hashed,
             report.identity_cache_hits,
             report.elapsed_ms as f64 / 1000.0
@@ -87,12 +88,54 @@ pub fn scan(args: &ConfigArgs, dry_run: bool) -> Result<ExitCode> {
     code
 }
 
+/// ", sidecars N" when sidecars were handled on their own (nothing otherwise, so the line
+/// reads as before for inboxes without them).
+fn sidecar_count(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", sidecars {n}")
+    }
+}
+
+/// " (group with a, b)" for a file whose pair members travel with it.
+fn group_note(members: &[std::path::PathBuf]) -> String {
+    if members.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = members.iter().map(|m| clean_path(m)).collect();
+    format!(" (group with {})", names.join(", "))
+}
+
 fn plan_line(item: &PlanItem) -> String {
     use daemon::dry_run::PlannedAction as A;
     // Names come from whoever wrote the inbox: escaped, one line per file whatever they hold.
     let p = clean_path(&item.path);
     match &item.action {
-        A::Organize { destination } => format!("organize  {p} -> {}", clean_path(destination)),
+        A::Organize {
+            destination,
+            members,
+        } => format!(
+            "organize  {p} -> {}{}",
+            clean_path(destination),
+            group_note(members)
+        ),
+        A::Member {
+            leader: Some(l), ..
+        } => format!(
+            "member    {p}: travels with {} as one group, into its folder",
+            clean_path(l)
+        ),
+        A::Member {
+            leader: None,
+            destination,
+        } => match destination {
+            Some(d) => format!(
+                "member    {p} -> {} (beside its organized still)",
+                clean_path(d)
+            ),
+            None => format!("member    {p}: travels with its still; waits in the inbox until then"),
+        },
         A::Duplicate { existing } => {
             format!("duplicate {p} (same content as {})", clean_path(existing))
         }
@@ -102,6 +145,15 @@ fn plan_line(item: &PlanItem) -> String {
         ),
         A::Skip { reason } => format!("skip      {p}: {}", clean(reason)),
         A::Fail { error } => format!("fail      {p}: {}", clean(error)),
+        A::Sidecar {
+            destination: Some(d),
+        } => format!(
+            "sidecar   {p} -> {} (beside its organized media)",
+            clean_path(d)
+        ),
+        A::Sidecar { destination: None } => format!(
+            "sidecar   {p}: travels with its media file when that is organized; waits in the inbox until then"
+        ),
     }
 }
 
@@ -109,11 +161,12 @@ async fn plan(cfg: &daemon::Config) -> Result<ExitCode> {
     let mut out = Out::stdout();
     let s = daemon::dry_run::dry_run(cfg, |item| out.line(&plan_line(item))).await?;
     out.line(&format!(
-        "dry run: would organize {}, duplicates {}, skipped {}, failed {}; nothing was changed{}",
+        "dry run: would organize {}, duplicates {}, skipped {}, failed {}{}; nothing was changed{}",
         s.organize,
         s.duplicates,
         s.skipped,
         s.failed,
+        sidecar_count(s.sidecars),
         if s.uses_seq {
             " (sequence numbers shown are counted from 1 for this plan only)"
         } else {

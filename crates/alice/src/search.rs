@@ -248,6 +248,17 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let events = catalog.events_for_asset(&asset.asset_id)?;
+    // A catalog written before sidecars were recorded (read, not migrated) has none.
+    let mut sidecars: Vec<daemon::views::SidecarJson> = catalog
+        .sidecars_of_asset(&asset.asset_id)
+        .unwrap_or_default()
+        .iter()
+        .map(daemon::views::SidecarJson::from)
+        .collect();
+    // A file placed as a member of another file's group: that group's placement of it.
+    if let Ok(Some(placed)) = catalog.placed_copy_of(&asset.asset_id) {
+        sidecars.push(daemon::views::SidecarJson::from(&placed));
+    }
     let mut out = Out::stdout();
     if args.json {
         let events: Vec<Value> = events
@@ -257,10 +268,11 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
             })
             .collect();
         let mut record = serde_json::to_value(daemon::views::AssetJson::from(&asset))?;
+        record["sidecars"] = serde_json::to_value(&sidecars)?;
         record["events"] = Value::Array(events);
         out.line(&record.to_string());
     } else {
-        out.text(&describe(&asset, &events));
+        out.text(&describe(&asset, &sidecars, &events));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -302,8 +314,26 @@ fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Op
     add("size asked", text(&ai.size));
 }
 
+/// A file's sidecars and group members, one line each.
+fn sidecar_lines(sidecars: &[daemon::views::SidecarJson]) -> Vec<(&'static str, String)> {
+    sidecars
+        .iter()
+        .map(|s| {
+            let label = if s.member { "group member" } else { "sidecar" };
+            (
+                label,
+                format!("{} ({})", clean_path(&s.path), clean(&s.kind)),
+            )
+        })
+        .collect()
+}
+
 /// The human form of `alice show`: one `label  value` line per known fact.
-fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
+fn describe(
+    a: &AssetRecord,
+    sidecars: &[daemon::views::SidecarJson],
+    events: &[StoredEvent],
+) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut add = |label, value: Option<String>| {
         if let Some(v) = value {
@@ -353,6 +383,9 @@ fn describe(a: &AssetRecord, events: &[StoredEvent]) -> String {
         if let Some(ai) = &m.ai {
             describe_ai(ai, &mut add);
         }
+    }
+    for (label, value) in sidecar_lines(sidecars) {
+        add(label, Some(value));
     }
     add("first seen", Some(local_time(a.first_seen)));
     add("organized at", a.organized_at.map(local_time));

@@ -126,25 +126,7 @@ impl Catalog {
 
     /// Records an operation as pending, durably, before the file is touched. Returns its id.
     pub fn begin_op(&self, new: &NewOp<'_>) -> Result<i64> {
-        let op_id = self.write("beginning an operation", |tx| {
-            tx.prepare_cached(
-                "INSERT INTO journal (asset_id, kind, source_path, destination_path, mode, state,
-                     created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    new.asset_id,
-                    new.kind,
-                    path_bytes(new.source),
-                    path_bytes(new.destination),
-                    new.mode,
-                    now_text(),
-                ])
-            })
-            .map_err(self.db("beginning an operation"))?;
-            Ok(tx.last_insert_rowid())
-        })?;
+        let op_id = self.write("beginning an operation", |tx| self.begin_op_tx(tx, new))?;
         tracing::debug!(
             catalog = %self.path.display(),
             op_id,
@@ -154,6 +136,26 @@ impl Catalog {
             "operation begun"
         );
         Ok(op_id)
+    }
+
+    pub(crate) fn begin_op_tx(&self, tx: &Transaction<'_>, new: &NewOp<'_>) -> Result<i64> {
+        tx.prepare_cached(
+            "INSERT INTO journal (asset_id, kind, source_path, destination_path, mode, state,
+                 created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                new.asset_id,
+                new.kind,
+                path_bytes(new.source),
+                path_bytes(new.destination),
+                new.mode,
+                now_text(),
+            ])
+        })
+        .map_err(self.db("beginning an operation"))?;
+        Ok(tx.last_insert_rowid())
     }
 
     /// Marks a pending operation done at its final destination. Finishing an operation that

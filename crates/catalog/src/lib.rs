@@ -15,6 +15,7 @@
 //! - `journal.rs`: the write-ahead operation log and sequences.
 //! - `events.rs`: recorded events (idempotent on the event id).
 //! - `context.rs`: creative context and projects.
+//! - `sidecars.rs`: sidecar files journaled with the media they travel with.
 //! - `search.rs`: full-text search (FTS5, bm25 ranking, snippets) with filters, [`Catalog::find`].
 //! - `browse.rs`: read-only views for browsing: newest-first pages with a keyset cursor
 //!   ([`Catalog::page`]), files organized per day, the values the filters can take.
@@ -27,6 +28,7 @@
 //! | `identities` | `path` (raw bytes) | `(dev, ino, size, mtime_ns)` → `asset_id`, `last_seen`; indexed on the four identity columns. |
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
 //! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
+//! | `sidecars` | `id` | a sidecar file that travels with its media: `op_id` (the journal operation it is placed under), `asset_id` (its media), `sidecar_id` (its own BLAKE3), `kind`, `size`, `source_path`, `destination_path` (planned, then final), `state` (`pending`, `placed`, `abandoned`, `undone`), `created_at`, `finished_at`. |
 //! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
@@ -59,6 +61,7 @@ mod identities;
 mod journal;
 mod schema;
 mod search;
+mod sidecars;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -81,6 +84,7 @@ pub use identities::{FileIdentity, KnownFile};
 pub use journal::{NewOp, OpRecord};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Edge, SearchHit, SearchQuery, Snippet, TimeBound, TimeBoundError};
+pub use sidecars::{NewSidecar, SidecarRecord};
 
 use error::db_err;
 
@@ -397,6 +401,20 @@ text_enum! {
         Skipped => "skipped",
         /// Processing failed; `status_reason` says why.
         Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// Where a sidecar file stands.
+    SidecarState, "sidecar state" {
+        /// Journaled; the file may or may not be at its destination yet.
+        Pending => "pending",
+        /// At its destination beside its media.
+        Placed => "placed",
+        /// Not placed (its media was not placed, or a step failed); the file is in the inbox.
+        Abandoned => "abandoned",
+        /// Taken back out with its media (`alice undo`).
+        Undone => "undone",
     }
 }
 

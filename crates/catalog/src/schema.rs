@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -232,6 +232,36 @@ const V6: &str = r#"
 CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen), asset_id);
 "#;
 
+/// Version 7: sidecar files (XMP, AAE, Takeout JSON, generation parameters) and the members
+/// of pairs (the RAW of a RAW+JPEG, a Live Photo's video) that travel with their media file.
+/// Each row is journaled under the operation that placed its media (or, for a sidecar that
+/// arrived later, the operation that placed the media it joined): it is
+/// `pending` from before the file is touched until it is `placed` (or `abandoned`), and
+/// `undone` with its media. `original_path` gets an index so a late sidecar finds its media by
+/// the inbox paths it may have had.
+const V7: &str = r#"
+CREATE TABLE sidecars (
+    id               INTEGER PRIMARY KEY,
+    op_id            INTEGER NOT NULL REFERENCES journal (op_id),
+    asset_id         TEXT NOT NULL,
+    sidecar_id       TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    source_path      BLOB NOT NULL,
+    destination_path BLOB NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('pending', 'placed', 'abandoned', 'undone')),
+    created_at       TEXT NOT NULL,
+    finished_at      TEXT
+);
+CREATE INDEX sidecars_op ON sidecars (op_id);
+CREATE INDEX sidecars_asset ON sidecars (asset_id, state);
+CREATE INDEX sidecars_source ON sidecars (source_path);
+CREATE INDEX sidecars_content ON sidecars (sidecar_id, state);
+CREATE INDEX sidecars_pending ON sidecars (state) WHERE state = 'pending';
+CREATE INDEX assets_original_path ON assets (original_path);
+"#;
+
 /// Reads `PRAGMA user_version`.
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -368,6 +398,32 @@ mod tests {
     }
 
     #[test]
+    fn a_version_6_catalog_migrates_to_sidecars_and_keeps_its_assets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..6] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute(
+                "INSERT INTO assets (asset_id, status, original_path, size, first_seen,
+                     updated_at)
+                 VALUES ('ef', 'discovered', CAST('/in/a.png' AS BLOB), 1,
+                     '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+        assert!(cat.asset("ef").unwrap().is_some());
+        assert!(cat.sidecars_of_asset("ef").unwrap().is_empty());
+        assert!(cat.pending_sidecars().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_failing_migration_step_leaves_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite3");
@@ -436,6 +492,23 @@ mod tests {
             (
                 "SELECT op_id FROM journal WHERE state = 'pending' ORDER BY op_id",
                 "INDEX journal_state",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE source_path = x'00' AND sidecar_id = 'x'",
+                "INDEX sidecars_source",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE asset_id = 'x' AND state = 'placed'",
+                "INDEX sidecars_asset",
+            ),
+            (
+                "SELECT id FROM sidecars WHERE sidecar_id = 'x' AND state = 'placed' \
+                 ORDER BY id DESC LIMIT 1",
+                "INDEX sidecars_content",
+            ),
+            (
+                "SELECT asset_id FROM assets WHERE original_path = x'00' AND status = 'organized'",
+                "INDEX assets_original_path",
             ),
         ];
         for (sql, expected) in cases {

@@ -67,6 +67,9 @@ pub struct WatchSection {
     pub force_polling: bool,
     /// Files hashed at once (0 = number of CPUs).
     pub hash_concurrency: usize,
+    /// A sidecar file (`.xmp`, `.aae`, …) still waiting in the inbox for its media this many
+    /// seconds after it was first seen is listed by `alice status` (never deleted).
+    pub orphan_sidecar_s: u64,
 }
 
 impl Default for WatchSection {
@@ -77,6 +80,7 @@ impl Default for WatchSection {
             poll_interval_s: 30,
             force_polling: false,
             hash_concurrency: 0,
+            orphan_sidecar_s: 600,
         }
     }
 }
@@ -323,6 +327,9 @@ pub struct Config {
     /// Where unreadable media go (default: unset, they stay in the inbox).
     #[serde(default)]
     pub quarantine: Option<PathBuf>,
+    /// File media without a capture date under `undated` instead of their modification date.
+    #[serde(default)]
+    pub undated: bool,
     /// Watcher settings.
     #[serde(default)]
     pub watch: WatchSection,
@@ -414,6 +421,7 @@ impl Config {
                 .map_err(|e| Error::Config(format!("key `template`: {e}")))?,
             duplicates: self.duplicates_dir(),
             quarantine: self.quarantine.clone(),
+            undated: self.undated,
         })
     }
 
@@ -585,6 +593,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         template: default_template(),
         duplicates: None,
         quarantine: None,
+        undated: false,
         watch: WatchSection::default(),
         log: LogSection::default(),
         metrics: MetricsSection::default(),

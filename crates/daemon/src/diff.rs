@@ -47,6 +47,7 @@ impl ConfigDiff {
             ("template", Organizer, old.template != new.template),
             ("duplicates", Organizer, old.duplicates != new.duplicates),
             ("quarantine", Organizer, old.quarantine != new.quarantine),
+            ("undated", Organizer, old.undated != new.undated),
             ("watch.settle_ms", Watcher, ow.settle_ms != nw.settle_ms),
             ("watch.ignore", Watcher, ow.ignore != nw.ignore),
             (
@@ -63,6 +64,11 @@ impl ConfigDiff {
                 "watch.hash_concurrency",
                 Watcher,
                 ow.hash_concurrency != nw.hash_concurrency,
+            ),
+            (
+                "watch.orphan_sidecar_s",
+                Organizer,
+                ow.orphan_sidecar_s != nw.orphan_sidecar_s,
             ),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),

@@ -32,6 +32,9 @@ pub struct PlanSummary {
     pub skipped: u64,
     /// Unreadable.
     pub failed: u64,
+    /// Sidecar files and members of pairs (placed beside their organized media, or travelling
+    /// with it).
+    pub sidecars: u64,
     /// True when the template numbers files (`{seq}`): numbers are counted from 1 for this
     /// plan only.
     pub uses_seq: bool,
@@ -46,6 +49,7 @@ impl PlanSummary {
             PlannedAction::SameFile { .. } => {}
             PlannedAction::Skip { .. } => self.skipped += 1,
             PlannedAction::Fail { .. } => self.failed += 1,
+            PlannedAction::Sidecar { .. } | PlannedAction::Member { .. } => self.sidecars += 1,
         }
     }
 }
@@ -125,8 +129,9 @@ async fn plan(
         tracing::debug!(path = %d.path.display(), why, "already handled");
         return Ok(None);
     }
-    let path = d.path.clone();
-    let action = match tokio::task::spawn_blocking(move || metadata::extract_path(&path)).await? {
+    let (path, inbox) = (d.path.clone(), d.inbox.clone());
+    let read = move || pipeline::extract_with_sidecars(&inbox, &path);
+    let action = match tokio::task::spawn_blocking(read).await? {
         Err(e) => PlannedAction::Fail {
             error: format!("cannot read {}: {e}", d.path.display()),
         },

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 pub use catalog::{
-    AssetRecord, Catalog, Edge, Project, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+    AssetRecord, Catalog, Edge, Project, SearchHit, SearchQuery, SidecarRecord, Snippet,
+    StoredEvent, TimeBound,
 };
 pub use metadata::Extraction;
 
@@ -69,12 +70,15 @@ pub struct Inspection {
     pub extraction: Extraction,
 }
 
-/// Hashes and reads `path` as the pipeline would; the error says why it could not be opened.
+/// Hashes and reads `path` as the pipeline would, with the sidecars beside it; the error says
+/// why it could not be opened.
 pub fn inspect(path: &Path) -> std::result::Result<Inspection, String> {
     let (hash, _) =
         watcher::hash_file(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let extraction =
-        metadata::extract_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let folder = absolute.parent().unwrap_or(Path::new("/"));
+    let extraction = pipeline::extract_with_sidecars(folder, &absolute)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(Inspection {
         asset_id: hash.to_hex().to_string(),
         extraction,

@@ -41,6 +41,38 @@ pub struct Status {
     /// Files that failed for a reason that may go away, waiting to be tried again.
     #[serde(default)]
     pub retry: RetryStatus,
+    /// Sidecar files waiting in the inbox for their media longer than
+    /// `watch.orphan_sidecar_s` (oldest first, at most [`ORPHANS_SHOWN`]).
+    #[serde(default)]
+    pub orphan_sidecars: Vec<OrphanSidecar>,
+}
+
+/// At most this many orphan sidecars are listed.
+pub const ORPHANS_SHOWN: usize = 20;
+
+/// A sidecar whose media has not come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrphanSidecar {
+    /// The sidecar in the inbox.
+    pub path: String,
+    /// Seconds since it was first seen.
+    pub waiting_s: u64,
+}
+
+/// The sidecars waiting for their media longer than `wait`, still in the inbox.
+pub fn orphan_sidecars(c: &catalog::Catalog, wait: std::time::Duration) -> Vec<OrphanSidecar> {
+    let now = chrono::Utc::now();
+    let before = now - chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+    let found = c.skipped_since(pipeline::decide::SIDECAR_WAITING, before, ORPHANS_SHOWN);
+    found
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.original_path.is_file())
+        .map(|r| OrphanSidecar {
+            path: r.original_path.display().to_string(),
+            waiting_s: (now - r.first_seen).num_seconds().max(0) as u64,
+        })
+        .collect()
 }
 
 /// Files waiting to be tried again (see `alice status`).
@@ -100,6 +132,9 @@ pub struct RunCounts {
     pub skipped: u64,
     /// Failed.
     pub failed: u64,
+    /// Sidecars handled on their own (placed beside media organized earlier, or waiting).
+    #[serde(default)]
+    pub sidecars: u64,
 }
 
 impl From<pipeline::TallySnapshot> for RunCounts {
@@ -110,6 +145,7 @@ impl From<pipeline::TallySnapshot> for RunCounts {
             duplicates: t.duplicates,
             skipped: t.skipped,
             failed: t.failed,
+            sidecars: t.sidecars,
         }
     }
 }

@@ -32,6 +32,21 @@ pub struct InspectReport<'a> {
     /// IPTC/XMP source type, IPTC AI fields, C2PA manifest and whether it validates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<events::media::Provenance>,
+    /// Star rating, from an XMP sidecar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i8>,
+    /// Labels and keywords, from an XMP sidecar.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Which source each field a sidecar spoke to came from (`file` or `sidecar:<name>`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// True for a motion photo (a still with an embedded video); absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub motion_photo: bool,
+    /// Apple's Live Photo content identifier (still and video share it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_photo_id: Option<String>,
     pub error: Option<String>,
 }
 
@@ -68,6 +83,11 @@ impl<'a> InspectReport<'a> {
             ai: None,
             ai_generated: None,
             provenance: None,
+            rating: None,
+            labels: Vec::new(),
+            sources: Default::default(),
+            motion_photo: false,
+            live_photo_id: None,
             error: Some(error),
         }
     }
@@ -92,6 +112,11 @@ impl<'a> InspectReport<'a> {
             ai: info.ai,
             ai_generated: info.ai_generated,
             provenance: info.provenance,
+            rating: info.rating,
+            labels: info.labels,
+            sources: info.sources,
+            motion_photo: info.motion_photo,
+            live_photo_id: info.live_photo_id,
             error,
         }
     }
@@ -148,4 +173,30 @@ pub struct HitJson<'a> {
     pub asset: AssetJson<'a>,
     pub score: Option<f64>,
     pub snippet: Option<String>,
+}
+
+/// A sidecar file of an asset, as `alice show --json` lists it.
+#[derive(Debug, Serialize)]
+pub struct SidecarJson {
+    pub kind: String,
+    #[serde(with = "events::path")]
+    pub path: PathBuf,
+    #[serde(with = "events::path")]
+    pub came_from: PathBuf,
+    /// True for a member of a pair (`raw`, `live-video`, `still`): media of its own.
+    pub member: bool,
+    /// The asset whose operation placed it (the group's primary).
+    pub with: String,
+}
+
+impl From<&crate::query::SidecarRecord> for SidecarJson {
+    fn from(s: &crate::query::SidecarRecord) -> Self {
+        SidecarJson {
+            kind: s.kind.clone(),
+            path: s.destination.clone(),
+            came_from: s.source.clone(),
+            member: organizer::SidecarKind::is_member_name(&s.kind),
+            with: s.asset_id.clone(),
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub enum DateSource {
     Quicktime,
     /// A date found in a well-known file-name pattern.
     Filename,
+    /// Google Takeout's `photoTakenTime` in the file's JSON sidecar.
+    Takeout,
     /// The file's modification time (the fallback).
     Mtime,
 }
@@ -59,6 +61,7 @@ impl DateSource {
             DateSource::Png => "png",
             DateSource::Quicktime => "quicktime",
             DateSource::Filename => "filename",
+            DateSource::Takeout => "takeout",
             DateSource::Mtime => "mtime",
         }
     }
@@ -421,6 +424,26 @@ pub struct MediaInfo {
     pub camera: Option<Camera>,
     /// AI tool and generation parameters, when the file was AI-generated.
     pub ai: Option<AiInfo>,
+    /// Star rating (XMP `xmp:Rating`, -1 for rejected, 0 to 5), from an XMP sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i8>,
+    /// Labels and keywords (XMP `xmp:Label`, `dc:subject`), from an XMP sidecar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// For each field a sidecar file spoke to (`taken_at`, `rating`, `labels`, `ai`,
+    /// `ai.prompt`, …), where the value kept came from: `file` (the file itself, which wins
+    /// where both speak) or `sidecar:<name>`. Fields not listed come from the file alone.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// A Pixel/Samsung motion photo: one still with a short video embedded in the same file
+    /// (XMP `GCamera:MotionPhoto` / `GCamera:MicroVideo`, or a `Container:Directory` item with
+    /// semantic `MotionPhoto`). It is one asset; omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub motion_photo: bool,
+    /// Apple's Live Photo content identifier, shared by a Live Photo's still (MakerNote
+    /// `ContentIdentifier`) and its video (`com.apple.quicktime.content.identifier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_photo_id: Option<String>,
     /// Whether the content was made by a generative model, from every signal together
     /// (`ai`, IPTC digital source type and AI fields, C2PA actions): `true` on any AI signal,
     /// `false` only on a positive non-AI signal (`digitalCapture`, a camera's C2PA claim),
@@ -445,6 +468,11 @@ impl MediaInfo {
             taken_at_source: None,
             camera: None,
             ai: None,
+            rating: None,
+            labels: Vec::new(),
+            sources: Default::default(),
+            motion_photo: false,
+            live_photo_id: None,
             ai_generated: None,
             provenance: None,
         }

@@ -95,6 +95,42 @@ pub struct AssetOrganized {
     pub size: u64,
     /// True when the planned name was taken by a different file and a new name was chosen.
     pub renamed_for_collision: bool,
+    /// Sidecar files (XMP, Takeout JSON, generation parameters, …) placed beside it in the
+    /// same journaled operation; omitted when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<PlacedSidecar>,
+}
+
+/// A sidecar file placed beside its media file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedSidecar {
+    /// Where it was in the inbox.
+    #[serde(with = "crate::path")]
+    pub source_path: PathBuf,
+    /// Where it is now, beside the media file.
+    #[serde(with = "crate::path")]
+    pub destination: PathBuf,
+    /// What it holds: `xmp`, `aae`, `takeout`, `parameters`, `generator`.
+    pub kind: String,
+}
+
+/// A sidecar file (not media itself) was handled on its own: placed beside its media file,
+/// which was organized before it arrived, or left in the inbox to wait for its media.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarFiled {
+    /// The sidecar's own content id.
+    pub asset_id: String,
+    /// The sidecar in the inbox.
+    #[serde(with = "crate::path")]
+    pub path: PathBuf,
+    /// What it holds: `xmp`, `aae`, `takeout`, `parameters`, `generator` (what its name says,
+    /// when its media is not known yet).
+    pub kind: String,
+    /// The media asset it belongs to, when known.
+    pub media_asset_id: Option<String>,
+    /// Where it was placed beside its media; `null` while it waits in the inbox.
+    #[serde(with = "crate::path::option")]
+    pub destination: Option<PathBuf>,
 }
 
 /// The same content (same BLAKE3) is already organized.

@@ -383,30 +383,38 @@ fn a1111(s: &Signals) -> Option<AiInfo> {
             .as_deref()
             .map(|t| (t, "exif:ImageDescription")),
     ];
-    for (text, key) in candidates.into_iter().flatten() {
-        let Some(it) = infotext::parse(text) else {
-            continue;
-        };
-        let version = it.get("Version").unwrap_or("");
-        let (source, front_end) = if version == "ComfyUI" {
-            // ComfyUI save nodes that write only A1111 infotext.
-            (AiSource::Comfyui, " (A1111 infotext, Version: ComfyUI)")
-        } else if version.starts_with('f')
-            && version.chars().nth(1).is_some_and(|c| c.is_ascii_digit())
-        {
-            (AiSource::StableDiffusion, " (Forge)")
-        } else if it.get("App").is_some_and(|a| a.contains("SD.Next")) {
-            (AiSource::StableDiffusion, " (SD.Next)")
-        } else if it.civitai_resources.is_some() {
-            (AiSource::StableDiffusion, " (Civitai generator)")
-        } else {
-            (AiSource::StableDiffusion, " (A1111 infotext)")
-        };
-        let mut i = meta(source, format!("{key}{front_end}"));
-        it.fill(&mut i);
-        return Some(i);
-    }
-    None
+    candidates
+        .into_iter()
+        .flatten()
+        .find_map(|(text, key)| infotext_info(text, key))
+}
+
+/// The tool and generation parameters of A1111-style infotext `text`, found at `key`.
+fn infotext_info(text: &str, key: &str) -> Option<AiInfo> {
+    let it = infotext::parse(text)?;
+    let version = it.get("Version").unwrap_or("");
+    let (source, front_end) = if version == "ComfyUI" {
+        // ComfyUI save nodes that write only A1111 infotext.
+        (AiSource::Comfyui, " (A1111 infotext, Version: ComfyUI)")
+    } else if version.starts_with('f') && version.chars().nth(1).is_some_and(|c| c.is_ascii_digit())
+    {
+        (AiSource::StableDiffusion, " (Forge)")
+    } else if it.get("App").is_some_and(|a| a.contains("SD.Next")) {
+        (AiSource::StableDiffusion, " (SD.Next)")
+    } else if it.civitai_resources.is_some() {
+        (AiSource::StableDiffusion, " (Civitai generator)")
+    } else {
+        (AiSource::StableDiffusion, " (A1111 infotext)")
+    };
+    let mut i = meta(source, format!("{key}{front_end}"));
+    it.fill(&mut i);
+    Some(i)
+}
+
+/// The tool and generation parameters in an A1111/Forge parameters file (`00042-99.txt`
+/// beside `00042-99.png`), named `key` in the evidence; `None` when the text is not infotext.
+pub fn from_parameters_text(text: &str, key: &str) -> Option<AiInfo> {
+    infotext_info(text, key).map(refine_flux)
 }
 
 /// Midjourney's own marking: `Job ID: <uuid>` after the prompt and its `--` parameters in

@@ -116,8 +116,47 @@ pub(crate) fn decode_user_comment(raw: &[u8], little_endian: bool) -> Option<Str
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// Apple's MakerNote: this header, then a big-endian IFD whose offsets count from the
+/// MakerNote's first byte.
+const APPLE_MAKER_NOTE: &[u8] = b"Apple iOS\0";
+
+/// Tag of the Live Photo `ContentIdentifier` (ASCII) in Apple's MakerNote.
+const APPLE_CONTENT_ID: u16 = 0x0011;
+
+/// The Live Photo content identifier in an Apple MakerNote, if it has one. Bounded: at most
+/// 256 entries are looked at, and every offset is range-checked.
+pub(crate) fn apple_content_id(note: &[u8]) -> Option<String> {
+    let be16 = |at: usize| Some(u16::from_be_bytes(note.get(at..at + 2)?.try_into().ok()?));
+    let be32 = |at: usize| Some(u32::from_be_bytes(note.get(at..at + 4)?.try_into().ok()?));
+    if !note.starts_with(APPLE_MAKER_NOTE) || note.get(12..14) != Some(b"MM") {
+        return None;
+    }
+    let count = usize::from(be16(14)?).min(256);
+    for i in 0..count {
+        let entry = 16 + i * 12;
+        // An ASCII (type 2) value longer than 4 bytes lies at an offset.
+        if be16(entry)? != APPLE_CONTENT_ID || be16(entry + 2)? != 2 {
+            continue;
+        }
+        let len = usize::try_from(be32(entry + 4)?).ok()?;
+        let at = match len {
+            0..=4 => entry + 8,
+            _ => usize::try_from(be32(entry + 8)?).ok()?,
+        };
+        let text = String::from_utf8_lossy(note.get(at..at.checked_add(len)?)?).into_owned();
+        let text = trim_field(&text);
+        return (!text.is_empty()).then(|| text.to_owned());
+    }
+    None
+}
+
 /// Copies the tags this crate uses from a parsed block into `found`; fields already set win.
 pub(crate) fn apply(exif: &Exif, found: &mut Found) {
+    if found.live_photo_id.is_none()
+        && let Some(Value::Undefined(note, _)) = field(exif, Tag::MakerNote).map(|f| &f.value)
+    {
+        found.live_photo_id = apple_content_id(note);
+    }
     let sig = &mut found.signals;
     if sig.exif_make.is_none() {
         sig.exif_make = text(exif, Tag::Make);
@@ -212,5 +251,37 @@ mod tests {
             decode_user_comment(br#"{"Software": "NovelAI"}"#, false).as_deref(),
             Some(r#"{"Software": "NovelAI"}"#)
         );
+    }
+
+    /// An Apple MakerNote holding `id` as its ContentIdentifier, after one other entry.
+    fn apple_note(id: &str) -> Vec<u8> {
+        let mut v = b"Apple iOS\0\0\x01MM".to_vec();
+        v.extend_from_slice(&2u16.to_be_bytes());
+        // Entry 1: tag 1, SLONG 1, value 9.
+        v.extend_from_slice(&[0, 1, 0, 9, 0, 0, 0, 1, 0, 0, 0, 9]);
+        let data_at = 16 + 2 * 12 + 4;
+        let len = id.len() + 1;
+        v.extend_from_slice(&APPLE_CONTENT_ID.to_be_bytes());
+        v.extend_from_slice(&2u16.to_be_bytes());
+        v.extend_from_slice(&(len as u32).to_be_bytes());
+        v.extend_from_slice(&(data_at as u32).to_be_bytes());
+        v.extend_from_slice(&[0; 4]);
+        v.extend_from_slice(id.as_bytes());
+        v.push(0);
+        v
+    }
+
+    #[test]
+    fn an_apple_maker_note_gives_the_live_photo_id() {
+        let id = "8A1D3E1C-2B5F-4C1E-9A7B-1F2E3D4C5B6A";
+        assert_eq!(apple_content_id(&apple_note(id)).as_deref(), Some(id));
+        let mut cut = apple_note(id);
+        cut.truncate(cut.len() - 10);
+        assert_eq!(
+            apple_content_id(&cut),
+            None,
+            "an offset past the end is refused"
+        );
+        assert_eq!(apple_content_id(b"Nikon\0\x02\x10\0\0MM\0\x01"), None);
     }
 }

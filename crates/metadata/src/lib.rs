@@ -36,6 +36,7 @@ mod exif_block;
 pub mod filename_date;
 mod formats;
 mod provenance;
+pub mod sidecar;
 pub mod signals;
 mod source;
 mod xmp;
@@ -85,6 +86,9 @@ pub(crate) struct Found {
     pub(crate) qt_meta_date: Option<CaptureTime>,
     /// Container creation instant: `mvhd` creation time, Matroska `DateUTC`.
     pub(crate) container_date: Option<CaptureTime>,
+    /// Apple's Live Photo content identifier: the still's MakerNote `ContentIdentifier`, the
+    /// video's `com.apple.quicktime.content.identifier`.
+    pub(crate) live_photo_id: Option<String>,
     /// The sniffed format; a reader may replace it with a more precise name (`tiff` → `dng`).
     pub(crate) format: &'static str,
     /// Bytes of text kept in `signals` so far, against [`SIGNALS_BUDGET`].
@@ -357,6 +361,8 @@ fn finish(
     if make.is_some() || model.is_some() {
         info.camera = Some(Camera { make, model });
     }
+    info.motion_photo = found.signals.xmp.iter().any(|p| xmp::motion_photo(p));
+    info.live_photo_id = found.live_photo_id.clone();
     info.ai = ai::detect(&found.signals, file_name);
     (info.ai_generated, info.provenance) =
         provenance::build(&found.signals, info.ai.as_ref(), c2pa);

@@ -1,4 +1,4 @@
-//! Dates and IPTC provenance fields from XMP packets.
+//! Dates, IPTC provenance fields, rating and labels from XMP packets.
 //!
 //! Names are matched by namespace URI, not by prefix, because writers are free to choose
 //! prefixes. Values may be element text, attributes of `rdf:Description`, or (for the
@@ -7,7 +7,7 @@
 use events::media::CaptureTime;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{Namespace, ResolveResult};
 
 use crate::dates::parse_datetime;
 
@@ -218,6 +218,152 @@ fn iptc_packet(packet: &str) -> IptcProvenance {
     found
 }
 
+const NS_DC: &[u8] = b"http://purl.org/dc/elements/1.1/";
+
+/// Most labels kept from one packet.
+const MAX_LABELS: usize = 64;
+
+/// Rating and labels of an XMP packet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tags {
+    /// `xmp:Rating` (-1 rejected, 0 to 5).
+    pub rating: Option<i8>,
+    /// `xmp:Label`, then the `dc:subject` keywords, each once.
+    pub labels: Vec<String>,
+}
+
+impl Tags {
+    fn label(&mut self, v: &str) {
+        let v = v.trim();
+        if !v.is_empty() && self.labels.len() < MAX_LABELS && !self.labels.iter().any(|l| l == v) {
+            self.labels.push(v.to_owned());
+        }
+    }
+
+    fn rating(&mut self, v: &str) {
+        let r = v
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|r| (-1.0..=5.0).contains(r));
+        self.rating = self.rating.or(r.map(|r| r.round() as i8));
+    }
+}
+
+fn is(ns: &ResolveResult, uri: &[u8]) -> bool {
+    matches!(ns, ResolveResult::Bound(n) if n.as_ref() == uri)
+}
+
+/// `xmp:Rating`, `xmp:Label` and `dc:subject` of one XMP packet, as element text or
+/// attributes. Malformed XML yields whatever was read before the fault.
+pub(crate) fn tags(packet: &str) -> Tags {
+    let mut tags = Tags::default();
+    let mut reader = NsReader::from_str(packet);
+    // What the text being read is: 1 rating, 2 label, 3 a keyword (inside dc:subject).
+    let (mut open, mut in_subject) = (0u8, false);
+    for _ in 0..MAX_EVENTS {
+        let (ns, ev) = match reader.read_resolved_event() {
+            Ok(x) => x,
+            Err(_) => break,
+        };
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                open = match local.as_ref() {
+                    b"Rating" if is(&ns, NS_XMP) => 1,
+                    b"Label" if is(&ns, NS_XMP) => 2,
+                    b"li" if in_subject && is(&ns, NS_RDF) => 3,
+                    _ => 0,
+                };
+                if local.as_ref() == b"subject" && is(&ns, NS_DC) {
+                    in_subject = matches!(ev, Event::Start(_));
+                }
+                for attr in e.attributes().flatten() {
+                    let (ans, local) = reader.resolve_attribute(attr.key);
+                    let Ok(v) = attr.unescape_value() else {
+                        continue;
+                    };
+                    match local.as_ref() {
+                        b"Rating" if is(&ans, NS_XMP) => tags.rating(&v),
+                        b"Label" if is(&ans, NS_XMP) => tags.label(&v),
+                        _ => {}
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if let Ok(v) = t.unescape() {
+                    match open {
+                        1 => tags.rating(&v),
+                        2 | 3 => tags.label(&v),
+                        _ => {}
+                    }
+                }
+            }
+            Event::End(ref e) => {
+                open = 0;
+                if e.local_name().as_ref() == b"subject" {
+                    in_subject = false;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    tags
+}
+
+const NS_GCAMERA: &[u8] = b"http://ns.google.com/photos/1.0/camera/";
+const NS_CONTAINER_ITEM: &[u8] = b"http://ns.google.com/photos/1.0/container/item/";
+
+/// True when the packet marks a motion photo (a still with an embedded video): Google's
+/// `GCamera:MotionPhoto="1"` or older `GCamera:MicroVideo="1"` (Pixel, and Samsung since it
+/// writes them), or a `Container:Directory` item whose `Item:Semantic` is `MotionPhoto`.
+/// Values may be attributes or element text.
+pub(crate) fn motion_photo(packet: &str) -> bool {
+    let mut reader = NsReader::from_str(packet);
+    let marks = |ns: &ResolveResult, local: &[u8], v: &str| match local {
+        b"MotionPhoto" | b"MicroVideo" => is(ns, NS_GCAMERA) && v.trim() == "1",
+        b"Semantic" => is(ns, NS_CONTAINER_ITEM) && v.trim() == "MotionPhoto",
+        _ => false,
+    };
+    // The marker property whose text is being read, by its namespace and local name.
+    let mut open: Option<(&[u8], Vec<u8>)> = None;
+    for _ in 0..MAX_EVENTS {
+        let Ok((ns, ev)) = reader.read_resolved_event() else {
+            return false;
+        };
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name().as_ref().to_vec();
+                open = [NS_GCAMERA, NS_CONTAINER_ITEM]
+                    .into_iter()
+                    .find(|uri| is(&ns, uri))
+                    .map(|uri| (uri, local));
+                for attr in e.attributes().flatten() {
+                    let (ans, local) = reader.resolve_attribute(attr.key);
+                    if attr
+                        .unescape_value()
+                        .is_ok_and(|v| marks(&ans, local.as_ref(), &v))
+                    {
+                        return true;
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if let (Some((uri, local)), Ok(v)) = (&open, t.unescape())
+                    && marks(&ResolveResult::Bound(Namespace(uri)), local, &v)
+                {
+                    return true;
+                }
+            }
+            Event::End(_) => open = None,
+            Event::Eof => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +429,39 @@ mod tests {
             p.digital_source_type.as_deref(),
             Some("http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture")
         );
+    }
+
+    #[test]
+    fn rating_label_and_keywords_in_either_form() {
+        let packet = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+            xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+                xmlns:dc="http://purl.org/dc/elements/1.1/" xmp:Rating="4" xmp:Label="Red">
+              <dc:subject><rdf:Bag><rdf:li>harbour</rdf:li><rdf:li>night</rdf:li></rdf:Bag></dc:subject>
+            </rdf:Description></rdf:RDF></x:xmpmeta>"#;
+        let t = tags(packet);
+        assert_eq!(t.rating, Some(4));
+        assert_eq!(t.labels, ["Red", "harbour", "night"]);
+        let elem = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns:p="http://ns.adobe.com/xap/1.0/"><rdf:Description><p:Rating>-1</p:Rating>
+            </rdf:Description></rdf:RDF>"#;
+        assert_eq!(tags(elem).rating, Some(-1));
+        assert_eq!(tags("<not xml").rating, None);
+    }
+
+    #[test]
+    fn motion_photos_are_told_by_their_google_markers() {
+        let attr = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" GCamera:MotionPhoto="1"
+              GCamera:MotionPhotoVersion="1"/></rdf:RDF></x:xmpmeta>"#;
+        assert!(motion_photo(attr));
+        let micro = r#"<a xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"><GCamera:MicroVideo>1</GCamera:MicroVideo></a>"#;
+        assert!(motion_photo(micro));
+        let item = r#"<a xmlns:Item="http://ns.google.com/photos/1.0/container/item/"><li Item:Mime="video/mp4" Item:Semantic="MotionPhoto"/></a>"#;
+        assert!(motion_photo(item));
+        let off = r#"<a xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" GCamera:MotionPhoto="0"/>"#;
+        assert!(!motion_photo(off));
+        let other_ns = r#"<a xmlns:G="urn:other" G:MotionPhoto="1"/>"#;
+        assert!(!motion_photo(other_ns));
     }
 }

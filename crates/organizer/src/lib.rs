@@ -16,6 +16,10 @@
 //!   duplicates folders are just other destination roots. [`place`], [`remove_source`],
 //!   [`find_placed`] and [`cleanup_temporaries`] take paths and open the roots themselves.
 //!
+//! - [`candidates`], [`sidecar_of`], [`group_index`] (`sidecar.rs`): the files that travel
+//!   with a media file, their names beside its new name, and a collision index free for the
+//!   whole group.
+//!
 //! # Guarantees
 //!
 //! - **Nothing is overwritten.** Final names are only ever given with
@@ -51,6 +55,7 @@ mod error;
 mod place;
 mod recover;
 mod sanitize;
+mod sidecar;
 mod temp;
 mod template;
 mod tree;
@@ -69,5 +74,11 @@ pub use sanitize::{
     MAX_COMPONENT_BYTES, MAX_NAME_BYTES, camera_label, collision_name, sanitize_component,
     sanitize_name,
 };
+pub use sidecar::{
+    Candidate, GroupFile, SidecarKind, candidates, group_index, group_label, has_sidecar_extension,
+    has_sidecar_only_extension, media_names_for, sidecar_of,
+};
 pub use temp::{TEMP_PREFIX, is_temporary_name};
-pub use template::{CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError};
+pub use template::{
+    CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError, UNDATED,
+};

@@ -21,8 +21,12 @@ pub const DEFAULT_TEMPLATE: &str = "{date}/{project}/{source}/{name}";
 pub const CLASSIC_TEMPLATE: &str = "{date}/{project}/{source}/{project}-{seq:05}{ext}";
 
 /// Shown in errors so a user who mistyped a placeholder sees the valid ones.
-const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {name} {stem} {ext} \
-                     {hash8} {camera} {seq} {seq:05}";
+const KNOWN: &str = "{date} {year} {month} {day} {project} {source} {media} {group} {name} \
+                     {stem}
+ {ext} {hash8} {camera} {seq} {seq:05}";
+
+/// What `{date}` and `{year}` say for a file filed without a date.
+pub const UNDATED: &str = "undated";
 
 /// Widest `{seq:N}`: u64 has at most 20 digits.
 const MAX_SEQ_WIDTH: usize = 20;
@@ -34,10 +38,12 @@ const MAX_SEQ_WIDTH: usize = 20;
 ///
 /// | placeholder | value |
 /// |---|---|
-/// | `{date}` | capture date `YYYY-MM-DD` |
+/// | `{date}` | capture date `YYYY-MM-DD` (`undated` for a file filed without a date) |
 /// | `{year}` `{month}` `{day}` | `2024`, `03`, `15` |
 /// | `{project}` | project name, sanitized |
 /// | `{source}` | source label (AI tool, `camera` or `other`), sanitized |
+/// | `{media}` | kind of media: `photo`, `video`, `raw` (camera RAW) or `other` |
+/// | `{group}` | the files it travels with: `raw+jpeg`, `live-photo`, `motion-photo` (one file with an embedded video) or `single` |
 /// | `{name}` | original file name, sanitized with [`crate::sanitize_name`] |
 /// | `{stem}` | `{name}` without its extension |
 /// | `{ext}` | extension of `{name}` with its dot, original case (`.JPG`); empty when none |
@@ -72,6 +78,8 @@ enum Var {
     Day,
     Project,
     Source,
+    Media,
+    Group,
     Name,
     Stem,
     Ext,
@@ -83,12 +91,18 @@ enum Var {
 /// The values a template is rendered with, for one file.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanVars<'a> {
-    /// Capture date (wall-clock date at the place of capture).
-    pub date: NaiveDate,
+    /// Capture date (wall-clock date at the place of capture); `None` files the file as
+    /// undated: `{date}` and `{year}` render `undated`, `{month}` and `{day}` render `00`.
+    pub date: Option<NaiveDate>,
     /// Project name, unsanitized (the template sanitizes).
     pub project: &'a str,
     /// Source label: the AI label, else `camera`, else `other` (see `events::source_label`).
     pub source: &'a str,
+    /// Kind of media: `photo`, `video`, `raw` or `other` (sanitized like the source).
+    pub media: &'a str,
+    /// Kind of group the file leads: `raw+jpeg`, `live-photo`, `motion-photo` or `single`
+    /// (sanitized like the source).
+    pub group: &'a str,
     /// The original file name (the last component of the inbox path).
     pub name: &'a OsStr,
     /// The asset id (BLAKE3 hex); only `{hash8}` reads it.
@@ -271,6 +285,8 @@ impl Template {
         let (stem, ext) = split_ext(name.as_bytes());
         let project = sanitize_component(vars.project);
         let source = sanitize_component(vars.source);
+        let media = sanitize_component(vars.media);
+        let group = sanitize_component(vars.group);
         let camera = vars
             .camera
             .map(sanitize_component)
@@ -299,19 +315,13 @@ impl Template {
                 match piece {
                     Piece::Literal(s) => out.extend_from_slice(s.as_bytes()),
                     Piece::Var(v) => match v {
-                        Var::Date => out
-                            .extend_from_slice(vars.date.format("%Y-%m-%d").to_string().as_bytes()),
-                        Var::Year => {
-                            out.extend_from_slice(format!("{:04}", vars.date.year()).as_bytes())
-                        }
-                        Var::Month => {
-                            out.extend_from_slice(format!("{:02}", vars.date.month()).as_bytes())
-                        }
-                        Var::Day => {
-                            out.extend_from_slice(format!("{:02}", vars.date.day()).as_bytes())
+                        Var::Date | Var::Year | Var::Month | Var::Day => {
+                            out.extend_from_slice(date_part(*v, vars.date).as_bytes())
                         }
                         Var::Project => out.extend_from_slice(project.as_bytes()),
                         Var::Source => out.extend_from_slice(source.as_bytes()),
+                        Var::Media => out.extend_from_slice(media.as_bytes()),
+                        Var::Group => out.extend_from_slice(group.as_bytes()),
                         Var::Name => out.extend_from_slice(name.as_bytes()),
                         Var::Stem => out.extend_from_slice(stem),
                         Var::Ext => out.extend_from_slice(ext),
@@ -358,6 +368,19 @@ fn finish_component(pieces: Vec<Piece>, column: usize) -> Result<Vec<Piece>, Tem
     }
 }
 
+/// The text of a date placeholder; an undated file gets [`UNDATED`] (and `00` for the month
+/// and day).
+fn date_part(v: Var, date: Option<NaiveDate>) -> String {
+    match (v, date) {
+        (Var::Date, Some(d)) => d.format("%Y-%m-%d").to_string(),
+        (Var::Year, Some(d)) => format!("{:04}", d.year()),
+        (Var::Month, Some(d)) => format!("{:02}", d.month()),
+        (Var::Day, Some(d)) => format!("{:02}", d.day()),
+        (Var::Date | Var::Year, None) => UNDATED.to_owned(),
+        _ => "00".to_owned(),
+    }
+}
+
 fn parse_placeholder(inner: &str, column: usize) -> Result<Var, TemplateError> {
     let (name, spec) = match inner.split_once(':') {
         Some((n, s)) => (n, Some(s)),
@@ -370,6 +393,8 @@ fn parse_placeholder(inner: &str, column: usize) -> Result<Var, TemplateError> {
         "day" => Var::Day,
         "project" => Var::Project,
         "source" => Var::Source,
+        "media" => Var::Media,
+        "group" => Var::Group,
         "name" => Var::Name,
         "stem" => Var::Stem,
         "ext" => Var::Ext,
@@ -439,9 +464,11 @@ mod tests {
 
     fn vars<'a>(name: &'a OsStr) -> PlanVars<'a> {
         PlanVars {
-            date: NaiveDate::from_ymd_opt(2024, 3, 5).unwrap(),
+            date: NaiveDate::from_ymd_opt(2024, 3, 5),
             project: "cyberpunk",
             source: "midjourney",
+            media: "photo",
+            group: "single",
             name,
             asset_id: ID,
             camera: None,
@@ -451,6 +478,32 @@ mod tests {
 
     fn render(t: &str, v: &PlanVars<'_>) -> PathBuf {
         Template::parse(t).unwrap().render(v).unwrap()
+    }
+
+    #[test]
+    fn an_undated_file_is_filed_under_undated() {
+        let mut v = vars(OsStr::new("a.png"));
+        v.date = None;
+        assert_eq!(render("{date}/{name}", &v), Path::new("undated/a.png"));
+        assert_eq!(
+            render("{year}/{month}/{day}/{name}", &v),
+            Path::new("undated/00/00/a.png")
+        );
+    }
+
+    #[test]
+    fn media_kind_placeholder() {
+        let mut v = vars(OsStr::new("IMG_1.CR2"));
+        v.media = "raw";
+        assert_eq!(
+            render("{media}/{date}/{name}", &v),
+            Path::new("raw/2024-03-05/IMG_1.CR2")
+        );
+        v.group = "raw+jpeg";
+        assert_eq!(
+            render("{group}/{name}", &v),
+            Path::new("raw+jpeg/IMG_1.CR2")
+        );
     }
 
     #[test]

@@ -641,9 +641,11 @@ fn non_utf8_names_are_placed_byte_exact() {
     let id = id_of(&content);
     let relative = template
         .render(&organizer::PlanVars {
-            date: chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+            date: chrono::NaiveDate::from_ymd_opt(2024, 1, 2),
             project: "p",
             source: "other",
+            media: "photo",
+            group: "single",
             name: raw,
             asset_id: &id,
             camera: None,

@@ -12,6 +12,27 @@ pub const UNCATEGORIZED: &str = "uncategorized";
 /// Why a file that is not media is left alone.
 pub const NOT_MEDIA: &str = "not an image or video: no known format in its first bytes";
 
+/// Why a sidecar file stays in the inbox (the catalog's status reason): its media is not
+/// organized (yet).
+pub const SIDECAR_WAITING: &str = "sidecar: waiting in the inbox for its media file";
+
+/// The catalog's status reason for a sidecar placed beside its media file.
+pub const SIDECAR_PLACED: &str = "sidecar: placed beside its media file";
+
+/// The catalog's status reason for a member of a pair placed with its still.
+pub const MEMBER_PLACED: &str = "group: placed with the still it pairs with";
+
+/// The status reason of a file that travels with another (`kind` as in
+/// [`events::SidecarFiled`]), placed or waiting. Every waiting file, sidecar or member, has
+/// [`SIDECAR_WAITING`], which `alice status` lists as orphans.
+pub fn follower_reason(kind: &str, placed: bool) -> &'static str {
+    match (organizer::SidecarKind::is_member_name(kind), placed) {
+        (true, true) => MEMBER_PLACED,
+        (_, false) => SIDECAR_WAITING,
+        (false, true) => SIDECAR_PLACED,
+    }
+}
+
 /// The project a discovered file is filed under: its inbox folder's, else the active one,
 /// else [`UNCATEGORIZED`].
 pub fn project_for(discovered: Option<&str>, active: Option<&str>) -> String {
@@ -30,6 +51,10 @@ pub struct KnownOrganized {
 /// What the organizer does with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// A sidecar ([`crate::sidecar::is_sidecar`]) or a member of a pair
+    /// ([`crate::sidecar::is_member`]): place it beside its media if that is organized, else
+    /// leave it in the inbox for its media to take along ([`events::SidecarFiled`]).
+    Sidecar,
     /// Not media: leave it where it is ([`events::AssetSkipped`]).
     Skip {
         /// Why.
@@ -58,17 +83,28 @@ pub enum Decision {
 
 /// Decides what becomes of the file at `path` with metadata `media` (and the reader's
 /// `error`, if it recognized the format but could not read it), given the organized copy of
-/// the same content if there is one.
+/// the same content if there is one, and whether the file travels with another: a sidecar
+/// ([`crate::sidecar::is_sidecar`]) or, for media, a member of a pair
+/// ([`crate::sidecar::is_member`]).
 pub fn outcome(
     media: &MediaInfo,
     error: Option<&str>,
     organized: Option<&KnownOrganized>,
     path: &Path,
+    sidecar: bool,
 ) -> Decision {
     if media.media_type == MediaType::Other {
+        if sidecar {
+            return Decision::Sidecar;
+        }
         return Decision::Skip {
             reason: NOT_MEDIA.to_owned(),
         };
+    }
+    // A member of a pair travels with its still, unless it was organized from here itself
+    // (it became its group's primary).
+    if sidecar && organized.is_none_or(|k| k.original != path) {
+        return Decision::Sidecar;
     }
     if let Some(error) = error {
         return Decision::Fail {
@@ -115,11 +151,41 @@ mod tests {
             Some("bad"),
             Some(&known()),
             Path::new("/in/a.png"),
+            false,
         );
         assert_eq!(
             d,
             Decision::Skip {
                 reason: NOT_MEDIA.into()
+            }
+        );
+    }
+
+    #[test]
+    fn sidecars_are_told_from_other_files_that_are_not_media() {
+        let other = media(MediaType::Other);
+        assert_eq!(
+            outcome(&other, None, None, Path::new("/in/a.jpg.xmp"), true),
+            Decision::Sidecar
+        );
+        assert!(matches!(
+            outcome(&other, None, None, Path::new("/in/notes.txt"), false),
+            Decision::Skip { .. }
+        ));
+        // A member of a pair waits for its still, unless it was organized from here.
+        let raw = media(MediaType::Image);
+        assert_eq!(
+            outcome(&raw, None, None, Path::new("/in/a.CR2"), true),
+            Decision::Sidecar
+        );
+        let own = KnownOrganized {
+            original: "/in/a.CR2".into(),
+            organized: "/org/a.CR2".into(),
+        };
+        assert_eq!(
+            outcome(&raw, None, Some(&own), Path::new("/in/a.CR2"), true),
+            Decision::SameFile {
+                organized: "/org/a.CR2".into()
             }
         );
     }
@@ -131,6 +197,7 @@ mod tests {
             Some("truncated"),
             None,
             Path::new("/x"),
+            false,
         );
         assert_eq!(
             d,
@@ -144,13 +211,13 @@ mod tests {
     fn organized_content_is_the_same_file_from_its_path_else_a_duplicate() {
         let img = media(MediaType::Image);
         assert_eq!(
-            outcome(&img, None, Some(&known()), Path::new("/in/a.png")),
+            outcome(&img, None, Some(&known()), Path::new("/in/a.png"), false),
             Decision::SameFile {
                 organized: "/org/a.png".into()
             }
         );
         assert_eq!(
-            outcome(&img, None, Some(&known()), Path::new("/in/b.png")),
+            outcome(&img, None, Some(&known()), Path::new("/in/b.png"), false),
             Decision::Duplicate {
                 existing: "/org/a.png".into()
             }
@@ -160,7 +227,13 @@ mod tests {
     #[test]
     fn new_content_is_organized() {
         assert_eq!(
-            outcome(&media(MediaType::Video), None, None, Path::new("/in/v.mp4")),
+            outcome(
+                &media(MediaType::Video),
+                None,
+                None,
+                Path::new("/in/v.mp4"),
+                false
+            ),
             Decision::Organize
         );
     }

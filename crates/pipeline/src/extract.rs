@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use catalog::AssetStatus;
-use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload};
+use events::media::MediaType;
+use events::{AssetFailed, AssetOrganized, MetadataExtracted, OrganizeMode, Payload, SidecarFiled};
 
 use crate::ctx::Ctx;
 use crate::{Msg, PipelineError, sources};
@@ -14,8 +15,8 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
     let Payload::AssetDiscovered(d) = &m.0.payload else {
         return Ok(());
     };
-    let path = d.path.clone();
-    let result = tokio::task::spawn_blocking(move || metadata::extract_path(&path))
+    let (path, inbox) = (d.path.clone(), d.inbox.clone());
+    let result = tokio::task::spawn_blocking(move || extract_with_sidecars(&inbox, &path))
         .await
         .map_err(PipelineError::join)?;
     let next: Payload = match result {
@@ -34,6 +35,17 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
             // Another delivery of this very file (a replay racing the start-up scan) moved it
             // into the organized tree meanwhile: that is this pipeline's outcome too.
             organized_record(&rec, &d.path, ctx.settings().mode)
+        }
+        Err(_) if let Some(rec) = placed_sidecar_gone(ctx, &d.asset_id, &d.path).await => {
+            // A sidecar its media's group moved into the organized tree meanwhile.
+            SidecarFiled {
+                asset_id: d.asset_id.clone(),
+                path: d.path.clone(),
+                kind: rec.kind,
+                media_asset_id: Some(rec.asset_id),
+                destination: Some(rec.destination),
+            }
+            .into()
         }
         // The file could not be opened or read (gone for a moment, permissions): not a
         // verdict on its content, so stage "read", which later scans try again.
@@ -67,6 +79,36 @@ pub(crate) async fn organized_from_here_and_gone(
     .then_some(rec)
 }
 
+/// Reads the media file at `path` (beneath `inbox`), merged with what the sidecars beside it
+/// say ([`crate::sidecar::merge_beside`]): what the metadata stage and dry runs both read.
+/// Blocking.
+pub fn extract_with_sidecars(
+    inbox: &Path,
+    path: &Path,
+) -> Result<metadata::Extraction, metadata::MetadataError> {
+    let mut ex = metadata::extract_path(path)?;
+    if ex.info.media_type != MediaType::Other
+        && let Ok(root) = organizer::Root::open(inbox)
+    {
+        crate::sidecar::merge_beside(&root, path, &mut ex.info);
+    }
+    Ok(ex)
+}
+
+/// The sidecar placed from `path` with content `asset_id`, when `path` is gone (moved with
+/// its media).
+async fn placed_sidecar_gone(
+    ctx: &Ctx,
+    asset_id: &str,
+    path: &Path,
+) -> Option<catalog::SidecarRecord> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let (id, p) = (asset_id.to_owned(), path.to_path_buf());
+    ctx.db(move |c| c.sidecar_placed_from(&p, &id)).await.ok()?
+}
+
 /// `AssetOrganized` from the catalog's record of an earlier placement.
 fn organized_record(rec: &catalog::AssetRecord, path: &Path, mode: OrganizeMode) -> Payload {
     Payload::AssetOrganized(AssetOrganized {
@@ -79,5 +121,6 @@ fn organized_record(rec: &catalog::AssetRecord, path: &Path, mode: OrganizeMode)
         style: rec.style.clone(),
         size: rec.size,
         renamed_for_collision: false,
+        sidecars: Vec::new(),
     })
 }

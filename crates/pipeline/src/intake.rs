@@ -250,7 +250,21 @@ pub fn already_handled(
             Payload::AssetDuplicate(p) if p.path == path && p.moved_to.is_none() => {
                 return Ok(Some("reported as a duplicate"));
             }
-            Payload::AssetSkipped(p) if p.path == path => return Ok(Some("skipped: not media")),
+            // A sidecar skipped by an earlier version is looked at again: its media may be
+            // organized by now.
+            Payload::AssetSkipped(p) if p.path == path => {
+                if crate::sidecar::is_sidecar(Some(c), path)? {
+                    continue;
+                }
+                return Ok(Some("skipped: not media"));
+            }
+            // Copy mode keeps a placed sidecar's source; move mode must still remove it. A
+            // sidecar waiting for its media is looked at again on every scan.
+            Payload::SidecarFiled(p)
+                if p.path == path && p.destination.is_some() && mode == OrganizeMode::Copy =>
+            {
+                return Ok(Some("sidecar placed beside its media"));
+            }
             Payload::AssetFailed(p)
                 if p.path == path && p.stage == "metadata" && p.quarantined_to.is_none() =>
             {

@@ -28,7 +28,9 @@ mod ctx;
 pub mod decide;
 mod error;
 mod extract;
+pub use extract::extract_with_sidecars;
 mod gate;
+mod group;
 mod intake;
 mod organize;
 mod plan;
@@ -36,6 +38,7 @@ mod ratelimit;
 mod recent;
 mod record;
 mod recover;
+mod sidecar;
 mod stage;
 mod tally;
 mod transfer;
@@ -57,12 +60,13 @@ pub use decide::{Decision, KnownOrganized, UNCATEGORIZED};
 pub use error::PipelineError;
 pub use intake::already_handled;
 pub use plan::{
-    OrganizedCopy, PlanError, PlannedAction, Planner, organized_copy, plan_destination,
+    OrganizedCopy, PlanError, PlannedAction, PlannedFile, Planner, organized_copy, plan_destination,
 };
 pub use recover::RecoveryReport;
+pub use sidecar::{Sidecar, find_beside, organized_media};
 pub use stage::{Handled, Stage, UnknownStage};
 pub use tally::{Tally, TallySnapshot};
-pub use transfer::{TransferError, TransferRequest, place_journaled};
+pub use transfer::{TransferError, TransferRequest, Transferred, place_journaled};
 pub use undo::{UndoError, Undone, undo_op};
 
 /// An event as it travels on the bus: shared, never copied.
@@ -104,6 +108,9 @@ pub struct Settings {
     pub duplicates: PathBuf,
     /// Where unreadable media go; `None` leaves them in place.
     pub quarantine: Option<PathBuf>,
+    /// File media without a capture date (none, or only the modification time) under the
+    /// date `undated` instead of their modification date.
+    pub undated: bool,
 }
 
 /// A callback for events that reach this process only through the stream.

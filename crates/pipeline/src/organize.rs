@@ -6,17 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use catalog::{Catalog, CatalogError, OpKind};
+use catalog::{AssetRecord, Catalog, CatalogError, NewSidecar, OpKind};
+use events::media::MediaType;
 use events::{
     AssetDuplicate, AssetFailed, AssetOrganized, AssetSkipped, MetadataExtracted, OrganizeMode,
-    Payload,
+    Payload, SidecarFiled,
 };
-use organizer::{OrganizeError, Outcome, PlaceBeneath};
+use organizer::{Candidate, OrganizeError, Outcome, PlaceBeneath, Root, SidecarKind};
 
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
-use crate::plan::{OrganizedCopy, organized_copy, plan_destination};
-use crate::transfer::{TransferError, TransferRequest, place_journaled};
+use crate::group::{self, Unit};
+use crate::plan::{OrganizedCopy, PlannedFile, organized_copy, plan_destination};
+use crate::sidecar::{self, Sidecar};
+use crate::transfer::{TransferError, TransferRequest, open_roots, place_journaled};
 use crate::{Msg, PipelineError, Settings, intake, sources};
 
 /// Handles one `MetadataExtracted`.
@@ -68,6 +71,12 @@ impl From<OrganizeError> for Step {
     }
 }
 
+impl From<CatalogError> for Step {
+    fn from(e: CatalogError) -> Step {
+        Step::Retry(e.into())
+    }
+}
+
 impl From<TransferError> for Step {
     fn from(e: TransferError) -> Step {
         match e {
@@ -91,13 +100,37 @@ async fn organize_one(
     s: &Arc<Settings>,
     x: &MetadataExtracted,
 ) -> Result<Payload, Step> {
-    let id = x.asset_id.clone();
-    let copy = ctx.db(move |c| organized_copy(c, &id)).await?;
+    let (id, path, other, live) = (
+        x.asset_id.clone(),
+        x.path.clone(),
+        x.media.media_type == MediaType::Other,
+        x.media.live_photo_id.clone(),
+    );
+    let (copy, follower) = ctx
+        .db(move |c| {
+            // A member whose group journaled it is one even when its still is already renamed
+            // into the tree and not yet recorded there.
+            let follower = match other {
+                true => sidecar::is_sidecar(Some(c), &path)?,
+                false => {
+                    sidecar::is_member(Some(c), &path, live.as_deref())?
+                        || c.sidecar_journaled_from(&path, &id)?.is_some()
+                }
+            };
+            // A file that leads its own group is a duplicate of content organized as another
+            // group's member too; a member itself only asks whether it is organized.
+            let copy = match follower {
+                true => organized_copy(c, &id)?,
+                false => group::content_copy(c, &id)?,
+            };
+            Ok((copy, follower))
+        })
+        .await?;
     let known = match &copy {
         OrganizedCopy::Present(k) => Some(k),
         OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
     };
-    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path) {
+    match decide::outcome(&x.media, x.error.as_deref(), known, &x.path, follower) {
         Decision::Skip { reason } => Ok(Payload::AssetSkipped(AssetSkipped {
             asset_id: x.asset_id.clone(),
             path: x.path.clone(),
@@ -110,21 +143,13 @@ async fn organize_one(
             };
             Ok(failed(x, "metadata", error, quarantined))
         }
+        Decision::Sidecar => file_sidecar(ctx, s, x).await,
         Decision::SameFile { organized } => finish_same_file(s, x, organized).await,
-        Decision::Duplicate { existing } => {
-            let moved_to = match s.mode {
-                OrganizeMode::Copy => None,
-                OrganizeMode::Move => {
-                    Some(set_aside(ctx, x, &s.duplicates, OpKind::DuplicateMove).await?)
-                }
-            };
-            Ok(Payload::AssetDuplicate(AssetDuplicate {
-                asset_id: x.asset_id.clone(),
-                path: x.path.clone(),
-                existing,
-                moved_to,
-            }))
-        }
+        Decision::Duplicate { existing } => match gather(ctx, x, true).await? {
+            // A member of its group is new: the group is not a duplicate.
+            Some(unit) => organize_unit(ctx, s, x, unit).await,
+            None => duplicate(ctx, s, x, existing).await,
+        },
         Decision::Organize => {
             if let OrganizedCopy::Gone(missing) = copy {
                 // Organize this file again rather than calling it a duplicate of something
@@ -133,64 +158,128 @@ async fn organize_one(
                 let id = x.asset_id.clone();
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
-            organize_new(ctx, s, x).await
+            match gather(ctx, x, false).await? {
+                Some(unit) => organize_unit(ctx, s, x, unit).await,
+                None => Err(Step::Fail("the file's group cannot be gathered".into())),
+            }
         }
     }
 }
 
-/// Plans and places a file whose content is not organized yet.
-async fn organize_new(
+/// The group `x` leads (see [`group::gather`]).
+async fn gather(
+    ctx: &Ctx,
+    x: &MetadataExtracted,
+    leader_known: bool,
+) -> Result<Option<Unit>, Step> {
+    let file = x.clone();
+    Ok(ctx
+        .db(move |c| group::gather(c, &file, leader_known))
+        .await?)
+}
+
+/// The whole group is organized already: set aside (move mode) as one unit, or left.
+async fn duplicate(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    existing: PathBuf,
+) -> Result<Payload, Step> {
+    let moved_to = match s.mode {
+        OrganizeMode::Copy => None,
+        OrganizeMode::Move => Some(set_aside(ctx, x, &s.duplicates, OpKind::DuplicateMove).await?),
+    };
+    Ok(Payload::AssetDuplicate(AssetDuplicate {
+        asset_id: x.asset_id.clone(),
+        path: x.path.clone(),
+        existing,
+        moved_to,
+    }))
+}
+
+/// Plans and places the group `unit` led by `x` (see [`crate::group`]): one journaled
+/// operation under its primary, in the leader's folder with the leader's date.
+async fn organize_unit(
+    ctx: &Ctx,
+    s: &Arc<Settings>,
+    x: &MetadataExtracted,
+    unit: Unit,
 ) -> Result<Payload, Step> {
     let source = events::source_label(&x.media);
     let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
-    let relative = plan_destination(
-        &s.template,
-        &x.media,
-        &x.project,
-        x.path.file_name().unwrap_or_default(),
-        &x.asset_id,
-        x.mtime,
-        seq,
-    )
-    .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
-    let kind = match s.mode {
-        OrganizeMode::Move => OpKind::Move,
-        OrganizeMode::Copy => OpKind::Copy,
+    let planned = PlannedFile {
+        name: unit.name(),
+        asset_id: &unit.asset_id,
+        mtime: x.mtime,
+        group: unit.label,
     };
-    let (catalog, settings, file, style_kept) =
-        (ctx.catalog.clone(), s.clone(), x.clone(), style.clone());
-    let placement = blocking(move || {
+    let relative = plan_destination(s, &x.media, &x.project, planned, seq)
+        .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
+    let (catalog, settings, file, unit, style_kept) = (
+        ctx.catalog.clone(),
+        s.clone(),
+        x.clone(),
+        Arc::new(unit),
+        style.clone(),
+    );
+    let placing = unit.clone();
+    let placed = blocking(move || {
+        let media = group::primary_media(&placing, &file);
         let t = TransferRequest {
-            asset_id: &file.asset_id,
-            kind,
+            asset_id: &placing.asset_id,
+            kind: match settings.mode {
+                OrganizeMode::Move => OpKind::Move,
+                OrganizeMode::Copy => OpKind::Copy,
+            },
             source_root: &file.inbox,
-            source: &file.path,
+            source: &placing.primary,
             dest_root: &settings.organized,
             relative: &relative,
-            size: file.size,
+            size: placing.size,
             mode: settings.mode,
+            sidecars: &placing.others,
         };
         let placed = place_journaled(&catalog, &t, |c, op_id, p| {
             record_placement(
                 c,
                 &catalog::Placement {
                     op_id,
-                    asset_id: &file.asset_id,
+                    asset_id: &placing.asset_id,
                     destination: &p.destination,
                     size: p.bytes,
                     project: &file.project,
                     source,
                     style: style_kept.as_deref(),
-                    media: Some(&file.media),
+                    media: Some(&media),
                 },
             )
         })?;
         Ok(placed)
     })
     .await?;
+    Ok(unit_outcome(s, x, &unit, placed, style))
+}
+
+/// The leader's outcome once its group is placed: organized, or (when a new member was the
+/// primary) placed beside that member.
+fn unit_outcome(
+    s: &Settings,
+    x: &MetadataExtracted,
+    unit: &Unit,
+    placed: crate::Transferred,
+    style: Option<String>,
+) -> Payload {
+    if !unit.led_by(&x.path) {
+        // The leader's content was organized already; it travels beside the new member.
+        let dest = placed.sidecars.iter().find(|p| p.source_path == x.path);
+        return sidecar_filed(
+            x,
+            SidecarKind::Still.as_str().to_owned(),
+            Some(unit.asset_id.clone()),
+            dest.map(|p| p.destination.clone()),
+        );
+    }
+    let placement = placed.placement;
     let renamed = matches!(
         placement.outcome,
         Outcome::Placed {
@@ -198,17 +287,27 @@ async fn organize_new(
             ..
         }
     );
-    Ok(Payload::AssetOrganized(AssetOrganized {
+    Payload::AssetOrganized(AssetOrganized {
         asset_id: x.asset_id.clone(),
         source_path: x.path.clone(),
         destination: placement.destination,
         mode: s.mode,
         project: x.project.clone(),
-        source: source.to_owned(),
+        source: events::source_label(&x.media).to_owned(),
         style,
         size: x.size,
         renamed_for_collision: renamed,
-    }))
+        sidecars: placed.sidecars,
+    })
+}
+
+/// The sidecars beside the inbox file `x`, hashed (none when its inbox cannot be opened:
+/// the placement then fails on its own).
+fn sidecars_beside(x: &MetadataExtracted) -> Vec<Sidecar> {
+    match Root::open(&x.inbox) {
+        Ok(inbox) => sidecar::find_beside(&inbox, &x.path),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The next sequence number (when the template uses one) and the active style.
@@ -262,29 +361,9 @@ async fn finish_same_file(
     x: &MetadataExtracted,
     organized: PathBuf,
 ) -> Result<Payload, Step> {
-    if s.mode == OrganizeMode::Move
-        && std::fs::symlink_metadata(&x.path).is_ok()
-        && let (Some(dir), Some(name)) = (organized.parent(), organized.file_name())
-    {
-        // Wherever it was organized (the organized root may have changed since).
-        let (dir, name, file) = (dir.to_path_buf(), PathBuf::from(name), x.clone());
-        blocking(move || {
-            let (src, dst) = crate::transfer::open_roots(&file.inbox, &dir)?;
-            let placement = organizer::place_beneath(&PlaceBeneath {
-                source_root: &src,
-                source: &file.path,
-                dest_root: &dst,
-                relative: &name,
-                asset_id: &file.asset_id,
-                expected_size: file.size,
-                mode: OrganizeMode::Copy,
-            })?;
-            if placement.outcome == Outcome::AlreadyPresent {
-                organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
-            }
-            Ok(())
-        })
-        .await?;
+    if s.mode == OrganizeMode::Move && std::fs::symlink_metadata(&x.path).is_ok() {
+        let (file, organized) = (x.clone(), organized.clone());
+        blocking(move || finish_move(&file, &organized)).await?;
     }
     Ok(Payload::AssetOrganized(AssetOrganized {
         asset_id: x.asset_id.clone(),
@@ -296,7 +375,227 @@ async fn finish_same_file(
         style: None,
         size: x.size,
         renamed_for_collision: false,
+        sidecars: Vec::new(),
     }))
+}
+
+/// Move mode, after a crash between recording and removing the source: confirms that
+/// `organized` holds the content of the inbox file (placing it again finds it already
+/// present), then removes the inbox file. Blocking.
+fn finish_move(file: &MetadataExtracted, organized: &Path) -> Result<(), Step> {
+    let (Some(dir), Some(name)) = (organized.parent(), organized.file_name()) else {
+        return Ok(());
+    };
+    // Wherever it was organized (the organized root may have changed since).
+    let (src, dst) = open_roots(&file.inbox, dir)?;
+    let placement = organizer::place_beneath(&PlaceBeneath {
+        source_root: &src,
+        source: &file.path,
+        dest_root: &dst,
+        relative: Path::new(name),
+        asset_id: &file.asset_id,
+        expected_size: file.size,
+        mode: OrganizeMode::Copy,
+    })?;
+    if placement.outcome == Outcome::AlreadyPresent {
+        organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
+    }
+    Ok(())
+}
+
+/// A sidecar file that arrived on its own: one already placed with its media finishes its
+/// move; one whose media is organized is placed beside it, journaled under the media's
+/// operation (so it is undone with it); any other waits in the inbox for its media.
+async fn file_sidecar(ctx: &Ctx, s: &Settings, x: &MetadataExtracted) -> Result<Payload, Step> {
+    let (catalog, file, mode) = (ctx.catalog.clone(), x.clone(), s.mode);
+    blocking(move || match file_sidecar_now(&catalog, &file, mode) {
+        // Its media's group moved it meanwhile (the group records before it removes).
+        Err(_) if let Some(rec) = placed_and_gone(&catalog, &file) => Ok(sidecar_filed(
+            &file,
+            rec.kind,
+            Some(rec.asset_id),
+            Some(rec.destination),
+        )),
+        other => other,
+    })
+    .await
+}
+
+fn file_sidecar_now(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    mode: OrganizeMode,
+) -> Result<Payload, Step> {
+    if let Some(rec) = catalog.sidecar_placed_from(&file.path, &file.asset_id)? {
+        if mode == OrganizeMode::Move && std::fs::symlink_metadata(&file.path).is_ok() {
+            finish_move(file, &rec.destination)?;
+        }
+        return Ok(sidecar_filed(
+            file,
+            rec.kind,
+            Some(rec.asset_id),
+            Some(rec.destination),
+        ));
+    }
+    match sidecar::organized_media(catalog, &file.path)? {
+        Some((media, candidate)) => {
+            let dest = place_late_sidecar(catalog, file, &media, &candidate, mode)?;
+            let kind = candidate.kind.as_str().to_owned();
+            Ok(sidecar_filed(file, kind, Some(media.asset_id), Some(dest)))
+        }
+        None => waiting(catalog, file, mode),
+    }
+}
+
+/// A file that travels with another not organized yet. In copy mode a pair's member whose
+/// content is organized already is reported a duplicate (nothing moves in copy mode, and its
+/// still's group, a duplicate too or not, copies it along if it must), not left listed as
+/// waiting forever; anything else waits for its media.
+fn waiting(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    mode: OrganizeMode,
+) -> Result<Payload, Step> {
+    if mode == OrganizeMode::Copy
+        && file.media.media_type != MediaType::Other
+        && let Some(k) = group::known_copy(catalog, &file.asset_id)?
+    {
+        return Ok(Payload::AssetDuplicate(AssetDuplicate {
+            asset_id: file.asset_id.clone(),
+            path: file.path.clone(),
+            existing: k.organized,
+            moved_to: None,
+        }));
+    }
+    Ok(sidecar_filed(file, extension_of(&file.path), None, None))
+}
+
+/// The placed sidecar's record, when the inbox file is gone.
+fn placed_and_gone(catalog: &Catalog, file: &MetadataExtracted) -> Option<catalog::SidecarRecord> {
+    if std::fs::symlink_metadata(&file.path).is_ok() {
+        return None;
+    }
+    catalog
+        .sidecar_placed_from(&file.path, &file.asset_id)
+        .ok()
+        .flatten()
+}
+
+/// Places the sidecar `file` beside the organized file of `media`, under the name that keeps
+/// the pairing, journaled under the media's operation. Returns where it landed. Blocking.
+fn place_late_sidecar(
+    catalog: &Catalog,
+    file: &MetadataExtracted,
+    media: &AssetRecord,
+    candidate: &Candidate,
+    mode: OrganizeMode,
+) -> Result<PathBuf, Step> {
+    let (Some(organized), Some(op_id)) = (&media.organized_path, media.op_id) else {
+        return Err(Step::Fail(format!(
+            "the catalog has no placement of {}",
+            media.asset_id
+        )));
+    };
+    let (Some(dir), Some(media_name)) = (organized.parent(), organized.file_name()) else {
+        return Err(Step::Fail(format!("{} has no folder", organized.display())));
+    };
+    let name = PathBuf::from(candidate.name_beside(media_name));
+    let (src, dst) = open_roots(&file.inbox, dir)?;
+    let planned = dir.join(&name);
+    let id = catalog.begin_sidecar(
+        op_id,
+        &media.asset_id,
+        &NewSidecar {
+            sidecar_id: &file.asset_id,
+            kind: candidate.kind.as_str(),
+            size: file.size,
+            source: &file.path,
+            destination: &planned,
+        },
+    )?;
+    let placed = organizer::place_beneath(&PlaceBeneath {
+        source_root: &src,
+        source: &file.path,
+        dest_root: &dst,
+        relative: &name,
+        asset_id: &file.asset_id,
+        expected_size: file.size,
+        mode,
+    });
+    let placement = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            if let Err(journal) = catalog.abandon_sidecars(&[id]) {
+                tracing::warn!(error = %journal, "cannot mark a failed sidecar placement abandoned; recovery will");
+            }
+            return Err(e.into());
+        }
+    };
+    catalog.place_sidecars(&[(id, &placement.destination)])?;
+    if mode == OrganizeMode::Move && placement.destination != file.path {
+        organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
+    }
+    if !candidate.kind.is_member() {
+        merge_late_metadata(catalog, media, candidate, &placement.destination);
+    }
+    Ok(placement.destination)
+}
+
+/// What a late sidecar says joins its media's catalog record (so search finds the media by
+/// the words of a parameters file that came after it). A sidecar that cannot be read leaves
+/// the record as it was.
+fn merge_late_metadata(
+    catalog: &Catalog,
+    media: &AssetRecord,
+    candidate: &Candidate,
+    placed: &Path,
+) {
+    let Some(mut info) = media.media.clone() else {
+        return;
+    };
+    let bytes = std::fs::File::open(placed).and_then(|f| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(f, metadata::sidecar::MAX_SIDECAR_BYTES),
+            &mut bytes,
+        )?;
+        Ok(bytes)
+    });
+    let before = info.clone();
+    match bytes {
+        Ok(bytes) => sidecar::merge_one(&mut info, candidate, &bytes),
+        Err(e) => {
+            tracing::warn!(path = %placed.display(), error = %e, "cannot read a placed sidecar's metadata");
+            return;
+        }
+    }
+    if info != before
+        && let Err(e) = catalog.set_metadata(&media.asset_id, &info)
+    {
+        tracing::warn!(asset_id = %media.asset_id, error = %e, "cannot record a late sidecar's metadata");
+    }
+}
+
+/// The kind a sidecar's name says, before its media is known: its extension.
+fn extension_of(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn sidecar_filed(
+    x: &MetadataExtracted,
+    kind: String,
+    media_asset_id: Option<String>,
+    destination: Option<PathBuf>,
+) -> Payload {
+    Payload::SidecarFiled(SidecarFiled {
+        asset_id: x.asset_id.clone(),
+        path: x.path.clone(),
+        kind,
+        media_asset_id,
+        destination,
+    })
 }
 
 /// Moves the inbox file into `root` (duplicates or quarantine) under its own name, without
@@ -314,6 +613,7 @@ async fn set_aside(
         let relative = PathBuf::from(organizer::sanitize_name(
             file.path.file_name().unwrap_or_default(),
         ));
+        let sidecars = sidecars_beside(&file);
         let t = TransferRequest {
             asset_id: &file.asset_id,
             kind,
@@ -323,11 +623,12 @@ async fn set_aside(
             relative: &relative,
             size: file.size,
             mode: OrganizeMode::Move,
+            sidecars: &sidecars,
         };
         let placed = place_journaled(&catalog, &t, |c, op_id, p| {
             c.finish_op(op_id, &p.destination)
         })?;
-        Ok(placed.destination)
+        Ok(placed.placement.destination)
     })
     .await
 }

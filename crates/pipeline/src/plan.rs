@@ -8,39 +8,85 @@ use std::path::{Path, PathBuf};
 
 use catalog::{AssetStatus, Catalog, CatalogError};
 use chrono::{DateTime, Local, Utc};
-use events::media::MediaInfo;
-use organizer::{PlanVars, Template, TemplateError};
+use events::media::{MediaInfo, MediaType};
+use organizer::{PlanVars, TemplateError};
 
 use crate::Settings;
 use crate::decide::{self, Decision, KnownOrganized};
 
-/// The destination of a file relative to the organized root, from the template.
+/// The file a destination is planned for: its name, content id, modification time, and the
+/// group it leads (`{group}`).
+#[derive(Debug, Clone, Copy)]
+pub struct PlannedFile<'a> {
+    /// Its file name.
+    pub name: &'a OsStr,
+    /// Its content id.
+    pub asset_id: &'a str,
+    /// Its modification time.
+    pub mtime: DateTime<Utc>,
+    /// What `{group}` says ([`organizer::group_label`]).
+    pub group: &'a str,
+}
+
+/// The destination of a file relative to the organized root, from the settings' template.
 ///
 /// `date` is the capture date (wall-clock date where it was taken), else the local date of
-/// `mtime`; `source` is the AI label, else `camera`, else `other`.
+/// `mtime` (or, with [`Settings::undated`], `undated`: a date that is only the modification
+/// time is no date either); `source` is the AI label, else `camera`, else `other`. A group's
+/// members are planned by their leader's `media`: one folder, one date.
 pub fn plan_destination(
-    template: &Template,
+    settings: &Settings,
     media: &MediaInfo,
     project: &str,
-    name: &OsStr,
-    asset_id: &str,
-    mtime: DateTime<Utc>,
+    file: PlannedFile<'_>,
     seq: Option<u64>,
 ) -> Result<PathBuf, TemplateError> {
-    let date = match &media.taken_at {
-        Some(t) => t.local.date(),
-        None => mtime.with_timezone(&Local).date_naive(),
+    let mtime = file.mtime;
+    let dated = media
+        .taken_at
+        .filter(|_| media.taken_at_source != Some(events::media::DateSource::Mtime));
+    let date = match (&dated, settings.undated) {
+        (Some(t), _) => Some(t.local.date()),
+        (None, true) => None,
+        (None, false) => Some(match &media.taken_at {
+            Some(t) => t.local.date(),
+            None => mtime.with_timezone(&Local).date_naive(),
+        }),
     };
     let camera = media.camera.as_ref().and_then(organizer::camera_label);
-    template.render(&PlanVars {
+    settings.template.render(&PlanVars {
         date,
         project,
         source: events::source_label(media),
-        name,
-        asset_id,
+        media: media_kind(media),
+        group: file.group,
+        name: file.name,
+        asset_id: file.asset_id,
         camera: camera.as_deref(),
         seq,
     })
+}
+
+/// Formats that are camera RAW files (for `{media}`).
+const RAW_FORMATS: [&str; 9] = [
+    "dng", "cr2", "cr3", "nef", "arw", "pef", "orf", "rw2", "raf",
+];
+
+/// The `{media}` of a file: `photo`, `video`, `raw` or `other`.
+fn media_kind(media: &MediaInfo) -> &'static str {
+    match media.media_type {
+        MediaType::Video => "video",
+        MediaType::Image
+            if media
+                .format
+                .as_deref()
+                .is_some_and(|f| RAW_FORMATS.contains(&f)) =>
+        {
+            "raw"
+        }
+        MediaType::Image => "photo",
+        MediaType::Other => "other",
+    }
 }
 
 /// What the catalog knows of an asset's organized copy.
@@ -85,6 +131,16 @@ pub enum PlannedAction {
     Organize {
         /// Planned destination.
         destination: PathBuf,
+        /// The members of its pair that travel with it (inbox paths); empty for a file alone.
+        members: Vec<PathBuf>,
+    },
+    /// A member of a pair (a RAW beside its JPEG, a Live Photo's video): it travels with its
+    /// still, into the still's folder.
+    Member {
+        /// The still it travels with, when it lies beside it in the inbox.
+        leader: Option<PathBuf>,
+        /// Beside the organized still, when that is organized already.
+        destination: Option<PathBuf>,
     },
     /// This very file is already organized there (move mode: its source would be removed).
     SameFile {
@@ -95,6 +151,12 @@ pub enum PlannedAction {
     Duplicate {
         /// The organized copy.
         existing: PathBuf,
+    },
+    /// A sidecar file: placed beside its organized media at `destination`, or (`None`)
+    /// taken along by its media file when that is organized, waiting in the inbox until then.
+    Sidecar {
+        /// Beside its organized media, when that is organized already.
+        destination: Option<PathBuf>,
     },
     /// Not media; left in place.
     Skip {
@@ -179,16 +241,50 @@ impl<'c> Planner<'c> {
             None => None,
         }
         .or_else(|| self.seen.get(&file.asset_id).cloned());
+        let is_media = media.media_type != events::media::MediaType::Other;
+        let follower = match is_media {
+            false => crate::sidecar::is_sidecar(self.catalog, &file.path)?,
+            true => {
+                crate::sidecar::is_member(self.catalog, &file.path, media.live_photo_id.as_deref())?
+            }
+        };
         Ok(
-            match decide::outcome(media, error, known.as_ref(), &file.path) {
+            match decide::outcome(media, error, known.as_ref(), &file.path, follower) {
                 Decision::Skip { reason } => PlannedAction::Skip { reason },
+                Decision::Sidecar if is_media => PlannedAction::Member {
+                    leader: file.path.parent().and_then(|folder| {
+                        crate::sidecar::leader_beside(folder, file.path.file_name()?)
+                    }),
+                    destination: self.sidecar_destination(&file.path)?,
+                },
+                Decision::Sidecar => PlannedAction::Sidecar {
+                    destination: self.sidecar_destination(&file.path)?,
+                },
                 Decision::Fail { error } => PlannedAction::Fail { error },
                 Decision::SameFile { organized } => PlannedAction::SameFile { organized },
                 Decision::Duplicate { existing } => PlannedAction::Duplicate { existing },
-                Decision::Organize => PlannedAction::Organize {
-                    destination: self.destination(file, media)?,
-                },
+                Decision::Organize => {
+                    let members =
+                        crate::sidecar::members_beside(&file.path, media.live_photo_id.as_deref());
+                    PlannedAction::Organize {
+                        destination: self.destination(file, media, &members)?,
+                        members,
+                    }
+                }
             },
+        )
+    }
+
+    /// Where a sidecar would go now: beside its organized media, if that is organized.
+    fn sidecar_destination(&self, path: &Path) -> Result<Option<PathBuf>, CatalogError> {
+        let Some(c) = self.catalog else {
+            return Ok(None);
+        };
+        Ok(
+            crate::sidecar::organized_media(c, path)?.and_then(|(media, candidate)| {
+                let organized = media.organized_path?;
+                Some(organized.with_file_name(candidate.name_beside(organized.file_name()?)))
+            }),
         )
     }
 
@@ -196,7 +292,13 @@ impl<'c> Planner<'c> {
         &mut self,
         file: &watcher::Discovered,
         media: &MediaInfo,
+        members: &[PathBuf],
     ) -> Result<PathBuf, TemplateError> {
+        let name = file.path.file_name().unwrap_or_default();
+        let kinds = members
+            .iter()
+            .filter_map(|m| organizer::sidecar_of(name, m.file_name()?).map(|c| c.kind));
+        let group = organizer::group_label(kinds, media.motion_photo);
         let project = decide::project_for(file.project.as_deref(), self.active_project.as_deref());
         let source = events::source_label(media).to_owned();
         let seq = self.settings.template.uses_seq().then(|| {
@@ -204,15 +306,13 @@ impl<'c> Planner<'c> {
             *n += 1;
             *n
         });
-        let relative = plan_destination(
-            &self.settings.template,
-            media,
-            &project,
-            file.path.file_name().unwrap_or_default(),
-            &file.asset_id,
-            file.mtime.into(),
-            seq,
-        )?;
+        let planned = PlannedFile {
+            name,
+            asset_id: &file.asset_id,
+            mtime: file.mtime.into(),
+            group,
+        };
+        let relative = plan_destination(&self.settings, media, &project, planned, seq)?;
         let destination = self.settings.organized.join(relative);
         self.seen.insert(
             file.asset_id.clone(),
@@ -222,5 +322,23 @@ impl<'c> Planner<'c> {
             },
         );
         Ok(destination)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_kind_tells_photos_raws_and_videos_apart() {
+        let with = |t, f: Option<&str>| {
+            let mut m = MediaInfo::empty(t);
+            m.format = f.map(str::to_owned);
+            media_kind(&m)
+        };
+        assert_eq!(with(MediaType::Image, Some("jpeg")), "photo");
+        assert_eq!(with(MediaType::Image, Some("cr3")), "raw");
+        assert_eq!(with(MediaType::Video, Some("mov")), "video");
+        assert_eq!(with(MediaType::Other, None), "other");
     }
 }

@@ -27,13 +27,21 @@ fn log_event(ctx: &Ctx, ev: &Event) {
             tracing::debug!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), media_type = p.media.media_type.as_str(), format = p.media.format.as_deref().unwrap_or(""), source = events::source_label(&p.media), "metadata extracted")
         }
         Payload::AssetOrganized(p) => {
-            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.source_path.display(), destination = %p.destination.display(), mode = ?p.mode, source = %p.source, project = %p.project, "organized")
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.source_path.display(), destination = %p.destination.display(), mode = ?p.mode, source = %p.source, project = %p.project, sidecars = p.sidecars.len(), "organized")
         }
         Payload::AssetDuplicate(p) => {
             tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), existing = %p.existing.display(), destination = %p.moved_to.as_deref().map(|d| d.display().to_string()).unwrap_or_default(), "duplicate")
         }
         Payload::AssetSkipped(p) => {
             tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), reason = %p.reason, "skipped")
+        }
+        Payload::SidecarFiled(p) => {
+            let destination = p
+                .destination
+                .as_deref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            tracing::info!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), kind = %p.kind, media_asset_id = p.media_asset_id.as_deref().unwrap_or(""), destination = %destination, "sidecar")
         }
         Payload::AssetFailed(p)
             if ctx

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use catalog::{Catalog, OpKind};
+use catalog::{Catalog, OpKind, OpState, SidecarRecord};
 use events::{Event, Payload};
 
 use crate::PipelineError;
@@ -26,6 +26,10 @@ pub struct RecoveryReport {
     pub abandoned: usize,
     /// Leftover temporary files removed from the destination trees.
     pub temporaries_removed: usize,
+    /// Pending sidecars found beside their placed media: now recorded.
+    pub sidecars_completed: usize,
+    /// Pending sidecars whose media was not placed (their copies removed): abandoned.
+    pub sidecars_abandoned: usize,
 }
 
 pub(crate) async fn recover(ctx: &Arc<Ctx>) -> Result<RecoveryReport, PipelineError> {
@@ -64,6 +68,7 @@ pub(crate) async fn recover(ctx: &Arc<Ctx>) -> Result<RecoveryReport, PipelineEr
                 }
             }
         }
+        recover_sidecars(c, &mut report)?;
         Ok(report)
     })
     .await?;
@@ -81,6 +86,51 @@ pub(crate) async fn recover(ctx: &Arc<Ctx>) -> Result<RecoveryReport, PipelineEr
     .map_err(PipelineError::join)?;
     report.temporaries_removed = removed;
     Ok(report)
+}
+
+/// Resolves every pending sidecar by its operation's fate (run after the operations are).
+fn recover_sidecars(c: &Catalog, report: &mut RecoveryReport) -> Result<(), catalog::CatalogError> {
+    for s in c.pending_sidecars()? {
+        let media_placed = c.op(s.op_id)?.is_some_and(|op| op.state == OpState::Done);
+        let found = find(&s.destination, &s.sidecar_id);
+        match found {
+            Some(dest) if media_placed => {
+                c.place_sidecars(&[(s.id, &dest)])?;
+                tracing::info!(op_id = s.op_id, path = %dest.display(), "recovered a sidecar placed with its media");
+                report.sidecars_completed += 1;
+                continue;
+            }
+            Some(copy) => remove_orphan_copy(&s, &copy),
+            None => {}
+        }
+        c.abandon_sidecars(&[s.id])?;
+        report.sidecars_abandoned += 1;
+    }
+    Ok(())
+}
+
+/// Deletes the copy of a sidecar whose media was not placed, while its source is still in
+/// the inbox with the same content (otherwise the copy is the one left, and it stays).
+fn remove_orphan_copy(s: &SidecarRecord, copy: &Path) {
+    let source_there =
+        watcher::hash_file(&s.source).is_ok_and(|(h, _)| h.to_hex().as_str() == s.sidecar_id);
+    if !source_there {
+        tracing::warn!(path = %copy.display(), source = %s.source.display(), "a sidecar copy whose media was not placed is kept: its source is gone");
+        return;
+    }
+    let removed = copy
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no folder"))
+        .and_then(organizer::Root::open)
+        .and_then(|root| crate::transfer::remove_beneath(&root, copy));
+    match removed {
+        Ok(()) => {
+            tracing::info!(path = %copy.display(), "removed the copy of a sidecar whose media was not placed")
+        }
+        Err(e) => {
+            tracing::warn!(path = %copy.display(), error = %e, "cannot remove the copy of a sidecar whose media was not placed")
+        }
+    }
 }
 
 fn find(planned: &Path, asset_id: &str) -> Option<PathBuf> {

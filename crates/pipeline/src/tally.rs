@@ -10,11 +10,12 @@ use tokio::sync::Notify;
 use crate::recent::RecentIds;
 
 /// Event types that end an asset's pipeline.
-pub const OUTCOME_TYPES: [&str; 4] = [
+pub const OUTCOME_TYPES: [&str; 5] = [
     types::ASSET_ORGANIZED,
     types::ASSET_DUPLICATE,
     types::ASSET_SKIPPED,
     types::ASSET_FAILED,
+    types::SIDECAR_FILED,
 ];
 
 /// Live counters; every started pipeline ends in exactly one outcome.
@@ -37,6 +38,7 @@ pub struct Tally {
     duplicates: AtomicU64,
     skipped: AtomicU64,
     failed: AtomicU64,
+    sidecars: AtomicU64,
     changed: Notify,
 }
 
@@ -53,12 +55,15 @@ pub struct TallySnapshot {
     pub skipped: u64,
     /// Failed (including pipelines a subscriber gave up on).
     pub failed: u64,
+    /// Sidecar files handled on their own (placed beside media organized earlier, or left
+    /// waiting for their media); sidecars that travel with their media are not counted.
+    pub sidecars: u64,
 }
 
 impl TallySnapshot {
     /// Pipelines that reached an outcome.
     pub fn finished(&self) -> u64 {
-        self.organized + self.duplicates + self.skipped + self.failed
+        self.organized + self.duplicates + self.skipped + self.failed + self.sidecars
     }
 }
 
@@ -107,6 +112,7 @@ impl Tally {
             Payload::AssetDuplicate(_) => &self.duplicates,
             Payload::AssetSkipped(_) => &self.skipped,
             Payload::AssetFailed(_) => &self.failed,
+            Payload::SidecarFiled(_) => &self.sidecars,
             // A pipeline stage that gave up on a step of an asset's pipeline ends it.
             Payload::DeadLettered(d)
                 if d.subscriber.starts_with("metadata-")
@@ -146,6 +152,7 @@ impl Tally {
             duplicates: self.duplicates.load(Ordering::SeqCst),
             skipped: self.skipped.load(Ordering::SeqCst),
             failed: self.failed.load(Ordering::SeqCst),
+            sidecars: self.sidecars.load(Ordering::SeqCst),
         }
     }
 

@@ -7,6 +7,11 @@
 //! - A **move** or **duplicate move** is undone by moving the file back to its inbox path
 //!   (a collision name if that path is taken by other content), journaled as an `undo`.
 //!
+//! Sidecars placed under the operation (with the file, or later beside it) are undone first, the
+//! same way: a copy's sidecar copies are deleted while their originals are still in the inbox,
+//! a move's sidecars are moved back to their inbox paths. A sidecar that cannot be undone is
+//! kept where it is (and said so); the file's undo goes on.
+//!
 //! The undone operation is marked `undone` in the same transaction that finishes the undo.
 //! Folders the undo leaves empty inside the organized tree are removed (never the organized
 //! root itself). An undo sticks: the pipeline treats a file at the path an undo put it (or left
@@ -16,10 +21,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use catalog::{Catalog, CatalogError, NewOp, OpKind, OpRecord, Transfer};
+use catalog::{
+    Catalog, CatalogError, NewOp, OpKind, OpRecord, SidecarRecord, SidecarState, Transfer,
+};
 use events::OrganizeMode;
 
-use crate::transfer::{TransferError, TransferRequest, place_journaled};
+use crate::transfer::{TransferError, TransferRequest, open_roots, place_journaled};
 
 /// What an undo did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +37,8 @@ pub enum Undone {
         copy: PathBuf,
         /// The original, untouched.
         original: PathBuf,
+        /// Sidecar copies deleted with it.
+        sidecars: Vec<PathBuf>,
     },
     /// The file was moved back.
     MovedBack {
@@ -37,21 +46,36 @@ pub enum Undone {
         from: PathBuf,
         /// Where it is now (its original path, or a collision name beside it).
         to: PathBuf,
+        /// Where its sidecars are now.
+        sidecars: Vec<PathBuf>,
     },
 }
 
 impl std::fmt::Display for Undone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Undone::CopyRemoved { copy, original } => write!(
-                f,
-                "removed copy {} (original {} kept)",
-                copy.display(),
-                original.display()
-            ),
-            Undone::MovedBack { from, to } => {
-                write!(f, "moved {} back to {}", from.display(), to.display())
+        let sidecars = match self {
+            Undone::CopyRemoved {
+                copy,
+                original,
+                sidecars,
+            } => {
+                write!(
+                    f,
+                    "removed copy {} (original {} kept)",
+                    copy.display(),
+                    original.display()
+                )?;
+                sidecars
             }
+            Undone::MovedBack { from, to, sidecars } => {
+                write!(f, "moved {} back to {}", from.display(), to.display())?;
+                sidecars
+            }
+        };
+        match sidecars.len() {
+            0 => Ok(()),
+            1 => write!(f, ", with its sidecar {}", sidecars[0].display()),
+            n => write!(f, ", with its {n} sidecars"),
         }
     }
 }
@@ -128,12 +152,102 @@ pub fn undo_op(
     organized_root: &Path,
 ) -> Result<Undone, UndoError> {
     let undone = match op.kind {
-        OpKind::Copy => remove_copy(catalog, op)?,
-        OpKind::Move | OpKind::DuplicateMove => move_back(catalog, op)?,
+        OpKind::Copy | OpKind::Move | OpKind::DuplicateMove => {
+            let sidecars = undo_sidecars(catalog, op)?;
+            let mut undone = match op.kind {
+                OpKind::Copy => remove_copy(catalog, op)?,
+                _ => move_back(catalog, op)?,
+            };
+            match &mut undone {
+                Undone::CopyRemoved { sidecars: s, .. } | Undone::MovedBack { sidecars: s, .. } => {
+                    *s = sidecars;
+                }
+            }
+            undone
+        }
         other => return Err(UndoError::NotUndoable(other)),
     };
     remove_empty_folders(&op.destination, organized_root);
     Ok(undone)
+}
+
+/// Undoes the sidecars placed under `op` (see the module docs); returns where each undone
+/// one is now (a copy's: its original in the inbox).
+fn undo_sidecars(catalog: &Catalog, op: &OpRecord) -> Result<Vec<PathBuf>, UndoError> {
+    let mut undone = Vec::new();
+    for s in catalog.sidecars_of_op(op.op_id)? {
+        if s.state != SidecarState::Placed {
+            continue;
+        }
+        let result = match op.kind {
+            OpKind::Copy => remove_sidecar_copy(&s).map(|()| s.source.clone()),
+            _ => move_sidecar_back(&s),
+        };
+        match result {
+            Ok(now) => {
+                catalog.undo_sidecars(&[(s.id, &now)])?;
+                undone.push(now);
+            }
+            Err(e) => {
+                tracing::warn!(path = %s.destination.display(), error = %e, "cannot undo a sidecar; it is kept where it is");
+            }
+        }
+    }
+    Ok(undone)
+}
+
+/// Deletes a sidecar's organized copy while its original is still there with its content.
+fn remove_sidecar_copy(s: &SidecarRecord) -> Result<(), UndoError> {
+    let same = watcher::hash_file(&s.source)
+        .is_ok_and(|(h, _)| h.to_hex().as_str() == s.sidecar_id)
+        && watcher::hash_file(&s.destination)
+            .is_ok_and(|(h, _)| h.to_hex().as_str() == s.sidecar_id);
+    if !same {
+        return Err(UndoError::Changed {
+            original: s.source.clone(),
+            copy: s.destination.clone(),
+        });
+    }
+    std::fs::remove_file(&s.destination).map_err(|source| UndoError::Io {
+        what: "remove",
+        path: s.destination.clone(),
+        source,
+    })?;
+    sync_parent(&s.destination);
+    Ok(())
+}
+
+/// Moves a sidecar back to its inbox path (a collision name if that is taken).
+fn move_sidecar_back(s: &SidecarRecord) -> Result<PathBuf, UndoError> {
+    let (Some(parent), Some(name)) = (s.source.parent(), s.source.file_name()) else {
+        return Err(UndoError::NoFolder {
+            path: s.source.clone(),
+        });
+    };
+    std::fs::create_dir_all(parent).map_err(|source| UndoError::Io {
+        what: "recreate",
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    // Both ends resolved beneath their folders, as every transfer is.
+    let from_dir = s.destination.parent().unwrap_or(Path::new("/"));
+    let transfer = |e| UndoError::Transfer(TransferError::Place(e));
+    let (src, dst) = open_roots(from_dir, parent).map_err(transfer)?;
+    let placed = organizer::place_beneath(&organizer::PlaceBeneath {
+        source_root: &src,
+        source: &s.destination,
+        dest_root: &dst,
+        relative: Path::new(name),
+        asset_id: &s.sidecar_id,
+        expected_size: s.size,
+        mode: OrganizeMode::Move,
+    })
+    .map_err(transfer)?;
+    // After a rename the source is already gone; after a copy (another filesystem) it is
+    // removed once the copy is verified.
+    organizer::remove_source_beneath(&src, &s.destination, &dst, &placed)
+        .map_err(|e| UndoError::Transfer(TransferError::RemoveSource(e)))?;
+    Ok(placed.destination)
 }
 
 fn remove_copy(catalog: &Catalog, op: &OpRecord) -> Result<Undone, UndoError> {
@@ -170,6 +284,7 @@ fn remove_copy(catalog: &Catalog, op: &OpRecord) -> Result<Undone, UndoError> {
     Ok(Undone::CopyRemoved {
         copy: copy.clone(),
         original: original.clone(),
+        sidecars: Vec::new(),
     })
 }
 
@@ -189,7 +304,7 @@ fn move_back(catalog: &Catalog, op: &OpRecord) -> Result<Undone, UndoError> {
         path: parent.to_path_buf(),
         source,
     })?;
-    let placement = place_journaled(
+    let placed = place_journaled(
         catalog,
         &TransferRequest {
             asset_id: &op.asset_id,
@@ -200,12 +315,14 @@ fn move_back(catalog: &Catalog, op: &OpRecord) -> Result<Undone, UndoError> {
             relative: Path::new(name),
             size,
             mode: OrganizeMode::Move,
+            sidecars: &[],
         },
         |c, undo, placed| c.complete_undo(undo, op.op_id, &placed.destination),
     )?;
     Ok(Undone::MovedBack {
         from: from.clone(),
-        to: placement.destination,
+        to: placed.placement.destination,
+        sidecars: Vec::new(),
     })
 }
 

@@ -168,6 +168,14 @@ fn update(ev: &Event) -> AssetUpdate<'_> {
             status: AssetStatus::Skipped,
             reason: Some(&p.reason),
         },
+        Payload::SidecarFiled(p) => AssetUpdate::Status {
+            asset_id: &p.asset_id,
+            status: AssetStatus::Skipped,
+            reason: Some(crate::decide::follower_reason(
+                &p.kind,
+                p.destination.is_some(),
+            )),
+        },
         Payload::AssetDuplicate(p) => AssetUpdate::Status {
             asset_id: &p.asset_id,
             status: AssetStatus::Duplicate,

@@ -60,6 +60,7 @@ impl Env {
             template: organizer::Template::parse("{project}/{name}").unwrap(),
             duplicates: self.duplicates(),
             quarantine: quarantine.then(|| self.quarantine()),
+            undated: false,
         }
     }
 
@@ -291,6 +292,7 @@ async fn undo_reverses_a_copy_and_sticks() {
         Undone::CopyRemoved {
             copy: env.organized().join("deep/a.png"),
             original: a.clone(),
+            sidecars: Vec::new(),
         }
     );
     assert!(a.exists(), "the original stays");
@@ -405,7 +407,8 @@ async fn a_dry_run_plans_what_the_stage_then_does() {
     assert_eq!(
         plan[0],
         PlannedAction::Organize {
-            destination: organized.clone()
+            destination: organized.clone(),
+            members: Vec::new(),
         }
     );
     assert_eq!(

@@ -287,12 +287,16 @@ pub(crate) async fn status(view: &DaemonView) -> Status {
     let ws = view.watch_stats.borrow().clone();
     let bus = view.pipeline.bus().stats();
     let catalog = view.pipeline.catalog().clone();
-    let counts = tokio::task::spawn_blocking(move || {
-        catalog.status_counts().ok().zip(catalog.context().ok())
+    let orphan_wait = Duration::from_secs(cfg.watch.orphan_sidecar_s);
+    let (counts, orphan_sidecars) = tokio::task::spawn_blocking(move || {
+        let counts = catalog.status_counts().ok().zip(catalog.context().ok());
+        (
+            counts,
+            crate::status::orphan_sidecars(&catalog, orphan_wait),
+        )
     })
     .await
-    .ok()
-    .flatten();
+    .unwrap_or_default();
     Status {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -346,6 +350,7 @@ pub(crate) async fn status(view: &DaemonView) -> Status {
                 next_in_s: next.map(|d| d.as_secs()),
             }
         },
+        orphan_sidecars,
     }
 }
 

@@ -581,6 +581,9 @@ fn meta_ilst(meta: &[u8], found: &mut Found) {
             if key == "com.apple.quicktime.creationdate" && found.qt_meta_date.is_none() {
                 found.qt_meta_date = parse_datetime(&text);
             }
+            if key == "com.apple.quicktime.content.identifier" && found.live_photo_id.is_none() {
+                found.live_photo_id = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+            }
             push_other(found, format!("quicktime:{key}"), &text);
         }
     }

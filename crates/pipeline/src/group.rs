@@ -1,0 +1,190 @@
+//! Groups of files placed together: a media file (the *leader*: the still of a pair, or any
+//! media file with sidecars), its sidecars, and the members of its pair (the RAW of a
+//! RAW+JPEG, a Live Photo's video; see [`organizer::candidates`]). A group is one unit: it is
+//! placed in one journaled operation ([`crate::place_journaled`]), lands in one folder with
+//! the leader's date, is undone together, and is a duplicate only when every member's content
+//! is organized already.
+//!
+//! A group's operation is recorded under one of its files, its *primary* (the commit point):
+//! the leader, unless the leader's content is organized already while a member's is not;
+//! then the first new member is the primary and the leader travels beside it (kind `still`).
+
+use std::path::{Path, PathBuf};
+
+use catalog::{Catalog, CatalogError};
+use events::MetadataExtracted;
+use events::media::MediaInfo;
+use organizer::{Candidate, Root, SidecarKind};
+
+use crate::decide::KnownOrganized;
+use crate::plan::{OrganizedCopy, organized_copy};
+use crate::sidecar::{self, Sidecar};
+
+/// A group of files placed together: one unit of placement.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The file the operation is recorded under.
+    pub primary: PathBuf,
+    /// Its content id.
+    pub asset_id: String,
+    /// Its size as hashed.
+    pub size: u64,
+    /// Every other file of the group, named relative to the primary.
+    pub others: Vec<Sidecar>,
+    /// What `{group}` says of it.
+    pub label: &'static str,
+}
+
+impl Unit {
+    /// True when the leader is the primary (the usual case).
+    pub fn led_by(&self, leader: &Path) -> bool {
+        self.primary == leader
+    }
+
+    /// The primary's file name.
+    pub fn name(&self) -> &std::ffi::OsStr {
+        self.primary.file_name().unwrap_or_default()
+    }
+}
+
+/// The group led by the inbox file `x`, found beside it and hashed. With `leader_known`
+/// (the leader's content is organized already), the first member whose content is new
+/// becomes the primary; `None` then means every member is known too: the whole group is a
+/// duplicate. Blocking.
+pub fn gather(
+    c: &Catalog,
+    x: &MetadataExtracted,
+    leader_known: bool,
+) -> Result<Option<Unit>, CatalogError> {
+    let found = match Root::open(&x.inbox) {
+        Ok(inbox) => with_members_sidecars(&inbox, x, sidecar::find_beside(&inbox, &x.path)),
+        Err(_) => Vec::new(),
+    };
+    // A video of the still's stem that Apple identifies as another Live Photo's stays out,
+    // and so does a member organized on its own from this very path (it came before its still
+    // did): it is not placed twice.
+    let id = x.media.live_photo_id.as_deref();
+    let mut kept = Vec::with_capacity(found.len());
+    for s in found {
+        let other_live =
+            s.candidate.kind == SidecarKind::LiveVideo && !sidecar::same_live_photo(id, &s.path);
+        let placed_alone = s.candidate.kind.is_member() && organized_here(c, &s)?;
+        if !other_live && !placed_alone {
+            kept.push(s);
+        }
+    }
+    let found = kept;
+    let label =
+        organizer::group_label(found.iter().map(|s| s.candidate.kind), x.media.motion_photo);
+    let led = Unit {
+        primary: x.path.clone(),
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+        others: found,
+        label,
+    };
+    if !leader_known {
+        return Ok(Some(led));
+    }
+    for m in led.others.iter().filter(|s| s.candidate.kind.is_member()) {
+        if known_copy(c, &m.asset_id)?.is_none() {
+            return Ok(rebase(led.clone(), m, x));
+        }
+    }
+    Ok(None)
+}
+
+/// True when the member `m` was organized as an asset of its own from its inbox path.
+fn organized_here(c: &Catalog, m: &Sidecar) -> Result<bool, CatalogError> {
+    Ok(matches!(
+        organized_copy(c, &m.asset_id)?,
+        OrganizedCopy::Present(k) if k.original == m.path
+    ))
+}
+
+/// `found` (beside the leader `x`) and the sidecars of its members that are not the
+/// leader's too (`IMG_1.CR2.xmp` beside `IMG_1.CR2`), named after the leader's stem.
+fn with_members_sidecars(inbox: &Root, x: &MetadataExtracted, found: Vec<Sidecar>) -> Vec<Sidecar> {
+    let Some(leader) = x.path.file_name() else {
+        return found;
+    };
+    let mut all = found.clone();
+    for m in found.iter().filter(|s| s.candidate.kind.is_member()) {
+        for s in sidecar::find_beside(inbox, &m.path) {
+            if s.candidate.kind.is_member() || all.iter().any(|a| a.path == s.path) {
+                continue;
+            }
+            if let Some(candidate) = s.candidate.rebased(leader) {
+                all.push(Sidecar { candidate, ..s });
+            }
+        }
+    }
+    all
+}
+
+/// `unit` recorded under its member `m` instead of its leader `x`: every other file named
+/// after `m`'s stem (those that cannot be are left out and stay in the inbox).
+fn rebase(unit: Unit, m: &Sidecar, x: &MetadataExtracted) -> Option<Unit> {
+    let name = m.path.file_name()?;
+    let leader = Sidecar {
+        path: x.path.clone(),
+        candidate: Candidate::beside(x.path.file_name()?, name, SidecarKind::Still)?,
+        asset_id: x.asset_id.clone(),
+        size: x.size,
+    };
+    let others = std::iter::once(leader)
+        .chain(unit.others.iter().filter(|s| s.path != m.path).cloned())
+        .filter_map(|s| {
+            let candidate = s.candidate.rebased(name)?;
+            Some(Sidecar { candidate, ..s })
+        })
+        .collect();
+    Some(Unit {
+        primary: m.path.clone(),
+        asset_id: m.asset_id.clone(),
+        size: m.size,
+        others,
+        label: unit.label,
+    })
+}
+
+/// Where content `asset_id` is organized: as an asset of its own ([`organized_copy`]) or,
+/// failing that, as a member of another file's group, with its copy still there.
+pub fn content_copy(c: &Catalog, asset_id: &str) -> Result<OrganizedCopy, CatalogError> {
+    let copy = organized_copy(c, asset_id)?;
+    if copy != OrganizedCopy::None {
+        return Ok(copy);
+    }
+    Ok(match c.placed_copy_of(asset_id)? {
+        Some(r)
+            if std::fs::symlink_metadata(&r.destination)
+                .is_ok_and(|m| m.is_file() && m.len() == r.size) =>
+        {
+            OrganizedCopy::Present(KnownOrganized {
+                original: r.source,
+                organized: r.destination,
+            })
+        }
+        _ => OrganizedCopy::None,
+    })
+}
+
+/// The organized copy of content `asset_id`, if it has one that is still there.
+pub fn known_copy(c: &Catalog, asset_id: &str) -> Result<Option<KnownOrganized>, CatalogError> {
+    Ok(match content_copy(c, asset_id)? {
+        OrganizedCopy::Present(k) => Some(k),
+        OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
+    })
+}
+
+/// The primary's own metadata, for its record: the leader's when the leader is the
+/// primary, else read from the member's file (what cannot be read is recorded as unknown).
+pub fn primary_media(unit: &Unit, x: &MetadataExtracted) -> MediaInfo {
+    if unit.led_by(&x.path) {
+        return x.media.clone();
+    }
+    match metadata::extract_path(&unit.primary) {
+        Ok(e) => e.info,
+        Err(_) => MediaInfo::empty(x.media.media_type),
+    }
+}

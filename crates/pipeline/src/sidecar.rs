@@ -1,0 +1,248 @@
+//! Sidecar files in the inbox: which ones lie beside a media file (found beneath the inbox's
+//! folder handle, hashed), and which organized media a sidecar arriving on its own belongs
+//! to. The names themselves are the organizer's ([`organizer::candidates`]).
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use catalog::{AssetRecord, Catalog, CatalogError};
+use events::media::MediaInfo;
+use metadata::sidecar::{MAX_SIDECAR_BYTES, SidecarFormat};
+use organizer::{Candidate, Root};
+
+/// A sidecar file found beside its media file in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidecar {
+    /// Its path in the inbox.
+    pub path: PathBuf,
+    /// Its name's relation to the media's (kind, and its name beside a renamed media).
+    pub candidate: Candidate,
+    /// Its BLAKE3, hex.
+    pub asset_id: String,
+    /// Its size as hashed.
+    pub size: u64,
+}
+
+/// The sidecars beside `media` (a file beneath `inbox`), each hashed. Names that are
+/// missing, not regular files, or cannot be read are left out: a sidecar that cannot be read
+/// stays in the inbox and is handled on its own.
+pub fn find_beside(inbox: &Root, media: &Path) -> Vec<Sidecar> {
+    each_beside(inbox, media, |candidate, rel, file| {
+        let mut hasher = blake3::Hasher::new();
+        let size = io::copy(file, &mut hasher)?;
+        Ok(Sidecar {
+            path: inbox.path().join(rel),
+            candidate,
+            asset_id: hasher.finalize().to_hex().to_string(),
+            size,
+        })
+    })
+}
+
+/// Merges the metadata of the sidecars beside `media` (see [`metadata::sidecar`]) into
+/// `info`. Sidecars larger than [`metadata::sidecar::MAX_SIDECAR_BYTES`] are not read.
+pub fn merge_beside(inbox: &Root, media: &Path, info: &mut MediaInfo) {
+    let found = each_beside(inbox, media, |candidate, _, file| {
+        // Members of a pair are media of their own, not metadata of this file.
+        if candidate.kind.is_member() {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_SIDECAR_BYTES).read_to_end(&mut bytes)?;
+        Ok(Some((candidate, bytes)))
+    });
+    for (candidate, bytes) in found.into_iter().flatten() {
+        merge_one(info, &candidate, &bytes);
+    }
+}
+
+/// Merges one sidecar's `bytes` into `info`.
+pub fn merge_one(info: &mut MediaInfo, candidate: &Candidate, bytes: &[u8]) {
+    if let Some(format) = SidecarFormat::of_kind(candidate.kind.as_str()) {
+        let name = candidate.name.to_string_lossy();
+        let found = metadata::sidecar::read_sidecar(format, bytes, &name);
+        metadata::sidecar::merge_sidecar(info, found, &name);
+    }
+}
+
+/// `f` over each regular file beside `media` whose name is one of its sidecar candidates,
+/// opened beneath `inbox` without following symlinks.
+fn each_beside<T>(
+    inbox: &Root,
+    media: &Path,
+    mut f: impl FnMut(Candidate, &Path, &mut std::fs::File) -> io::Result<T>,
+) -> Vec<T> {
+    let (Ok(rel), Some(name)) = (inbox.relative(media), media.file_name()) else {
+        return Vec::new();
+    };
+    let folder = rel.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    for candidate in organizer::candidates(name) {
+        let rel = folder.join(&candidate.name);
+        let opened = match inbox.open_file(&rel) {
+            Ok(file) => file.metadata().map(|m| (file, m.is_file())),
+            Err(e) => Err(e),
+        };
+        let result = match opened {
+            Ok((mut file, true)) => f(candidate, &rel, &mut file).map(Some),
+            Ok((_, false)) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound || fsroot::is_symlink_refusal(&e) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(t)) => out.push(t),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %inbox.path().join(&rel).display(), error = %e, "cannot read a sidecar; it stays in the inbox");
+            }
+        }
+    }
+    out
+}
+
+/// True when the file at `path` (not media) is a sidecar: named with an extension only
+/// sidecars have (`.xmp`, `.aae`), or with a sidecar's extension (`.txt`, `.json`, `.yaml`)
+/// and a media file of its name beside it in the inbox or organized from its folder. Reads
+/// the catalog and `stat`s a few names; writes nothing.
+pub fn is_sidecar(c: Option<&Catalog>, path: &Path) -> Result<bool, CatalogError> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(false);
+    };
+    if !organizer::has_sidecar_extension(name) {
+        return Ok(false);
+    }
+    if organizer::has_sidecar_only_extension(name) {
+        return Ok(true);
+    }
+    has_leader(c, path, folder, name)
+}
+
+/// True when the media file at `path` is a member of a pair (the RAW beside its JPEG, the
+/// video beside its Live Photo still) whose still lies beside it in the inbox or was
+/// organized from its folder: the still's group takes it along. A video whose Live Photo
+/// identifier (`live_photo_id`) differs from the still's is not its member.
+pub fn is_member(
+    c: Option<&Catalog>,
+    path: &Path,
+    live_photo_id: Option<&str>,
+) -> Result<bool, CatalogError> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(false);
+    };
+    if let Some(still) = leader_beside(folder, name) {
+        return Ok(live_photo_id.is_none() || same_live_photo(live_photo_id, &still));
+    }
+    let Some(c) = c else {
+        return Ok(false);
+    };
+    Ok(organized_media(c, path)?.is_some_and(|(rec, _)| {
+        let theirs = rec.media.as_ref().and_then(|m| m.live_photo_id.as_deref());
+        !matches!((live_photo_id, theirs), (Some(a), Some(b)) if a != b)
+    }))
+}
+
+/// False when `id` and the Live Photo identifier read from the file at `other` are both
+/// known and differ: two files of one stem that Apple says are not one Live Photo.
+pub fn same_live_photo(id: Option<&str>, other: &Path) -> bool {
+    let Some(id) = id else {
+        return true;
+    };
+    match metadata::extract_path(other).map(|e| e.info.live_photo_id) {
+        Ok(Some(theirs)) => theirs == id,
+        _ => true,
+    }
+}
+
+/// True when a file the one at `path` (named `name`, in `folder`) travels with lies beside
+/// it, or was organized from there.
+fn has_leader(
+    c: Option<&Catalog>,
+    path: &Path,
+    folder: &Path,
+    name: &std::ffi::OsStr,
+) -> Result<bool, CatalogError> {
+    if leader_beside(folder, name).is_some() {
+        return Ok(true);
+    }
+    match c {
+        Some(c) => Ok(organized_media(c, path)?.is_some()),
+        None => Ok(false),
+    }
+}
+
+/// The file in `folder` the file `name` travels with (its media, or its pair's still), if
+/// one lies there. A `stat` per possible name.
+pub fn leader_beside(folder: &Path, name: &std::ffi::OsStr) -> Option<PathBuf> {
+    organizer::media_names_for(name)
+        .into_iter()
+        .map(|m| folder.join(m))
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// The members of the pair the media file at `path` leads (its RAW, its Live Photo video)
+/// that lie beside it (a video Apple identifies as another Live Photo than `live_photo_id`
+/// left out). A `stat` per possible name.
+pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    organizer::candidates(name)
+        .into_iter()
+        .filter(|c| c.kind.is_member())
+        .map(|c| (folder.join(&c.name), c.kind))
+        .filter(|(p, _)| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .filter(|(p, kind)| {
+            *kind != organizer::SidecarKind::LiveVideo || same_live_photo(live_photo_id, p)
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// The organized media the sidecar at `path` belongs to, if any: an asset organized from a
+/// path beside it whose name it pairs with ([`organizer::media_names_for`]: a Takeout name
+/// cut short is not found this way), or a pair's member placed from there (then the record
+/// is its group's, at the member's organized path), with its organized file still there.
+pub fn organized_media(
+    c: &Catalog,
+    path: &Path,
+) -> Result<Option<(AssetRecord, Candidate)>, CatalogError> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(None);
+    };
+    for media_name in organizer::media_names_for(name) {
+        let from = folder.join(&media_name);
+        let rec = match c.organized_from(&from)? {
+            Some(rec) => rec,
+            None => match placed_member(c, &from)? {
+                Some(rec) => rec,
+                None => continue,
+            },
+        };
+        let Some(candidate) = organizer::sidecar_of(&media_name, name) else {
+            continue;
+        };
+        let present = rec
+            .organized_path
+            .as_ref()
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
+        if present {
+            return Ok(Some((rec, candidate)));
+        }
+    }
+    Ok(None)
+}
+
+/// The record of the group a member placed from `from` belongs to, pointing at the member's
+/// organized file and its group's operation.
+fn placed_member(c: &Catalog, from: &Path) -> Result<Option<AssetRecord>, CatalogError> {
+    let Some(member) = c.member_placed_from(from)? else {
+        return Ok(None);
+    };
+    Ok(c.asset(&member.asset_id)?.map(|mut rec| {
+        rec.organized_path = Some(member.destination);
+        rec.op_id = Some(member.op_id);
+        rec
+    }))
+}
