@@ -76,24 +76,39 @@ impl Catalog {
         })
     }
 
-    /// Organized assets without a visual row, oldest first, at most `limit`: what a visual
-    /// stage turned on for an existing library has to catch up with.
-    pub fn unvisualized(&self, limit: usize) -> Result<Vec<Unvisualized>> {
+    /// Organized assets without a visual row whose id sorts after `after` (`""` for the
+    /// start), in id order, at most `limit`: what a visual stage turned on for an existing
+    /// library has to catch up with. Pass the last id returned to continue.
+    pub fn unvisualized(&self, after: &str, limit: usize) -> Result<Vec<Unvisualized>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read("listing assets without thumbnails", |c| {
             c.prepare_cached(
                 "SELECT a.asset_id, a.organized_path FROM assets a
                  WHERE a.status = 'organized' AND a.organized_path IS NOT NULL
+                   AND a.asset_id > ?1
                    AND NOT EXISTS (SELECT 1 FROM visual v WHERE v.asset_id = a.asset_id)
-                 ORDER BY a.organized_at, a.asset_id LIMIT ?1",
+                 ORDER BY a.asset_id LIMIT ?2",
             )?
-            .query_map([limit], |r| {
+            .query_map(params![after, limit], |r| {
                 Ok(Unvisualized {
                     asset_id: r.get(0)?,
                     organized_path: bytes_path(r.get(1)?),
                 })
             })?
             .collect()
+        })
+    }
+
+    /// How many organized assets have no visual row.
+    pub fn count_unvisualized(&self) -> Result<u64> {
+        self.read("counting assets without thumbnails", |c| {
+            c.prepare_cached(
+                "SELECT count(*) FROM assets a
+                 WHERE a.status = 'organized' AND a.organized_path IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM visual v WHERE v.asset_id = a.asset_id)",
+            )?
+            .query_row([], |r| r.get::<_, i64>(0))
+            .map(crate::sql_u64)
         })
     }
 
@@ -122,4 +137,23 @@ pub(crate) fn set_visual_tx(tx: &Transaction<'_>, record: &VisualRecord) -> rusq
         now_text()
     ])?;
     Ok(())
+}
+
+impl Catalog {
+    /// Ids of up to `limit` assets whose id starts with `prefix` (lowercase hex), in id order:
+    /// resolving the short ids people copy from pages and logs.
+    pub fn asset_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Ids are lowercase hex: every id with the prefix sorts before the prefix followed by
+        // a character above 'f'.
+        let end = format!("{prefix}g");
+        self.read("looking up an asset id prefix", |c| {
+            c.prepare_cached(
+                "SELECT asset_id FROM assets WHERE asset_id >= ?1 AND asset_id < ?2
+                 ORDER BY asset_id LIMIT ?3",
+            )?
+            .query_map(params![prefix, end, limit], |r| r.get(0))?
+            .collect()
+        })
+    }
 }

@@ -973,7 +973,7 @@ fn visual_rows_come_with_their_event_and_list_what_is_left_to_see() {
     organize(&cat, &b, Path::new("/in/b.png"), Path::new("/o/b.png"));
     organize(&cat, &c, Path::new("/in/c.mp4"), Path::new("/o/c.mp4"));
     let left: Vec<String> = cat
-        .unvisualized(10)
+        .unvisualized("", 10)
         .unwrap()
         .into_iter()
         .map(|u| u.asset_id)
@@ -1014,15 +1014,26 @@ fn visual_rows_come_with_their_event_and_list_what_is_left_to_see() {
     assert_eq!(cat.visual(&a).unwrap(), Some(seen_a));
     assert_eq!(cat.fingerprints().unwrap(), vec![(a.clone(), vec![7; 16])]);
     let left: Vec<String> = cat
-        .unvisualized(10)
+        .unvisualized("", 10)
         .unwrap()
         .into_iter()
         .map(|u| u.asset_id)
         .collect();
     assert_eq!(left, vec![b.clone()]);
     assert_eq!(
-        cat.unvisualized(10).unwrap()[0].organized_path,
+        cat.unvisualized("", 10).unwrap()[0].organized_path,
         Path::new("/o/b.png")
     );
     assert_eq!(cat.visual(&b).unwrap(), None);
+    assert_eq!(cat.count_unvisualized().unwrap(), 1);
+    assert!(
+        cat.unvisualized(&b, 10).unwrap().is_empty(),
+        "paged past it"
+    );
+    assert_eq!(
+        cat.asset_ids_with_prefix(&a[..62], 5).unwrap(),
+        vec![a.clone(), b.clone(), c.clone()]
+    );
+    assert_eq!(cat.asset_ids_with_prefix(&b, 5).unwrap(), vec![b.clone()]);
+    assert!(cat.asset_ids_with_prefix("f", 5).unwrap().is_empty());
 }

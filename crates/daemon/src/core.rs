@@ -217,7 +217,7 @@ impl Core {
         }
         let catalog = Arc::new(catalog::Catalog::open(&layout.catalog())?);
         let stream = match &cfg.redis {
-            Some(r) => Some(r.stream_config(&cfg.state_dir)?),
+            Some(r) => Some(r.stream_config(&cfg.state_dir, cfg.visual_enabled())?),
             None => None,
         };
         let redis = match &stream {
@@ -234,7 +234,8 @@ impl Core {
             .as_ref()
             .map(|r| r.worker_stages())
             .unwrap_or_default();
-        let pipeline = start_pipeline(cfg, catalog, &workers, &redis, &metrics).await?;
+        let here = stages_here(cfg, &workers);
+        let pipeline = start_pipeline(cfg, catalog, &here, &workers, &redis, &metrics).await?;
         let recovered = pipeline.recover().await?;
         if recovered != pipeline::RecoveryReport::default() {
             tracing::info!(
@@ -245,7 +246,7 @@ impl Core {
             );
         }
         let runners = match &stream {
-            Some(sc) => catch_up(&pipeline, sc, &workers).await,
+            Some(sc) => catch_up(&pipeline, sc, &here, &workers).await,
             None => Vec::new(),
         };
         let run_id = run_id();
@@ -298,6 +299,9 @@ impl Core {
         let drain = async {
             intake.close().await;
             pipeline.wait_idle().await;
+            // Thumbnails of the last files too (what is cut off is caught up at the next
+            // start).
+            pipeline.wait_visual_idle().await;
         };
         if tokio::time::timeout(deadline, drain).await.is_err() {
             tracing::warn!(
@@ -356,18 +360,26 @@ impl Core {
     }
 }
 
+/// The stages this daemon runs itself: every stage but those left to workers, and the visual
+/// stage only when it is on.
+fn stages_here(cfg: &Config, workers: &[pipeline::Stage]) -> Vec<pipeline::Stage> {
+    pipeline::Stage::ALL
+        .into_iter()
+        .filter(|s| !workers.contains(s))
+        .filter(|s| *s != pipeline::Stage::Visual || cfg.visual_enabled())
+        .collect()
+}
+
 async fn start_pipeline(
     cfg: &Config,
     catalog: Arc<catalog::Catalog>,
+    here: &[pipeline::Stage],
     workers: &[pipeline::Stage],
     redis: &Option<Arc<streams::StreamWriter>>,
     metrics: &Option<Metrics>,
 ) -> Result<Pipeline> {
     let options = pipeline::PipelineOptions {
-        in_process: pipeline::Stage::ALL
-            .into_iter()
-            .filter(|s| !workers.contains(s))
-            .collect(),
+        in_process: here.to_vec(),
         track_consumed: redis.is_some(),
         confirm_outputs: false,
     };
@@ -401,11 +413,12 @@ async fn start_pipeline(
 async fn catch_up(
     pipeline: &Pipeline,
     sc: &streams::StreamConfig,
+    here: &[pipeline::Stage],
     workers: &[pipeline::Stage],
 ) -> Vec<GroupRunner> {
-    let runners: Vec<GroupRunner> = pipeline::Stage::ALL
-        .into_iter()
-        .filter(|s| !workers.contains(s))
+    let runners: Vec<GroupRunner> = here
+        .iter()
+        .copied()
         .map(|st| GroupRunner::spawn(pipeline.clone(), st, sc.clone(), Role::Daemon))
         .collect();
     let backlog = async {

@@ -69,6 +69,7 @@ impl ConfigDiff {
             ("metrics", Restart, old.metrics != new.metrics),
             ("redis", Restart, old.redis != new.redis),
             ("web", Restart, old.web != new.web),
+            ("visual", Restart, old.visual != new.visual),
         ];
         ConfigDiff {
             changes: candidates
@@ -116,6 +117,7 @@ impl ConfigDiff {
         next.metrics = old.metrics.clone();
         next.redis = old.redis.clone();
         next.web = old.web.clone();
+        next.visual = old.visual.clone();
         next
     }
 }

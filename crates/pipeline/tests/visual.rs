@@ -183,5 +183,5 @@ async fn organized_pictures_get_thumbnails_and_bombs_fail_only_the_visual_stage(
         catalog::RENDERED_FAILED
     );
     // Neither is left for a catch-up.
-    assert!(env.catalog.unvisualized(10).unwrap().is_empty());
+    assert!(env.catalog.unvisualized("", 10).unwrap().is_empty());
 }
