@@ -17,4 +17,5 @@ mod organize;
 mod scale;
 mod terminal;
 mod undo;
+mod visual;
 mod writes;
