@@ -5,6 +5,7 @@
 
 mod harness;
 mod media;
+mod pictures;
 
 mod bad_input;
 mod cli;
