@@ -185,3 +185,27 @@ fn similar_says_how_to_turn_the_visual_stage_on() {
     assert!(run.stderr.contains("visual stage is off"), "{run:?}");
     assert!(run.stderr.contains("[visual]"), "{run:?}");
 }
+
+#[test]
+fn turning_the_visual_stage_on_later_catches_up_with_the_library() {
+    let env = Env::new();
+    let smaller =
+        image::imageops::resize(&picture(), 320, 240, image::imageops::FilterType::Triangle);
+    env.put_file("first.png", &encode(&picture(), image::ImageFormat::Png));
+    env.put_file("second.jpg", &encode(&smaller, image::ImageFormat::Jpeg));
+    env.scan(&[]).success();
+    assert!(!env.state.join("thumbnails").exists(), "the stage is off");
+
+    visual_on(&env);
+    let mut d = env.start();
+    d.wait_events("alice.asset.visualized.v1", 2);
+    d.wait_for("the catch-up to finish", |r| {
+        r.iter().any(|x| {
+            x["message"] == "thumbnails and fingerprints caught up with the library"
+                && x["made"] == 2
+        })
+    });
+    let (first, second) = (organized(&env, "first.png"), organized(&env, "second.jpg"));
+    assert_eq!(matches(&env, &first), vec![second.display().to_string()]);
+    assert!(d.terminate().success());
+}
