@@ -415,3 +415,26 @@ impl App {
         Ok(values)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_similar_word_in_the_search_text_names_an_id_prefix() {
+        let with = |q: &str| Filters {
+            q: Some(q.into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            similar_prefix(&with("similar:7AB36b")).as_deref(),
+            Some("7ab36b")
+        );
+        assert_eq!(
+            similar_prefix(&with("fox similar:0f1e")).as_deref(),
+            Some("0f1e")
+        );
+        assert_eq!(similar_prefix(&with("similarities")), None);
+        assert_eq!(similar_prefix(&Filters::default()), None);
+    }
+}

@@ -294,7 +294,7 @@ pub(crate) async fn similar(
     view: &DaemonView,
     asset_id: String,
 ) -> Result<crate::similar::SimilarView, String> {
-    if !web_is_asset_id(&asset_id) {
+    if !is_asset_id(&asset_id) {
         return Err(format!("{asset_id:?} is not an asset id (64 hex digits)"));
     }
     let cfg = view.config.borrow().clone();
@@ -312,7 +312,7 @@ pub(crate) async fn similar(
     .map_err(|e| e.to_string())
 }
 
-fn web_is_asset_id(text: &str) -> bool {
+fn is_asset_id(text: &str) -> bool {
     text.len() == 64
         && text
             .bytes()
