@@ -280,3 +280,55 @@ fn tally(
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn print(img: &image::RgbImage) -> Vec<u8> {
+        visual::fingerprint(img).to_bytes().to_vec()
+    }
+
+    fn scene(seed: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(320, 240, |x, y| {
+            let v = (x * (3 + seed) + y * (5 + 2 * seed)) % 256;
+            let disc = (x as i32 - 100 - seed as i32 * 40).pow(2) + (y as i32 - 120).pow(2) < 3000;
+            if disc {
+                image::Rgb([250, 220, 30])
+            } else {
+                image::Rgb([v as u8, (x / 2) as u8, (y / 2) as u8])
+            }
+        })
+    }
+
+    #[test]
+    fn finds_a_resized_copy_leaves_itself_out_and_forgets_removed_assets() {
+        let near = Near::default();
+        let original = scene(1);
+        let copy =
+            image::imageops::resize(&original, 160, 120, image::imageops::FilterType::Triangle);
+        assert!(near.insert("a", &print(&original)));
+        assert!(near.insert("b", &print(&copy)));
+        assert!(near.insert("c", &print(&scene(4))));
+        assert!(!near.insert("d", b"not a fingerprint"));
+        assert_eq!(near.len(), 3);
+
+        let found = near.similar("a", &print(&original)).unwrap();
+        let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, vec!["b"]);
+        assert!(found[0].1.hash_distance <= visual::Matcher::default().max_hash_distance);
+
+        near.apply(&Event::new(
+            "/t",
+            events::AssetRemoved {
+                asset_id: "b".into(),
+                path: "/o/b.png".into(),
+                restored_to: None,
+                reason: "alice undo".into(),
+            },
+        ));
+        assert_eq!(near.similar("a", &print(&original)).unwrap(), vec![]);
+        assert_eq!(near.len(), 2);
+        assert_eq!(near.similar("a", b"short"), None);
+    }
+}
