@@ -191,6 +191,9 @@ pub(crate) struct Core {
     pub stream: Option<streams::StreamConfig>,
     pub metrics: Option<Metrics>,
     pub intake: Intake,
+    /// The near-duplicate index (with the visual stage on, for `alice run`), following the
+    /// bus from before the stages start; filled from the catalog by `running::start`.
+    pub near: Option<Arc<crate::near::Near>>,
     runners: Vec<GroupRunner>,
     run_id: String,
     pub started: Instant,
@@ -235,7 +238,14 @@ impl Core {
             .map(|r| r.worker_stages())
             .unwrap_or_default();
         let here = stages_here(cfg, &workers);
-        let pipeline = start_pipeline(cfg, catalog, &here, &workers, &redis, &metrics).await?;
+        let near = (kind == RunKind::Watch && cfg.visual_enabled())
+            .then(|| Arc::new(crate::near::Near::default()));
+        let sinks = Sinks {
+            redis: &redis,
+            metrics: &metrics,
+            near: &near,
+        };
+        let pipeline = start_pipeline(cfg, catalog, &here, &workers, sinks).await?;
         let recovered = pipeline.recover().await?;
         if recovered != pipeline::RecoveryReport::default() {
             tracing::info!(
@@ -273,6 +283,7 @@ impl Core {
             redis,
             stream,
             metrics,
+            near,
             runners,
             run_id,
             started: Instant::now(),
@@ -370,14 +381,25 @@ fn stages_here(cfg: &Config, workers: &[pipeline::Stage]) -> Vec<pipeline::Stage
         .collect()
 }
 
+/// Subscribers that only record or follow events, registered before the stages.
+struct Sinks<'a> {
+    redis: &'a Option<Arc<streams::StreamWriter>>,
+    metrics: &'a Option<Metrics>,
+    near: &'a Option<Arc<crate::near::Near>>,
+}
+
 async fn start_pipeline(
     cfg: &Config,
     catalog: Arc<catalog::Catalog>,
     here: &[pipeline::Stage],
     workers: &[pipeline::Stage],
-    redis: &Option<Arc<streams::StreamWriter>>,
-    metrics: &Option<Metrics>,
+    sinks: Sinks<'_>,
 ) -> Result<Pipeline> {
+    let Sinks {
+        redis,
+        metrics,
+        near,
+    } = sinks;
     let options = pipeline::PipelineOptions {
         in_process: here.to_vec(),
         track_consumed: redis.is_some(),
@@ -394,9 +416,15 @@ async fn start_pipeline(
         if let Some(m) = metrics {
             m.subscribe(bus)?;
         }
+        if let Some(n) = near {
+            n.subscribe(bus)?;
+        }
         Ok(())
     })
     .await?;
+    if let Some(n) = near {
+        n.listen(&pipeline);
+    }
     if let Some(m) = metrics {
         // A worker's events reach this process through the stream, not the bus.
         let m = m.clone();

@@ -170,35 +170,44 @@ impl Near {
         }
     }
 
-    /// Keeps the index current from `pipeline`'s events, then adds what the catalog holds
-    /// (following first, so nothing recorded meanwhile is missed).
-    pub(crate) async fn follow(
-        pipeline: &pipeline::Pipeline,
-    ) -> Result<Arc<Near>, crate::error::Error> {
-        let near = Arc::new(Near::default());
-        let me = near.clone();
-        pipeline
-            .bus()
-            .subscribe(
-                "near-duplicates",
-                bus::Filter::types([
-                    events::types::ASSET_VISUALIZED,
-                    events::types::ASSET_REMOVED,
-                ]),
-                move |m: pipeline::Msg| {
-                    me.apply(&m.0);
-                    async { Ok(()) }
-                },
-            )
-            .map_err(pipeline::PipelineError::from)?;
-        let me = near.clone();
+    /// Follows `bus`: every fingerprint recorded from now on. Registered with the sinks,
+    /// before the stages, so no `AssetVisualized` is published before it follows.
+    pub(crate) fn subscribe(
+        self: &Arc<Near>,
+        bus: &pipeline::EventBus,
+    ) -> Result<(), bus::SubscribeError> {
+        let me = self.clone();
+        bus.subscribe(
+            "near-duplicates",
+            bus::Filter::types([
+                events::types::ASSET_VISUALIZED,
+                events::types::ASSET_REMOVED,
+            ]),
+            move |m: pipeline::Msg| {
+                me.apply(&m.0);
+                async { Ok(()) }
+            },
+        )
+    }
+
+    /// Also follows the events a visual worker wrote to the stream (they reach this process
+    /// through the catalog stage's group, not the bus).
+    pub(crate) fn listen(self: &Arc<Near>, pipeline: &pipeline::Pipeline) {
+        let me = self.clone();
         pipeline.on_foreign_event(Arc::new(move |e: &Event| me.apply(e)));
-        let (me, catalog) = (near.clone(), pipeline.catalog().clone());
+    }
+
+    /// Adds what the catalog holds, off the runtime.
+    pub(crate) async fn fill(
+        self: &Arc<Near>,
+        catalog: Arc<catalog::Catalog>,
+    ) -> crate::error::Result<()> {
+        let me = self.clone();
         let n = tokio::task::spawn_blocking(move || me.load_into(&catalog))
             .await
             .map_err(|e| crate::error::Error::Task(e.to_string()))??;
         tracing::info!(fingerprints = n, "near-duplicate index ready");
-        Ok(near)
+        Ok(())
     }
 }
 

@@ -95,8 +95,9 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     );
     view.retries = retries.clone();
     let mut catching_up = None;
-    if cfg.visual_enabled() {
-        view.near = Some(crate::near::Near::follow(&core.pipeline).await?);
+    if let Some(near) = &core.near {
+        near.fill(core.pipeline.catalog().clone()).await?;
+        view.near = Some(near.clone());
         catching_up = Some(crate::near::catch_up(&core.pipeline));
     }
     let view = Arc::new(view);
