@@ -561,6 +561,49 @@ fn a_metadata_worker_in_its_own_process_feeds_the_daemon() {
 }
 
 #[test]
+fn a_visual_worker_fingerprints_for_the_daemon_index() {
+    let (dir, redis, cfg, inbox) = setup("workers = [\"visual\"]\n[visual]\nffmpeg = \"\"");
+    let daemon = Daemon::start(&cfg, dir.path());
+    // One picture with different private chunks: three files, one picture.
+    drop_pngs(&inbox, "v", 3);
+    wait_for("3 organized", || {
+        files_under(&dir.path().join("organized")).len() == 3
+    });
+    let visualized = |redis: &Redis| {
+        redis
+            .events()
+            .into_iter()
+            .filter(|e| e["type"] == "alice.asset.visualized.v1")
+            .count()
+    };
+    assert_eq!(
+        visualized(&redis),
+        0,
+        "the daemon leaves the stage to workers"
+    );
+    let worker = Worker::start(&cfg, dir.path(), "visual", "v1");
+    wait_for("3 visualized", || visualized(&redis) == 3);
+    assert!(
+        redis
+            .events()
+            .iter()
+            .filter(|e| e["type"] == "alice.asset.visualized.v1")
+            .all(|e| e["source"] == "/alice/visual" && e["data"]["fingerprint"].is_string())
+    );
+    // The daemon's index learns the worker's fingerprints from the stream.
+    let one = files_under(&dir.path().join("organized")).remove(0);
+    let mut found = 0;
+    wait_for("the daemon to index the worker's fingerprints", || {
+        let out = support::alice(&cfg, &["similar", "--json", one.to_str().unwrap()]);
+        let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        found = view["matches"].as_array().map_or(0, Vec::len);
+        found == 2
+    });
+    worker.stop();
+    daemon.stop();
+}
+
+#[test]
 fn a_worker_killed_with_pending_entries_leaves_them_to_another() {
     let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\"]\nclaim_idle_ms = 1000");
     let daemon = Daemon::start(&cfg, dir.path());

@@ -4,7 +4,8 @@
 //!   the files, a search finds an image by a prompt word, the asset page shows prompt and
 //!   seed, a file dropped into the inbox appears in the open live view without a reload, the
 //!   status page sets the active project; screenshots of every page (laptop and phone
-//!   widths) go to `target/web-screenshots/`;
+//!   widths) go to `target/web-screenshots/`; the asset page shows near-duplicates (a
+//!   resized, re-encoded copy) and `similar:<id>` lists them in the gallery;
 //! - over raw HTTP: without the session every page and media URL answers 401; path tricks
 //!   reach nothing; a foreign Host header is refused; state changes need the CSRF token;
 //!   a login URL works once.
@@ -19,6 +20,8 @@ mod http;
 #[allow(dead_code)]
 #[path = "e2e/media.rs"]
 mod media;
+#[path = "e2e/pictures.rs"]
+mod pictures;
 
 use std::path::PathBuf;
 
@@ -347,5 +350,81 @@ fn without_the_session_nothing_answers_and_urls_reach_only_assets() {
     assert_eq!(g.get(&path, None).status, 303);
     assert_eq!(g.get(&path, None).status, 401);
     assert_eq!(g.get("/login?token=1.2.3", None).status, 401);
+    g.daemon.terminate();
+}
+
+#[test]
+fn the_asset_page_shows_near_duplicates() {
+    use pictures::{encode, picture, unrelated};
+    let env = Env::new();
+    let port = free_port();
+    let mut cfg = std::fs::read_to_string(&env.config).unwrap();
+    cfg += &format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n[log]\nlevel = \"debug\"\n");
+    std::fs::write(&env.config, cfg).unwrap();
+    let smaller =
+        image::imageops::resize(&picture(), 400, 300, image::imageops::FilterType::Triangle);
+    env.drop_file("original.png", &encode(&picture(), image::ImageFormat::Png));
+    env.drop_file("copy.jpg", &encode(&smaller, image::ImageFormat::Jpeg));
+    env.drop_file("other.png", &encode(&unrelated(), image::ImageFormat::Png));
+    let mut daemon = env.start();
+    daemon.wait_events("alice.asset.visualized.v1", 3);
+    let g = Gallery { env, daemon, port };
+    let (original, copy, other) = (
+        g.asset_id("original.png"),
+        g.asset_id("copy.jpg"),
+        g.asset_id("other.png"),
+    );
+    let shots = screenshots();
+    let browser = Browser::start();
+    browser.resize(1366, 900);
+    let wait = |what: &str, cond: &dyn Fn(&Browser) -> bool| browser.wait(what, TIMEOUT, cond);
+    browser.goto(&g.login_url());
+    wait("the gallery's tiles", &|b| b.count(".tile") == 3);
+
+    // The asset page lists the resized copy (a thumbnail linking to it), not the other one.
+    browser.goto(&format!("{}/asset/{original}", g.base()));
+    wait("the near-duplicates section", &|b| {
+        b.count("#near .tile") == 1
+    });
+    assert_eq!(
+        browser.count(&format!("#near .tile[href=\"/asset/{copy}\"]")),
+        1
+    );
+    assert_eq!(
+        browser.count(&format!("#near .tile[data-id=\"{other}\"]")),
+        0
+    );
+    assert!(
+        browser
+            .text()
+            .to_lowercase()
+            .contains("near-duplicates (1)")
+    );
+    wait("the near-duplicate's thumbnail", &|b| {
+        b.js(
+            "const i = document.querySelector('#near .tile img'); return !!i && i.complete && i.naturalWidth > 0 && i.naturalWidth <= 256;",
+            vec![],
+        ) == serde_json::json!(true)
+    });
+    browser.screenshot(&shots.join("asset-near-duplicates.png"));
+
+    // The unrelated picture has no such section.
+    browser.goto(&format!("{}/asset/{other}", g.base()));
+    wait("the other asset page", &|b| b.count("ol.timeline") == 1);
+    assert_eq!(browser.count("#near"), 0);
+
+    // `similar:<id prefix>` in the search box lists the asset and its near-duplicates.
+    browser.goto(&format!("{}/?q=similar:{}", g.base(), &original[..10]));
+    wait("the similar results", &|b| b.count(".tile") == 2);
+    assert_eq!(browser.count(&format!(".tile[data-id=\"{other}\"]")), 0);
+    browser.screenshot(&shots.join("similar.png"));
+
+    // A thumbnail from the cache is a 256 px JPEG, not the original.
+    let cookie = g.cookie();
+    let thumb = g.get(&format!("/thumb/{original}?size=256"), Some(&cookie));
+    assert_eq!(thumb.status, 200);
+    assert_eq!(thumb.header("content-type"), Some("image/jpeg"));
+    drop(browser);
+    let mut g = g;
     g.daemon.terminate();
 }

@@ -5,6 +5,7 @@
 
 mod harness;
 mod media;
+mod pictures;
 
 mod bad_input;
 mod cli;
@@ -18,4 +19,5 @@ mod scale;
 mod sidecars;
 mod terminal;
 mod undo;
+mod visual;
 mod writes;

@@ -10,6 +10,7 @@ mod out;
 mod progress;
 mod run;
 mod search;
+mod similar;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,6 +115,16 @@ enum Command {
     /// Everything known about one file: metadata, generation parameters, where it came from,
     /// where it went, and its event history.
     Show(search::ShowArgs),
+    /// List the near-duplicates of an organized file: the same picture resized, re-encoded,
+    /// stripped of metadata, slightly cropped or turned.
+    ///
+    /// Prints each match's organized path, how it differs (pixels, bytes) and how close it is
+    /// (hash distance, grid difference). Needs the visual stage (on with `[web]` or
+    /// `[visual]`), which fingerprints files after organizing them. Asks the running daemon,
+    /// or without one builds the index from the catalog. Nothing is ever deleted for being
+    /// similar. Exit status 0 when near-duplicates were found, 1 when none were (or on an
+    /// error: an unknown file, no fingerprint yet, a video without a poster frame).
+    Similar(similar::SimilarArgs),
     /// Print a one-time URL that logs a browser in to the web gallery (needs `[web]`).
     ///
     /// On a terminal with a graphical session it also opens the URL with `xdg-open`. The
@@ -135,8 +146,8 @@ enum Command {
     /// with different `--consumer` names to share the work. Stops on SIGINT/SIGTERM after
     /// the batch in hand; unacknowledged entries are handled again, never twice in effect.
     Worker {
-        /// The stage: metadata or organizer.
-        #[arg(value_parser = ["metadata", "organizer"])]
+        /// The stage: metadata, organizer or visual.
+        #[arg(value_parser = ["metadata", "organizer", "visual"])]
         stage: String,
         #[command(flatten)]
         config: ConfigArgs,
@@ -339,6 +350,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Web { config, no_open } => client::web(&config, no_open),
         Command::Search(args) => search::search(&args),
         Command::Show(args) => search::show(&args),
+        Command::Similar(args) => similar::similar(&args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(

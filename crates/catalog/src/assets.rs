@@ -97,6 +97,9 @@ pub enum AssetUpdate<'a> {
         /// Why.
         reason: Option<&'a str>,
     },
+    /// [`Catalog::set_visual`]: what the visual stage learned (the asset's status is left
+    /// as it is).
+    Visual(&'a crate::VisualRecord),
 }
 
 /// Number of assets in each status.
@@ -480,6 +483,9 @@ impl Catalog {
                 mark_status_tx(tx, asset_id, status, reason)
                     .map(drop)
                     .map_err(self.db(OP))
+            }
+            AssetUpdate::Visual(record) => {
+                crate::visual::set_visual_tx(tx, record).map_err(self.db(OP))
             }
         }
     }

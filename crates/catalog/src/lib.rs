@@ -17,6 +17,8 @@
 //! - `context.rs`: creative context and projects.
 //! - `sidecars.rs`: sidecar files journaled with the media they travel with.
 //! - `search.rs`: full-text search (FTS5, bm25 ranking, snippets) with filters, [`Catalog::find`].
+//! - `visual.rs`: thumbnails and fingerprints per asset ([`Catalog::fingerprints`],
+//!   [`Catalog::unvisualized`]).
 //! - `browse.rs`: read-only views for browsing: newest-first pages with a keyset cursor
 //!   ([`Catalog::page`]), files organized per day, the values the filters can take.
 //!
@@ -32,6 +34,7 @@
 //! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
+//! | `visual` | `asset_id` | what the visual stage learned: `rendered` (`image`, `video_poster`, `video_placeholder`, `unsupported_image`, or `failed` for a file it cannot decode), `reason`, `width`, `height`, `fingerprint` (the `visual` crate's bytes), `updated_at`. |
 //! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; kept in sync by triggers in the writing transaction. |
 //!
 //! Times are stored as RFC 3339 UTC text with nine fractional digits, so text order is time
@@ -62,6 +65,7 @@ mod journal;
 mod schema;
 mod search;
 mod sidecars;
+mod visual;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -85,6 +89,7 @@ pub use journal::{NewOp, OpRecord};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Edge, SearchHit, SearchQuery, Snippet, TimeBound, TimeBoundError};
 pub use sidecars::{NewSidecar, SidecarRecord};
+pub use visual::{RENDERED_FAILED, Unvisualized, VisualRecord};
 
 use error::db_err;
 

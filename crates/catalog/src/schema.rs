@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -260,6 +260,22 @@ CREATE INDEX sidecars_source ON sidecars (source_path);
 CREATE INDEX sidecars_content ON sidecars (sidecar_id, state);
 CREATE INDEX sidecars_pending ON sidecars (state) WHERE state = 'pending';
 CREATE INDEX assets_original_path ON assets (original_path);
+"#;
+
+/// Version 8: what the visual stage learned per asset (how its thumbnails were made, its size
+/// in pixels, its perceptual fingerprint), for `alice similar` and the gallery. A row exists
+/// once the stage has seen the asset, so a library that turns the stage on later is caught up
+/// with by listing organized assets without one.
+const V8: &str = r#"
+CREATE TABLE visual (
+    asset_id    TEXT PRIMARY KEY,
+    rendered    TEXT NOT NULL,
+    reason      TEXT,
+    width       INTEGER,
+    height      INTEGER,
+    fingerprint BLOB,
+    updated_at  TEXT NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Reads `PRAGMA user_version`.

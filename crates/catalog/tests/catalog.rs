@@ -963,3 +963,77 @@ fn an_identity_with_another_ctime_is_a_different_file() {
     assert_eq!(cat.lookup_identity(&reused).unwrap(), None);
     assert!(!cat.load_identities().unwrap().contains_key(&reused));
 }
+
+#[test]
+fn visual_rows_come_with_their_event_and_list_what_is_left_to_see() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let (a, b, c) = (asset_id(1), asset_id(2), asset_id(3));
+    organize(&cat, &a, Path::new("/in/a.png"), Path::new("/o/a.png"));
+    organize(&cat, &b, Path::new("/in/b.png"), Path::new("/o/b.png"));
+    organize(&cat, &c, Path::new("/in/c.mp4"), Path::new("/o/c.mp4"));
+    let left: Vec<String> = cat
+        .unvisualized("", 10)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.asset_id)
+        .collect();
+    assert_eq!(left.len(), 3);
+
+    let seen_a = catalog::VisualRecord {
+        asset_id: a.clone(),
+        rendered: "image".into(),
+        reason: None,
+        width: Some(640),
+        height: Some(480),
+        fingerprint: Some(vec![7; 16]),
+    };
+    let placeholder_c = catalog::VisualRecord {
+        asset_id: c.clone(),
+        rendered: "video_placeholder".into(),
+        reason: Some("no_ffmpeg".into()),
+        width: None,
+        height: None,
+        fingerprint: None,
+    };
+    let fresh = cat
+        .record_batch(&[
+            (event("v-a", Some(&a), at(1)), AssetUpdate::Visual(&seen_a)),
+            (
+                event("v-c", Some(&c), at(2)),
+                AssetUpdate::Visual(&placeholder_c),
+            ),
+        ])
+        .unwrap();
+    assert_eq!(fresh, vec![true, true]);
+    // Recording only adds the visual row: the assets stay organized.
+    assert_eq!(
+        cat.asset(&a).unwrap().unwrap().status,
+        AssetStatus::Organized
+    );
+    assert_eq!(cat.visual(&a).unwrap(), Some(seen_a));
+    assert_eq!(cat.fingerprints().unwrap(), vec![(a.clone(), vec![7; 16])]);
+    let left: Vec<String> = cat
+        .unvisualized("", 10)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.asset_id)
+        .collect();
+    assert_eq!(left, vec![b.clone()]);
+    assert_eq!(
+        cat.unvisualized("", 10).unwrap()[0].organized_path,
+        Path::new("/o/b.png")
+    );
+    assert_eq!(cat.visual(&b).unwrap(), None);
+    assert_eq!(cat.count_unvisualized().unwrap(), 1);
+    assert!(
+        cat.unvisualized(&b, 10).unwrap().is_empty(),
+        "paged past it"
+    );
+    assert_eq!(
+        cat.asset_ids_with_prefix(&a[..62], 5).unwrap(),
+        vec![a.clone(), b.clone(), c.clone()]
+    );
+    assert_eq!(cat.asset_ids_with_prefix(&b, 5).unwrap(), vec![b.clone()]);
+    assert!(cat.asset_ids_with_prefix("f", 5).unwrap().is_empty());
+}

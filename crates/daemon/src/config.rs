@@ -138,6 +138,38 @@ pub struct WebSection {
     pub hosts: Vec<String>,
 }
 
+/// `[visual]` section: thumbnails and perceptual fingerprints of organized files (the gallery's
+/// tiles, `alice similar`). On when present (unless `enabled = false`) or when `[web]` is
+/// configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisualSection {
+    /// On or off; unset: on (the section is present).
+    pub enabled: Option<bool>,
+    /// Largest image (width x height) decoded; larger ones are an `AssetFailed` of stage
+    /// `visual` (decompression bombs). Decoding needs 3 to 8 bytes per pixel.
+    pub max_pixels: u64,
+    /// The ffmpeg program for video poster frames (a bare name is looked up on `PATH`); ""
+    /// for none (videos get a placeholder).
+    pub ffmpeg: String,
+    /// The thumbnail cache's budget in MiB; least recently used thumbnails go beyond it.
+    pub cache_max_mb: u64,
+}
+
+impl Default for VisualSection {
+    fn default() -> Self {
+        VisualSection {
+            enabled: None,
+            max_pixels: 100_000_000,
+            ffmpeg: "ffmpeg".into(),
+            cache_max_mb: 2048,
+        }
+    }
+}
+
+/// Thumbnail sizes (longest side, px): gallery tiles and the asset page.
+pub const THUMBNAIL_SIZES: [u32; 2] = [1024, 256];
+
 /// `[redis]` section: when present, every event is also appended to a Redis stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,8 +220,11 @@ fn default_claim_idle() -> u64 {
 
 /// Stages that may run as `alice worker`: the catalog stays with the daemon (status, scans and
 /// the journal's recovery depend on it).
-pub const WORKER_STAGES: [pipeline::Stage; 2] =
-    [pipeline::Stage::Metadata, pipeline::Stage::Organizer];
+pub const WORKER_STAGES: [pipeline::Stage; 3] = [
+    pipeline::Stage::Metadata,
+    pipeline::Stage::Organizer,
+    pipeline::Stage::Visual,
+];
 
 impl RedisSection {
     /// The URL with the password from `password_file` filled in (never logged: use
@@ -258,15 +293,16 @@ impl RedisSection {
             match w.parse::<pipeline::Stage>() {
                 Ok(st) if WORKER_STAGES.contains(&st) => {}
                 _ => bail!(
-                    "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\" and \"organizer\" (the catalog stays in the daemon)"
+                    "key `redis.workers`: {w:?} cannot run as a worker; the choices are \"metadata\", \"organizer\" and \"visual\" (the catalog stays in the daemon)"
                 ),
             }
         }
         Ok(())
     }
 
-    /// The settings of the streams library.
-    pub fn stream_config(&self, state_dir: &Path) -> Result<streams::StreamConfig> {
+    /// The settings of the streams library; the `visual` group exists only when the visual
+    /// stage is on.
+    pub fn stream_config(&self, state_dir: &Path, visual: bool) -> Result<streams::StreamConfig> {
         let mut c = streams::StreamConfig::new(self.connection_url()?, state_dir);
         c.prefix = self.prefix.clone();
         c.maxlen_approx = self.maxlen;
@@ -283,6 +319,7 @@ impl RedisSection {
         // no stage, in process or in a worker, misses an event appended before it first read.
         c.groups = pipeline::Stage::ALL
             .iter()
+            .filter(|s| visual || **s != pipeline::Stage::Visual)
             .map(|s| s.name().to_owned())
             .collect();
         Ok(c)
@@ -345,6 +382,9 @@ pub struct Config {
     /// The web gallery (optional).
     #[serde(default)]
     pub web: Option<WebSection>,
+    /// Thumbnails and fingerprints (optional; on with `[web]`).
+    #[serde(default)]
+    pub visual: Option<VisualSection>,
 }
 
 fn default_mode() -> OrganizeMode {
@@ -422,6 +462,35 @@ impl Config {
             duplicates: self.duplicates_dir(),
             quarantine: self.quarantine.clone(),
             undated: self.undated,
+            visual: self.visual_settings(),
+        })
+    }
+
+    /// Whether the visual stage runs: `[visual] enabled` when set, else whether `[visual]`
+    /// or `[web]` is configured.
+    pub fn visual_enabled(&self) -> bool {
+        match &self.visual {
+            Some(VisualSection {
+                enabled: Some(on), ..
+            }) => *on,
+            Some(_) => true,
+            None => self.web.is_some(),
+        }
+    }
+
+    /// The visual stage's settings; `None` when it is off.
+    pub fn visual_settings(&self) -> Option<pipeline::VisualSettings> {
+        if !self.visual_enabled() {
+            return None;
+        }
+        let v = self.visual.clone().unwrap_or_default();
+        Some(pipeline::VisualSettings {
+            max_pixels: v.max_pixels,
+            ffmpeg: (!v.ffmpeg.is_empty()).then(|| PathBuf::from(&v.ffmpeg)),
+            ffmpeg_timeout: std::time::Duration::from_secs(20),
+            cache_dir: crate::layout::StateLayout::new(&self.state_dir).thumbnails(),
+            sizes: THUMBNAIL_SIZES.to_vec(),
+            max_cache_bytes: v.cache_max_mb.saturating_mul(1024 * 1024),
         })
     }
 
@@ -525,6 +594,22 @@ impl Config {
         }
         if let Some(r) = &self.redis {
             r.validate()?;
+            if r.worker_stages().contains(&pipeline::Stage::Visual) && !self.visual_enabled() {
+                bail!(
+                    "key `redis.workers`: \"visual\" is listed but the visual stage is off; add a [visual] section (or [web]) or remove it from the list"
+                );
+            }
+        }
+        if let Some(v) = &self.visual {
+            if v.max_pixels < 1_000_000 {
+                bail!(
+                    "key `visual.max_pixels`: {} is less than a megapixel; most photos would fail (default 100000000)",
+                    v.max_pixels
+                );
+            }
+            if v.cache_max_mb == 0 {
+                bail!("key `visual.cache_max_mb`: must be at least 1 (default 2048)");
+            }
         }
         organizer::Template::parse(&self.template)
             .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
@@ -599,6 +684,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         metrics: MetricsSection::default(),
         redis: None,
         web: None,
+        visual: None,
     }
 }
 
@@ -621,6 +707,35 @@ settle_ms = 500
         assert_eq!(c.template, DEFAULT_TEMPLATE);
         assert_eq!(c.watch.settle_ms, 500);
         assert_eq!(c.duplicates_dir(), PathBuf::from("/tmp/a/duplicates"));
+    }
+
+    #[test]
+    fn the_visual_stage_is_on_with_web_or_its_own_section() {
+        let off = Config::parse(MINIMAL, Path::new("t.toml")).unwrap();
+        assert!(!off.visual_enabled());
+        assert_eq!(off.settings().unwrap().visual, None);
+        let web = format!("{MINIMAL}[web]\nlisten = \"127.0.0.1:8470\"\n");
+        let on = Config::parse(&web, Path::new("t.toml")).unwrap();
+        let v = on.settings().unwrap().visual.expect("on with [web]");
+        assert_eq!(v.cache_dir, PathBuf::from("/tmp/a/state/thumbnails"));
+        assert_eq!(v.sizes, vec![1024, 256]);
+        assert_eq!(v.max_cache_bytes, 2048 * 1024 * 1024);
+        assert_eq!(v.ffmpeg, Some(PathBuf::from("ffmpeg")));
+        let web_off = format!("{web}[visual]\nenabled = false\n");
+        assert!(
+            !Config::parse(&web_off, Path::new("t.toml"))
+                .unwrap()
+                .visual_enabled()
+        );
+        let own = format!("{MINIMAL}[visual]\nffmpeg = \"\"\nmax_pixels = 20000000\n");
+        let c = Config::parse(&own, Path::new("t.toml")).unwrap();
+        let v = c.visual_settings().expect("on with [visual]");
+        assert_eq!((v.ffmpeg, v.max_pixels), (None, 20_000_000));
+        let tiny = format!("{MINIMAL}[visual]\nmax_pixels = 10\n");
+        let err = Config::parse(&tiny, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("visual.max_pixels"), "{err}");
     }
 
     #[test]
@@ -758,6 +873,10 @@ mod example_file {
             listen: "127.0.0.1:8470".parse().unwrap(),
             allow_remote: false,
             hosts: vec!["alice.example:443".into()],
+        });
+        full.visual = Some(VisualSection {
+            enabled: Some(true),
+            ..VisualSection::default()
         });
         let mut all = Vec::new();
         keys(&toml::Value::try_from(&full).unwrap(), "", &mut all);

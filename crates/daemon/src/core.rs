@@ -191,6 +191,9 @@ pub(crate) struct Core {
     pub stream: Option<streams::StreamConfig>,
     pub metrics: Option<Metrics>,
     pub intake: Intake,
+    /// The near-duplicate index (with the visual stage on, for `alice run`), following the
+    /// bus from before the stages start; filled from the catalog by `running::start`.
+    pub near: Option<Arc<crate::near::Near>>,
     runners: Vec<GroupRunner>,
     run_id: String,
     pub started: Instant,
@@ -217,7 +220,7 @@ impl Core {
         }
         let catalog = Arc::new(catalog::Catalog::open(&layout.catalog())?);
         let stream = match &cfg.redis {
-            Some(r) => Some(r.stream_config(&cfg.state_dir)?),
+            Some(r) => Some(r.stream_config(&cfg.state_dir, cfg.visual_enabled())?),
             None => None,
         };
         let redis = match &stream {
@@ -234,7 +237,15 @@ impl Core {
             .as_ref()
             .map(|r| r.worker_stages())
             .unwrap_or_default();
-        let pipeline = start_pipeline(cfg, catalog, &workers, &redis, &metrics).await?;
+        let here = stages_here(cfg, &workers);
+        let near = (kind == RunKind::Watch && cfg.visual_enabled())
+            .then(|| Arc::new(crate::near::Near::default()));
+        let sinks = Sinks {
+            redis: &redis,
+            metrics: &metrics,
+            near: &near,
+        };
+        let pipeline = start_pipeline(cfg, catalog, &here, &workers, sinks).await?;
         let recovered = pipeline.recover().await?;
         if recovered != pipeline::RecoveryReport::default() {
             tracing::info!(
@@ -245,7 +256,7 @@ impl Core {
             );
         }
         let runners = match &stream {
-            Some(sc) => catch_up(&pipeline, sc, &workers).await,
+            Some(sc) => catch_up(&pipeline, sc, &here, &workers).await,
             None => Vec::new(),
         };
         let run_id = run_id();
@@ -272,6 +283,7 @@ impl Core {
             redis,
             stream,
             metrics,
+            near,
             runners,
             run_id,
             started: Instant::now(),
@@ -298,6 +310,9 @@ impl Core {
         let drain = async {
             intake.close().await;
             pipeline.wait_idle().await;
+            // Thumbnails of the last files too (what is cut off is caught up at the next
+            // start).
+            pipeline.wait_visual_idle().await;
         };
         if tokio::time::timeout(deadline, drain).await.is_err() {
             tracing::warn!(
@@ -356,18 +371,37 @@ impl Core {
     }
 }
 
+/// The stages this daemon runs itself: every stage but those left to workers, and the visual
+/// stage only when it is on.
+fn stages_here(cfg: &Config, workers: &[pipeline::Stage]) -> Vec<pipeline::Stage> {
+    pipeline::Stage::ALL
+        .into_iter()
+        .filter(|s| !workers.contains(s))
+        .filter(|s| *s != pipeline::Stage::Visual || cfg.visual_enabled())
+        .collect()
+}
+
+/// Subscribers that only record or follow events, registered before the stages.
+struct Sinks<'a> {
+    redis: &'a Option<Arc<streams::StreamWriter>>,
+    metrics: &'a Option<Metrics>,
+    near: &'a Option<Arc<crate::near::Near>>,
+}
+
 async fn start_pipeline(
     cfg: &Config,
     catalog: Arc<catalog::Catalog>,
+    here: &[pipeline::Stage],
     workers: &[pipeline::Stage],
-    redis: &Option<Arc<streams::StreamWriter>>,
-    metrics: &Option<Metrics>,
+    sinks: Sinks<'_>,
 ) -> Result<Pipeline> {
+    let Sinks {
+        redis,
+        metrics,
+        near,
+    } = sinks;
     let options = pipeline::PipelineOptions {
-        in_process: pipeline::Stage::ALL
-            .into_iter()
-            .filter(|s| !workers.contains(s))
-            .collect(),
+        in_process: here.to_vec(),
         track_consumed: redis.is_some(),
         confirm_outputs: false,
     };
@@ -382,9 +416,15 @@ async fn start_pipeline(
         if let Some(m) = metrics {
             m.subscribe(bus)?;
         }
+        if let Some(n) = near {
+            n.subscribe(bus)?;
+        }
         Ok(())
     })
     .await?;
+    if let Some(n) = near {
+        n.listen(&pipeline);
+    }
     if let Some(m) = metrics {
         // A worker's events reach this process through the stream, not the bus.
         let m = m.clone();
@@ -401,11 +441,12 @@ async fn start_pipeline(
 async fn catch_up(
     pipeline: &Pipeline,
     sc: &streams::StreamConfig,
+    here: &[pipeline::Stage],
     workers: &[pipeline::Stage],
 ) -> Vec<GroupRunner> {
-    let runners: Vec<GroupRunner> = pipeline::Stage::ALL
-        .into_iter()
-        .filter(|s| !workers.contains(s))
+    let runners: Vec<GroupRunner> = here
+        .iter()
+        .copied()
         .map(|st| GroupRunner::spawn(pipeline.clone(), st, sc.clone(), Role::Daemon))
         .collect();
     let backlog = async {

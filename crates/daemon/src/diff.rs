@@ -75,6 +75,7 @@ impl ConfigDiff {
             ("metrics", Restart, old.metrics != new.metrics),
             ("redis", Restart, old.redis != new.redis),
             ("web", Restart, old.web != new.web),
+            ("visual", Restart, old.visual != new.visual),
         ];
         ConfigDiff {
             changes: candidates
@@ -122,6 +123,7 @@ impl ConfigDiff {
         next.metrics = old.metrics.clone();
         next.redis = old.redis.clone();
         next.web = old.web.clone();
+        next.visual = old.visual.clone();
         next
     }
 }

@@ -1,5 +1,6 @@
 //! The web gallery (`[web]`): what it sees of the daemon, starting it, and its login URLs.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -35,6 +36,40 @@ impl web::Daemon for View {
                 .map_err(|e| web::Refused(e.to_string()))
         })
     }
+
+    fn similar(&self, asset_id: String) -> web::BoxFuture<'_, Vec<web::Similar>> {
+        Box::pin(async move {
+            if self.0.near.is_none() {
+                return Vec::new();
+            }
+            match crate::control::server::similar(&self.0, asset_id).await {
+                Ok(view) => view
+                    .matches
+                    .into_iter()
+                    .map(|m| web::Similar {
+                        asset_id: m.asset.asset_id,
+                        hash_distance: m.hash_distance,
+                        grid_mean: m.grid_mean,
+                    })
+                    .collect(),
+                // No fingerprint (yet): nothing to show.
+                Err(_) => Vec::new(),
+            }
+        })
+    }
+}
+
+/// Thumbnails from the visual stage's cache: 256 px tiles, 1024 px on the asset page.
+struct CachedThumbnails(visual::ThumbCache);
+
+impl web::Thumbnails for CachedThumbnails {
+    fn thumbnail(&self, asset_id: &str, size: web::ThumbSize) -> Option<PathBuf> {
+        let px = match size {
+            web::ThumbSize::Small => 256,
+            web::ThumbSize::Large => 1024,
+        };
+        self.0.lookup(asset_id, px)
+    }
 }
 
 /// Starts the gallery when `[web]` is configured; its task runs until aborted.
@@ -54,10 +89,16 @@ pub(crate) async fn start(
         organized: cfg.organized.clone(),
         secret_file: layout.web_secret(),
     };
+    let thumbnails: Arc<dyn web::Thumbnails> = match cfg.visual_enabled() {
+        true => Arc::new(CachedThumbnails(visual::ThumbCache::new(
+            layout.thumbnails(),
+        ))),
+        false => Arc::new(web::NoThumbnails),
+    };
     let parts = web::Parts {
         bus: view.pipeline.bus().clone(),
         daemon: Arc::new(View(view)),
-        thumbnails: Arc::new(web::NoThumbnails),
+        thumbnails,
     };
     web::serve(settings, parts)
         .await

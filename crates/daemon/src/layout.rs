@@ -7,6 +7,7 @@
 //!   control.socket        the path of the running daemon's control socket
 //!   control.sock          the socket itself when there is no $XDG_RUNTIME_DIR
 //!   web.secret            the web gallery's secret (0600): sessions and login tokens
+//!   thumbnails/           the visual stage's thumbnail cache (size-bounded, rebuilt as needed)
 //!   redis-spool.jsonl     events waiting for Redis (streams crate, with [redis])
 //!   workers/<consumer>/   one folder per `alice worker`: worker.lock and its own spool
 //! ```
@@ -70,6 +71,11 @@ impl StateLayout {
         self.root.join("web.secret")
     }
 
+    /// The thumbnail cache (with `[visual]` or `[web]`).
+    pub fn thumbnails(&self) -> PathBuf {
+        self.root.join("thumbnails")
+    }
+
     /// The folder of the `alice worker` named `consumer`.
     pub fn worker_dir(&self, consumer: &str) -> PathBuf {
         self.root.join("workers").join(consumer)
@@ -101,6 +107,7 @@ mod tests {
             a.catalog_wal(),
             a.socket_advertisement(),
             a.web_secret(),
+            a.thumbnails(),
         ] {
             assert!(p.starts_with("/s/a"), "{}", p.display());
         }

@@ -94,7 +94,7 @@ fn stream_config(cfg: &Config, origin: &str) -> Result<streams::StreamConfig> {
             "there is no [redis] section in {origin}; events are only kept in the catalog (alice show)"
         ))
     })?;
-    r.stream_config(&cfg.state_dir)
+    r.stream_config(&cfg.state_dir, cfg.visual_enabled())
 }
 
 /// Calls `each` with every stored event's JSON from the Redis stream, from `start`; returns

@@ -168,6 +168,20 @@ mod tests {
         };
         assert_eq!(retryable(&fail("organize")).as_deref(), Some("/in/a.jpg"));
         assert_eq!(retryable(&fail("metadata")), None);
+        // The visual stage works on organized files: a decode failure is no reason to rescan
+        // the inboxes.
+        assert_eq!(retryable(&fail("visual")), None);
+        let visual_dead = Event::new(
+            "/t",
+            events::DeadLettered {
+                subscriber: "visual-3".into(),
+                event_id: "e".into(),
+                event_type: events::types::ASSET_ORGANIZED.into(),
+                error: "bus closed".into(),
+                attempts: 5,
+            },
+        );
+        assert_eq!(retryable(&visual_dead), None);
         let r = Retries::default();
         assert_eq!(r.due(), None);
         r.note("/in/a.jpg".into());

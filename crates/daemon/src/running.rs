@@ -94,6 +94,12 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
         reload_tx.clone(),
     );
     view.retries = retries.clone();
+    let mut catching_up = None;
+    if let Some(near) = &core.near {
+        near.fill(core.pipeline.catalog().clone()).await?;
+        view.near = Some(near.clone());
+        catching_up = Some(crate::near::catch_up(&core.pipeline));
+    }
     let view = Arc::new(view);
     let socket = core.layout.socket(host.runtime_dir.as_deref());
     let control = crate::control::server::serve(
@@ -103,6 +109,7 @@ pub async fn start(cfg: Config, host: Host) -> Result<Running> {
     )?;
     let mut background =
         spawn_background(&core, &cfg, &host, shown_rx, stats_rx, &reload_tx).await?;
+    background.extend(catching_up);
     background.extend(crate::gallery::start(&cfg, view).await?);
     let config_watch = host
         .config_file
@@ -192,6 +199,7 @@ fn view(
             .zip(cfg.redis.as_ref().map(|r| streams::redact(&r.url))),
         stream: core.stream.clone(),
         retries: Default::default(),
+        near: None,
     }
 }
 

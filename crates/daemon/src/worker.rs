@@ -43,7 +43,7 @@ fn prepare(cfg: &Config, spec: &WorkerSpec) -> Result<(streams::StreamConfig, In
             "key `redis.workers` in {origin} does not list \"{stage}\", so the daemon runs that stage itself; add it there (and restart the daemon) before starting workers for it"
         )));
     }
-    let mut sc = redis.stream_config(&cfg.state_dir)?;
+    let mut sc = redis.stream_config(&cfg.state_dir, cfg.visual_enabled())?;
     sc.consumer = match &spec.consumer {
         Some(name) => name.clone(),
         None => format!("{}-{stage}", sc.consumer),
@@ -60,7 +60,7 @@ fn prepare(cfg: &Config, spec: &WorkerSpec) -> Result<(streams::StreamConfig, In
         )));
     }
     crate::core::ensure_state_dir(&cfg.state_dir)?;
-    if stage == Stage::Organizer {
+    if matches!(stage, Stage::Organizer | Stage::Visual) {
         crate::core::require_organized(&cfg.organized)?;
     }
     // Its own spool: events it produced while Redis was down are appended when it is back.

@@ -142,6 +142,7 @@ payloads! {
     AssetFailed(AssetFailed) = ASSET_FAILED = "alice.asset.failed.v1",
     AssetRemoved(AssetRemoved) = ASSET_REMOVED = "alice.asset.removed.v1",
     SidecarFiled(SidecarFiled) = SIDECAR_FILED = "alice.asset.sidecar.v1",
+    AssetVisualized(AssetVisualized) = ASSET_VISUALIZED = "alice.asset.visualized.v1",
     RunStarted(RunStarted) = RUN_STARTED = "alice.workflow.run_started.v1",
     ScanStarted(ScanStarted) = SCAN_STARTED = "alice.workflow.scan_started.v1",
     StageChanged(StageChanged) = STAGE_CHANGED = "alice.workflow.stage_changed.v1",
@@ -170,6 +171,7 @@ impl Payload {
             Payload::AssetFailed(p) => p.asset_id.as_deref(),
             Payload::AssetRemoved(p) => Some(&p.asset_id),
             Payload::SidecarFiled(p) => Some(&p.asset_id),
+            Payload::AssetVisualized(p) => Some(&p.asset_id),
             Payload::StageChanged(p) => Some(&p.asset_id),
             _ => None,
         }
@@ -421,6 +423,7 @@ mod tests {
             (types::ASSET_FAILED, "alice.asset.failed.v1"),
             (types::ASSET_REMOVED, "alice.asset.removed.v1"),
             (types::SIDECAR_FILED, "alice.asset.sidecar.v1"),
+            (types::ASSET_VISUALIZED, "alice.asset.visualized.v1"),
             (types::RUN_STARTED, "alice.workflow.run_started.v1"),
             (types::SCAN_STARTED, "alice.workflow.scan_started.v1"),
             (types::STAGE_CHANGED, "alice.workflow.stage_changed.v1"),

@@ -169,7 +169,7 @@ pub struct AssetFailed {
     /// The file.
     #[serde(with = "crate::path")]
     pub path: PathBuf,
-    /// Pipeline stage that failed: `discover`, `metadata`, `organize`.
+    /// Pipeline stage that failed: `discover`, `read`, `metadata`, `organize`, `visual`.
     pub stage: String,
     /// What went wrong, for a human.
     pub error: String,
@@ -191,6 +191,45 @@ pub struct AssetRemoved {
     pub restored_to: Option<PathBuf>,
     /// Why.
     pub reason: String,
+}
+
+/// The visual stage made an organized asset's thumbnails and, when it has pixels, its
+/// perceptual fingerprint (`alice.asset.visualized.v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetVisualized {
+    /// The asset.
+    pub asset_id: String,
+    /// Where the thumbnails' pixels came from: one of [`rendered`]'s values.
+    pub rendered: String,
+    /// Why there is a placeholder instead of pixels (`video_placeholder`,
+    /// `unsupported_image`): no ffmpeg, ffmpeg failed, the format (`heic`, `avif`).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Upright width of the image or video frame; `None` for placeholders.
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Upright height; `None` for placeholders.
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Thumbnail sizes written to the cache (longest side, px), largest first.
+    #[serde(default)]
+    pub thumbnails: Vec<u32>,
+    /// The perceptual fingerprint (the visual crate's bytes, standard base64); `None` for
+    /// placeholders.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+/// Values of [`AssetVisualized::rendered`].
+pub mod rendered {
+    /// The decoded image.
+    pub const IMAGE: &str = "image";
+    /// A video's poster frame (from ffmpeg).
+    pub const VIDEO_POSTER: &str = "video_poster";
+    /// A video without a poster frame: a placeholder, no fingerprint.
+    pub const VIDEO_PLACEHOLDER: &str = "video_placeholder";
+    /// An image format this build cannot decode (HEIC, AVIF): a placeholder, no fingerprint.
+    pub const UNSUPPORTED_IMAGE: &str = "unsupported_image";
 }
 
 // ----- workflow events ---------------------------------------------------------------------

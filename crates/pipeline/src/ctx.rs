@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     /// Called once for each event another process wrote (see
     /// [`crate::Pipeline::on_foreign_event`]).
     pub(crate) foreign: RwLock<Vec<ForeignListener>>,
+    /// The visual stage's bound on concurrent decodes and its eviction count.
+    pub(crate) visual: crate::visual::VisualWork,
 }
 
 impl Ctx {

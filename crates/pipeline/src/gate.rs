@@ -32,9 +32,9 @@ pub(crate) enum Prelude {
 /// Gates per (stage, shard) and the ids each stage handled recently.
 #[derive(Default)]
 pub(crate) struct OnceGate {
-    gates: [[tokio::sync::Mutex<()>; SHARDS]; 3],
+    gates: [[tokio::sync::Mutex<()>; SHARDS]; Stage::ALL.len()],
     /// Bounded: the oldest ids are forgotten (the catalog marks still answer for them).
-    done: Mutex<[RecentIds; 3]>,
+    done: Mutex<[RecentIds; Stage::ALL.len()]>,
 }
 
 impl OnceGate {

@@ -5,6 +5,7 @@
 //! watcher ─(WatchItem)─▶ Pipeline::ingest ──AssetDiscovered──▶ bus
 //!   bus ──▶ "metadata"  : extract ──MetadataExtracted──▶ bus
 //!   bus ──▶ "organizer" : dedup, plan, journal, place, record ──Organized/Duplicate/Skipped/Failed──▶ bus
+//!   bus ──▶ "visual"    : (when on) thumbnails + fingerprint of each organized file ──AssetVisualized──▶ bus
 //!   bus ──▶ "catalog"   : record every event (idempotent on event id), log it
 //!   bus ──▶ "tally"     : count outcomes so `alice scan` knows when it is done
 //! ```
@@ -14,6 +15,8 @@
 //! (retry, replay) leaves the same end state.
 //!
 //! Layout:
+//! - `visual`: the visual stage ([`VisualSettings`]): thumbnails and fingerprints of organized
+//!   files, through the `visual` crate.
 //! - `intake`: watcher items to discoveries, the identity cache, [`already_handled`].
 //! - `extract`, `organize`, `record`: the metadata, organizer and catalog stages; `ctx` is
 //!   what they share (settings, catalog calls off the runtime, publishing).
@@ -43,6 +46,7 @@ mod stage;
 mod tally;
 mod transfer;
 pub mod undo;
+mod visual;
 mod writer;
 
 use std::path::PathBuf;
@@ -68,6 +72,7 @@ pub use stage::{Handled, Stage, UnknownStage};
 pub use tally::{Tally, TallySnapshot};
 pub use transfer::{TransferError, TransferRequest, Transferred, place_journaled};
 pub use undo::{UndoError, Undone, undo_op};
+pub use visual::{VISUAL_STAGE, VisualSettings, fingerprint_bytes};
 
 /// An event as it travels on the bus: shared, never copied.
 #[derive(Clone, Debug)]
@@ -111,6 +116,9 @@ pub struct Settings {
     /// File media without a capture date (none, or only the modification time) under the
     /// date `undated` instead of their modification date.
     pub undated: bool,
+    /// The visual stage's settings; `None` turns the stage off (it is then not subscribed at
+    /// start).
+    pub visual: Option<VisualSettings>,
 }
 
 /// A callback for events that reach this process only through the stream.
@@ -236,6 +244,8 @@ pub mod sources {
     pub const METADATA: &str = "/alice/metadata";
     /// The organizer.
     pub const ORGANIZER: &str = "/alice/organizer";
+    /// The visual stage (thumbnails, fingerprints).
+    pub const VISUAL: &str = "/alice/visual";
     /// The daemon itself (runs, scans).
     pub const DAEMON: &str = "/alice/daemon";
     /// The bus (dead letters).
@@ -294,11 +304,18 @@ impl Pipeline {
             published,
             foreign: RwLock::new(Vec::new()),
             gate: gate::OnceGate::default(),
+            visual: visual::VisualWork::default(),
         });
 
         // Catalog first: an event is queued for the record before any stage reacts to it.
-        for st in [Stage::Catalog, Stage::Metadata, Stage::Organizer] {
-            if options.in_process.contains(&st) {
+        let visual_on = ctx.settings().visual.is_some();
+        for st in [
+            Stage::Catalog,
+            Stage::Metadata,
+            Stage::Organizer,
+            Stage::Visual,
+        ] {
+            if options.in_process.contains(&st) && (st != Stage::Visual || visual_on) {
                 subscribe_sharded(&bus, &ctx, st.name(), st.filter(), move |c, m| async move {
                     stage::handle_once(&c, st, m, false)
                         .await
@@ -392,6 +409,34 @@ impl Pipeline {
     /// changes nothing. Returns how many asset pipelines were started.
     pub async fn ingest(&self, items: Vec<watcher::WatchItem>) -> Result<usize, PipelineError> {
         intake::ingest(&self.ctx, items).await
+    }
+
+    /// Runs the visual stage on an organized file outside of any delivery (catching up with
+    /// a library organized while the stage was off) and publishes what it made
+    /// (`AssetVisualized`, or `AssetFailed` with stage `visual`). Returns whether it
+    /// succeeded; `Ok(false)` when the stage is off.
+    pub async fn visualize(
+        &self,
+        asset_id: &str,
+        organized_path: &std::path::Path,
+    ) -> Result<bool, PipelineError> {
+        let Some(settings) = self.ctx.settings().visual.clone() else {
+            return Ok(false);
+        };
+        let payload = visual::run(&self.ctx, &settings, asset_id, organized_path).await?;
+        let ok = matches!(payload, events::Payload::AssetVisualized(_));
+        self.ctx
+            .publish(Event::new(sources::VISUAL, payload))
+            .await?;
+        Ok(ok)
+    }
+
+    /// Waits until the visual stage has made what the files organized so far need (nothing
+    /// to wait for when it is off). Call after [`Pipeline::wait_idle`], before shutting down.
+    pub async fn wait_visual_idle(&self) {
+        if self.ctx.settings().visual.is_some() {
+            visual::wait_idle(&self.ctx).await;
+        }
     }
 
     /// Waits until every asset pipeline started so far has reached an outcome.

@@ -51,6 +51,9 @@ fn log_event(ctx: &Ctx, ev: &Event) {
             tracing::warn!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, path = %p.path.display(), stage = %p.stage, error = %p.error, "failed")
         }
         Payload::AssetFailed(_) => {}
+        Payload::AssetVisualized(p) => {
+            tracing::debug!(event_type = t, event_id = id, correlation_id = corr, asset_id = asset, rendered = %p.rendered, reason = p.reason.as_deref().unwrap_or(""), fingerprinted = p.fingerprint.is_some(), "visualized")
+        }
         Payload::DeadLettered(p)
             if ctx
                 .log_limit

@@ -12,7 +12,7 @@ use events::{Event, types};
 
 use crate::ctx::Ctx;
 use crate::gate::Prelude;
-use crate::{Msg, PipelineError, extract, intake, organize, record};
+use crate::{Msg, PipelineError, extract, intake, organize, record, visual};
 
 /// A durable subscriber of the pipeline. Each is a consumer group of the same name in Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,11 +23,19 @@ pub enum Stage {
     Organizer,
     /// Records every event in the catalog.
     Catalog,
+    /// Makes each organized file's thumbnails and fingerprint ([`types::ASSET_ORGANIZED`]);
+    /// runs only when [`crate::Settings::visual`] is set.
+    Visual,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Stage; 3] = [Stage::Metadata, Stage::Organizer, Stage::Catalog];
+    pub const ALL: [Stage; 4] = [
+        Stage::Metadata,
+        Stage::Organizer,
+        Stage::Catalog,
+        Stage::Visual,
+    ];
 
     /// The stage's name: subscriber prefix, consumer group, `alice worker` argument.
     pub fn name(self) -> &'static str {
@@ -35,6 +43,7 @@ impl Stage {
             Stage::Metadata => "metadata",
             Stage::Organizer => "organizer",
             Stage::Catalog => "catalog",
+            Stage::Visual => "visual",
         }
     }
 
@@ -44,6 +53,7 @@ impl Stage {
             Stage::Metadata => Some(types::ASSET_DISCOVERED),
             Stage::Organizer => Some(types::METADATA_EXTRACTED),
             Stage::Catalog => None,
+            Stage::Visual => Some(types::ASSET_ORGANIZED),
         }
     }
 
@@ -67,7 +77,7 @@ impl fmt::Display for Stage {
 
 /// A stage name that is not one of [`Stage::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stage {0:?}: expected metadata, organizer or catalog")]
+#[error("unknown stage {0:?}: expected metadata, organizer, catalog or visual")]
 pub struct UnknownStage(pub String);
 
 impl FromStr for Stage {
@@ -127,6 +137,7 @@ async fn run(ctx: &Ctx, stage: Stage, m: Msg) -> Result<(), PipelineError> {
         Stage::Metadata => extract::extract(ctx, m).await,
         Stage::Organizer => organize::organize(ctx, m).await,
         Stage::Catalog => record::record(ctx, m).await,
+        Stage::Visual => visual::visualize(ctx, m).await,
     }
 }
 
@@ -212,6 +223,9 @@ mod tests {
         }
         let err = "tally".parse::<Stage>().unwrap_err();
         assert_eq!(err, UnknownStage("tally".into()));
-        assert!(err.to_string().contains("metadata, organizer or catalog"));
+        assert!(
+            err.to_string()
+                .contains("metadata, organizer, catalog or visual")
+        );
     }
 }

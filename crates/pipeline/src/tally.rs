@@ -111,6 +111,8 @@ impl Tally {
             Payload::AssetOrganized(_) => &self.organized,
             Payload::AssetDuplicate(_) => &self.duplicates,
             Payload::AssetSkipped(_) => &self.skipped,
+            // The visual stage works on files already organized: its failures end nothing.
+            Payload::AssetFailed(f) if f.stage == crate::visual::STAGE => return,
             Payload::AssetFailed(_) => &self.failed,
             Payload::SidecarFiled(_) => &self.sidecars,
             // A pipeline stage that gave up on a step of an asset's pipeline ends it.
@@ -166,5 +168,36 @@ impl Tally {
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(stage: &str) -> Event {
+        Event::new(
+            "/t",
+            events::AssetFailed {
+                asset_id: Some("ab".repeat(32)),
+                path: "/o/a.png".into(),
+                stage: stage.into(),
+                error: "image is 100000x100000, more than allowed".into(),
+                quarantined_to: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_visual_failure_is_not_an_outcome() {
+        let tally = Tally::default();
+        tally.started(Some(&"ab".repeat(32)));
+        tally.count(&failed("visual"));
+        assert_eq!(tally.snapshot().failed, 0);
+        assert_eq!(tally.snapshot().finished(), 0);
+        assert!(!tally.open.lock().unwrap().is_empty(), "still open");
+        tally.count(&failed("metadata"));
+        assert_eq!(tally.snapshot().failed, 1);
+        assert!(tally.open.lock().unwrap().is_empty());
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use catalog::{AssetStatus, AssetUpdate, Catalog, CatalogError, NewEvent};
+use catalog::{AssetStatus, AssetUpdate, Catalog, CatalogError, NewEvent, VisualRecord};
 use events::{AssetFailed, Event, Payload};
 use tokio::sync::oneshot;
 
@@ -100,10 +100,12 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
         }
     }
     let jsons: Vec<String> = events.iter().map(|e| e.to_json()).collect();
+    let visuals: Vec<Option<VisualRecord>> = events.iter().map(|e| visual_record(e)).collect();
     let items: Vec<(NewEvent<'_>, AssetUpdate<'_>)> = events
         .iter()
         .zip(&jsons)
-        .map(|(e, json)| (new_event(e, json), update(e)))
+        .zip(&visuals)
+        .map(|((e, json), v)| (new_event(e, json), update(e, v.as_ref())))
         .collect();
     let marks: Vec<(&str, &str)> = marks.iter().map(|(s, id)| (*s, id.as_str())).collect();
     match catalog.record_batch_consumed(&items, &marks) {
@@ -152,7 +154,40 @@ fn new_event<'a>(ev: &'a Event, json: &'a str) -> NewEvent<'a> {
     }
 }
 
-fn update(ev: &Event) -> AssetUpdate<'_> {
+/// What the visual stage learned, from its event: what it made, or that the file cannot be
+/// decoded (so a catch-up does not try it again at every start).
+fn visual_record(ev: &Event) -> Option<VisualRecord> {
+    match &ev.payload {
+        Payload::AssetVisualized(v) => Some(VisualRecord {
+            asset_id: v.asset_id.clone(),
+            rendered: v.rendered.clone(),
+            reason: v.reason.clone(),
+            width: v.width,
+            height: v.height,
+            fingerprint: crate::visual::fingerprint_bytes(v),
+        }),
+        Payload::AssetFailed(AssetFailed {
+            asset_id: Some(id),
+            stage,
+            error,
+            ..
+        }) if stage == crate::visual::STAGE => Some(VisualRecord {
+            asset_id: id.clone(),
+            rendered: catalog::RENDERED_FAILED.into(),
+            reason: Some(error.clone()),
+            width: None,
+            height: None,
+            fingerprint: None,
+        }),
+        _ => None,
+    }
+}
+
+fn update<'a>(ev: &'a Event, visual: Option<&'a VisualRecord>) -> AssetUpdate<'a> {
+    if let Some(v) = visual {
+        // Never a status change: the file is organized already.
+        return AssetUpdate::Visual(v);
+    }
     match &ev.payload {
         Payload::AssetDiscovered(p) => AssetUpdate::Discovered {
             asset_id: &p.asset_id,

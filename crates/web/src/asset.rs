@@ -9,7 +9,7 @@ use axum::response::Html;
 use catalog::{AssetRecord, StoredEvent};
 use serde_json::{Value, json};
 
-use crate::html::{Failure, Nav, caption, esc, is_video, json_html, page, shorten};
+use crate::html::{Failure, Nav, caption, esc, is_video, json_html, page, shorten, tile};
 use crate::{App, is_asset_id};
 
 /// `GET /asset/{id}`.
@@ -25,9 +25,10 @@ pub(crate) async fn asset(
         .run(move |c| Ok((c.asset(&id)?, c.events_for_asset(&id)?)))
         .await?;
     let asset = asset.ok_or(Failure::NotFound)?;
+    let near = near_duplicates(&app, &asset.asset_id).await?;
     let title = shorten(&caption(&asset), 60);
     let body = format!(
-        "<article class=\"asset\"><div class=\"viewer\">{}</div><div class=\"details\">{}{}\
+        "<article class=\"asset\"><div class=\"viewer\">{}</div><div class=\"details\">{}{}{near}\
          <section><h2>File</h2>{}</section><section><h2>History</h2>{}</section></div></article>",
         viewer(&asset),
         prompts(&asset),
@@ -36,6 +37,35 @@ pub(crate) async fn asset(
         timeline(&history),
     );
     Ok(page(&title, Nav::None, app.keys.csrf(), &body))
+}
+
+/// Near-duplicates the daemon knows, as small tiles linking to them; nothing when there are
+/// none.
+async fn near_duplicates(app: &App, asset_id: &str) -> Result<String, Failure> {
+    let found = app.parts.daemon.similar(asset_id.to_owned()).await;
+    if found.is_empty() {
+        return Ok(String::new());
+    }
+    let ids: Vec<String> = found.iter().map(|s| s.asset_id.clone()).collect();
+    let records = app
+        .readers
+        .run(move |c| {
+            ids.iter()
+                .filter_map(|id| c.asset(id).transpose())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let mut out = format!(
+        "<section class=\"near\" id=\"near\"><h2>Near-duplicates ({})</h2>\
+         <p class=\"muted\">The same picture resized, re-encoded, cropped or turned. Nothing is \
+         deleted for being similar. <a href=\"/?q=similar:{}\">Show in the gallery</a></p>\
+         <div class=\"grid neargrid\">",
+        records.len(),
+        &asset_id[..12]
+    );
+    out.extend(records.iter().map(tile));
+    out.push_str("</div></section>");
+    Ok(out)
 }
 
 fn viewer(asset: &AssetRecord) -> String {

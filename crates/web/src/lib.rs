@@ -96,6 +96,23 @@ pub trait Daemon: Send + Sync + 'static {
     fn use_project(&self, name: String) -> BoxFuture<'_, Result<(), Refused>>;
     /// Chooses a style, or clears it with `None`.
     fn choose_style(&self, name: Option<String>) -> BoxFuture<'_, Result<(), Refused>>;
+    /// The near-duplicates of an organized asset, closest first (none when the daemon has no
+    /// fingerprints: the visual stage is off or has not reached it).
+    fn similar(&self, asset_id: String) -> BoxFuture<'_, Vec<Similar>> {
+        let _ = asset_id;
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// A near-duplicate of an asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Similar {
+    /// The other asset.
+    pub asset_id: String,
+    /// Hamming distance of the perceptual hashes (0–64).
+    pub hash_distance: u32,
+    /// Mean difference of the luminance grids (0–255).
+    pub grid_mean: f32,
 }
 
 /// Thumbnail sizes, by their longer edge.

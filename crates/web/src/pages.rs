@@ -249,11 +249,64 @@ async fn load_page(app: &App, filters: &Filters) -> Result<Vec<AssetRecord>, Fai
         .await
 }
 
+/// The asset id prefix of a `similar:<id prefix>` word in the search text, lowercased.
+fn similar_prefix(filters: &Filters) -> Option<String> {
+    let q = set(&filters.q)?;
+    q.split_whitespace()
+        .find_map(|w| w.strip_prefix("similar:"))
+        .map(str::to_ascii_lowercase)
+}
+
+/// An asset and its near-duplicates, for `similar:<id prefix>`: one page, no cursor.
+async fn similar_assets(app: &App, prefix: &str) -> Result<Vec<AssetRecord>, Failure> {
+    let valid = (4..=64).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !valid {
+        return Err(Failure::BadRequest(format!(
+            "similar:{prefix} needs the first 4 to 64 hex digits of an asset id (the asset page shows it)"
+        )));
+    }
+    let p = prefix.to_owned();
+    let ids = app
+        .readers
+        .run(move |c| c.asset_ids_with_prefix(&p, 2))
+        .await?;
+    let [id] = ids.as_slice() else {
+        return Err(Failure::BadRequest(if ids.is_empty() {
+            format!("no asset id starts with {prefix}")
+        } else {
+            format!("several asset ids start with {prefix}; give more digits")
+        }));
+    };
+    let mut wanted = vec![id.clone()];
+    wanted.extend(
+        app.parts
+            .daemon
+            .similar(id.clone())
+            .await
+            .into_iter()
+            .map(|s| s.asset_id),
+    );
+    app.readers
+        .run(move |c| {
+            wanted
+                .iter()
+                .filter_map(|id| c.asset(id).transpose())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+}
+
 /// `GET /more?…&after=…`: the next tiles, as an HTML fragment.
 async fn more(
     State(app): State<Arc<App>>,
     Query(filters): Query<Filters>,
 ) -> Result<Html<String>, Failure> {
+    if similar_prefix(&filters).is_some() {
+        return Ok(Html(String::new()));
+    }
     let assets = load_page(&app, &filters).await?;
     Ok(Html(tiles_and_more(&assets, &filters)))
 }
@@ -264,7 +317,10 @@ async fn gallery(
     Query(filters): Query<Filters>,
 ) -> Result<Html<String>, Failure> {
     let values = app.filter_values().await?;
-    let assets = load_page(&app, &filters).await?;
+    let assets = match similar_prefix(&filters) {
+        Some(prefix) => similar_assets(&app, &prefix).await?,
+        None => load_page(&app, &filters).await?,
+    };
     let live = filters.is_empty() && set(&filters.after).is_none();
     let mut body = filter_form(&filters, &values);
     if assets.is_empty() {
@@ -324,7 +380,12 @@ fn filter_form(f: &Filters, values: &FilterValues) -> String {
          <details{}><summary>Filters</summary><div class=\"filterrow\">{}{}{}{}{}{}\
          <label>from {}</label><label>to {}</label>\
          <a class=\"clear\" href=\"/\">Clear</a></div></details></form>",
-        input("q", "search", "Search prompts, models, file names…", &f.q),
+        input(
+            "q",
+            "search",
+            "Search prompts, models, file names… (similar:ID for near-duplicates)",
+            &f.q
+        ),
         if f.narrowed() { " open" } else { "" },
         options("source", "any source", &values.sources, &f.source),
         options("project", "any project", &values.projects, &f.project),
@@ -352,5 +413,28 @@ impl App {
             *cache = Some((std::time::Instant::now(), values.clone()));
         }
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_similar_word_in_the_search_text_names_an_id_prefix() {
+        let with = |q: &str| Filters {
+            q: Some(q.into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            similar_prefix(&with("similar:7AB36b")).as_deref(),
+            Some("7ab36b")
+        );
+        assert_eq!(
+            similar_prefix(&with("fox similar:0f1e")).as_deref(),
+            Some("0f1e")
+        );
+        assert_eq!(similar_prefix(&with("similarities")), None);
+        assert_eq!(similar_prefix(&Filters::default()), None);
     }
 }

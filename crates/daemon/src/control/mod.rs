@@ -55,11 +55,16 @@ pub enum Request {
     },
     /// Clear the active style.
     StyleClear,
+    /// The near-duplicates of an organized asset (`alice similar`).
+    Similar {
+        /// The asset (64 hex digits).
+        asset_id: String,
+    },
 }
 
 impl Request {
     /// Every command name, for error messages.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "status",
         "tail",
         "reload",
@@ -67,6 +72,7 @@ impl Request {
         "project_use",
         "style_choose",
         "style_clear",
+        "similar",
     ];
 }
 
@@ -185,6 +191,8 @@ pub enum Reply {
     },
     /// To `project_use`, `style_choose`, `style_clear`.
     Context(ContextReply),
+    /// To `similar`.
+    Similar(Box<crate::similar::SimilarView>),
 }
 
 /// A response as sent on the wire.
@@ -271,6 +279,9 @@ mod tests {
                 note: None,
             },
             Request::StyleClear,
+            Request::Similar {
+                asset_id: "ab".repeat(32),
+            },
         ]
     }
 
@@ -321,6 +332,26 @@ mod tests {
                 project: Some("p".into()),
                 style: None,
             })),
+            Ok(Reply::Similar(Box::new(crate::similar::SimilarView {
+                asset: crate::similar::SimilarAsset {
+                    asset_id: "ab".repeat(32),
+                    path: Some("/o/a.png".into()),
+                    width: Some(640),
+                    height: None,
+                    size: 12,
+                },
+                matches: vec![crate::similar::SimilarMatch {
+                    asset: crate::similar::SimilarAsset {
+                        asset_id: "cd".repeat(32),
+                        path: None,
+                        width: None,
+                        height: Some(480),
+                        size: 7,
+                    },
+                    hash_distance: 3,
+                    grid_mean: 0.75,
+                }],
+            }))),
             Err("no".to_owned()),
         ] {
             let line = serde_json::to_string(&ResponseLine::from(r.clone())).unwrap();

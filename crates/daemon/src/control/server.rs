@@ -47,6 +47,8 @@ pub(crate) struct DaemonView {
     pub stream: Option<streams::StreamConfig>,
     /// Files waiting to be tried again.
     pub retries: crate::retry::Retries,
+    /// The near-duplicate index, when the visual stage is on.
+    pub near: Option<Arc<crate::near::Near>>,
 }
 
 /// Keeps the last few failures for `alice status`, from a lossy observer (never slows the
@@ -277,8 +279,44 @@ async fn respond(req: Request, view: &DaemonView) -> Result<Reply, String> {
         Request::StyleClear => crate::creative::choose_style(p, None, None)
             .await
             .map(context),
+        Request::Similar { asset_id } => {
+            return similar(view, asset_id)
+                .await
+                .map(|v| Reply::Similar(Box::new(v)));
+        }
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The near-duplicates of `asset_id`, from the daemon's index (or, with the visual stage off,
+/// one built from the catalog's fingerprints for this question).
+pub(crate) async fn similar(
+    view: &DaemonView,
+    asset_id: String,
+) -> Result<crate::similar::SimilarView, String> {
+    if !is_asset_id(&asset_id) {
+        return Err(format!("{asset_id:?} is not an asset id (64 hex digits)"));
+    }
+    let cfg = view.config.borrow().clone();
+    let catalog = view.pipeline.catalog().clone();
+    let near = view.near.clone();
+    tokio::task::spawn_blocking(move || {
+        let near = match near {
+            Some(n) => n,
+            None => Arc::new(crate::near::Near::load(&catalog)?),
+        };
+        crate::similar::view(&catalog, &cfg, &near, &asset_id)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
+}
+
+fn is_asset_id(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// What `alice status` shows (the control socket and the web gallery both answer with it).
