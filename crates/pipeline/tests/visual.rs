@@ -84,6 +84,7 @@ impl Env {
             template: organizer::Template::parse("{project}/{name}").unwrap(),
             duplicates: self.dir.path().join("duplicates"),
             quarantine: None,
+            undated: false,
             visual: Some(VisualSettings {
                 max_pixels: 50_000_000,
                 ffmpeg: None,
