@@ -74,7 +74,7 @@ pub use context::{ContextKey, CreativeContext, Project};
 pub use error::CatalogError;
 pub use events::{NewEvent, StoredEvent};
 pub use identities::{FileIdentity, KnownFile};
-pub use journal::{NewOp, OpRecord};
+pub use journal::{NewOp, OpRecord, Settle};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Edge, SearchHit, SearchQuery, Snippet, TimeBound, TimeBoundError};
 

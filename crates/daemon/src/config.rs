@@ -81,6 +81,41 @@ impl Default for WatchSection {
     }
 }
 
+/// `[batch]` section: how the organizer batches placements (one durability barrier and one
+/// catalog transaction per batch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchSection {
+    /// Most files in one batch.
+    pub files: usize,
+    /// Most MiB in one batch (a batch always takes at least one file).
+    pub mib: u64,
+    /// Longest a batch waits for files still being prepared, in milliseconds; a file with
+    /// nothing else on the way is placed at once.
+    pub window_ms: u64,
+}
+
+impl Default for BatchSection {
+    fn default() -> Self {
+        let d = pipeline::BatchLimits::default();
+        BatchSection {
+            files: d.files,
+            mib: d.bytes >> 20,
+            window_ms: d.window.as_millis() as u64,
+        }
+    }
+}
+
+impl BatchSection {
+    fn limits(&self) -> pipeline::BatchLimits {
+        pipeline::BatchLimits {
+            files: self.files,
+            bytes: self.mib << 20,
+            window: std::time::Duration::from_millis(self.window_ms),
+        }
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -311,6 +346,9 @@ pub struct Config {
     /// Watcher settings.
     #[serde(default)]
     pub watch: WatchSection,
+    /// Placement batches.
+    #[serde(default)]
+    pub batch: BatchSection,
     /// Logging settings.
     #[serde(default)]
     pub log: LogSection,
@@ -396,6 +434,7 @@ impl Config {
                 .map_err(|e| Error::Config(format!("key `template`: {e}")))?,
             duplicates: self.duplicates_dir(),
             quarantine: self.quarantine.clone(),
+            batch: self.batch.limits(),
         })
     }
 
@@ -438,6 +477,24 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.inboxes.is_empty() {
             bail!("key `inboxes`: at least one inbox folder is needed");
+        }
+        if !(1..=4096).contains(&self.batch.files) {
+            bail!(
+                "key `batch.files`: {} is out of range (1 to 4096)",
+                self.batch.files
+            );
+        }
+        if !(1..=65536).contains(&self.batch.mib) {
+            bail!(
+                "key `batch.mib`: {} is out of range (1 to 65536)",
+                self.batch.mib
+            );
+        }
+        if self.batch.window_ms > 10_000 {
+            bail!(
+                "key `batch.window_ms`: {} ms is too long (at most 10000)",
+                self.batch.window_ms
+            );
         }
         for (key, path) in [
             ("organized", &self.organized),
@@ -564,6 +621,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         duplicates: None,
         quarantine: None,
         watch: WatchSection::default(),
+        batch: BatchSection::default(),
         log: LogSection::default(),
         metrics: MetricsSection::default(),
         redis: None,

@@ -64,6 +64,7 @@ impl ConfigDiff {
                 Watcher,
                 ow.hash_concurrency != nw.hash_concurrency,
             ),
+            ("batch", Organizer, old.batch != new.batch),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

@@ -24,6 +24,7 @@
 //!   `tally`: outcome counters; `recover`: start-up recovery; `writer`: group commit.
 //! - `error`: [`PipelineError`], split into critical and recoverable.
 
+mod batch;
 mod ctx;
 pub mod decide;
 mod error;
@@ -53,6 +54,7 @@ use organizer::Template;
 
 use crate::ctx::Ctx;
 
+pub use batch::{BatchLimits, Fault, Record, Unit, UnitFile, set_fault};
 pub use decide::{Decision, KnownOrganized, UNCATEGORIZED};
 pub use error::PipelineError;
 pub use intake::already_handled;
@@ -104,6 +106,9 @@ pub struct Settings {
     pub duplicates: PathBuf,
     /// Where unreadable media go; `None` leaves them in place.
     pub quarantine: Option<PathBuf>,
+    /// How placements are batched (one durability barrier and one catalog transaction per
+    /// batch).
+    pub batch: BatchLimits,
 }
 
 /// A callback for events that reach this process only through the stream.
@@ -275,8 +280,10 @@ impl Pipeline {
         let known = tokio::task::spawn_blocking(move || cat.load_identities())
             .await
             .map_err(PipelineError::join)??;
+        let batcher = batch::Batcher::start(catalog.clone(), settings.batch);
         let ctx = Arc::new(Ctx {
             bus: bus.clone(),
+            batcher,
             writer: writer::EventWriter::start(catalog.clone()),
             log_limit: ratelimit::LogLimiter::default(),
             catalog,
@@ -349,6 +356,7 @@ impl Pipeline {
 
     /// Replaces the settings; applies to files discovered from now on.
     pub fn update_settings(&self, settings: Settings) {
+        self.ctx.batcher.set_limits(settings.batch);
         if let Ok(mut s) = self.ctx.settings.write() {
             *s = Arc::new(settings);
         }
@@ -400,6 +408,7 @@ impl Pipeline {
     /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
         let report = self.ctx.bus.shutdown(deadline).await;
+        self.ctx.batcher.close();
         self.ctx.log_limit.flush();
         if let Err(e) = intake::flush_identities(&self.ctx).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");

@@ -13,6 +13,7 @@ use events::{
 };
 use organizer::{OrganizeError, Outcome, PlaceBeneath};
 
+use crate::batch::{Preparing, Record, Unit, UnitFile};
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
 use crate::plan::{OrganizedCopy, organized_copy, plan_destination};
@@ -25,7 +26,9 @@ pub(crate) async fn organize(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
         return Ok(());
     };
     let s = ctx.settings();
-    let next = match organize_one(ctx, &s, x).await {
+    // A batch being filled waits (briefly) for this file, should it need placing.
+    let prepared = ctx.batcher.preparing();
+    let next = match organize_one(ctx, &s, x, prepared).await {
         Ok(payload) => payload,
         Err(Step::Retry(e)) => return Err(e),
         Err(Step::Fail(error)) => failed(x, "organize", error, None),
@@ -72,6 +75,7 @@ impl From<TransferError> for Step {
     fn from(e: TransferError) -> Step {
         match e {
             TransferError::Catalog(c) => Step::Retry(c.into()),
+            TransferError::Batch(e) => Step::Retry(PipelineError::Batch(e)),
             TransferError::Place(e) | TransferError::RemoveSource(e) => e.into(),
         }
     }
@@ -90,6 +94,7 @@ async fn organize_one(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    prepared: Preparing,
 ) -> Result<Payload, Step> {
     let id = x.asset_id.clone();
     let copy = ctx.db(move |c| organized_copy(c, &id)).await?;
@@ -133,16 +138,17 @@ async fn organize_one(
                 let id = x.asset_id.clone();
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
-            organize_new(ctx, s, x).await
+            organize_new(ctx, s, x, prepared).await
         }
     }
 }
 
-/// Plans and places a file whose content is not organized yet.
+/// Plans a file whose content is not organized yet and places it in the next batch.
 async fn organize_new(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    prepared: Preparing,
 ) -> Result<Payload, Step> {
     let source = events::source_label(&x.media);
     let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
@@ -160,37 +166,29 @@ async fn organize_new(
         OrganizeMode::Move => OpKind::Move,
         OrganizeMode::Copy => OpKind::Copy,
     };
-    let (catalog, settings, file, style_kept) =
-        (ctx.catalog.clone(), s.clone(), x.clone(), style.clone());
-    let placement = blocking(move || {
-        let t = TransferRequest {
-            asset_id: &file.asset_id,
+    let unit = Unit {
+        files: vec![UnitFile {
+            asset_id: x.asset_id.clone(),
             kind,
-            source_root: &file.inbox,
-            source: &file.path,
-            dest_root: &settings.organized,
-            relative: &relative,
-            size: file.size,
-            mode: settings.mode,
-        };
-        let placed = place_journaled(&catalog, &t, |c, op_id, p| {
-            record_placement(
-                c,
-                &catalog::Placement {
-                    op_id,
-                    asset_id: &file.asset_id,
-                    destination: &p.destination,
-                    size: p.bytes,
-                    project: &file.project,
-                    source,
-                    style: style_kept.as_deref(),
-                    media: Some(&file.media),
-                },
-            )
-        })?;
-        Ok(placed)
-    })
-    .await?;
+            source_root: x.inbox.clone(),
+            source: x.path.clone(),
+            dest_root: s.organized.clone(),
+            relative,
+            size: x.size,
+            mode: s.mode,
+            record: Record::Organized {
+                project: x.project.clone(),
+                source: source.to_owned(),
+                style: style.clone(),
+                media: Box::new(x.media.clone()),
+            },
+        }],
+    };
+    let placed = ctx.batcher.place(unit, prepared).await?;
+    let placement = placed
+        .into_iter()
+        .next()
+        .ok_or_else(|| Step::Retry(PipelineError::Batch("no result for the file".into())))??;
     let renamed = matches!(
         placement.outcome,
         Outcome::Placed {
@@ -232,7 +230,10 @@ async fn seq_and_style(
 }
 
 /// Marks the asset organized at its placement (step 3 of the journal protocol).
-fn record_placement(c: &Catalog, placement: &catalog::Placement<'_>) -> Result<(), CatalogError> {
+pub(crate) fn record_placement(
+    c: &Catalog,
+    placement: &catalog::Placement<'_>,
+) -> Result<(), CatalogError> {
     match c.complete_placement(placement) {
         // The catalog still names another asset at this path, but the name was free on disk
         // (the no-replace rename succeeded): that file was deleted or moved away by the user.

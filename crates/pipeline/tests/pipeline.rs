@@ -60,6 +60,7 @@ impl Env {
             template: organizer::Template::parse("{project}/{name}").unwrap(),
             duplicates: self.duplicates(),
             quarantine: quarantine.then(|| self.quarantine()),
+            batch: pipeline::BatchLimits::default(),
         }
     }
 

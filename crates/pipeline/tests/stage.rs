@@ -21,6 +21,7 @@ fn settings(dir: &Path) -> Settings {
         template: organizer::Template::parse("{project}/{name}").unwrap(),
         duplicates: dir.join("duplicates"),
         quarantine: None,
+        batch: pipeline::BatchLimits::default(),
     }
 }
 
