@@ -25,7 +25,7 @@
 //! | `identities` | `path` (raw bytes) | `(dev, ino, size, mtime_ns)` → `asset_id`, `last_seen`; indexed on the four identity columns. |
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
 //! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
-//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
+//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. Bounded: events outside the [`HistoryWindow`] are folded into `assets.history` and deleted ([`Catalog::compact_history`]). |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
 //! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; kept in sync by triggers in the writing transaction. |
@@ -52,6 +52,7 @@ mod assets;
 mod context;
 mod error;
 mod events;
+mod history;
 mod identities;
 mod journal;
 mod schema;
@@ -73,6 +74,7 @@ pub use assets::{AssetRecord, AssetUpdate, Placement, StatusCounts};
 pub use context::{ContextKey, CreativeContext, Project};
 pub use error::CatalogError;
 pub use events::{NewEvent, StoredEvent};
+pub use history::{HistoryEntry, HistoryWindow};
 pub use identities::{FileIdentity, KnownFile};
 pub use journal::{NewOp, OpRecord, Settle};
 pub use schema::SCHEMA_VERSION;
@@ -137,6 +139,7 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(path, "enabling foreign keys", e))?;
         keep_temporaries_in_memory(&conn, path)?;
+        tune_writer(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn, path)?;
         tracing::debug!(catalog = %path.display(), version = SCHEMA_VERSION, "catalog opened");
@@ -291,6 +294,26 @@ impl Catalog {
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| self.bad_row(what, key, format_args!("{text:?}: {e}")))
     }
+}
+
+/// The writer's settings, for a catalog that stays small and writes little:
+/// - `auto_vacuum = INCREMENTAL` (takes effect only on a new, empty catalog): pages freed by
+///   history compaction are given back to the file system ([`Catalog::compact_history`]);
+/// - a 16 MiB page cache, so a batch's index pages are read once;
+/// - checkpoints every 4,000 WAL pages (16 MB) instead of 1,000: a page changed by many
+///   commits between two checkpoints is copied into the database file once;
+/// - the WAL file truncated to 64 MB after a checkpoint, so it does not stay at its peak.
+fn tune_writer(conn: &Connection, path: &Path) -> Result<()> {
+    for (pragma, value) in [
+        ("auto_vacuum", "INCREMENTAL"),
+        ("cache_size", "-16384"),
+        ("wal_autocheckpoint", "4000"),
+        ("journal_size_limit", "67108864"),
+    ] {
+        conn.pragma_update(None, pragma, value)
+            .map_err(|e| db_err(path, "tuning the catalog", e))?;
+    }
+    Ok(())
 }
 
 /// The stored form of a time: RFC 3339 UTC with nine fractional digits (fixed width, so text

@@ -116,6 +116,28 @@ impl BatchSection {
     }
 }
 
+/// `[catalog]` section: how much full event history the catalog keeps. Older events are
+/// folded into their asset's record (what `alice show`, search, undo and the start-up scan
+/// need stays); with `[redis]`, the stream is the long-term event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSection {
+    /// Events recorded longer ago than this many days are folded.
+    pub history_days: u32,
+    /// At most this many of the newest events are kept in full.
+    pub history_events: u64,
+}
+
+impl Default for CatalogSection {
+    fn default() -> Self {
+        let d = catalog::HistoryWindow::default();
+        CatalogSection {
+            history_days: d.days,
+            history_events: d.events,
+        }
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -349,6 +371,9 @@ pub struct Config {
     /// Placement batches.
     #[serde(default)]
     pub batch: BatchSection,
+    /// Catalog history.
+    #[serde(default)]
+    pub catalog: CatalogSection,
     /// Logging settings.
     #[serde(default)]
     pub log: LogSection,
@@ -435,6 +460,10 @@ impl Config {
             duplicates: self.duplicates_dir(),
             quarantine: self.quarantine.clone(),
             batch: self.batch.limits(),
+            history: catalog::HistoryWindow {
+                days: self.catalog.history_days,
+                events: self.catalog.history_events,
+            },
         })
     }
 
@@ -622,6 +651,7 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         quarantine: None,
         watch: WatchSection::default(),
         batch: BatchSection::default(),
+        catalog: CatalogSection::default(),
         log: LogSection::default(),
         metrics: MetricsSection::default(),
         redis: None,

@@ -65,6 +65,7 @@ impl ConfigDiff {
                 ow.hash_concurrency != nw.hash_concurrency,
             ),
             ("batch", Organizer, old.batch != new.batch),
+            ("catalog", Organizer, old.catalog != new.catalog),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 pub use catalog::{
-    AssetRecord, Catalog, Edge, Project, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+    AssetRecord, Catalog, Edge, HistoryEntry, Project, SearchHit, SearchQuery, Snippet,
+    StoredEvent, TimeBound,
 };
 pub use metadata::Extraction;
 

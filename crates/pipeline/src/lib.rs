@@ -109,7 +109,13 @@ pub struct Settings {
     /// How placements are batched (one durability barrier and one catalog transaction per
     /// batch).
     pub batch: BatchLimits,
+    /// How much full event history the catalog keeps (older events are folded into their
+    /// asset's record every [`COMPACT_EVERY`] events recorded, and at shutdown).
+    pub history: catalog::HistoryWindow,
 }
+
+/// The catalog's history is compacted after this many events were recorded.
+pub const COMPACT_EVERY: u64 = 20_000;
 
 /// A callback for events that reach this process only through the stream.
 pub type ForeignListener = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -284,7 +290,7 @@ impl Pipeline {
         let ctx = Arc::new(Ctx {
             bus: bus.clone(),
             batcher,
-            writer: writer::EventWriter::start(catalog.clone()),
+            writer: writer::EventWriter::start(catalog.clone(), settings.history),
             log_limit: ratelimit::LogLimiter::default(),
             catalog,
             settings: RwLock::new(Arc::new(settings)),
@@ -357,6 +363,7 @@ impl Pipeline {
     /// Replaces the settings; applies to files discovered from now on.
     pub fn update_settings(&self, settings: Settings) {
         self.ctx.batcher.set_limits(settings.batch);
+        self.ctx.writer.set_history(settings.history);
         if let Ok(mut s) = self.ctx.settings.write() {
             *s = Arc::new(settings);
         }
@@ -412,6 +419,14 @@ impl Pipeline {
         self.ctx.log_limit.flush();
         if let Err(e) = intake::flush_identities(&self.ctx).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
+        }
+        let window = self.ctx.settings().history;
+        if let Err(e) = self
+            .ctx
+            .db(move |c| c.compact_history(window, chrono::Utc::now()))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot compact the event history; the catalog keeps it");
         }
         if let Err(e) = self.ctx.db(|c| c.checkpoint()).await {
             tracing::warn!(error = %e, "cannot checkpoint the catalog; it stays correct, its -wal file just stays large");

@@ -61,6 +61,7 @@ impl Env {
             duplicates: self.duplicates(),
             quarantine: quarantine.then(|| self.quarantine()),
             batch: pipeline::BatchLimits::default(),
+            history: catalog::HistoryWindow::default(),
         }
     }
 

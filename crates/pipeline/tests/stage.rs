@@ -22,6 +22,7 @@ fn settings(dir: &Path) -> Settings {
         duplicates: dir.join("duplicates"),
         quarantine: None,
         batch: pipeline::BatchLimits::default(),
+        history: catalog::HistoryWindow::default(),
     }
 }
 
