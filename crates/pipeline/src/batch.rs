@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use catalog::{Catalog, CatalogError, NewOp, OpKind, Settle};
 use events::OrganizeMode;
 use events::media::MediaInfo;
-use organizer::{Outcome, PlaceBeneath, Placement, Root, Staged, Via};
+use organizer::{Outcome, PlaceBeneath, Placement, Root, Staged};
 use tokio::sync::oneshot;
 
 use crate::transfer::{TransferError, open_roots};
@@ -373,15 +373,11 @@ fn place_batch(
         .map(|f| {
             let (placement, src, dst) = match f.state? {
                 Step::Placed(p, src, dst) => (p, src, dst),
-                Step::Staged(..) => unreachable!("every staged file was finished"),
+                Step::Staged(..) => return Err(TransferError::Batch("not placed".into())),
             };
-            let copied = placement.outcome
-                != (Outcome::Placed {
-                    renamed_for_collision: false,
-                    via: Via::Rename,
-                });
-            if f.file.mode == OrganizeMode::Move && copied && placement.destination != f.file.source
-            {
+            // After a rename the source is already gone (removal says so); a placement that
+            // found the source itself (the same path) must not delete it.
+            if f.file.mode == OrganizeMode::Move && placement.destination != f.file.source {
                 organizer::remove_source_beneath(&src, &f.file.source, &dst, &placement)
                     .map_err(TransferError::RemoveSource)?;
             }
