@@ -161,7 +161,9 @@ impl Catalog {
         }
         if folded > 0 {
             // Gives the freed pages back (a catalog created with auto_vacuum; a no-op else).
-            self.read(OP, |c| c.execute_batch("PRAGMA incremental_vacuum"))?;
+            self.lock()
+                .execute_batch("PRAGMA incremental_vacuum")
+                .map_err(self.db(OP))?;
             tracing::debug!(catalog = %self.path.display(), folded, "event history compacted");
         }
         Ok(folded)

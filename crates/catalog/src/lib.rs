@@ -97,6 +97,10 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// A read-write catalog's second connection, for reads: WAL lets it see the last
+    /// committed state while the first one commits, so a lookup never waits for a commit's
+    /// fsync (the event writer and the placement batches commit all the time).
+    reader: Option<Mutex<Connection>>,
     path: PathBuf,
     read_only: bool,
 }
@@ -142,9 +146,22 @@ impl Catalog {
         tune_writer(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn, path)?;
+        let reader = Connection::open_with_flags(path, flags)
+            .map_err(|source| CatalogError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        reader
+            .busy_timeout(BUSY_TIMEOUT)
+            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+            .and_then(|()| reader.pragma_update(None, "cache_size", "-8192"))
+            .map_err(|e| db_err(path, "opening the reading connection", e))?;
+        keep_temporaries_in_memory(&reader, path)?;
+        reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         tracing::debug!(catalog = %path.display(), version = SCHEMA_VERSION, "catalog opened");
         Ok(Catalog {
             conn: Mutex::new(conn),
+            reader: Some(Mutex::new(reader)),
             path: path.to_path_buf(),
             read_only: false,
         })
@@ -203,6 +220,7 @@ impl Catalog {
         }
         Ok(Catalog {
             conn: Mutex::new(conn),
+            reader: None,
             path: path.to_path_buf(),
             read_only: true,
         })
@@ -260,13 +278,16 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Runs a read on the connection.
+    /// Runs a read on the reading connection (the only one of a read-only handle).
     fn read<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let conn = self.lock();
+        let conn = match &self.reader {
+            Some(r) => r.lock().unwrap_or_else(PoisonError::into_inner),
+            None => self.lock(),
+        };
         f(&conn).map_err(self.db(op))
     }
 

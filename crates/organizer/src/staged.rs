@@ -128,12 +128,25 @@ pub(crate) fn copy_verified(
         source,
     };
     let out = temp.file().map_err(write_err)?;
-    if !kernel_copy(src, out).map_err(write_err)? {
-        return copy_hashing(src_path, src, out, &temp_path);
+    let copied = if kernel_copy(src, out).map_err(write_err)? {
+        // What is verified is what the temporary holds (its pages are in the cache).
+        let mut back = temp.reopen().map_err(write_err)?;
+        hash_file(&mut back).map_err(write_err)?
+    } else {
+        copy_hashing(src_path, src, out, &temp_path)?
+    };
+    start_writeback(temp.file().map_err(write_err)?);
+    Ok(copied)
+}
+
+/// Starts writing the temporary's data to disk now, without waiting: by the time the batch's
+/// barrier comes, most of it is written, and the disk works while the next files are copied.
+/// Only a hint (the barrier is what makes the data durable), so a failure is ignored.
+fn start_writeback(out: &File) {
+    // SAFETY: sync_file_range only reads the descriptor, which stays open for the call.
+    unsafe {
+        libc::sync_file_range(out.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
     }
-    // What is verified is what the temporary holds (its pages are in the cache).
-    let mut back = temp.reopen().map_err(write_err)?;
-    hash_file(&mut back).map_err(write_err)
 }
 
 /// Reflink, else `copy_file_range` to the end; `false` when neither applies here (nothing

@@ -122,6 +122,10 @@ pub struct Unit {
     pub files: Vec<UnitFile>,
 }
 
+/// Placement threads. Two, so that one batch is copied while the other waits for its
+/// barrier: the disk and the processors both keep working.
+const PLACERS: usize = 2;
+
 type Reply = oneshot::Sender<Vec<Result<Placement, TransferError>>>;
 
 struct Queue {
@@ -142,7 +146,7 @@ impl Shared {
     }
 }
 
-/// The placement batcher: one thread that carries out batches of units.
+/// The placement batcher: [`PLACERS`] threads that carry out batches of units.
 #[derive(Clone)]
 pub(crate) struct Batcher {
     shared: Arc<Shared>,
@@ -172,19 +176,21 @@ impl Batcher {
             cond: Condvar::new(),
             limits: Mutex::new(limits),
         });
-        let s = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("alice-placer".into())
-            .spawn(move || {
-                let _stopped = Stopped(s.clone());
-                while let Some(batch) = next_batch(&s) {
-                    run_batch(&catalog, batch);
-                }
-            });
-        if let Err(e) = spawned {
-            // Every submit then reports the failure (critical: the daemon stops).
-            tracing::error!(error = %e, "cannot start the placement thread");
-            shared.lock().closed = true;
+        for n in 0..PLACERS {
+            let (s, catalog) = (shared.clone(), catalog.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("alice-placer-{n}"))
+                .spawn(move || {
+                    let _stopped = Stopped(s.clone());
+                    while let Some(batch) = next_batch(&s) {
+                        run_batch(&catalog, batch);
+                    }
+                });
+            if let Err(e) = spawned {
+                // Every submit then reports the failure (critical: the daemon stops).
+                tracing::error!(error = %e, "cannot start a placement thread");
+                shared.lock().closed = true;
+            }
         }
         Batcher { shared }
     }

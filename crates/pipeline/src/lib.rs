@@ -162,8 +162,11 @@ impl PipelineOptions {
 }
 
 /// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
-/// each asset's events are handled in order while different assets proceed in parallel.
-pub const SHARDS: usize = 8;
+/// each asset's events are handled in order while different assets proceed in parallel. The
+/// number also bounds how many files a placement batch and a catalog group commit gather
+/// (each shard has at most one file in either): 32 rather than 8 made a first import of tiny
+/// files about 1.4x faster and wrote a third less to the catalog (docs/performance.md).
+pub const SHARDS: usize = 32;
 
 /// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard, with
 /// `ctx` handed to every call.
