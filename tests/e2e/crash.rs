@@ -278,12 +278,14 @@ fn a_batch_stopped_between_barrier_and_commit_is_completed_at_restart_not_placed
         !aborted.status.success(),
         "the fault stops the process: {aborted:?}"
     );
-    let placed = files_under(&env.organized).len();
+    // Another batch may have been copying at that instant: its temporaries are left, as after
+    // any crash, and removed at the next start. No batch can have been recorded: every batch
+    // stops at this point.
+    let placed = files_under(&env.organized).len() - temporaries(&env.organized).len();
     assert!(
         placed > 0,
         "the first batch was placed before the stop: {aborted:?}"
     );
-    assert!(temporaries(&env.root).is_empty());
 
     let mut cmd = alice();
     cmd.args(["scan", "--log-format", "json", "--config"])

@@ -3,8 +3,9 @@
 //! The catalog is one SQLite file in the instance's state directory (the caller passes the
 //! path, e.g. `state_dir.join("catalog.sqlite3")`). The daemon opens it read-write with
 //! [`Catalog::open`]; CLI commands read it concurrently with [`Catalog::open_readonly`].
-//! [`Catalog`] is `Send + Sync` (one connection behind a mutex); share it with an `Arc` and
-//! call it from `spawn_blocking`.
+//! [`Catalog`] is `Send + Sync` (a writing connection behind a mutex and, read-write, a second
+//! one for reads, so lookups never wait for a commit); share it with an `Arc` and call it from
+//! `spawn_blocking`.
 //!
 //! # Layout
 //!
