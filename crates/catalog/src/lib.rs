@@ -147,8 +147,8 @@ impl Catalog {
         tune_writer(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn, path)?;
-        let reader = Connection::open_with_flags(path, flags)
-            .map_err(|source| CatalogError::Open {
+        let reader =
+            Connection::open_with_flags(path, flags).map_err(|source| CatalogError::Open {
                 path: path.to_path_buf(),
                 source,
             })?;

@@ -256,24 +256,32 @@ impl Drop for Stopped {
 fn next_batch(s: &Shared) -> Option<Vec<(Unit, Reply)>> {
     let limits = *s.limits.lock().unwrap_or_else(PoisonError::into_inner);
     let mut q = s.lock();
+    // The other placement thread may take the units while this one waits: start over then.
     while q.units.is_empty() {
-        if q.closed {
-            return None;
+        while q.units.is_empty() {
+            if q.closed {
+                return None;
+            }
+            q = s.cond.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
-        q = s.cond.wait(q).unwrap_or_else(PoisonError::into_inner);
-    }
-    let opened = Instant::now();
-    loop {
-        let (files, bytes) = size_of(&q.units);
-        let left = limits.window.saturating_sub(opened.elapsed());
-        if files >= limits.files || bytes >= limits.bytes || q.preparing == 0 || left.is_zero() {
-            break;
+        let opened = Instant::now();
+        loop {
+            let (files, bytes) = size_of(&q.units);
+            let left = limits.window.saturating_sub(opened.elapsed());
+            if files >= limits.files
+                || bytes >= limits.bytes
+                || q.preparing == 0
+                || left.is_zero()
+                || files == 0
+            {
+                break;
+            }
+            q = s
+                .cond
+                .wait_timeout(q, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
-        q = s
-            .cond
-            .wait_timeout(q, left)
-            .unwrap_or_else(PoisonError::into_inner)
-            .0;
     }
     let (mut files, mut bytes, mut take) = (0usize, 0u64, 0usize);
     for (unit, _) in &q.units {
