@@ -62,7 +62,7 @@ fn human_scan_output_is_one_short_line_per_file_without_ids() {
         "alice starting config=$ROOT/config.toml version=$VERSION
 created folder path=$ROOT/state key=state_dir
 created folder path=$ROOT/organized key=organized
-catalog created catalog=$ROOT/state/catalog.sqlite3 version=5
+catalog created catalog=$ROOT/state/catalog.sqlite3 version=6
 scan started inbox=$ROOT/inbox reason=Manual
 scan walked the inbox inbox=$ROOT/inbox reason=Manual files=1
 organized  IMG_1234.JPG → 2024-03-15/uncategorized/camera/IMG_1234.JPG
