@@ -161,8 +161,14 @@ impl Catalog {
         }
         if folded > 0 {
             // Gives the freed pages back (a catalog created with auto_vacuum; a no-op else).
-            self.lock()
-                .execute_batch("PRAGMA incremental_vacuum")
+            // Each step of the pragma frees one page: step it to the end.
+            let conn = self.lock();
+            conn.prepare("PRAGMA incremental_vacuum")
+                .and_then(|mut s| {
+                    let mut rows = s.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                })
                 .map_err(self.db(OP))?;
             tracing::debug!(catalog = %self.path.display(), folded, "event history compacted");
         }
@@ -291,5 +297,34 @@ mod tests {
         assert_eq!(cat.events_since(0, 100).unwrap().len(), 0);
         assert_eq!(cat.history(&a).unwrap(), h, "folding again changes nothing");
         assert!(cat.asset(&a).unwrap().is_some(), "the asset record stays");
+    }
+
+    #[test]
+    fn a_new_catalog_gives_folded_pages_back_to_the_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        let cat = Catalog::open(&path).unwrap();
+        let vacuum: i64 = cat
+            .lock()
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(vacuum, 2, "incremental");
+        for i in 0..2000 {
+            record(
+                &cat,
+                AssetSkipped {
+                    asset_id: format!("{i:064x}"),
+                    path: format!("/in/{i}.txt").into(),
+                    reason: "x".repeat(400),
+                },
+            );
+        }
+        cat.checkpoint().unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        let none = HistoryWindow { days: 0, events: 0 };
+        assert_eq!(cat.compact_history(none, Utc::now()).unwrap(), 2000);
+        cat.checkpoint().unwrap();
+        let after = std::fs::metadata(&path).unwrap().len();
+        assert!(after * 4 < before, "{before} bytes before, {after} after");
     }
 }

@@ -129,6 +129,10 @@ impl Catalog {
         // The busy timeout goes first: switching to WAL and migrating both need the lock.
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| db_err(path, "setting the busy timeout", e))?;
+        // Before anything writes the file (switching to WAL does): only a new, empty
+        // catalog takes it. Pages freed by history compaction then go back to the file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(|e| db_err(path, "setting incremental auto-vacuum", e))?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(|e| db_err(path, "switching to WAL mode", e))?;
@@ -318,16 +322,13 @@ impl Catalog {
     }
 }
 
-/// The writer's settings, for a catalog that stays small and writes little:
-/// - `auto_vacuum = INCREMENTAL` (takes effect only on a new, empty catalog): pages freed by
-///   history compaction are given back to the file system ([`Catalog::compact_history`]);
+/// The writer's settings, for a catalog that writes little:
 /// - a 16 MiB page cache, so a batch's index pages are read once;
 /// - checkpoints every 4,000 WAL pages (16 MB) instead of 1,000: a page changed by many
 ///   commits between two checkpoints is copied into the database file once;
 /// - the WAL file truncated to 64 MB after a checkpoint, so it does not stay at its peak.
 fn tune_writer(conn: &Connection, path: &Path) -> Result<()> {
     for (pragma, value) in [
-        ("auto_vacuum", "INCREMENTAL"),
         ("cache_size", "-16384"),
         ("wal_autocheckpoint", "4000"),
         ("journal_size_limit", "67108864"),
