@@ -128,15 +128,19 @@ impl Catalog {
                 let newest: i64 = tx
                     .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
                     .map_err(self.db(OP))?;
+                // Oldest first, up to the first event inside the window: the cost is what is
+                // folded, not the size of the log (events arrive in time order).
                 let rows: Vec<(i64, String)> = tx
                     .prepare_cached(
-                        "SELECT seq, json FROM events WHERE seq <= ?1 OR recorded_at < ?2
+                        "SELECT seq, json, seq <= ?1 OR recorded_at < ?2 FROM events
                          ORDER BY seq LIMIT ?3",
                     )
                     .and_then(|mut s| {
                         s.query_map(params![newest - keep, cutoff, CHUNK], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
+                            Ok((r.get(0)?, r.get(1)?, r.get::<_, bool>(2)?))
                         })?
+                        .take_while(|r| r.as_ref().map_or(true, |(_, _, old)| *old))
+                        .map(|r| r.map(|(seq, json, _)| (seq, json)))
                         .collect()
                     })
                     .map_err(self.db(OP))?;
