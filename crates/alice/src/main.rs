@@ -278,6 +278,10 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
     let cli = Cli::parse();
     let _ = LOG_FORMAT.set(cli.log_format);
+    // For the crash tests only: stop the process at a chosen point of a placement batch.
+    if std::env::var_os("ALICE_TEST_FAULT").is_some_and(|v| v == "after-barrier") {
+        daemon::set_fault(daemon::Fault::AfterBarrier);
+    }
     match real_main(cli) {
         Ok(code) => code,
         // The reader of our output went away (`alice … | head`): not an error.

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Local, Utc};
 use clap::{Args, ValueEnum};
 use daemon::query::{
-    AssetRecord, Catalog, Edge, SearchHit, SearchQuery, Snippet, StoredEvent, TimeBound,
+    AssetRecord, Catalog, Edge, HistoryEntry, SearchHit, SearchQuery, Snippet, StoredEvent,
+    TimeBound,
 };
 use events::media::{AiSignal, MediaType};
 use serde_json::Value;
@@ -259,6 +260,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     if let Ok(Some(placed)) = catalog.placed_copy_of(&asset.asset_id) {
         sidecars.push(daemon::views::SidecarJson::from(&placed));
     }
+    let history = catalog.history(&asset.asset_id)?;
     let mut out = Out::stdout();
     if args.json {
         let events: Vec<Value> = events
@@ -270,9 +272,12 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
         let mut record = serde_json::to_value(daemon::views::AssetJson::from(&asset))?;
         record["sidecars"] = serde_json::to_value(&sidecars)?;
         record["events"] = Value::Array(events);
+        if !history.is_empty() {
+            record["history"] = serde_json::to_value(&history)?;
+        }
         out.line(&record.to_string());
     } else {
-        out.text(&describe(&asset, &sidecars, &events));
+        out.text(&describe(&asset, &sidecars, &events, &history));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -333,6 +338,7 @@ fn describe(
     a: &AssetRecord,
     sidecars: &[daemon::views::SidecarJson],
     events: &[StoredEvent],
+    history: &[HistoryEntry],
 ) -> String {
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut add = |label, value: Option<String>| {
@@ -395,7 +401,33 @@ fn describe(
     for (label, value) in &lines {
         out += &format!("{label:<13}{value}\n");
     }
-    out += &format!("history      {} event(s)\n", events.len());
+    out += &format!(
+        "history      {} event(s){}\n",
+        events.len(),
+        match history.len() {
+            0 => String::new(),
+            n => format!(", {n} older outcome(s) of other paths"),
+        }
+    );
+    for h in history {
+        let to = h.moved_to.as_deref().map(clean_path);
+        let detail = [
+            h.stage.clone(),
+            h.note.as_deref().map(|n| clean(n).into_owned()),
+            to,
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
+        out += &format!(
+            "  {}  {}  {}  {}\n",
+            local_time(h.time),
+            clean(&h.outcome),
+            clean_path(&h.path),
+            detail
+        );
+    }
     for e in events {
         out += &format!(
             "  {}  {}  {}\n",

@@ -305,6 +305,19 @@ impl Catalog {
             .map(|m| self.media_json(placement.asset_id, m))
             .transpose()?;
         self.write(OP, |tx| {
+            self.complete_placement_tx(tx, placement, media_json.as_deref())
+        })
+    }
+
+    /// [`Catalog::complete_placement`] inside a transaction.
+    pub(crate) fn complete_placement_tx(
+        &self,
+        tx: &Transaction<'_>,
+        placement: &Placement<'_>,
+        media_json: Option<&str>,
+    ) -> Result<()> {
+        const OP: &str = "completing a placement";
+        {
             let op = self.load_op_tx(tx, placement.op_id)?;
             if op.asset_id != placement.asset_id {
                 return Err(CatalogError::OpAssetMismatch {
@@ -327,7 +340,7 @@ impl Catalog {
 
             self.check_destination_tx(tx, placement)?;
 
-            self.upsert_organized_tx(tx, placement, &op, media_json.as_deref())?;
+            self.upsert_organized_tx(tx, placement, &op, media_json)?;
             tracing::debug!(
                 catalog = %self.path.display(),
                 op_id = op.op_id,
@@ -336,7 +349,7 @@ impl Catalog {
                 "placement recorded"
             );
             Ok(())
-        })
+        }
     }
 
     /// Refuses a placement whose asset is organized elsewhere, or whose destination the

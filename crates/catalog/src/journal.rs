@@ -31,6 +31,27 @@ pub struct NewOp<'a> {
     pub mode: Transfer,
 }
 
+/// How one operation of a batch ended, for [`Catalog::settle_ops`].
+#[derive(Debug, Clone, Copy)]
+pub enum Settle<'a> {
+    /// Placed and organizing its asset: [`Catalog::complete_placement`].
+    Placed(crate::Placement<'a>),
+    /// Placed, nothing to organize (a file set aside): [`Catalog::finish_op`].
+    Finished {
+        /// The operation.
+        op_id: i64,
+        /// Where the file landed.
+        destination: &'a Path,
+    },
+    /// Not placed: [`Catalog::abandon_op`].
+    Abandoned {
+        /// The operation.
+        op_id: i64,
+        /// Why.
+        reason: &'a str,
+    },
+}
+
 /// A journal operation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpRecord {
@@ -126,16 +147,66 @@ impl Catalog {
 
     /// Records an operation as pending, durably, before the file is touched. Returns its id.
     pub fn begin_op(&self, new: &NewOp<'_>) -> Result<i64> {
-        let op_id = self.write("beginning an operation", |tx| self.begin_op_tx(tx, new))?;
-        tracing::debug!(
-            catalog = %self.path.display(),
-            op_id,
-            asset_id = new.asset_id,
-            kind = %new.kind,
-            destination = %new.destination.display(),
-            "operation begun"
-        );
-        Ok(op_id)
+        let ids = self.begin_ops(std::slice::from_ref(new))?;
+        Ok(ids[0])
+    }
+
+    /// [`Catalog::begin_op`] for a batch, in one transaction (one fsync): the ids in order.
+    pub fn begin_ops(&self, ops: &[NewOp<'_>]) -> Result<Vec<i64>> {
+        let ids = self.write("beginning an operation", |tx| {
+            ops.iter().map(|new| self.begin_op_tx(tx, new)).collect()
+        })?;
+        for (new, op_id) in ops.iter().zip(&ids) {
+            tracing::debug!(
+                catalog = %self.path.display(),
+                op_id,
+                asset_id = new.asset_id,
+                kind = %new.kind,
+                destination = %new.destination.display(),
+                "operation begun"
+            );
+        }
+        Ok(ids)
+    }
+
+    /// Ends a batch of operations in **one** transaction (one fsync), each item in a
+    /// savepoint of its own: an item that fails (its result says why) leaves the others
+    /// recorded. Only an error of the transaction itself fails the whole call.
+    pub fn settle_ops(&self, items: &[Settle<'_>]) -> Result<Vec<Result<()>>> {
+        const OP: &str = "settling a batch of operations";
+        let media: Vec<Result<Option<String>>> = items
+            .iter()
+            .map(|item| match item {
+                Settle::Placed(p) => p.media.map(|m| self.media_json(p.asset_id, m)).transpose(),
+                _ => Ok(None),
+            })
+            .collect();
+        self.write(OP, |tx| {
+            let mut out = Vec::with_capacity(items.len());
+            for (item, json) in items.iter().zip(media) {
+                tx.execute_batch("SAVEPOINT settle").map_err(self.db(OP))?;
+                let r = match (item, json) {
+                    (_, Err(e)) => Err(e),
+                    (Settle::Placed(p), Ok(json)) => {
+                        self.complete_placement_tx(tx, p, json.as_deref())
+                    }
+                    (Settle::Finished { op_id, destination }, _) => self
+                        .load_op_tx(tx, *op_id)
+                        .and_then(|op| self.finish_op_tx(tx, &op, destination, OP)),
+                    (Settle::Abandoned { op_id, reason }, _) => {
+                        self.abandon_op_tx(tx, *op_id, reason)
+                    }
+                };
+                let end = if r.is_ok() {
+                    "RELEASE settle"
+                } else {
+                    "ROLLBACK TO settle; RELEASE settle"
+                };
+                tx.execute_batch(end).map_err(self.db(OP))?;
+                out.push(r);
+            }
+            Ok(out)
+        })
     }
 
     pub(crate) fn begin_op_tx(&self, tx: &Transaction<'_>, new: &NewOp<'_>) -> Result<i64> {
@@ -174,22 +245,25 @@ impl Catalog {
     /// an abandoned operation is a no-op.
     pub fn abandon_op(&self, op_id: i64, reason: &str) -> Result<()> {
         const OP: &str = "abandoning an operation";
-        self.write(OP, |tx| {
-            let op = self.load_op_tx(tx, op_id)?;
-            match op.state {
-                OpState::Abandoned => Ok(()),
-                OpState::Pending => {
-                    tx.prepare_cached(
-                        "UPDATE journal SET state = 'abandoned', finished_at = ?2, note = ?3
-                         WHERE op_id = ?1",
-                    )
-                    .and_then(|mut s| s.execute(params![op_id, now_text(), reason]))
-                    .map_err(self.db(OP))?;
-                    Ok(())
-                }
-                state => Err(self.op_state_err(op_id, state, "pending", OP)),
+        self.write(OP, |tx| self.abandon_op_tx(tx, op_id, reason))
+    }
+
+    fn abandon_op_tx(&self, tx: &Transaction<'_>, op_id: i64, reason: &str) -> Result<()> {
+        const OP: &str = "abandoning an operation";
+        let op = self.load_op_tx(tx, op_id)?;
+        match op.state {
+            OpState::Abandoned => Ok(()),
+            OpState::Pending => {
+                tx.prepare_cached(
+                    "UPDATE journal SET state = 'abandoned', finished_at = ?2, note = ?3
+                     WHERE op_id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![op_id, now_text(), reason]))
+                .map_err(self.db(OP))?;
+                Ok(())
             }
-        })
+            state => Err(self.op_state_err(op_id, state, "pending", OP)),
+        }
     }
 
     /// Operations begun and never finished or abandoned, oldest first: what a crash

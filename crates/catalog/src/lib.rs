@@ -3,8 +3,9 @@
 //! The catalog is one SQLite file in the instance's state directory (the caller passes the
 //! path, e.g. `state_dir.join("catalog.sqlite3")`). The daemon opens it read-write with
 //! [`Catalog::open`]; CLI commands read it concurrently with [`Catalog::open_readonly`].
-//! [`Catalog`] is `Send + Sync` (one connection behind a mutex); share it with an `Arc` and
-//! call it from `spawn_blocking`.
+//! [`Catalog`] is `Send + Sync` (a writing connection behind a mutex and, read-write, a second
+//! one for reads, so lookups never wait for a commit); share it with an `Arc` and call it from
+//! `spawn_blocking`.
 //!
 //! # Layout
 //!
@@ -31,7 +32,7 @@
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
 //! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
 //! | `sidecars` | `id` | a sidecar file that travels with its media: `op_id` (the journal operation it is placed under), `asset_id` (its media), `sidecar_id` (its own BLAKE3), `kind`, `size`, `source_path`, `destination_path` (planned, then final), `state` (`pending`, `placed`, `abandoned`, `undone`), `created_at`, `finished_at`. |
-//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. |
+//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. Bounded: events outside the [`HistoryWindow`] are folded into `assets.history` and deleted ([`Catalog::compact_history`]). |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
 //! | `visual` | `asset_id` | what the visual stage learned: `rendered` (`image`, `video_poster`, `video_placeholder`, `unsupported_image`, or `failed` for a file it cannot decode), `reason`, `width`, `height`, `fingerprint` (the `visual` crate's bytes), `updated_at`. |
@@ -60,6 +61,7 @@ mod browse;
 mod context;
 mod error;
 mod events;
+mod history;
 mod identities;
 mod journal;
 mod schema;
@@ -84,8 +86,9 @@ pub use browse::{DayCount, FilterValues, PageKey};
 pub use context::{ContextKey, CreativeContext, Project};
 pub use error::CatalogError;
 pub use events::{NewEvent, StoredEvent};
+pub use history::{HistoryEntry, HistoryWindow};
 pub use identities::{FileIdentity, KnownFile};
-pub use journal::{NewOp, OpRecord};
+pub use journal::{NewOp, OpRecord, Settle};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Edge, SearchHit, SearchQuery, Snippet, TimeBound, TimeBoundError};
 pub use sidecars::{NewSidecar, SidecarRecord};
@@ -108,6 +111,10 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// A read-write catalog's second connection, for reads: WAL lets it see the last
+    /// committed state while the first one commits, so a lookup never waits for a commit's
+    /// fsync (the event writer and the placement batches commit all the time).
+    reader: Option<Mutex<Connection>>,
     path: PathBuf,
     read_only: bool,
 }
@@ -135,6 +142,10 @@ impl Catalog {
         // The busy timeout goes first: switching to WAL and migrating both need the lock.
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| db_err(path, "setting the busy timeout", e))?;
+        // Before anything writes the file (switching to WAL does): only a new, empty
+        // catalog takes it. Pages freed by history compaction then go back to the file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(|e| db_err(path, "setting incremental auto-vacuum", e))?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(|e| db_err(path, "switching to WAL mode", e))?;
@@ -150,11 +161,25 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(path, "enabling foreign keys", e))?;
         keep_temporaries_in_memory(&conn, path)?;
+        tune_writer(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn, path)?;
+        let reader =
+            Connection::open_with_flags(path, flags).map_err(|source| CatalogError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        reader
+            .busy_timeout(BUSY_TIMEOUT)
+            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+            .and_then(|()| reader.pragma_update(None, "cache_size", "-8192"))
+            .map_err(|e| db_err(path, "opening the reading connection", e))?;
+        keep_temporaries_in_memory(&reader, path)?;
+        reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         tracing::debug!(catalog = %path.display(), version = SCHEMA_VERSION, "catalog opened");
         Ok(Catalog {
             conn: Mutex::new(conn),
+            reader: Some(Mutex::new(reader)),
             path: path.to_path_buf(),
             read_only: false,
         })
@@ -213,6 +238,7 @@ impl Catalog {
         }
         Ok(Catalog {
             conn: Mutex::new(conn),
+            reader: None,
             path: path.to_path_buf(),
             read_only: true,
         })
@@ -270,13 +296,16 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Runs a read on the connection.
+    /// Runs a read on the reading connection (the only one of a read-only handle).
     fn read<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let conn = self.lock();
+        let conn = match &self.reader {
+            Some(r) => r.lock().unwrap_or_else(PoisonError::into_inner),
+            None => self.lock(),
+        };
         f(&conn).map_err(self.db(op))
     }
 
@@ -304,6 +333,23 @@ impl Catalog {
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| self.bad_row(what, key, format_args!("{text:?}: {e}")))
     }
+}
+
+/// The writer's settings, for a catalog that writes little:
+/// - a 16 MiB page cache, so a batch's index pages are read once;
+/// - checkpoints every 4,000 WAL pages (16 MB) instead of 1,000: a page changed by many
+///   commits between two checkpoints is copied into the database file once;
+/// - the WAL file truncated to 64 MB after a checkpoint, so it does not stay at its peak.
+fn tune_writer(conn: &Connection, path: &Path) -> Result<()> {
+    for (pragma, value) in [
+        ("cache_size", "-16384"),
+        ("wal_autocheckpoint", "4000"),
+        ("journal_size_limit", "67108864"),
+    ] {
+        conn.pragma_update(None, pragma, value)
+            .map_err(|e| db_err(path, "tuning the catalog", e))?;
+    }
+    Ok(())
 }
 
 /// The stored form of a time: RFC 3339 UTC with nine fractional digits (fixed width, so text

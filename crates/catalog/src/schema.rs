@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -276,6 +276,13 @@ CREATE TABLE visual (
     fingerprint BLOB,
     updated_at  TEXT NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// Version 9: a bounded event log. Events outside the history window are folded into their
+/// asset's record (`history`: the outcomes of other paths of the same content) and deleted
+/// (`history.rs`).
+const V9: &str = r#"
+ALTER TABLE assets ADD COLUMN history TEXT;
 "#;
 
 /// Reads `PRAGMA user_version`.

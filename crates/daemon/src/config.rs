@@ -85,6 +85,63 @@ impl Default for WatchSection {
     }
 }
 
+/// `[batch]` section: how the organizer batches placements (one durability barrier and one
+/// catalog transaction per batch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchSection {
+    /// Most files in one batch.
+    pub files: usize,
+    /// Most MiB in one batch (a batch always takes at least one file).
+    pub mib: u64,
+    /// Longest a batch waits for files still being prepared, in milliseconds; a file with
+    /// nothing else on the way is placed at once.
+    pub window_ms: u64,
+}
+
+impl Default for BatchSection {
+    fn default() -> Self {
+        let d = pipeline::BatchLimits::default();
+        BatchSection {
+            files: d.files,
+            mib: d.bytes >> 20,
+            window_ms: d.window.as_millis() as u64,
+        }
+    }
+}
+
+impl BatchSection {
+    fn limits(&self) -> pipeline::BatchLimits {
+        pipeline::BatchLimits {
+            files: self.files,
+            bytes: self.mib << 20,
+            window: std::time::Duration::from_millis(self.window_ms),
+        }
+    }
+}
+
+/// `[catalog]` section: how much full event history the catalog keeps. Older events are
+/// folded into their asset's record (what `alice show`, search, undo and the start-up scan
+/// need stays); with `[redis]`, the stream is the long-term event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSection {
+    /// Events recorded longer ago than this many days are folded.
+    pub history_days: u32,
+    /// At most this many of the newest events are kept in full.
+    pub history_events: u64,
+}
+
+impl Default for CatalogSection {
+    fn default() -> Self {
+        let d = catalog::HistoryWindow::default();
+        CatalogSection {
+            history_days: d.days,
+            history_events: d.events,
+        }
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -370,6 +427,12 @@ pub struct Config {
     /// Watcher settings.
     #[serde(default)]
     pub watch: WatchSection,
+    /// Placement batches.
+    #[serde(default)]
+    pub batch: BatchSection,
+    /// Catalog history.
+    #[serde(default)]
+    pub catalog: CatalogSection,
     /// Logging settings.
     #[serde(default)]
     pub log: LogSection,
@@ -463,6 +526,11 @@ impl Config {
             quarantine: self.quarantine.clone(),
             undated: self.undated,
             visual: self.visual_settings(),
+            batch: self.batch.limits(),
+            history: catalog::HistoryWindow {
+                days: self.catalog.history_days,
+                events: self.catalog.history_events,
+            },
         })
     }
 
@@ -533,6 +601,24 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.inboxes.is_empty() {
             bail!("key `inboxes`: at least one inbox folder is needed");
+        }
+        if !(1..=4096).contains(&self.batch.files) {
+            bail!(
+                "key `batch.files`: {} is out of range (1 to 4096)",
+                self.batch.files
+            );
+        }
+        if !(1..=65536).contains(&self.batch.mib) {
+            bail!(
+                "key `batch.mib`: {} is out of range (1 to 65536)",
+                self.batch.mib
+            );
+        }
+        if self.batch.window_ms > 10_000 {
+            bail!(
+                "key `batch.window_ms`: {} ms is too long (at most 10000)",
+                self.batch.window_ms
+            );
         }
         for (key, path) in [
             ("organized", &self.organized),
@@ -680,6 +766,8 @@ pub fn defaults(inbox: PathBuf, organized: PathBuf, state_dir: PathBuf) -> Confi
         quarantine: None,
         undated: false,
         watch: WatchSection::default(),
+        batch: BatchSection::default(),
+        catalog: CatalogSection::default(),
         log: LogSection::default(),
         metrics: MetricsSection::default(),
         redis: None,

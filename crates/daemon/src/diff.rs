@@ -70,6 +70,8 @@ impl ConfigDiff {
                 Organizer,
                 ow.orphan_sidecar_s != nw.orphan_sidecar_s,
             ),
+            ("batch", Organizer, old.batch != new.batch),
+            ("catalog", Organizer, old.catalog != new.catalog),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

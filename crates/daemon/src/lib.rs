@@ -47,3 +47,5 @@ pub use running::{Host, Running};
 
 /// The stages a process can run, by name (`alice worker <stage>`).
 pub use pipeline::Stage;
+/// Test-only faults (`ALICE_TEST_FAULT` in the binary): see [`pipeline::Fault`].
+pub use pipeline::{Fault, set_fault};

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 pub use catalog::{
-    AssetRecord, Catalog, Edge, Project, SearchHit, SearchQuery, SidecarRecord, Snippet,
-    StoredEvent, TimeBound,
+    AssetRecord, Catalog, Edge, HistoryEntry, Project, SearchHit, SearchQuery, SidecarRecord,
+    Snippet, StoredEvent, TimeBound,
 };
 pub use metadata::Extraction;
 

@@ -12,7 +12,9 @@
 //!   strings to safe path components.
 //! - [`place_beneath`], [`remove_source_beneath`], [`find_placed_beneath`],
 //!   [`cleanup_temporaries_beneath`] (`place.rs`, `recover.rs`, over `tree.rs`): the
-//!   filesystem side, beneath folder handles ([`Root`]) opened once. Quarantine and
+//!   filesystem side, beneath folder handles ([`Root`]) opened once. [`stage_beneath`]
+//!   (`staged.rs`) is the same placement in two halves, so a batch shares one durability
+//!   barrier ([`sync_filesystem`]). Quarantine and
 //!   duplicates folders are just other destination roots. [`place`], [`remove_source`],
 //!   [`find_placed`] and [`cleanup_temporaries`] take paths and open the roots themselves.
 //!
@@ -28,8 +30,8 @@
 //!   collision name; one taken by identical content (same BLAKE3) is
 //!   [`Outcome::AlreadyPresent`].
 //! - **No file is lost.** A copy is written to a temporary in the destination folder, hashed
-//!   while written, compared with the asset id, fsynced, renamed into place, and the folder
-//!   fsynced. The source is only removed by [`remove_source`], which the caller invokes after
+//!   while written (or cloned / copied by the kernel and hashed as written), compared with
+//!   the asset id, made durable, renamed into place, and the folder made durable. The source is only removed by [`remove_source`], which the caller invokes after
 //!   journaling the [`Placement`], and which re-checks the destination first. A move on one
 //!   filesystem is a single no-replace rename.
 //! - **Sources are never written.** They are opened read-only; symlinks are refused.
@@ -56,6 +58,7 @@ mod place;
 mod recover;
 mod sanitize;
 mod sidecar;
+mod staged;
 mod temp;
 mod template;
 mod tree;
@@ -64,7 +67,7 @@ pub use error::OrganizeError;
 pub use fsroot::Root;
 pub use place::{
     FileIdentity, MAX_COLLISION_ATTEMPTS, Mode, Outcome, PlaceBeneath, PlaceRequest, Placement,
-    SourceRemoval, Via, place, place_beneath,
+    SourceRemoval, Via, place, place_beneath, stage_beneath,
 };
 pub use recover::{
     cleanup_temporaries, cleanup_temporaries_beneath, find_placed, find_placed_beneath,
@@ -78,6 +81,7 @@ pub use sidecar::{
     Candidate, GroupFile, SidecarKind, candidates, group_index, group_label, has_sidecar_extension,
     has_sidecar_only_extension, media_names_for, sidecar_of,
 };
+pub use staged::{Finished, Staged, sync_filesystem};
 pub use temp::{TEMP_PREFIX, is_temporary_name};
 pub use template::{
     CLASSIC_TEMPLATE, DEFAULT_TEMPLATE, PlanVars, Template, TemplateError, UNDATED,

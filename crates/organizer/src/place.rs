@@ -11,10 +11,11 @@ use fsroot::{Dir, NoReplace, Root};
 
 use crate::error::OrganizeError;
 use crate::sanitize::collision_name;
+use crate::staged::{Finished, Staged, StagedCopy, copy_verified};
 use crate::temp::TempFile;
 use crate::tree::{
     BUF_SIZE, Source, ensure_folders, hash_file, holds_content, open_dest_root, open_source,
-    parse_asset_id, scan_for_identical, split_relative, sync_existing, sync_folder,
+    parse_asset_id, scan_for_identical, split_relative, sync_existing,
 };
 
 /// Copy or move (the event type, so the caller needs no conversion).
@@ -184,6 +185,21 @@ pub(crate) fn open_parent_root(path: &Path) -> Result<(Root, PathBuf), OrganizeE
 /// leaves the source in place, or the file at its destination (or both) plus at most a
 /// temporary that [`crate::cleanup_temporaries_beneath`] removes.
 pub fn place_beneath(req: &PlaceBeneath<'_>) -> Result<Placement, OrganizeError> {
+    let mut staged = stage_beneath(req)?;
+    staged.sync_data()?;
+    let finished = staged.finish()?;
+    finished.sync_folders()?;
+    Ok(finished.placement)
+}
+
+/// [`place_beneath`] up to the point where durability is needed, for callers that make many
+/// placements durable together ([`crate::Staged`]): a copy is written, verified and given its
+/// mode and times in a temporary, but neither fsynced nor renamed; a move by rename is
+/// renamed, but its folders are not synced. The caller makes the data durable
+/// ([`Staged::sync_data`] or one [`crate::sync_filesystem`] for many), calls
+/// [`Staged::finish`] (the no-replace rename), and makes the names durable
+/// ([`crate::Finished::sync_folders`] or again one [`crate::sync_filesystem`]).
+pub fn stage_beneath(req: &PlaceBeneath<'_>) -> Result<Staged, OrganizeError> {
     let expected = parse_asset_id(req.asset_id)?;
     let (folder, file_name) = split_relative(req.relative)?;
     let (source, mut src, src_meta) = open_source(req.source_root, req.source)?;
@@ -218,7 +234,10 @@ pub fn place_beneath(req: &PlaceBeneath<'_>) -> Result<Placement, OrganizeError>
         // identity (a reused inode with the same size and mtime) or was rewritten since.
         verify_source(req, &mut src, &expected)?;
         sync_existing(&dest_dir, &existing)?;
-        return Ok(already_present(dest_dir.join(&existing), req, identity));
+        return Ok(Staged::done(
+            already_present(dest_dir.join(&existing), req, identity),
+            Vec::new(),
+        ));
     }
     let planned = dest_dir.join(file_name);
     let mut target = Target {
@@ -242,7 +261,7 @@ pub fn place_beneath(req: &PlaceBeneath<'_>) -> Result<Placement, OrganizeError>
             other => return other,
         }
     }
-    copy_into_place(req, &mut src, &src_meta, identity, &mut target)
+    copy_into_place(req, &mut src, &src_meta, identity, target)
 }
 
 fn already_present(destination: PathBuf, req: &PlaceBeneath<'_>, id: FileIdentity) -> Placement {
@@ -314,7 +333,7 @@ fn move_by_rename(
     src: &mut File,
     identity: &FileIdentity,
     target: &mut Target<'_>,
-) -> Result<Placement, OrganizeError> {
+) -> Result<Staged, OrganizeError> {
     verify_source(req, src, target.expected)?;
     // Last look before the source's name goes away: the name must still be the inode just
     // verified, unmodified.
@@ -334,12 +353,14 @@ fn move_by_rename(
     match target.rename_into_chain(&source.dir, source.name)? {
         Landed::Identical(existing) => {
             sync_existing(target.dir, &existing)?;
-            Ok(already_present(target.dir.join(&existing), req, *identity))
+            Ok(Staged::done(
+                already_present(target.dir.join(&existing), req, *identity),
+                Vec::new(),
+            ))
         }
         Landed::At { name, n } => {
             check_moved_in(req, source, target.dir, &name, identity)?;
-            sync_folder(target.dir)?;
-            sync_folder(&source.dir)?;
+            let folders = vec![clone_dir(target.dir)?, clone_dir(&source.dir)?];
             let path = target.dir.join(&name);
             tracing::debug!(
                 source = %req.source.display(),
@@ -347,7 +368,7 @@ fn move_by_rename(
                 collision = n > 1,
                 "moved by rename"
             );
-            Ok(Placement {
+            let placement = Placement {
                 destination: path,
                 outcome: Outcome::Placed {
                     renamed_for_collision: n > 1,
@@ -355,7 +376,8 @@ fn move_by_rename(
                 },
                 bytes: req.expected_size,
                 source_identity: *identity,
-            })
+            };
+            Ok(Staged::done(placement, folders))
         }
     }
 }
@@ -388,8 +410,8 @@ fn copy_into_place(
     src: &mut File,
     src_meta: &Metadata,
     identity: FileIdentity,
-    target: &mut Target<'_>,
-) -> Result<Placement, OrganizeError> {
+    target: Target<'_>,
+) -> Result<Staged, OrganizeError> {
     let mut temp =
         TempFile::create(target.dir).map_err(|source| OrganizeError::WriteDestination {
             path: target.dir.path().to_owned(),
@@ -400,10 +422,7 @@ fn copy_into_place(
         path: temp_path.clone(),
         source,
     };
-    let (copied, hash) = {
-        let out = temp.file().map_err(write_err)?;
-        copy_hashing(req.source, src, out, &temp_path)?
-    };
+    let (copied, hash) = copy_verified(req.source, src, &mut temp)?;
     if copied != req.expected_size {
         return Err(source_changed(
             req.source,
@@ -417,39 +436,86 @@ fn copy_into_place(
         ));
     }
     finish_temp(temp.file().map_err(write_err)?, src_meta).map_err(write_err)?;
+    Ok(Staged::copy(StagedCopy {
+        temp,
+        dir: clone_dir(target.dir)?,
+        name: target.name.to_owned(),
+        planned: target.planned.to_owned(),
+        expected: *target.expected,
+        known_different: target.known_different,
+        source: req.source.to_owned(),
+        identity,
+        bytes: copied,
+    }))
+}
+
+/// Renames a staged copy into the collision chain (its data must be durable by now).
+pub(crate) fn finish_copy(c: StagedCopy) -> Result<Finished, OrganizeError> {
+    let StagedCopy {
+        mut temp,
+        dir,
+        name,
+        planned,
+        expected,
+        known_different,
+        source,
+        identity,
+        bytes,
+    } = c;
     temp.close();
-    match target.rename_into_chain(target.dir, temp.name())? {
+    let mut target = Target {
+        dir: &dir,
+        name: &name,
+        planned: &planned,
+        expected: &expected,
+        size: bytes,
+        known_different,
+    };
+    match target.rename_into_chain(&dir, temp.name())? {
         Landed::Identical(existing) => {
             drop(temp);
-            sync_existing(target.dir, &existing)?;
-            Ok(already_present(target.dir.join(&existing), req, identity))
+            sync_existing(&dir, &existing)?;
+            let placement = Placement {
+                destination: dir.join(&existing),
+                outcome: Outcome::AlreadyPresent,
+                bytes,
+                source_identity: identity,
+            };
+            Ok(Finished::new(placement, Vec::new()))
         }
         Landed::At { name, n } => {
             temp.keep();
-            sync_folder(target.dir)?;
-            let path = target.dir.join(&name);
+            let path = dir.join(&name);
             tracing::debug!(
-                source = %req.source.display(),
+                source = %source.display(),
                 destination = %path.display(),
-                bytes = copied,
+                bytes,
                 collision = n > 1,
                 "copied and verified"
             );
-            Ok(Placement {
+            let placement = Placement {
                 destination: path,
                 outcome: Outcome::Placed {
                     renamed_for_collision: n > 1,
                     via: Via::Copy,
                 },
-                bytes: copied,
+                bytes,
                 source_identity: identity,
-            })
+            };
+            Ok(Finished::new(placement, vec![dir]))
         }
     }
 }
 
-/// Permissions and times are comfort, not safety: set them before the fsync so they are
-/// durable with the data. Set-id bits are not carried into the organized tree, and the owner
+fn clone_dir(dir: &Dir) -> Result<Dir, OrganizeError> {
+    dir.try_clone().map_err(|source| OrganizeError::ReadFolder {
+        path: dir.path().to_owned(),
+        source,
+    })
+}
+
+/// Permissions and times are comfort, not safety: set them before the data is made durable
+/// so they are durable with it. Set-id bits are not carried into the organized tree, and the owner
 /// keeps read access so the daemon can hash the file later (dedup, recovery).
 fn finish_temp(out: &mut File, src_meta: &Metadata) -> io::Result<()> {
     let times = FileTimes::new();
@@ -462,12 +528,11 @@ fn finish_temp(out: &mut File, src_meta: &Metadata) -> io::Result<()> {
         Err(_) => times,
     };
     out.set_permissions(Permissions::from_mode((src_meta.mode() & 0o777) | 0o400))?;
-    out.set_times(times)?;
-    out.sync_all()
+    out.set_times(times)
 }
 
 /// Streams `src` into `out`, hashing what was read.
-fn copy_hashing(
+pub(crate) fn copy_hashing(
     src_path: &Path,
     src: &mut File,
     out: &mut File,

@@ -122,6 +122,11 @@ impl TempFile {
             .ok_or_else(|| io::Error::other("temporary file already closed"))
     }
 
+    /// A second, read-only descriptor on the temporary (to hash what was written).
+    pub(crate) fn reopen(&self) -> io::Result<File> {
+        self.dir.open_file(&self.name)
+    }
+
     /// Closes the descriptor; the file stays until dropped or kept.
     pub(crate) fn close(&mut self) {
         self.file = None;

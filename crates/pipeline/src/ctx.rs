@@ -15,6 +15,8 @@ use crate::{ratelimit, writer};
 /// The running pipeline's state, shared by its stages.
 pub(crate) struct Ctx {
     pub(crate) bus: EventBus,
+    /// Carries out placements in batches.
+    pub(crate) batcher: crate::batch::Batcher,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) settings: RwLock<Arc<Settings>>,
     pub(crate) options: PipelineOptions,

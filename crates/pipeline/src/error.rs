@@ -39,15 +39,24 @@ pub enum PipelineError {
     /// (recoverable: the input is delivered again).
     #[error("an event was not recorded by every subscriber (the Redis writer?): {0}")]
     NotDelivered(String),
+    /// A batch of placements could not be carried out or recorded as a whole (journal,
+    /// durability barrier, catalog transaction); recoverable: files already placed are
+    /// pending operations that the retry or start-up recovery records.
+    #[error("placing a batch failed: {0}")]
+    Batch(String),
+    /// The placement thread has stopped (critical).
+    #[error("the placement thread has stopped")]
+    PlacerStopped,
 }
 
 impl PipelineError {
     /// True when the pipeline cannot go on: stop rather than retry (see the module docs).
     pub fn is_critical(&self) -> bool {
         match self {
-            PipelineError::Subscribe(_) | PipelineError::Closed | PipelineError::WriterStopped => {
-                true
-            }
+            PipelineError::Subscribe(_)
+            | PipelineError::Closed
+            | PipelineError::WriterStopped
+            | PipelineError::PlacerStopped => true,
             PipelineError::Catalog(e) => matches!(
                 e,
                 CatalogError::Open { .. }
@@ -61,7 +70,8 @@ impl PipelineError {
             PipelineError::Organize(_)
             | PipelineError::Record(_)
             | PipelineError::Join(_)
-            | PipelineError::NotDelivered(_) => false,
+            | PipelineError::NotDelivered(_)
+            | PipelineError::Batch(_) => false,
         }
     }
 

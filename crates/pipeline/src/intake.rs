@@ -273,6 +273,18 @@ pub fn already_handled(
             _ => {}
         }
     }
+    // Outcomes whose events were folded out of the history window.
+    for h in c.history(asset_id)? {
+        if h.path != path {
+            continue;
+        }
+        match (h.outcome.as_str(), &h.moved_to, h.stage.as_deref()) {
+            ("duplicate", None, _) => return Ok(Some("reported as a duplicate")),
+            ("skipped", _, _) => return Ok(Some("skipped: not media")),
+            ("failed", None, Some("metadata")) => return Ok(Some("failed: unreadable media")),
+            _ => {}
+        }
+    }
     if c.undone_at(asset_id, path)? {
         return Ok(Some("undone"));
     }

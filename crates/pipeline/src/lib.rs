@@ -27,6 +27,7 @@
 //!   `tally`: outcome counters; `recover`: start-up recovery; `writer`: group commit.
 //! - `error`: [`PipelineError`], split into critical and recoverable.
 
+mod batch;
 mod ctx;
 pub mod decide;
 mod error;
@@ -60,6 +61,7 @@ use organizer::Template;
 
 use crate::ctx::Ctx;
 
+pub use batch::{BatchLimits, Fault, Record, Unit, UnitFile, set_fault};
 pub use decide::{Decision, KnownOrganized, UNCATEGORIZED};
 pub use error::PipelineError;
 pub use intake::already_handled;
@@ -119,7 +121,16 @@ pub struct Settings {
     /// The visual stage's settings; `None` turns the stage off (it is then not subscribed at
     /// start).
     pub visual: Option<VisualSettings>,
+    /// How placements are batched (one durability barrier and one catalog transaction per
+    /// batch).
+    pub batch: BatchLimits,
+    /// How much full event history the catalog keeps (older events are folded into their
+    /// asset's record every [`COMPACT_EVERY`] events recorded, and at shutdown).
+    pub history: catalog::HistoryWindow,
 }
+
+/// The catalog's history is compacted after this many events were recorded.
+pub const COMPACT_EVERY: u64 = 20_000;
 
 /// A callback for events that reach this process only through the stream.
 pub type ForeignListener = Arc<dyn Fn(&Event) + Send + Sync>;
@@ -166,8 +177,11 @@ impl PipelineOptions {
 }
 
 /// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
-/// each asset's events are handled in order while different assets proceed in parallel.
-pub const SHARDS: usize = 8;
+/// each asset's events are handled in order while different assets proceed in parallel. The
+/// number also bounds how many files a placement batch and a catalog group commit gather
+/// (each shard has at most one file in either): 32 rather than 8 made a first import of tiny
+/// files about 1.4x faster and wrote a third less to the catalog (docs/performance.md).
+pub const SHARDS: usize = 32;
 
 /// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard, with
 /// `ctx` handed to every call.
@@ -292,9 +306,11 @@ impl Pipeline {
         let known = tokio::task::spawn_blocking(move || cat.load_identities())
             .await
             .map_err(PipelineError::join)??;
+        let batcher = batch::Batcher::start(catalog.clone(), settings.batch);
         let ctx = Arc::new(Ctx {
             bus: bus.clone(),
-            writer: writer::EventWriter::start(catalog.clone()),
+            batcher,
+            writer: writer::EventWriter::start(catalog.clone(), settings.history),
             log_limit: ratelimit::LogLimiter::default(),
             catalog,
             settings: RwLock::new(Arc::new(settings)),
@@ -373,6 +389,8 @@ impl Pipeline {
 
     /// Replaces the settings; applies to files discovered from now on.
     pub fn update_settings(&self, settings: Settings) {
+        self.ctx.batcher.set_limits(settings.batch);
+        self.ctx.writer.set_history(settings.history);
         if let Ok(mut s) = self.ctx.settings.write() {
             *s = Arc::new(settings);
         }
@@ -452,9 +470,18 @@ impl Pipeline {
     /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
         let report = self.ctx.bus.shutdown(deadline).await;
+        self.ctx.batcher.close();
         self.ctx.log_limit.flush();
         if let Err(e) = intake::flush_identities(&self.ctx).await {
             tracing::warn!(error = %e, "cannot save the file-identity cache; the next start rehashes those files");
+        }
+        let window = self.ctx.settings().history;
+        if let Err(e) = self
+            .ctx
+            .db(move |c| c.compact_history(window, chrono::Utc::now()))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot compact the event history; the catalog keeps it");
         }
         if let Err(e) = self.ctx.db(|c| c.checkpoint()).await {
             tracing::warn!(error = %e, "cannot checkpoint the catalog; it stays correct, its -wal file just stays large");

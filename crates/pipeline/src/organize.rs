@@ -14,6 +14,7 @@ use events::{
 };
 use organizer::{Candidate, OrganizeError, Outcome, PlaceBeneath, Root, SidecarKind};
 
+use crate::batch::{Preparing, Record, Unit as BatchUnit, UnitFile};
 use crate::ctx::Ctx;
 use crate::decide::{self, Decision};
 use crate::group::{self, Unit};
@@ -28,7 +29,9 @@ pub(crate) async fn organize(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
         return Ok(());
     };
     let s = ctx.settings();
-    let next = match organize_one(ctx, &s, x).await {
+    // A batch being filled waits (briefly) for this file, should it need placing.
+    let prepared = ctx.batcher.preparing();
+    let next = match organize_one(ctx, &s, x, prepared).await {
         Ok(payload) => payload,
         Err(Step::Retry(e)) => return Err(e),
         Err(Step::Fail(error)) => failed(x, "organize", error, None),
@@ -81,6 +84,7 @@ impl From<TransferError> for Step {
     fn from(e: TransferError) -> Step {
         match e {
             TransferError::Catalog(c) => Step::Retry(c.into()),
+            TransferError::Batch(e) => Step::Retry(PipelineError::Batch(e)),
             TransferError::Place(e) | TransferError::RemoveSource(e) => e.into(),
         }
     }
@@ -99,6 +103,7 @@ async fn organize_one(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    prepared: Preparing,
 ) -> Result<Payload, Step> {
     let (id, path, other, live) = (
         x.asset_id.clone(),
@@ -147,7 +152,7 @@ async fn organize_one(
         Decision::SameFile { organized } => finish_same_file(s, x, organized).await,
         Decision::Duplicate { existing } => match gather(ctx, x, true).await? {
             // A member of its group is new: the group is not a duplicate.
-            Some(unit) => organize_unit(ctx, s, x, unit).await,
+            Some(unit) => organize_unit(ctx, s, x, unit, prepared).await,
             None => duplicate(ctx, s, x, existing).await,
         },
         Decision::Organize => {
@@ -159,7 +164,7 @@ async fn organize_one(
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
             match gather(ctx, x, false).await? {
-                Some(unit) => organize_unit(ctx, s, x, unit).await,
+                Some(unit) => organize_unit(ctx, s, x, unit, prepared).await,
                 None => Err(Step::Fail("the file's group cannot be gathered".into())),
             }
         }
@@ -198,12 +203,15 @@ async fn duplicate(
 }
 
 /// Plans and places the group `unit` led by `x` (see [`crate::group`]): one journaled
-/// operation under its primary, in the leader's folder with the leader's date.
+/// operation under its primary, in the leader's folder with the leader's date. A file alone
+/// (no sidecar, no pair member) goes into the next batch of placements (see [`crate::batch`]);
+/// a group is placed on its own, as one journaled operation.
 async fn organize_unit(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
     unit: Unit,
+    prepared: Preparing,
 ) -> Result<Payload, Step> {
     let source = events::source_label(&x.media);
     let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
@@ -215,15 +223,75 @@ async fn organize_unit(
     };
     let relative = plan_destination(s, &x.media, &x.project, planned, seq)
         .map_err(|e| Step::Fail(format!("template {:?}: {e}", s.template.as_str())))?;
-    let (catalog, settings, file, unit, style_kept) = (
+    let placed = if unit.others.is_empty() && unit.led_by(&x.path) {
+        place_alone(ctx, s, x, relative, source, &style, prepared).await?
+    } else {
+        drop(prepared);
+        place_group(ctx, s, x, &unit, relative, source, &style).await?
+    };
+    Ok(unit_outcome(s, x, &unit, placed, style))
+}
+
+/// Places a file without companions in the next batch.
+async fn place_alone(
+    ctx: &Ctx,
+    s: &Arc<Settings>,
+    x: &MetadataExtracted,
+    relative: PathBuf,
+    source: &str,
+    style: &Option<String>,
+    prepared: Preparing,
+) -> Result<crate::Transferred, Step> {
+    let unit = BatchUnit {
+        files: vec![UnitFile {
+            asset_id: x.asset_id.clone(),
+            kind: match s.mode {
+                OrganizeMode::Move => OpKind::Move,
+                OrganizeMode::Copy => OpKind::Copy,
+            },
+            source_root: x.inbox.clone(),
+            source: x.path.clone(),
+            dest_root: s.organized.clone(),
+            relative,
+            size: x.size,
+            mode: s.mode,
+            record: Record::Organized {
+                project: x.project.clone(),
+                source: source.to_owned(),
+                style: style.clone(),
+                media: Box::new(x.media.clone()),
+            },
+        }],
+    };
+    let placed = ctx.batcher.place(unit, prepared).await?;
+    let placement = placed
+        .into_iter()
+        .next()
+        .ok_or_else(|| Step::Retry(PipelineError::Batch("no result for the file".into())))??;
+    Ok(crate::Transferred {
+        placement,
+        sidecars: Vec::new(),
+    })
+}
+
+/// Places a group as one journaled operation under its primary.
+async fn place_group(
+    ctx: &Ctx,
+    s: &Arc<Settings>,
+    x: &MetadataExtracted,
+    unit: &Unit,
+    relative: PathBuf,
+    source: &'static str,
+    style: &Option<String>,
+) -> Result<crate::Transferred, Step> {
+    let (catalog, settings, file, placing, style_kept) = (
         ctx.catalog.clone(),
         s.clone(),
         x.clone(),
-        Arc::new(unit),
+        unit.clone(),
         style.clone(),
     );
-    let placing = unit.clone();
-    let placed = blocking(move || {
+    blocking(move || {
         let media = group::primary_media(&placing, &file);
         let t = TransferRequest {
             asset_id: &placing.asset_id,
@@ -256,8 +324,7 @@ async fn organize_unit(
         })?;
         Ok(placed)
     })
-    .await?;
-    Ok(unit_outcome(s, x, &unit, placed, style))
+    .await
 }
 
 /// The leader's outcome once its group is placed: organized, or (when a new member was the
@@ -331,7 +398,10 @@ async fn seq_and_style(
 }
 
 /// Marks the asset organized at its placement (step 3 of the journal protocol).
-fn record_placement(c: &Catalog, placement: &catalog::Placement<'_>) -> Result<(), CatalogError> {
+pub(crate) fn record_placement(
+    c: &Catalog,
+    placement: &catalog::Placement<'_>,
+) -> Result<(), CatalogError> {
     match c.complete_placement(placement) {
         // The catalog still names another asset at this path, but the name was free on disk
         // (the no-replace rename succeeded): that file was deleted or moved away by the user.

@@ -95,6 +95,11 @@ pub enum TransferError {
     /// the next scan finishes the move.
     #[error(transparent)]
     RemoveSource(OrganizeError),
+    /// The batch the transfer was part of failed as a whole (journal, durability barrier,
+    /// catalog transaction): worth another attempt; a file already placed is a pending
+    /// operation that the retry finds in place, or start-up recovery records.
+    #[error("placing a batch failed: {0}")]
+    Batch(String),
 }
 
 impl TransferError {
@@ -102,7 +107,7 @@ impl TransferError {
     pub fn organize_error(&self) -> Option<&OrganizeError> {
         match self {
             TransferError::Place(e) | TransferError::RemoveSource(e) => Some(e),
-            TransferError::Catalog(_) => None,
+            TransferError::Catalog(_) | TransferError::Batch(_) => None,
         }
     }
 }

@@ -5,10 +5,12 @@
 //! and records it in one transaction. Each subscriber still acknowledges only after its event
 //! is durable, but N shards share one fsync instead of paying N.
 
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use catalog::{AssetStatus, AssetUpdate, Catalog, CatalogError, NewEvent, VisualRecord};
+use catalog::{
+    AssetStatus, AssetUpdate, Catalog, CatalogError, HistoryWindow, NewEvent, VisualRecord,
+};
 use events::{AssetFailed, Event, Payload};
 use tokio::sync::oneshot;
 
@@ -26,17 +28,21 @@ enum Job {
 #[derive(Clone)]
 pub(crate) struct EventWriter {
     tx: std_mpsc::Sender<(Job, Reply)>,
+    history: Arc<Mutex<HistoryWindow>>,
 }
 
 /// Most events recorded in one transaction.
 const MAX_BATCH: usize = 512;
 
 impl EventWriter {
-    pub(crate) fn start(catalog: Arc<Catalog>) -> EventWriter {
+    pub(crate) fn start(catalog: Arc<Catalog>, history: HistoryWindow) -> EventWriter {
         let (tx, rx) = std_mpsc::channel::<(Job, Reply)>();
+        let history = Arc::new(Mutex::new(history));
+        let window = history.clone();
         let spawned = std::thread::Builder::new()
             .name("alice-catalog-writer".into())
             .spawn(move || {
+                let mut since_compaction = 0u64;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -45,7 +51,15 @@ impl EventWriter {
                             Err(_) => break,
                         }
                     }
+                    since_compaction += batch.len() as u64;
                     commit(&catalog, batch);
+                    if since_compaction >= crate::COMPACT_EVERY {
+                        since_compaction = 0;
+                        let w = *window.lock().unwrap_or_else(PoisonError::into_inner);
+                        if let Err(e) = catalog.compact_history(w, chrono::Utc::now()) {
+                            tracing::warn!(error = %e, "cannot compact the event history; the catalog keeps it for now");
+                        }
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -53,7 +67,12 @@ impl EventWriter {
             // dead-letters, which is loud enough.
             tracing::error!(error = %e, "cannot start the catalog writer thread");
         }
-        EventWriter { tx }
+        EventWriter { tx, history }
+    }
+
+    /// Applies a new history window to the next compaction.
+    pub(crate) fn set_history(&self, window: HistoryWindow) {
+        *self.history.lock().unwrap_or_else(PoisonError::into_inner) = window;
     }
 
     /// Records one event (and its asset update) durably; true when it was new.

@@ -62,6 +62,8 @@ impl Env {
             quarantine: quarantine.then(|| self.quarantine()),
             undated: false,
             visual: None,
+            batch: pipeline::BatchLimits::default(),
+            history: catalog::HistoryWindow::default(),
         }
     }
 

@@ -23,6 +23,8 @@ fn settings(dir: &Path) -> Settings {
         quarantine: None,
         undated: false,
         visual: None,
+        batch: pipeline::BatchLimits::default(),
+        history: catalog::HistoryWindow::default(),
     }
 }
 

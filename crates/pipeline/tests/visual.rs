@@ -85,6 +85,8 @@ impl Env {
             duplicates: self.dir.path().join("duplicates"),
             quarantine: None,
             undated: false,
+            batch: pipeline::BatchLimits::default(),
+            history: catalog::HistoryWindow::default(),
             visual: Some(VisualSettings {
                 max_pixels: 50_000_000,
                 ffmpeg: None,
