@@ -57,6 +57,10 @@ pub struct SearchArgs {
     /// Only images or only videos.
     #[arg(long, value_enum, value_name = "KIND")]
     media: Option<MediaKind>,
+    /// Only AI-generated files (`yes`: the provenance verdict says so, or an AI tool was
+    /// recognized) or only the others (`no`).
+    #[arg(long, value_enum, value_name = "YES|NO")]
+    ai: Option<YesNo>,
     /// At most this many results (0: all of them). When there are more, stderr says so.
     #[arg(long, default_value_t = 20, value_name = "N")]
     limit: usize,
@@ -76,6 +80,15 @@ pub struct ShowArgs {
     /// Print one JSON object: the record and its events.
     #[arg(long)]
     json: bool,
+}
+
+/// `--ai`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum YesNo {
+    /// Only these.
+    Yes,
+    /// Only the others.
+    No,
 }
 
 /// `--media`.
@@ -114,6 +127,7 @@ pub fn search(args: &SearchArgs) -> Result<ExitCode> {
             MediaKind::Image => MediaType::Image,
             MediaKind::Video => MediaType::Video,
         }),
+        ai: args.ai.map(|a| matches!(a, YesNo::Yes)),
         // One more than shown, to know whether there are more.
         limit: match args.limit {
             0 => usize::MAX,

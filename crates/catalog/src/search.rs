@@ -209,6 +209,9 @@ pub struct SearchQuery {
     pub until: Option<TimeBound>,
     /// Image or video.
     pub media_type: Option<MediaType>,
+    /// Only AI-generated files (`Some(true)`: the `ai_generated` verdict is yes, or an AI tool
+    /// was recognized) or only the others (`Some(false)`); `None` for both.
+    pub ai: Option<bool>,
     /// Only assets in this status; `None` for any.
     pub status: Option<AssetStatus>,
     /// At most this many hits.
@@ -228,6 +231,7 @@ impl Default for SearchQuery {
             since: None,
             until: None,
             media_type: None,
+            ai: None,
             status: Some(AssetStatus::Organized),
             limit: 20,
         }
@@ -331,6 +335,15 @@ pub(crate) fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
     if let Some(t) = q.media_type {
         sql.push_str(" AND a.media_type = ?");
         params.push(Value::Text(t.as_str().to_owned()));
+    }
+    // AI-generated: the provenance verdict when there is one, else whether an AI tool was
+    // recognized (catalogs written before the verdict existed).
+    if let Some(ai) = q.ai {
+        sql.push_str(
+            " AND coalesce(json_extract(a.media, '$.ai_generated'), \
+             json_type(a.media, '$.ai') IS NOT NULL) = ?",
+        );
+        params.push(Value::Integer(i64::from(ai)));
     }
     if let Some(s) = q.status {
         sql.push_str(" AND a.status = ?");

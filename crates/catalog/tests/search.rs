@@ -83,6 +83,20 @@ fn organize(cat: &Catalog, spec: &Spec) -> String {
 }
 
 fn organize_at(cat: &Catalog, spec: &Spec, src: PathBuf) -> String {
+    organize_with(cat, spec, src, &media(spec))
+}
+
+/// Organizes `name` with exactly the media facts `m`.
+fn organize_media(cat: &Catalog, name: &'static str, m: &MediaInfo) -> String {
+    let spec = Spec {
+        name,
+        project: "default",
+        ..Spec::default()
+    };
+    organize_with(cat, &spec, Path::new("/inbox").join(name), m)
+}
+
+fn organize_with(cat: &Catalog, spec: &Spec, src: PathBuf, m: &MediaInfo) -> String {
     let id = format!("{:064x}", fxhash(src.as_os_str().as_bytes()));
     let dest = Path::new("/org").join(&id[..12]).join(spec.name);
     cat.upsert_discovered(&id, &src, 100).unwrap();
@@ -95,7 +109,6 @@ fn organize_at(cat: &Catalog, spec: &Spec, src: PathBuf) -> String {
             mode: Transfer::Copy,
         })
         .unwrap();
-    let m = media(spec);
     cat.complete_placement(&Placement {
         op_id: op,
         asset_id: &id,
@@ -104,7 +117,7 @@ fn organize_at(cat: &Catalog, spec: &Spec, src: PathBuf) -> String {
         project: spec.project,
         source: label(spec),
         style: spec.style,
-        media: Some(&m),
+        media: Some(m),
     })
     .unwrap();
     id
@@ -357,6 +370,45 @@ fn filters_narrow_text_results_and_work_without_text() {
     let hits = fx.cat.find(&cameras).unwrap();
     assert_eq!(names(&hits), ["photo.jpg"]);
     assert_eq!((hits[0].score, &hits[0].snippet), (None, &None));
+
+    // AI or not: by the recognized tool when no provenance verdict was stored.
+    let ai_only = |ai| SearchQuery {
+        ai: Some(ai),
+        ..SearchQuery::default()
+    };
+    assert_eq!(
+        sorted(find(&fx.cat, &ai_only(true))),
+        ["clip.mp4", "flux.png", "mj.png"]
+    );
+    assert_eq!(sorted(find(&fx.cat, &ai_only(false))), ["photo.jpg"]);
+    assert_eq!(q(&|q| q.ai = Some(false)), Vec::<String>::new());
+}
+
+#[test]
+fn the_ai_filter_follows_the_provenance_verdict_over_the_recognized_tool() {
+    let fx = Fixture::new();
+    // A camera photo a C2PA manifest says was made by AI, and an AI-looking file the verdict
+    // clears: the verdict wins both ways.
+    let mut declared = media(&Spec {
+        name: "declared.jpg",
+        ..Spec::default()
+    });
+    declared.ai_generated = Some(true);
+    let mut cleared = media(&ai("cleared.png", AiSource::Midjourney, "a fox"));
+    cleared.ai_generated = Some(false);
+    organize_media(&fx.cat, "declared.jpg", &declared);
+    organize_media(&fx.cat, "cleared.png", &cleared);
+    let only = |ai| {
+        sorted(find(
+            &fx.cat,
+            &SearchQuery {
+                ai: Some(ai),
+                ..SearchQuery::default()
+            },
+        ))
+    };
+    assert_eq!(only(true), ["declared.jpg"]);
+    assert_eq!(only(false), ["cleared.png"]);
 }
 
 #[test]

@@ -112,6 +112,8 @@ pub(crate) struct Filters {
     until: Option<String>,
     #[serde(rename = "type")]
     media: Option<String>,
+    /// `ai` or `not-ai`.
+    ai: Option<String>,
     after: Option<String>,
 }
 
@@ -142,6 +144,16 @@ impl Filters {
                 )));
             }
         };
+        let ai = match set(&self.ai).as_deref() {
+            None => None,
+            Some("ai") => Some(true),
+            Some("not-ai") => Some(false),
+            Some(other) => {
+                return Err(Failure::BadRequest(format!(
+                    "ai {other:?} is neither ai nor not-ai"
+                )));
+            }
+        };
         Ok(SearchQuery {
             text: set(&self.q).unwrap_or_default(),
             source: set(&self.source),
@@ -152,6 +164,7 @@ impl Filters {
             since: bound(&self.since, Edge::Since)?,
             until: bound(&self.until, Edge::Until)?,
             media_type,
+            ai,
             limit: PAGE,
             ..SearchQuery::default()
         })
@@ -186,6 +199,7 @@ impl Filters {
             ("since", &self.since),
             ("until", &self.until),
             ("type", &self.media),
+            ("ai", &self.ai),
         ]
         .iter()
         .filter_map(|(k, v)| set(v).map(|v| format!("{k}={}", query_value(&v))))
@@ -204,6 +218,7 @@ impl Filters {
             &self.since,
             &self.until,
             &self.media,
+            &self.ai,
         ]
         .iter()
         .any(|v| set(v).is_some())
@@ -374,10 +389,11 @@ fn filter_form(f: &Filters, values: &FilterValues) -> String {
         )
     };
     let kinds = ["image".to_owned(), "video".to_owned()];
+    let origins = ["ai".to_owned(), "not-ai".to_owned()];
     format!(
         "<form class=\"filters\" method=\"get\" action=\"/\">\
          <div class=\"searchrow\">{}<button type=\"submit\">Search</button></div>\
-         <details{}><summary>Filters</summary><div class=\"filterrow\">{}{}{}{}{}{}\
+         <details{}><summary>Filters</summary><div class=\"filterrow\">{}{}{}{}{}{}{}\
          <label>from {}</label><label>to {}</label>\
          <a class=\"clear\" href=\"/\">Clear</a></div></details></form>",
         input(
@@ -391,6 +407,7 @@ fn filter_form(f: &Filters, values: &FilterValues) -> String {
         options("project", "any project", &values.projects, &f.project),
         options("style", "any style", &values.styles, &f.style),
         options("type", "images and videos", &kinds, &f.media),
+        options("ai", "AI or not", &origins, &f.ai),
         input("model", "text", "model", &f.model),
         input("lora", "text", "LoRA", &f.lora),
         input("since", "date", "since", &f.since),
