@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -260,6 +260,12 @@ CREATE INDEX sidecars_source ON sidecars (source_path);
 CREATE INDEX sidecars_content ON sidecars (sidecar_id, state);
 CREATE INDEX sidecars_pending ON sidecars (state) WHERE state = 'pending';
 CREATE INDEX assets_original_path ON assets (original_path);
+"#;
+
+/// Version 8: a Live Photo's still and video found by Apple's content identifier, whatever
+/// their names ([`Catalog::organized_live_photo`](crate::Catalog::organized_live_photo)).
+const V8: &str = r#"
+CREATE INDEX assets_live_photo ON assets (json_extract(media, '$.live_photo_id'));
 "#;
 
 /// Reads `PRAGMA user_version`.

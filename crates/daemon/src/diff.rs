@@ -70,6 +70,11 @@ impl ConfigDiff {
                 Organizer,
                 ow.orphan_sidecar_s != nw.orphan_sidecar_s,
             ),
+            (
+                "watch.group_wait_ms",
+                Organizer,
+                ow.group_wait_ms != nw.group_wait_ms,
+            ),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

@@ -111,6 +111,10 @@ pub struct Settings {
     /// File media without a capture date (none, or only the modification time) under the
     /// date `undated` instead of their modification date.
     pub undated: bool,
+    /// How long a file that may be a member of a pair (a camera RAW, a Live Photo's video)
+    /// waits for its still before it is organized on its own. A still that comes later still
+    /// takes it into its group then, from wherever it was organized.
+    pub group_wait: std::time::Duration,
 }
 
 /// A callback for events that reach this process only through the stream.

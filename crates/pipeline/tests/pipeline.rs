@@ -61,6 +61,7 @@ impl Env {
             duplicates: self.duplicates(),
             quarantine: quarantine.then(|| self.quarantine()),
             undated: false,
+            group_wait: std::time::Duration::ZERO,
         }
     }
 

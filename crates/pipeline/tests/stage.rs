@@ -22,6 +22,7 @@ fn settings(dir: &Path) -> Settings {
         duplicates: dir.join("duplicates"),
         quarantine: None,
         undated: false,
+        group_wait: std::time::Duration::ZERO,
     }
 }
 
