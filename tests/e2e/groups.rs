@@ -49,6 +49,14 @@ fn a_live_photo_of_different_names_is_one_group_in_copy_and_move_mode() {
         for (rel, bytes) in &files {
             env.put_file(rel, bytes);
         }
+        let plan = env.scan(&["--dry-run"]).success().stdout;
+        assert!(
+            plan.lines().any(|l| l.starts_with("member")
+                && l.contains("clip-0200.MOV")
+                && l.contains("IMG_0200.JPG")),
+            "{plan}"
+        );
+        assert!(!plan.contains("clip-0999.MOV: travels"), "{plan}");
         let run = env.scan(&[]).success();
         assert_eq!(run.summary().failed, 0, "{mode}: {}", run.stdout);
         // The video takes the still's stem beside it, in the still's folder.
@@ -83,11 +91,13 @@ fn a_live_photo_of_different_names_is_one_group_in_copy_and_move_mode() {
             files_under(&env.organized)
         );
         // Undo takes the pair back (the lone video's operation was the other one).
-        let u = env.undo(2);
-        eprintln!("DBG undo {u:?} after: {:?}", files_under(&env.organized));
-        std::mem::forget(env.root.clone());
-        let st = std::process::Command::new("sqlite3").arg(env.state.join("catalog.sqlite3")).arg("select op_id, kind, cast(source_path as text), cast(destination_path as text), state from journal; select id, op_id, kind, cast(source_path as text), cast(destination_path as text), state from sidecars;").output();
-        eprintln!("DBG journal {st:?}");
+        let undo = env.undo(2);
+        assert!(
+            undo.status.success(),
+            "{mode}: {undo:?}\nfirst scan: {}\nsecond: {}",
+            run.stdout,
+            again.stdout
+        );
         assert!(
             files_under(&env.organized).is_empty(),
             "{mode}: {:?}",

@@ -567,4 +567,28 @@ mod tests {
         assert_eq!(group_label([], true), "motion-photo");
         assert_eq!(group_label([SidecarKind::Xmp], false), "single");
     }
+
+    #[test]
+    fn a_live_photo_video_of_another_name_takes_its_stills_stem() {
+        let v = Candidate::renamed(os("IMG_E0100.MOV"), SidecarKind::LiveVideo).unwrap();
+        assert_eq!(v.name, "IMG_E0100.MOV");
+        assert_eq!(v.name_beside(os("IMG_0100.HEIC")), "IMG_0100.MOV");
+        assert_eq!(v.name_beside(os("IMG_0100 (2).HEIC")), "IMG_0100 (2).MOV");
+        assert!(Candidate::renamed(os("noext"), SidecarKind::LiveVideo).is_none());
+        // A member of another name rebased on a RAW keeps its extension; a sidecar is not.
+        let still = Candidate::renamed(os("IMG_0100.HEIC"), SidecarKind::Still).unwrap();
+        assert_eq!(
+            still
+                .rebased(os("clip.MOV"))
+                .unwrap()
+                .name_beside(os("clip.MOV")),
+            "clip.HEIC"
+        );
+        let xmp = sidecar_of(os("a.JPG"), os("a.JPG.xmp")).unwrap();
+        assert!(xmp.rebased(os("b.MOV")).is_none());
+        assert_eq!(member_kind(os("x.mov")), Some(SidecarKind::LiveVideo));
+        assert_eq!(member_kind(os("x.CR3")), Some(SidecarKind::Raw));
+        assert_eq!(member_kind(os("x.mp4")), None);
+        assert!(is_still(os("x.HEIC")) && is_still(os("x.jpeg")) && !is_still(os("x.png")));
+    }
 }

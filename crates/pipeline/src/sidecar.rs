@@ -223,11 +223,7 @@ pub fn is_member(
     if let Some(still) = leader_beside(folder, name) {
         return Ok(live_photo_id.is_none() || same_live_photo(live_photo_id, &still));
     }
-    // A Live Photo's video whose still has another name, told by their content identifier.
-    if let Some(id) = live_photo_id
-        && organizer::member_kind(name) == Some(SidecarKind::LiveVideo)
-        && !live_halves(folder, id, organizer::is_still).is_empty()
-    {
+    if live_still_beside(path, live_photo_id).is_some() {
         return Ok(true);
     }
     let Some(c) = c else {
@@ -238,6 +234,21 @@ pub fn is_member(
         !matches!((live_photo_id, theirs), (Some(a), Some(b)) if a != b)
     });
     Ok(by_name || organized_live_still(c, path, live_photo_id)?.is_some())
+}
+
+/// The still of the Live Photo `live_photo_id` beside the video at `path` under another name
+/// (told by their content identifier), if one lies there.
+pub fn live_still_beside(path: &Path, live_photo_id: Option<&str>) -> Option<PathBuf> {
+    let (Some(id), Some(folder), Some(name)) = (live_photo_id, path.parent(), path.file_name())
+    else {
+        return None;
+    };
+    if organizer::member_kind(name) != Some(SidecarKind::LiveVideo) {
+        return None;
+    }
+    live_halves(folder, id, organizer::is_still)
+        .into_iter()
+        .next()
 }
 
 /// The organized media the file at `path` travels with: [`organized_media`] (by name), or,
@@ -322,7 +333,8 @@ pub fn leader_beside(folder: &Path, name: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// The members of the pair the media file at `path` leads (its RAW, its Live Photo video)
 /// that lie beside it (a video Apple identifies as another Live Photo than `live_photo_id`
-/// left out). A `stat` per possible name.
+/// left out; one it identifies as this one's under another name in). A `stat` per possible
+/// name, and for a Live Photo a bounded look at the folder's videos ([`live_halves`]).
 pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
@@ -336,6 +348,14 @@ pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> 
             *kind != organizer::SidecarKind::LiveVideo || same_live_photo(live_photo_id, p)
         })
         .map(|(p, _)| p)
+        .chain(live_photo_id.into_iter().flat_map(|id| {
+            let same_stem = organizer::candidates(name);
+            let other_video = move |n: &OsStr| {
+                organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
+                    && !same_stem.iter().any(|c| c.name == n)
+            };
+            live_halves(folder, id, other_video)
+        }))
         .collect()
 }
 
