@@ -84,12 +84,6 @@ fn a_live_photo_of_different_names_is_one_group_in_copy_and_move_mode() {
             "{mode}: {}",
             again.stdout
         );
-        eprintln!(
-            "DBG {mode} first: {}\nsecond: {}\nfiles: {:?}",
-            run.stdout,
-            again.stdout,
-            files_under(&env.organized)
-        );
         // Undo takes the pair back (the lone video's operation was the other one).
         let undo = env.undo(2);
         assert!(
