@@ -64,6 +64,10 @@ pub fn live_videos_beside(inbox: &Root, still: &Path, id: &str) -> Vec<Sidecar> 
     let (Ok(rel), Some(name)) = (inbox.relative(still), still.file_name()) else {
         return Vec::new();
     };
+    // Only a still leads a Live Photo (a video carries the identifier too).
+    if !organizer::is_still(name) {
+        return Vec::new();
+    }
     let same_stem = organizer::candidates(name);
     let is_video = |n: &OsStr| {
         organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
@@ -348,14 +352,19 @@ pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> 
             *kind != organizer::SidecarKind::LiveVideo || same_live_photo(live_photo_id, p)
         })
         .map(|(p, _)| p)
-        .chain(live_photo_id.into_iter().flat_map(|id| {
-            let same_stem = organizer::candidates(name);
-            let other_video = move |n: &OsStr| {
-                organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
-                    && !same_stem.iter().any(|c| c.name == n)
-            };
-            live_halves(folder, id, other_video)
-        }))
+        .chain(
+            live_photo_id
+                .filter(|_| organizer::is_still(name))
+                .into_iter()
+                .flat_map(|id| {
+                    let same_stem = organizer::candidates(name);
+                    let other_video = move |n: &OsStr| {
+                        organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
+                            && !same_stem.iter().any(|c| c.name == n)
+                    };
+                    live_halves(folder, id, other_video)
+                }),
+        )
         .collect()
 }
 
