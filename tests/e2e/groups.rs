@@ -236,3 +236,40 @@ fn a_video_whose_still_comes_within_the_wait_is_never_organized_alone() {
         still
     );
 }
+
+#[test]
+fn a_raw_organized_before_its_jpeg_came_moves_beside_it_with_its_own_sidecar() {
+    let env = env("move");
+    let files = [
+        ("p/IMG_0500.ARW", media::camera_raw("raw first")),
+        ("p/IMG_0500.ARW.xmp", b"<raw-edits/>\n".to_vec()),
+        ("p/IMG_0500.JPG", media::camera_jpeg("raw first")),
+    ];
+    let mut daemon = env.start();
+    daemon.wait_ready();
+    env.drop_file(files[1].0, &files[1].1);
+    env.drop_file(files[0].0, &files[0].1);
+    daemon.wait_events(ev::ORGANIZED, 1);
+    // Alone, the RAW is filed under its own date, its XMP beside it.
+    let alone = find_one(&env.organized, "IMG_0500.ARW");
+    assert!(alone.to_string_lossy().contains("2020-05-06"), "{alone:?}");
+    assert!(alone.with_file_name("IMG_0500.ARW.xmp").is_file());
+    env.drop_file(files[2].0, &files[2].1);
+    daemon.wait_events(ev::ORGANIZED, 2);
+    assert!(daemon.terminate().success());
+    let jpeg = find_one(&env.organized, "IMG_0500.JPG");
+    let dir = jpeg.parent().unwrap();
+    assert!(
+        dir.to_string_lossy().contains(media::CAMERA_DATE),
+        "{dir:?}"
+    );
+    assert_eq!(
+        names_in(dir),
+        ["IMG_0500.ARW", "IMG_0500.ARW.xmp", "IMG_0500.JPG"]
+    );
+    assert_eq!(files_under(&env.organized).len(), 3);
+    assert!(files_under(&env.inbox).is_empty());
+    env.undo(1).success();
+    assert!(files_under(&env.organized).is_empty());
+    inbox_has(&env, &files);
+}
