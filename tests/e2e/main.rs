@@ -13,6 +13,7 @@ mod crash;
 mod dedup;
 mod dry_run;
 mod first_hour;
+mod groups;
 mod hostile;
 mod organize;
 mod scale;

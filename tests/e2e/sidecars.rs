@@ -22,7 +22,7 @@ fn parameters(prompt: &str) -> Vec<u8> {
 }
 
 /// The one file named `name` under `root`.
-fn find_one(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn find_one(root: &Path, name: &str) -> PathBuf {
     let found: Vec<PathBuf> = files_under(root)
         .into_iter()
         .filter(|p| p.file_name().is_some_and(|n| n == name))
@@ -31,7 +31,7 @@ fn find_one(root: &Path, name: &str) -> PathBuf {
     found.into_iter().next().unwrap()
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
+pub(crate) fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -40,7 +40,7 @@ fn names_in(dir: &Path) -> Vec<String> {
     v
 }
 
-fn env(mode: &'static str) -> Env {
+pub(crate) fn env(mode: &'static str) -> Env {
     Env::with(Opts {
         mode,
         ..Opts::default()

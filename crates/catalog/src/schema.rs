@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -283,6 +283,12 @@ CREATE TABLE visual (
 /// (`history.rs`).
 const V9: &str = r#"
 ALTER TABLE assets ADD COLUMN history TEXT;
+"#;
+
+/// Version 10: a Live Photo's still and video found by Apple's content identifier, whatever
+/// their names ([`Catalog::organized_live_photo`](crate::Catalog::organized_live_photo)).
+const V10: &str = r#"
+CREATE INDEX assets_live_photo ON assets (json_extract(media, '$.live_photo_id'));
 "#;
 
 /// Reads `PRAGMA user_version`.

@@ -321,6 +321,23 @@ impl Catalog {
         })?;
         raw.map(|r| self.decode_asset(r)).transpose()
     }
+
+    /// The organized assets of the Live Photo `live_photo_id` (Apple's content identifier,
+    /// shared by its still and its video), newest first, at most a few.
+    pub fn organized_live_photo(&self, live_photo_id: &str) -> Result<Vec<AssetRecord>> {
+        let sql = format!(
+            "SELECT {} FROM assets a
+             WHERE json_extract(a.media, '$.live_photo_id') = ?1 AND a.status = 'organized'
+             ORDER BY a.organized_at DESC LIMIT 8",
+            crate::assets::ASSET_COLUMNS
+        );
+        let raws = self.read("looking up a Live Photo by its identifier", |c| {
+            c.prepare_cached(&sql)?
+                .query_map([live_photo_id], crate::assets::RawAsset::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raws.into_iter().map(|r| self.decode_asset(r)).collect()
+    }
 }
 
 #[cfg(test)]

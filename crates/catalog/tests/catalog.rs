@@ -1037,3 +1037,42 @@ fn visual_rows_come_with_their_event_and_list_what_is_left_to_see() {
     assert_eq!(cat.asset_ids_with_prefix(&b, 5).unwrap(), vec![b.clone()]);
     assert!(cat.asset_ids_with_prefix("f", 5).unwrap().is_empty());
 }
+
+#[test]
+fn a_live_photo_is_found_by_its_content_identifier() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let live = |t, id: &str| {
+        let mut m = MediaInfo::empty(t);
+        m.live_photo_id = Some(id.to_owned());
+        m
+    };
+    let still = live(MediaType::Image, "ID-1");
+    let (src, dest) = (Path::new("/in/IMG_1.HEIC"), Path::new("/org/IMG_1.HEIC"));
+    cat.upsert_discovered("aa", src, 10).unwrap();
+    let op = cat
+        .begin_op(&NewOp {
+            asset_id: "aa",
+            kind: OpKind::Copy,
+            source: src,
+            destination: dest,
+            mode: Transfer::Copy,
+        })
+        .unwrap();
+    cat.complete_placement(&Placement {
+        media: Some(&still),
+        ..placement(op, "aa", dest)
+    })
+    .unwrap();
+    let found = cat.organized_live_photo("ID-1").unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].asset_id, "aa");
+    assert_eq!(found[0].organized_path.as_deref(), Some(dest));
+    assert!(cat.organized_live_photo("ID-2").unwrap().is_empty());
+    // Known by identifier but not organized: not found.
+    cat.upsert_discovered("bb", Path::new("/in/clip.MOV"), 10)
+        .unwrap();
+    cat.set_metadata("bb", &live(MediaType::Video, "ID-1"))
+        .unwrap();
+    assert_eq!(cat.organized_live_photo("ID-1").unwrap().len(), 1);
+}

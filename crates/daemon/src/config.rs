@@ -70,6 +70,9 @@ pub struct WatchSection {
     /// A sidecar file (`.xmp`, `.aae`, …) still waiting in the inbox for its media this many
     /// seconds after it was first seen is listed by `alice status` (never deleted).
     pub orphan_sidecar_s: u64,
+    /// A camera RAW or a Live Photo's video whose still is not in the inbox waits this long
+    /// for it before it is organized on its own (a still that comes later takes it along).
+    pub group_wait_ms: u64,
 }
 
 impl Default for WatchSection {
@@ -81,6 +84,7 @@ impl Default for WatchSection {
             force_polling: false,
             hash_concurrency: 0,
             orphan_sidecar_s: 600,
+            group_wait_ms: 3000,
         }
     }
 }
@@ -526,6 +530,7 @@ impl Config {
             quarantine: self.quarantine.clone(),
             undated: self.undated,
             visual: self.visual_settings(),
+            group_wait: std::time::Duration::from_millis(self.watch.group_wait_ms),
             batch: self.batch.limits(),
             history: catalog::HistoryWindow {
                 days: self.catalog.history_days,
@@ -669,6 +674,12 @@ impl Config {
             bail!(
                 "key `watch.settle_ms`: {} ms is more than 10 minutes; files would wait too long",
                 self.watch.settle_ms
+            );
+        }
+        if self.watch.group_wait_ms > 600_000 {
+            bail!(
+                "key `watch.group_wait_ms`: {} ms is more than 10 minutes; files would wait too long",
+                self.watch.group_wait_ms
             );
         }
         if self.watch.poll_interval_s == 0 {

@@ -72,6 +72,11 @@ impl ConfigDiff {
             ),
             ("batch", Organizer, old.batch != new.batch),
             ("catalog", Organizer, old.catalog != new.catalog),
+            (
+                "watch.group_wait_ms",
+                Organizer,
+                ow.group_wait_ms != nw.group_wait_ms,
+            ),
             ("log.format", Restart, old.log.format != new.log.format),
             ("log.level", LogLevel, old.log.level != new.log.level),
             ("metrics", Restart, old.metrics != new.metrics),

@@ -79,7 +79,7 @@ pub use sanitize::{
 };
 pub use sidecar::{
     Candidate, GroupFile, SidecarKind, candidates, group_index, group_label, has_sidecar_extension,
-    has_sidecar_only_extension, media_names_for, sidecar_of,
+    has_sidecar_only_extension, is_still, media_names_for, member_kind, sidecar_of,
 };
 pub use staged::{Finished, Staged, sync_filesystem};
 pub use temp::{TEMP_PREFIX, is_temporary_name};

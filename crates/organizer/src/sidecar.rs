@@ -134,6 +134,24 @@ const MEDIA_EXTENSIONS: &[&str] = &[
     "cr2", "cr3", "nef", "arw", "pef", "orf", "rw2", "raf",
 ];
 
+/// True when `name` is a still that may lead a pair (`.jpg`, `.jpeg`, `.heic`, `.heif`).
+pub fn is_still(name: &OsStr) -> bool {
+    let (_, ext) = split_ext(name.as_bytes());
+    STILL_EXTENSIONS
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
+}
+
+/// The kind of member of a pair `name` would be beside a still: [`SidecarKind::Raw`] for a
+/// camera RAW, [`SidecarKind::LiveVideo`] for a `.mov`.
+pub fn member_kind(name: &OsStr) -> Option<SidecarKind> {
+    let (_, ext) = split_ext(name.as_bytes());
+    MEMBERS
+        .iter()
+        .find(|(e, _)| ext.eq_ignore_ascii_case(e.as_bytes()))
+        .map(|(_, kind)| *kind)
+}
+
 /// True when `name` has an extension a sidecar can have.
 pub fn has_sidecar_extension(name: &OsStr) -> bool {
     let (_, ext) = split_ext(name.as_bytes());
@@ -213,9 +231,26 @@ impl Candidate {
         })
     }
 
-    /// This candidate (of some media file) as one of the group led by `media` instead.
+    /// The file `name` as a member of the group led by `media` whatever its name (a Live
+    /// Photo's video told by Apple's content identifier, `IMG_E0100.MOV` beside
+    /// `IMG_0100.HEIC`): beside the leader it takes the leader's stem and keeps its own
+    /// extension (`IMG_0100.MOV`). `None` for a name without an extension.
+    pub fn renamed(name: &OsStr, kind: SidecarKind) -> Option<Candidate> {
+        let (_, ext) = split_ext(name.as_bytes());
+        (!ext.is_empty()).then(|| Candidate {
+            name: name.to_owned(),
+            kind,
+            form: Form::Stem(join(b".", ext)),
+        })
+    }
+
+    /// This candidate (of some media file) as one of the group led by `media` instead; a
+    /// member whose name does not start with `media`'s stem is [`Candidate::renamed`].
     pub fn rebased(&self, media: &OsStr) -> Option<Candidate> {
-        Candidate::beside(&self.name, media, self.kind)
+        Candidate::beside(&self.name, media, self.kind).or_else(|| match self.kind.is_member() {
+            true => Candidate::renamed(&self.name, self.kind),
+            false => None,
+        })
     }
 
     /// This sidecar's name beside the media renamed to `media_name`, keeping the pairing.
@@ -531,5 +566,29 @@ mod tests {
         assert_eq!(group_label([SidecarKind::LiveVideo], false), "live-photo");
         assert_eq!(group_label([], true), "motion-photo");
         assert_eq!(group_label([SidecarKind::Xmp], false), "single");
+    }
+
+    #[test]
+    fn a_live_photo_video_of_another_name_takes_its_stills_stem() {
+        let v = Candidate::renamed(os("IMG_E0100.MOV"), SidecarKind::LiveVideo).unwrap();
+        assert_eq!(v.name, "IMG_E0100.MOV");
+        assert_eq!(v.name_beside(os("IMG_0100.HEIC")), "IMG_0100.MOV");
+        assert_eq!(v.name_beside(os("IMG_0100 (2).HEIC")), "IMG_0100 (2).MOV");
+        assert!(Candidate::renamed(os("noext"), SidecarKind::LiveVideo).is_none());
+        // A member of another name rebased on a RAW keeps its extension; a sidecar is not.
+        let still = Candidate::renamed(os("IMG_0100.HEIC"), SidecarKind::Still).unwrap();
+        assert_eq!(
+            still
+                .rebased(os("clip.MOV"))
+                .unwrap()
+                .name_beside(os("clip.MOV")),
+            "clip.HEIC"
+        );
+        let xmp = sidecar_of(os("a.JPG"), os("a.JPG.xmp")).unwrap();
+        assert!(xmp.rebased(os("b.MOV")).is_none());
+        assert_eq!(member_kind(os("x.mov")), Some(SidecarKind::LiveVideo));
+        assert_eq!(member_kind(os("x.CR3")), Some(SidecarKind::Raw));
+        assert_eq!(member_kind(os("x.mp4")), None);
+        assert!(is_still(os("x.HEIC")) && is_still(os("x.jpeg")) && !is_still(os("x.png")));
     }
 }

@@ -56,14 +56,21 @@ pub fn gather(
     x: &MetadataExtracted,
     leader_known: bool,
 ) -> Result<Option<Unit>, CatalogError> {
+    let id = x.media.live_photo_id.as_deref();
     let found = match Root::open(&x.inbox) {
-        Ok(inbox) => with_members_sidecars(&inbox, x, sidecar::find_beside(&inbox, &x.path)),
+        Ok(inbox) => {
+            let mut found = sidecar::find_beside(&inbox, &x.path);
+            // Its Live Photo video under another name, told by Apple's content identifier.
+            if let Some(id) = id {
+                found.extend(sidecar::live_videos_beside(&inbox, &x.path, id));
+            }
+            with_members_sidecars(&inbox, x, found)
+        }
         Err(_) => Vec::new(),
     };
     // A video of the still's stem that Apple identifies as another Live Photo's stays out,
-    // and so does a member organized on its own from this very path (it came before its still
-    // did): it is not placed twice.
-    let id = x.media.live_photo_id.as_deref();
+    // and so does a member organized on its own from this very path that could not be taken
+    // back ([`rejoin`]): it is not placed twice.
     let mut kept = Vec::with_capacity(found.len());
     for s in found {
         let other_live =
@@ -92,6 +99,91 @@ pub fn gather(
         }
     }
     Ok(None)
+}
+
+/// True when the inbox file `x` may be a member of a pair whose still has not come yet: a
+/// camera RAW, or a Live Photo's video (a `.mov` with Apple's content identifier). Such a
+/// file waits a little for its still before it is organized on its own
+/// (`Settings::group_wait`).
+pub fn may_await_still(x: &MetadataExtracted) -> bool {
+    match x.path.file_name().and_then(organizer::member_kind) {
+        Some(SidecarKind::Raw) => true,
+        Some(SidecarKind::LiveVideo) => x.media.live_photo_id.is_some(),
+        _ => false,
+    }
+}
+
+/// Takes back the members of the group the inbox still `x` leads that were organized on
+/// their own from its folder before it came (they settled first and waited in vain): each
+/// one's operation is undone ([`crate::undo_op`]: a move goes back to its inbox path, a
+/// copy's organized file is deleted while its original is still in the inbox), so
+/// [`gather`] finds it beside `x` again and the group places it, under the still's
+/// operation, in the still's folder with the still's date. Every step is journaled: a crash
+/// in between leaves the member in the inbox beside its still, which gathers it on the next
+/// scan. A member that cannot be taken back stays where it is. Blocking.
+pub fn rejoin(
+    c: &Catalog,
+    x: &MetadataExtracted,
+    organized_root: &Path,
+) -> Result<(), CatalogError> {
+    for rec in organized_alone(c, x)? {
+        let Some(op) = rec.op_id.map(|id| c.op(id)).transpose()?.flatten() else {
+            continue;
+        };
+        match crate::undo_op(c, &op, organized_root) {
+            Ok(undone) => {
+                tracing::info!(asset_id = %rec.asset_id, still = %x.path.display(), undone = %undone, "a member organized before its still came rejoins its group");
+            }
+            Err(e) => {
+                tracing::warn!(asset_id = %rec.asset_id, still = %x.path.display(), error = %e, "cannot take back a member organized before its still came; it stays where it is");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The members of the pair the inbox still `x` leads that are organized as assets of their
+/// own from its folder: by name (`IMG_1.CR2`, `IMG_1.MOV`; a video of another Live Photo left
+/// out) and, for a Live Photo, by Apple's content identifier.
+fn organized_alone(
+    c: &Catalog,
+    x: &MetadataExtracted,
+) -> Result<Vec<catalog::AssetRecord>, CatalogError> {
+    let (Some(folder), Some(name)) = (x.path.parent(), x.path.file_name()) else {
+        return Ok(Vec::new());
+    };
+    let id = x.media.live_photo_id.as_deref();
+    let mut out: Vec<catalog::AssetRecord> = Vec::new();
+    for m in organizer::candidates(name)
+        .into_iter()
+        .filter(|m| m.kind.is_member())
+    {
+        let Some(rec) = c.organized_from(&folder.join(&m.name))? else {
+            continue;
+        };
+        let theirs = rec.media.as_ref().and_then(|m| m.live_photo_id.as_deref());
+        let other_live = m.kind == SidecarKind::LiveVideo
+            && matches!((id, theirs), (Some(a), Some(b)) if a != b);
+        if !other_live {
+            out.push(rec);
+        }
+    }
+    if let Some(id) = id {
+        for rec in c.organized_live_photo(id)? {
+            let video = rec
+                .original_path
+                .file_name()
+                .and_then(organizer::member_kind)
+                == Some(SidecarKind::LiveVideo);
+            if video
+                && rec.original_path.parent() == Some(folder)
+                && !out.iter().any(|o| o.asset_id == rec.asset_id)
+            {
+                out.push(rec);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// True when the member `m` was organized as an asset of its own from its inbox path.

@@ -127,6 +127,10 @@ pub struct Settings {
     /// How much full event history the catalog keeps (older events are folded into their
     /// asset's record every [`COMPACT_EVERY`] events recorded, and at shutdown).
     pub history: catalog::HistoryWindow,
+    /// How long a file that may be a member of a pair (a camera RAW, a Live Photo's video)
+    /// waits for its still before it is organized on its own. A still that comes later still
+    /// takes it into its group then, from wherever it was organized.
+    pub group_wait: std::time::Duration,
 }
 
 /// The catalog's history is compacted after this many events were recorded.

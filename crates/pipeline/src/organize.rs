@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use catalog::{AssetRecord, Catalog, CatalogError, NewSidecar, OpKind};
 use events::media::MediaType;
@@ -31,7 +34,7 @@ pub(crate) async fn organize(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
     let s = ctx.settings();
     // A batch being filled waits (briefly) for this file, should it need placing.
     let prepared = ctx.batcher.preparing();
-    let next = match organize_one(ctx, &s, x, prepared).await {
+    let next = match organize_one(ctx, &s, x, m.0.time, prepared).await {
         Ok(payload) => payload,
         Err(Step::Retry(e)) => return Err(e),
         Err(Step::Fail(error)) => failed(x, "organize", error, None),
@@ -103,34 +106,17 @@ async fn organize_one(
     ctx: &Ctx,
     s: &Arc<Settings>,
     x: &MetadataExtracted,
+    arrived: DateTime<Utc>,
     prepared: Preparing,
 ) -> Result<Payload, Step> {
-    let (id, path, other, live) = (
-        x.asset_id.clone(),
-        x.path.clone(),
-        x.media.media_type == MediaType::Other,
-        x.media.live_photo_id.clone(),
-    );
-    let (copy, follower) = ctx
-        .db(move |c| {
-            // A member whose group journaled it is one even when its still is already renamed
-            // into the tree and not yet recorded there.
-            let follower = match other {
-                true => sidecar::is_sidecar(Some(c), &path)?,
-                false => {
-                    sidecar::is_member(Some(c), &path, live.as_deref())?
-                        || c.sidecar_journaled_from(&path, &id)?.is_some()
-                }
-            };
-            // A file that leads its own group is a duplicate of content organized as another
-            // group's member too; a member itself only asks whether it is organized.
-            let copy = match follower {
-                true => organized_copy(c, &id)?,
-                false => group::content_copy(c, &id)?,
-            };
-            Ok((copy, follower))
-        })
-        .await?;
+    let (mut copy, mut follower) = classify(ctx, x).await?;
+    if !follower
+        && copy == OrganizedCopy::None
+        && group::may_await_still(x)
+        && wait_for_still(s, x, arrived).await
+    {
+        (copy, follower) = classify(ctx, x).await?;
+    }
     let known = match &copy {
         OrganizedCopy::Present(k) => Some(k),
         OrganizedCopy::None | OrganizedCopy::Gone(_) => None,
@@ -163,12 +149,67 @@ async fn organize_one(
                 let id = x.asset_id.clone();
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
+            // Its members organized on their own before it came join it.
+            let (catalog, file, root) = (ctx.catalog.clone(), x.clone(), s.organized.clone());
+            blocking(move || Ok(group::rejoin(&catalog, &file, &root)?)).await?;
             match gather(ctx, x, false).await? {
                 Some(unit) => organize_unit(ctx, s, x, unit, prepared).await,
                 None => Err(Step::Fail("the file's group cannot be gathered".into())),
             }
         }
     }
+}
+
+/// Whether `x` travels with another file (a sidecar, or a member of a pair whose still is
+/// beside it, organized, or has journaled it), and where its content is organized already.
+async fn classify(ctx: &Ctx, x: &MetadataExtracted) -> Result<(OrganizedCopy, bool), Step> {
+    let (id, path, other, live) = (
+        x.asset_id.clone(),
+        x.path.clone(),
+        x.media.media_type == MediaType::Other,
+        x.media.live_photo_id.clone(),
+    );
+    Ok(ctx
+        .db(move |c| {
+            // A member whose group journaled it is one even when its still is already renamed
+            // into the tree and not yet recorded there.
+            let follower = match other {
+                true => sidecar::is_sidecar(Some(c), &path)?,
+                false => {
+                    sidecar::is_member(Some(c), &path, live.as_deref())?
+                        || c.sidecar_journaled_from(&path, &id)?.is_some()
+                }
+            };
+            // A file that leads its own group is a duplicate of content organized as another
+            // group's member too; a member itself only asks whether it is organized.
+            let copy = match follower {
+                true => organized_copy(c, &id)?,
+                false => group::content_copy(c, &id)?,
+            };
+            Ok((copy, follower))
+        })
+        .await?)
+}
+
+/// A file that may be a member of a pair whose still has not come ([`group::may_await_still`])
+/// waits until `group_wait` after it `arrived` (the time of its `MetadataExtracted`, so files
+/// that queued meanwhile do not wait again), or until a still of its stem appears beside it.
+/// True when it waited at all: then it is looked at again.
+async fn wait_for_still(s: &Settings, x: &MetadataExtracted, arrived: DateTime<Utc>) -> bool {
+    const POLL: Duration = Duration::from_millis(100);
+    let until = arrived + s.group_wait;
+    let (Some(folder), Some(name)) = (x.path.parent(), x.path.file_name()) else {
+        return false;
+    };
+    let mut waited = false;
+    while let Ok(left) = (until - Utc::now()).to_std() {
+        if left.is_zero() || sidecar::leader_beside(folder, name).is_some() {
+            break;
+        }
+        waited = true;
+        tokio::time::sleep(left.min(POLL)).await;
+    }
+    waited
 }
 
 /// The group `x` leads (see [`group::gather`]).
@@ -507,7 +548,8 @@ fn file_sidecar_now(
             Some(rec.destination),
         ));
     }
-    match sidecar::organized_media(catalog, &file.path)? {
+    let live = file.media.live_photo_id.as_deref();
+    match sidecar::organized_leader(catalog, &file.path, live)? {
         Some((media, candidate)) => {
             let dest = place_late_sidecar(catalog, file, &media, &candidate, mode)?;
             let kind = candidate.kind.as_str().to_owned();

@@ -242,6 +242,7 @@ impl<'c> Planner<'c> {
         }
         .or_else(|| self.seen.get(&file.asset_id).cloned());
         let is_media = media.media_type != events::media::MediaType::Other;
+        let live = media.live_photo_id.as_deref();
         let follower = match is_media {
             false => crate::sidecar::is_sidecar(self.catalog, &file.path)?,
             true => {
@@ -252,13 +253,17 @@ impl<'c> Planner<'c> {
             match decide::outcome(media, error, known.as_ref(), &file.path, follower) {
                 Decision::Skip { reason } => PlannedAction::Skip { reason },
                 Decision::Sidecar if is_media => PlannedAction::Member {
-                    leader: file.path.parent().and_then(|folder| {
-                        crate::sidecar::leader_beside(folder, file.path.file_name()?)
-                    }),
-                    destination: self.sidecar_destination(&file.path)?,
+                    leader: file
+                        .path
+                        .parent()
+                        .and_then(|folder| {
+                            crate::sidecar::leader_beside(folder, file.path.file_name()?)
+                        })
+                        .or_else(|| crate::sidecar::live_still_beside(&file.path, live)),
+                    destination: self.sidecar_destination(&file.path, live)?,
                 },
                 Decision::Sidecar => PlannedAction::Sidecar {
-                    destination: self.sidecar_destination(&file.path)?,
+                    destination: self.sidecar_destination(&file.path, live)?,
                 },
                 Decision::Fail { error } => PlannedAction::Fail { error },
                 Decision::SameFile { organized } => PlannedAction::SameFile { organized },
@@ -276,12 +281,16 @@ impl<'c> Planner<'c> {
     }
 
     /// Where a sidecar would go now: beside its organized media, if that is organized.
-    fn sidecar_destination(&self, path: &Path) -> Result<Option<PathBuf>, CatalogError> {
+    fn sidecar_destination(
+        &self,
+        path: &Path,
+        live: Option<&str>,
+    ) -> Result<Option<PathBuf>, CatalogError> {
         let Some(c) = self.catalog else {
             return Ok(None);
         };
         Ok(
-            crate::sidecar::organized_media(c, path)?.and_then(|(media, candidate)| {
+            crate::sidecar::organized_leader(c, path, live)?.and_then(|(media, candidate)| {
                 let organized = media.organized_path?;
                 Some(organized.with_file_name(candidate.name_beside(organized.file_name()?)))
             }),
@@ -295,9 +304,12 @@ impl<'c> Planner<'c> {
         members: &[PathBuf],
     ) -> Result<PathBuf, TemplateError> {
         let name = file.path.file_name().unwrap_or_default();
-        let kinds = members
-            .iter()
-            .filter_map(|m| organizer::sidecar_of(name, m.file_name()?).map(|c| c.kind));
+        let kinds = members.iter().filter_map(|m| {
+            let member = m.file_name()?;
+            organizer::sidecar_of(name, member)
+                .map(|c| c.kind)
+                .or_else(|| organizer::member_kind(member))
+        });
         let group = organizer::group_label(kinds, media.motion_photo);
         let project = decide::project_for(file.project.as_deref(), self.active_project.as_deref());
         let source = events::source_label(media).to_owned();

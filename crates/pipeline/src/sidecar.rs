@@ -5,10 +5,18 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use std::ffi::OsStr;
+
 use catalog::{AssetRecord, Catalog, CatalogError};
 use events::media::MediaInfo;
 use metadata::sidecar::{MAX_SIDECAR_BYTES, SidecarFormat};
-use organizer::{Candidate, Root};
+use organizer::{Candidate, Root, SidecarKind};
+
+/// A folder is looked at this far (entries listed) for a Live Photo's other half told by
+/// Apple's content identifier under another name...
+const MAX_LIVE_ENTRIES: usize = 4096;
+/// ...and at most this many of the files whose names fit are read.
+const MAX_LIVE_READS: usize = 64;
 
 /// A sidecar file found beside its media file in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,15 +36,107 @@ pub struct Sidecar {
 /// stays in the inbox and is handled on its own.
 pub fn find_beside(inbox: &Root, media: &Path) -> Vec<Sidecar> {
     each_beside(inbox, media, |candidate, rel, file| {
-        let mut hasher = blake3::Hasher::new();
-        let size = io::copy(file, &mut hasher)?;
-        Ok(Sidecar {
-            path: inbox.path().join(rel),
-            candidate,
-            asset_id: hasher.finalize().to_hex().to_string(),
-            size,
-        })
+        hashed(inbox, candidate, rel, file)
     })
+}
+
+fn hashed(
+    inbox: &Root,
+    candidate: Candidate,
+    rel: &Path,
+    file: &mut std::fs::File,
+) -> io::Result<Sidecar> {
+    let mut hasher = blake3::Hasher::new();
+    let size = io::copy(file, &mut hasher)?;
+    Ok(Sidecar {
+        path: inbox.path().join(rel),
+        candidate,
+        asset_id: hasher.finalize().to_hex().to_string(),
+        size,
+    })
+}
+
+/// The videos of the Live Photo `id` that lie beside its still `still` (a file beneath
+/// `inbox`) under names of their own (`IMG_E0100.MOV` beside `IMG_0100.HEIC`), told by
+/// Apple's content identifier, each hashed and named after the still's stem
+/// ([`Candidate::renamed`]). Same-stem videos are [`find_beside`]'s and left out here.
+pub fn live_videos_beside(inbox: &Root, still: &Path, id: &str) -> Vec<Sidecar> {
+    let (Ok(rel), Some(name)) = (inbox.relative(still), still.file_name()) else {
+        return Vec::new();
+    };
+    // Only a still leads a Live Photo (a video carries the identifier too).
+    if !organizer::is_still(name) {
+        return Vec::new();
+    }
+    let same_stem = organizer::candidates(name);
+    let is_video = |n: &OsStr| {
+        organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
+            && !same_stem.iter().any(|c| c.name == n)
+    };
+    let folder = rel.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    for path in live_halves(&inbox.path().join(folder), id, is_video) {
+        let Some(video) = path.file_name() else {
+            continue;
+        };
+        let Some(candidate) = Candidate::renamed(video, SidecarKind::LiveVideo) else {
+            continue;
+        };
+        let rel = folder.join(video);
+        match open_regular(inbox, &rel).and_then(|f| match f {
+            Some(mut f) => hashed(inbox, candidate, &rel, &mut f).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(s)) => out.push(s),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read a Live Photo's video; it stays in the inbox");
+            }
+        }
+    }
+    out
+}
+
+/// The files in `folder` whose names `fits` accepts and whose Live Photo identifier is `id`
+/// (Apple's content identifier: a Live Photo's other half, whatever its name). Bounded: the
+/// first [`MAX_LIVE_ENTRIES`] entries, of which at most [`MAX_LIVE_READS`] are read.
+pub fn live_halves(folder: &Path, id: &str, fits: impl Fn(&OsStr) -> bool) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut reads = 0;
+    let mut out = Vec::new();
+    for entry in dir.take(MAX_LIVE_ENTRIES).flatten() {
+        let name = entry.file_name();
+        if !fits(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if reads == MAX_LIVE_READS {
+            break;
+        }
+        reads += 1;
+        let path = folder.join(&name);
+        let theirs = metadata::extract_path(&path).map(|e| e.info.live_photo_id);
+        if matches!(theirs, Ok(Some(t)) if t == id) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The regular file `rel` beneath `inbox`, opened without following symlinks; `None` when
+/// it is missing, not a regular file, or a symlink.
+fn open_regular(inbox: &Root, rel: &Path) -> io::Result<Option<std::fs::File>> {
+    let opened = match inbox.open_file(rel) {
+        Ok(file) => file.metadata().map(|m| (file, m.is_file())),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok((file, true)) => Ok(Some(file)),
+        Ok((_, false)) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || fsroot::is_symlink_refusal(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Merges the metadata of the sidecars beside `media` (see [`metadata::sidecar`]) into
@@ -79,16 +179,9 @@ fn each_beside<T>(
     let mut out = Vec::new();
     for candidate in organizer::candidates(name) {
         let rel = folder.join(&candidate.name);
-        let opened = match inbox.open_file(&rel) {
-            Ok(file) => file.metadata().map(|m| (file, m.is_file())),
-            Err(e) => Err(e),
-        };
-        let result = match opened {
-            Ok((mut file, true)) => f(candidate, &rel, &mut file).map(Some),
-            Ok((_, false)) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound || fsroot::is_symlink_refusal(&e) => {
-                Ok(None)
-            }
+        let result = match open_regular(inbox, &rel) {
+            Ok(Some(mut file)) => f(candidate, &rel, &mut file).map(Some),
+            Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
         match result {
@@ -134,13 +227,74 @@ pub fn is_member(
     if let Some(still) = leader_beside(folder, name) {
         return Ok(live_photo_id.is_none() || same_live_photo(live_photo_id, &still));
     }
+    if live_still_beside(path, live_photo_id).is_some() {
+        return Ok(true);
+    }
     let Some(c) = c else {
         return Ok(false);
     };
-    Ok(organized_media(c, path)?.is_some_and(|(rec, _)| {
+    let by_name = organized_media(c, path)?.is_some_and(|(rec, _)| {
         let theirs = rec.media.as_ref().and_then(|m| m.live_photo_id.as_deref());
         !matches!((live_photo_id, theirs), (Some(a), Some(b)) if a != b)
-    }))
+    });
+    Ok(by_name || organized_live_still(c, path, live_photo_id)?.is_some())
+}
+
+/// The still of the Live Photo `live_photo_id` beside the video at `path` under another name
+/// (told by their content identifier), if one lies there.
+pub fn live_still_beside(path: &Path, live_photo_id: Option<&str>) -> Option<PathBuf> {
+    let (Some(id), Some(folder), Some(name)) = (live_photo_id, path.parent(), path.file_name())
+    else {
+        return None;
+    };
+    if organizer::member_kind(name) != Some(SidecarKind::LiveVideo) {
+        return None;
+    }
+    live_halves(folder, id, organizer::is_still)
+        .into_iter()
+        .next()
+}
+
+/// The organized media the file at `path` travels with: [`organized_media`] (by name), or,
+/// for a Live Photo's video (`.mov` with Apple's content identifier `live_photo_id`), its
+/// still organized under another name ([`organized_live_still`]).
+pub fn organized_leader(
+    c: &Catalog,
+    path: &Path,
+    live_photo_id: Option<&str>,
+) -> Result<Option<(AssetRecord, Candidate)>, CatalogError> {
+    match organized_media(c, path)? {
+        Some(found) => Ok(Some(found)),
+        None => organized_live_still(c, path, live_photo_id),
+    }
+}
+
+/// The still of the Live Photo `live_photo_id` organized already (whatever its name), with
+/// its organized file still there, for the video at `path`: the record, and the video's name
+/// beside it ([`Candidate::renamed`]). `None` for a file that is not a `.mov`.
+pub fn organized_live_still(
+    c: &Catalog,
+    path: &Path,
+    live_photo_id: Option<&str>,
+) -> Result<Option<(AssetRecord, Candidate)>, CatalogError> {
+    let (Some(id), Some(name)) = (live_photo_id, path.file_name()) else {
+        return Ok(None);
+    };
+    if organizer::member_kind(name) != Some(SidecarKind::LiveVideo) {
+        return Ok(None);
+    }
+    for rec in c.organized_live_photo(id)? {
+        let still = rec.organized_path.as_ref().filter(|p| {
+            p.file_name().is_some_and(organizer::is_still)
+                && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+        });
+        if still.is_some()
+            && let Some(candidate) = Candidate::renamed(name, SidecarKind::LiveVideo)
+        {
+            return Ok(Some((rec, candidate)));
+        }
+    }
+    Ok(None)
 }
 
 /// False when `id` and the Live Photo identifier read from the file at `other` are both
@@ -183,7 +337,8 @@ pub fn leader_beside(folder: &Path, name: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// The members of the pair the media file at `path` leads (its RAW, its Live Photo video)
 /// that lie beside it (a video Apple identifies as another Live Photo than `live_photo_id`
-/// left out). A `stat` per possible name.
+/// left out; one it identifies as this one's under another name in). A `stat` per possible
+/// name, and for a Live Photo a bounded look at the folder's videos ([`live_halves`]).
 pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
@@ -197,6 +352,19 @@ pub fn members_beside(path: &Path, live_photo_id: Option<&str>) -> Vec<PathBuf> 
             *kind != organizer::SidecarKind::LiveVideo || same_live_photo(live_photo_id, p)
         })
         .map(|(p, _)| p)
+        .chain(
+            live_photo_id
+                .filter(|_| organizer::is_still(name))
+                .into_iter()
+                .flat_map(|id| {
+                    let same_stem = organizer::candidates(name);
+                    let other_video = move |n: &OsStr| {
+                        organizer::member_kind(n) == Some(SidecarKind::LiveVideo)
+                            && !same_stem.iter().any(|c| c.name == n)
+                    };
+                    live_halves(folder, id, other_video)
+                }),
+        )
         .collect()
 }
 

@@ -64,6 +64,7 @@ impl Env {
             visual: None,
             batch: pipeline::BatchLimits::default(),
             history: catalog::HistoryWindow::default(),
+            group_wait: std::time::Duration::ZERO,
         }
     }
 

@@ -25,6 +25,7 @@ fn settings(dir: &Path) -> Settings {
         visual: None,
         batch: pipeline::BatchLimits::default(),
         history: catalog::HistoryWindow::default(),
+        group_wait: std::time::Duration::ZERO,
     }
 }
 

@@ -87,6 +87,7 @@ impl Env {
             undated: false,
             batch: pipeline::BatchLimits::default(),
             history: catalog::HistoryWindow::default(),
+            group_wait: Duration::ZERO,
             visual: Some(VisualSettings {
                 max_pixels: 50_000_000,
                 ffmpeg: None,
