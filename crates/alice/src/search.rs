@@ -296,6 +296,27 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One folded outcome of another path of the asset, for `alice show`.
+fn history_line(h: &HistoryEntry) -> String {
+    let to = h.moved_to.as_deref().map(clean_path);
+    let detail = [
+        h.stage.clone(),
+        h.note.as_deref().map(|n| clean(n).into_owned()),
+        to,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("; ");
+    format!(
+        "  {}  {}  {}  {}\n",
+        local_time(h.time),
+        clean(&h.outcome),
+        clean_path(&h.path),
+        detail
+    )
+}
+
 /// The AI generation facts of `alice show`.
 fn describe_ai(ai: &events::media::AiInfo, add: &mut impl FnMut(&'static str, Option<String>)) {
     add(
@@ -424,23 +445,7 @@ fn describe(
         }
     );
     for h in history {
-        let to = h.moved_to.as_deref().map(clean_path);
-        let detail = [
-            h.stage.clone(),
-            h.note.as_deref().map(|n| clean(n).into_owned()),
-            to,
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("; ");
-        out += &format!(
-            "  {}  {}  {}  {}\n",
-            local_time(h.time),
-            clean(&h.outcome),
-            clean_path(&h.path),
-            detail
-        );
+        out += &history_line(h);
     }
     for e in events {
         out += &format!(

@@ -51,8 +51,9 @@
 //! a `begin_op` row must exist before a file is placed (or the placed file is unaccounted
 //! for), a `done` journal entry must not vanish after the source file was removed, and a
 //! sequence number handed out must never be handed out again (it may already name a file on
-//! disk). Placing a file costs several fsyncs anyway, so one more per commit is cheap; bulk
-//! paths ([`Catalog::remember_identities`], [`Catalog::record_batch`]) commit once per batch.
+//! disk). So the hot paths commit once per batch: [`Catalog::begin_ops`] and
+//! [`Catalog::settle_ops`] for a batch of placements, [`Catalog::record_batch`] for events,
+//! [`Catalog::remember_identities`] for identities.
 
 #![warn(missing_docs)]
 

@@ -115,6 +115,25 @@ impl Default for BatchSection {
 }
 
 impl BatchSection {
+    fn validate(&self) -> Result<()> {
+        if !(1..=4096).contains(&self.files) {
+            bail!(
+                "key `batch.files`: {} is out of range (1 to 4096)",
+                self.files
+            );
+        }
+        if !(1..=65536).contains(&self.mib) {
+            bail!("key `batch.mib`: {} is out of range (1 to 65536)", self.mib);
+        }
+        if self.window_ms > 10_000 {
+            bail!(
+                "key `batch.window_ms`: {} ms is too long (at most 10000)",
+                self.window_ms
+            );
+        }
+        Ok(())
+    }
+
     fn limits(&self) -> pipeline::BatchLimits {
         pipeline::BatchLimits {
             files: self.files,
@@ -607,24 +626,7 @@ impl Config {
         if self.inboxes.is_empty() {
             bail!("key `inboxes`: at least one inbox folder is needed");
         }
-        if !(1..=4096).contains(&self.batch.files) {
-            bail!(
-                "key `batch.files`: {} is out of range (1 to 4096)",
-                self.batch.files
-            );
-        }
-        if !(1..=65536).contains(&self.batch.mib) {
-            bail!(
-                "key `batch.mib`: {} is out of range (1 to 65536)",
-                self.batch.mib
-            );
-        }
-        if self.batch.window_ms > 10_000 {
-            bail!(
-                "key `batch.window_ms`: {} ms is too long (at most 10000)",
-                self.batch.window_ms
-            );
-        }
+        self.batch.validate()?;
         for (key, path) in [
             ("organized", &self.organized),
             ("state_dir", &self.state_dir),
