@@ -1,9 +1,10 @@
-//! Query latency of `NearDupIndex` with 1,000,000 random hashes, 1,000 of them with planted
-//! neighbours (a few bits away, some turned a quarter).
+//! `NearIndex` with 1,000,000 fingerprints (random hashes and grids), 1,000 of them with a
+//! planted near-duplicate (hashes a few bits away, half turned a quarter, same grid): one
+//! query (candidates by hash, then the aligned grid confirm), and an insert plus remove.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use visual::NearDupIndex;
+use visual::{Fingerprint, GRID, HASHES, Matcher, NearIndex};
 
 /// splitmix64.
 fn next(state: &mut u64) -> u64 {
@@ -16,54 +17,67 @@ fn next(state: &mut u64) -> u64 {
 
 fn near(hash: u64, state: &mut u64) -> u64 {
     let mut out = hash;
-    for _ in 0..(next(state) % 8) {
-        out ^= 1 << (next(state) % 64);
+    for _ in 0..(next(state) % 4) {
+        out ^= 1 << (1 + next(state) % 63);
     }
     out
 }
 
+fn random(state: &mut u64) -> Fingerprint {
+    let mut grid = [0u8; GRID * GRID];
+    for cell in grid.iter_mut() {
+        *cell = next(state) as u8;
+    }
+    Fingerprint {
+        hashes: std::array::from_fn(|_| next(state) & !1),
+        grid,
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut state = 1;
-    let mut index = NearDupIndex::new();
+    let mut index = NearIndex::new(Matcher::default());
     let mut queries = Vec::new();
-    for id in 0..1_000_000u64 {
-        let hash = next(&mut state) & !1;
-        index.insert(id, hash);
+    for id in 0..1_000_000i64 {
+        let fp = random(&mut state);
+        index.insert(id, &fp);
         if id % 1000 == 0 {
-            queries.push(hash);
+            queries.push(fp);
         }
     }
-    for (n, &q) in queries.iter().enumerate() {
-        let planted = if n % 2 == 0 {
-            visual::rotations(q)[1]
-        } else {
-            q
-        };
-        index.insert(2_000_000 + n as u64, near(planted, &mut state));
+    for (n, q) in queries.iter().enumerate() {
+        let mut planted = q.clone();
+        for hash in planted.hashes.iter_mut() {
+            let turned = if n % 2 == 0 {
+                visual::rotations(*hash)[1]
+            } else {
+                *hash
+            };
+            *hash = near(turned, &mut state);
+        }
+        index.insert(2_000_000 + n as i64, &planted);
     }
-    let mut group = c.benchmark_group("near_dup_index_1m");
-    for distance in [4u32, 8, 10, 13] {
-        group.bench_with_input(BenchmarkId::new("query", distance), &distance, |b, &d| {
-            let mut i = 0;
-            b.iter(|| {
-                i = (i + 1) % queries.len();
-                black_box(index.query(queries[i], d).len())
-            })
-        });
-    }
-    group.bench_function("query_rotations/13", |b| {
+    let found: usize = queries.iter().map(|q| index.query(q).len()).sum();
+    println!(
+        "{} assets, {HASHES} hashes each; {} queries found {found} matches",
+        index.len(),
+        queries.len()
+    );
+    let mut group = c.benchmark_group("near_index_1m");
+    group.bench_function("query", |b| {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % queries.len();
-            black_box(index.query_rotations(queries[i], 13).len())
+            black_box(index.query(&queries[i]).len())
         })
     });
     group.bench_function("insert_remove", |b| {
-        let mut id = 10_000_000u64;
+        let mut id = 10_000_000i64;
+        let fp = random(&mut state);
         b.iter(|| {
             id += 1;
-            index.insert(id, next(&mut state));
-            index.remove(&id)
+            index.insert(id, &fp);
+            index.remove(id)
         })
     });
     group.finish();

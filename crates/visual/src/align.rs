@@ -1,0 +1,158 @@
+//! Comparing two luminance grids at their best alignment, so that a copy that was turned or
+//! cropped is compared with the part of the original it shows.
+//!
+//! A crop of up to [`MAX_CROP`] per side is a window of the original stretched to the full
+//! grid. For each quarter turn, and each side taken as the crop of the other, a coordinate
+//! search picks the window (left, right, top and bottom edges independently, so uneven crops
+//! and changed aspect ratios are found too) with the smallest mean difference. The window
+//! must lie inside the other picture: content that only one side has (a camera that moved)
+//! is never aligned away, so a burst shot stays different.
+//!
+//! Cells are compared with a slack of a fraction of a cell: a cell of one grid is compared
+//! with the range of values the other grid takes around the matching point. Detail at the
+//! grid's own scale (text, hard edges) then does not count as a difference when resampling
+//! lands between cells, while something that moved by a cell or more still does.
+
+use std::sync::OnceLock;
+
+use crate::phash::GRID;
+
+/// The largest crop per side that alignment looks for, as a fraction of the side.
+pub const MAX_CROP: f32 = 0.10;
+/// Crop amounts tried per side (fractions of the side, up to [`MAX_CROP`]).
+const EDGES: [f32; 9] = [0.0, 0.0125, 0.025, 0.0375, 0.05, 0.0625, 0.075, 0.0875, 0.1];
+/// How far around the matching point (in cells) the other grid's values count as equal.
+const SLACK: f32 = 0.5;
+
+const CELLS: usize = GRID * GRID;
+
+/// How far apart two luminance grids are (0–255 per cell) at the alignment with the smallest
+/// mean difference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridDistance {
+    /// Mean difference: large when exposure or the whole picture differs.
+    pub mean: f32,
+    /// Largest difference of one cell: large when something moved or changed locally.
+    pub max: f32,
+}
+
+impl GridDistance {
+    const WORST: GridDistance = GridDistance {
+        mean: f32::MAX,
+        max: f32::MAX,
+    };
+}
+
+/// One axis of a window: for each output cell, the first and last source cell it may take
+/// its value range from.
+#[derive(Clone, Copy)]
+struct Span {
+    first: [u8; GRID],
+    last: [u8; GRID],
+}
+
+/// Every window an axis can have: the same crop from [`EDGES`] at both ends; the full axis
+/// first.
+fn spans() -> &'static [Span] {
+    static SPANS: OnceLock<Vec<Span>> = OnceLock::new();
+    SPANS.get_or_init(|| {
+        let mut out = Vec::with_capacity(EDGES.len());
+        for near in EDGES {
+            {
+                let far = near;
+                let mut span = Span {
+                    first: [0; GRID],
+                    last: [0; GRID],
+                };
+                let n = GRID as f32;
+                for i in 0..GRID {
+                    // Centre of output cell i, in source cell coordinates.
+                    let at = (near + (i as f32 + 0.5) / n * (1.0 - near - far)) * n - 0.5;
+                    span.first[i] = (at - SLACK).floor().clamp(0.0, n - 1.0) as u8;
+                    span.last[i] = (at + SLACK).ceil().clamp(0.0, n - 1.0) as u8;
+                }
+                out.push(span);
+            }
+        }
+        out
+    })
+}
+
+/// The distance of grid `a` and grid `b` at their best alignment; `hint` is the quarter turn
+/// of `b` to try first (the one its hash agrees with), which lets the others stop early.
+pub(crate) fn grid_distance(a: &[u8; CELLS], b: &[u8; CELLS], hint: usize) -> GridDistance {
+    let a = a.map(f32::from);
+    let mut turned = [b.map(f32::from); 4];
+    for t in 1..4 {
+        turned[t] = rotate(&turned[t - 1]);
+    }
+    let mut best = (f32::MAX, GridDistance::WORST);
+    for t in (0..4).map(|k| (hint + k) % 4) {
+        search(&turned[t], &a, &mut best);
+        search(&a, &turned[t], &mut best);
+    }
+    best.1
+}
+
+/// Improves `best` (sum of differences, distance) with the best centred window of `outer`
+/// that `inner` matches; every window is tried, each stopped once it cannot win.
+fn search(inner: &[f32; CELLS], outer: &[f32; CELLS], best: &mut (f32, GridDistance)) {
+    let spans = spans();
+    for sy in spans {
+        for sx in spans {
+            if let Some(found) = compare(inner, outer, sx, sy, best.0) {
+                *best = found;
+            }
+        }
+    }
+}
+
+/// `inner` against the window (`sx`, `sy`) of `outer`: (sum, distance), or `None` as soon as
+/// the sum reaches `bound`.
+fn compare(
+    inner: &[f32; CELLS],
+    outer: &[f32; CELLS],
+    sx: &Span,
+    sy: &Span,
+    bound: f32,
+) -> Option<(f32, GridDistance)> {
+    let (mut sum, mut max) = (0.0f32, 0.0f32);
+    for j in 0..GRID {
+        let rows = usize::from(sy.first[j])..=usize::from(sy.last[j]);
+        for i in 0..GRID {
+            let columns = usize::from(sx.first[i])..=usize::from(sx.last[i]);
+            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+            for row in rows.clone() {
+                for &v in &outer[row * GRID..][columns.clone()] {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+            }
+            let v = inner[j * GRID + i];
+            let d = (lo - v).max(v - hi).max(0.0);
+            sum += d;
+            max = max.max(d);
+        }
+        if sum >= bound {
+            return None;
+        }
+    }
+    Some((
+        sum,
+        GridDistance {
+            mean: sum / CELLS as f32,
+            max,
+        },
+    ))
+}
+
+/// The grid turned a quarter clockwise.
+fn rotate(grid: &[f32; CELLS]) -> [f32; CELLS] {
+    let mut out = [0f32; CELLS];
+    for y in 0..GRID {
+        for x in 0..GRID {
+            out[x * GRID + (GRID - 1 - y)] = grid[y * GRID + x];
+        }
+    }
+    out
+}
