@@ -23,7 +23,7 @@ pub struct Matcher {
 impl Default for Matcher {
     fn default() -> Self {
         Matcher {
-            max_hash_distance: 8,
+            max_hash_distance: 3,
             max_grid_mean: 1.5,
             max_grid_cell: 35.0,
         }
