@@ -1,17 +1,19 @@
 //! Comparing two luminance grids at their best alignment, so that a copy that was turned or
 //! cropped is compared with the part of the original it shows.
 //!
-//! A crop of up to [`MAX_CROP`] per side is a window of the original stretched to the full
-//! grid. For each quarter turn, and each side taken as the crop of the other, a coordinate
-//! search picks the window (left, right, top and bottom edges independently, so uneven crops
-//! and changed aspect ratios are found too) with the smallest mean difference. The window
-//! must lie inside the other picture: content that only one side has (a camera that moved)
-//! is never aligned away, so a burst shot stays different.
+//! A centred crop of up to [`MAX_CROP`] per side is a window of the original stretched to the
+//! full grid. For each quarter turn, and each side taken as the crop of the other, every
+//! window with the same crop at both ends of an axis (the two axes independently, so a
+//! changed aspect ratio is found too) is tried, and the one with the smallest mean difference
+//! kept. The window must lie inside the other picture: content that only one side has (a
+//! camera that moved) is never aligned away. Uneven crops (more off one side) are not
+//! searched; see docs/performance.md.
 //!
-//! Cells are compared with a slack of a fraction of a cell: a cell of one grid is compared
-//! with the range of values the other grid takes around the matching point. Detail at the
-//! grid's own scale (text, hard edges) then does not count as a difference when resampling
-//! lands between cells, while something that moved by a cell or more still does.
+//! Cells are compared with a slack of half a cell: a cell of one grid is compared with the
+//! range of values the other grid takes around the matching point, so detail at the grid's
+//! own scale (text, hard edges) does not count as a difference when resampling lands between
+//! cells, while something that moved by a cell or more still does. The two outer rings of
+//! cells are left out: they were blurred against the picture's edge, which a crop moves.
 
 use std::sync::OnceLock;
 
@@ -25,6 +27,10 @@ const EDGES: [f32; 9] = [0.0, 0.0125, 0.025, 0.0375, 0.05, 0.0625, 0.075, 0.0875
 const SLACK: f32 = 0.5;
 
 const CELLS: usize = GRID * GRID;
+/// Rows and columns compared: not the two outer rings, whose cells were blurred and resampled
+/// against the picture's edge, which a crop moves.
+const INNER: std::ops::Range<usize> = 2..GRID - 2;
+const COMPARED: usize = (GRID - 4) * (GRID - 4);
 
 /// How far apart two luminance grids are (0–255 per cell) at the alignment with the smallest
 /// mean difference.
@@ -117,9 +123,9 @@ fn compare(
     bound: f32,
 ) -> Option<(f32, GridDistance)> {
     let (mut sum, mut max) = (0.0f32, 0.0f32);
-    for j in 0..GRID {
+    for j in INNER {
         let rows = usize::from(sy.first[j])..=usize::from(sy.last[j]);
-        for i in 0..GRID {
+        for i in INNER {
             let columns = usize::from(sx.first[i])..=usize::from(sx.last[i]);
             let (mut lo, mut hi) = (f32::MAX, f32::MIN);
             for row in rows.clone() {
@@ -140,7 +146,7 @@ fn compare(
     Some((
         sum,
         GridDistance {
-            mean: sum / CELLS as f32,
+            mean: sum / COMPARED as f32,
             max,
         },
     ))

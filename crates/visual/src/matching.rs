@@ -24,8 +24,8 @@ impl Default for Matcher {
     fn default() -> Self {
         Matcher {
             max_hash_distance: 3,
-            max_grid_mean: 1.5,
-            max_grid_cell: 35.0,
+            max_grid_mean: 1.0,
+            max_grid_cell: 30.0,
         }
     }
 }

@@ -8,10 +8,13 @@
 //! the two frequency indices. [`rotations`] therefore gives the hashes of the 90°, 180° and
 //! 270° turns without touching pixels, and a lookup tries all four.
 //!
+//! A crop changes the whole-image hash; the hashes of two centred windows ([`HASH_WINDOWS`])
+//! are kept too, so a crop of this picture hashes like one of its windows.
+//!
 //! The hash ignores global brightness and barely sees a small object moving; burst shots
 //! therefore collide with it. The grid keeps the coarse picture itself, so
-//! [`Fingerprint::grid_distance`] can tell them apart: its mean sees exposure, its largest
-//! cell sees a local change (see docs/performance.md, `visual`).
+//! [`Fingerprint::grid_distance`] can tell them apart ([`crate::align`]): its mean sees
+//! exposure, its largest cell sees a local change (see docs/performance.md, `visual`).
 
 use std::sync::OnceLock;
 
