@@ -6,25 +6,21 @@
 //! key is within `d / 4` bits of the query's chunk, and checks the full distance of what it
 //! finds. With a million random hashes a bucket holds about 15 entries; at `d = 8` a query
 //! probes 4 x 137 buckets (see `benches/index.rs` for latency).
+//!
+//! A bucket entry is a bare `u32` (4 bytes per hash and chunk); the caller keeps the hashes
+//! and resolves an entry to its hash, so the tables hold no copy of them.
 
 const CHUNKS: usize = 4;
 const CHUNK_BITS: u32 = 16;
 const BUCKETS: usize = 1 << CHUNK_BITS;
 
-/// A bucket entry keeps its full hash, so a query measures distances without a random access
-/// per candidate (which at a million entries would dominate its time).
-#[derive(Clone, Copy, Debug)]
-struct Bucketed {
-    hash: u64,
-    slot: u32,
-}
-
-/// Multi-index hash tables of `(slot, 64-bit hash)` entries that find every entry within a
-/// Hamming distance. A slot may hold several hashes; the caller maps slots to assets.
+/// Multi-index hash tables of `u32` entries, each standing for one 64-bit hash that the caller
+/// keeps, which find every entry within a Hamming distance.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HashTables {
-    /// `tables[c][key]`: entries whose chunk `c` equals `key`. Empty until the first insert.
-    tables: Vec<Vec<Vec<Bucketed>>>,
+    /// `tables[c][key]`: entries whose hash has chunk `c` equal to `key`. Empty until the
+    /// first insert.
+    tables: Vec<Vec<Vec<u32>>>,
 }
 
 fn chunk(hash: u64, c: usize) -> u16 {
@@ -32,31 +28,36 @@ fn chunk(hash: u64, c: usize) -> u16 {
 }
 
 impl HashTables {
-    /// Adds `hash` under `slot`.
-    pub(crate) fn insert(&mut self, slot: u32, hash: u64) {
+    /// Adds `entry`, whose hash is `hash`.
+    pub(crate) fn insert(&mut self, entry: u32, hash: u64) {
         if self.tables.is_empty() {
             self.tables = vec![vec![Vec::new(); BUCKETS]; CHUNKS];
         }
         for (c, table) in self.tables.iter_mut().enumerate() {
-            table[usize::from(chunk(hash, c))].push(Bucketed { hash, slot });
+            table[usize::from(chunk(hash, c))].push(entry);
         }
     }
 
-    /// Removes one entry `(slot, hash)`, if there.
-    pub(crate) fn remove(&mut self, slot: u32, hash: u64) {
+    /// Removes `entry`, inserted with `hash`, if there.
+    pub(crate) fn remove(&mut self, entry: u32, hash: u64) {
         for (c, table) in self.tables.iter_mut().enumerate() {
             let bucket = &mut table[usize::from(chunk(hash, c))];
-            if let Some(at) = bucket.iter().position(|b| b.slot == slot && b.hash == hash) {
+            if let Some(at) = bucket.iter().position(|&e| e == entry) {
                 bucket.swap_remove(at);
+                if bucket.is_empty() {
+                    bucket.shrink_to_fit();
+                }
             }
         }
     }
 
-    /// Calls `f(slot, distance)` once for every entry within `max_distance` of `hash`.
+    /// Calls `f(entry, distance)` once for every entry within `max_distance` of `hash`;
+    /// `hash_of` gives an entry's hash.
     pub(crate) fn for_each_within(
         &self,
         hash: u64,
         max_distance: u32,
+        hash_of: impl Fn(u32) -> u64,
         mut f: impl FnMut(u32, u32),
     ) {
         if self.tables.is_empty() {
@@ -66,7 +67,8 @@ impl HashTables {
         for c in 0..CHUNKS {
             let table = &self.tables[c];
             for_each_key_within(chunk(hash, c), radius, &mut |key| {
-                for &Bucketed { hash: other, slot } in &table[usize::from(key)] {
+                for &entry in &table[usize::from(key)] {
+                    let other = hash_of(entry);
                     let distance = (hash ^ other).count_ones();
                     if distance > max_distance {
                         continue;
@@ -75,7 +77,7 @@ impl HashTables {
                     let earlier =
                         (0..c).any(|e| (chunk(hash, e) ^ chunk(other, e)).count_ones() <= radius);
                     if !earlier {
-                        f(slot, distance);
+                        f(entry, distance);
                     }
                 }
             });
@@ -132,9 +134,15 @@ mod tests {
         v
     }
 
-    fn query(tables: &HashTables, q: u64, d: u32) -> Vec<(u32, u32)> {
+    /// Entry `e` stands for `all[e] = (label, hash)`; reported as (label, distance).
+    fn query(tables: &HashTables, all: &[(u32, u64)], q: u64, d: u32) -> Vec<(u32, u32)> {
         let mut got = Vec::new();
-        tables.for_each_within(q, d, |slot, distance| got.push((slot, distance)));
+        tables.for_each_within(
+            q,
+            d,
+            |e| all[e as usize].1,
+            |e, distance| got.push((all[e as usize].0, distance)),
+        );
         got.sort();
         got
     }
@@ -163,7 +171,7 @@ mod tests {
             let q = flip(base, (next(&mut state) % 6) as u32, &mut state);
             for d in [0, 3, 4, 7, 8, 12, 15] {
                 assert_eq!(
-                    query(&tables, q, d),
+                    query(&tables, &all, q, d),
                     brute(&all, q, d),
                     "query {q:016x} at distance {d}"
                 );
@@ -175,24 +183,30 @@ mod tests {
     fn remove_and_reinsert() {
         let mut state = 7;
         let mut tables = HashTables::default();
-        // Two hashes per slot, as a fingerprint's windows are stored.
+        // Entry e is (label, hash); labels repeat, as a fingerprint's hashes share a slot.
         let mut all: Vec<(u32, u64)> = (0..4_000).map(|n| (n / 2, next(&mut state))).collect();
-        for &(slot, h) in &all {
-            tables.insert(slot, h);
+        for (e, &(_, h)) in all.iter().enumerate() {
+            tables.insert(e as u32, h);
         }
-        for &(slot, h) in all.iter().filter(|(slot, _)| slot % 3 == 0) {
-            tables.remove(slot, h);
+        // Every third entry is removed, then reused with a new hash.
+        let mut live = vec![true; all.len()];
+        for e in (0..all.len()).step_by(3) {
+            tables.remove(e as u32, all[e].1);
+            live[e] = false;
         }
-        all.retain(|(slot, _)| slot % 3 != 0);
-        // Slots are reused with new hashes.
-        for slot in (0..2_000).step_by(3) {
-            let h = next(&mut state);
-            tables.insert(slot, h);
-            all.push((slot, h));
+        let alive = |all: &[(u32, u64)], live: &[bool]| -> Vec<(u32, u64)> {
+            all.iter().zip(live).filter(|(_, l)| **l).map(|(a, _)| *a).collect()
+        };
+        let probe = all[3].1;
+        assert_eq!(query(&tables, &all, probe, 10), brute(&alive(&all, &live), probe, 10));
+        for e in (0..all.len()).step_by(6) {
+            all[e].1 = next(&mut state);
+            tables.insert(e as u32, all[e].1);
+            live[e] = true;
         }
-        all.sort();
+        let now = alive(&all, &live);
         for &(_, h) in all.iter().step_by(7) {
-            assert_eq!(query(&tables, h, 10), brute(&all, h, 10));
+            assert_eq!(query(&tables, &all, h, 10), brute(&now, h, 10));
         }
     }
 }

@@ -101,18 +101,7 @@ impl Fingerprint {
     /// image or window, either way round (one side may be a crop of the other); window against
     /// window is not compared. Also gives the quarter turns of `other` that reached it.
     pub fn hash_distance(&self, other: &Fingerprint) -> (u32, usize) {
-        let mut best = (64, 0);
-        for (i, &mine) in self.hashes.iter().enumerate() {
-            for (j, &theirs) in other.hashes.iter().enumerate() {
-                if i != 0 && j != 0 {
-                    continue;
-                }
-                for (turns, turned) in rotations(theirs).into_iter().enumerate() {
-                    best = best.min(((mine ^ turned).count_ones(), turns));
-                }
-            }
-        }
-        best
+        hash_distance(&self.hashes, &other.hashes)
     }
 
     /// How far apart the luminance grids are at their best alignment: any quarter turn, and
@@ -121,6 +110,22 @@ impl Fingerprint {
         let (_, turns) = self.hash_distance(other);
         crate::align::grid_distance(&self.grid, &other.grid, turns)
     }
+}
+
+/// [`Fingerprint::hash_distance`] of two fingerprints' hashes.
+pub(crate) fn hash_distance(a: &[u64; HASHES], b: &[u64; HASHES]) -> (u32, usize) {
+    let mut best = (64, 0);
+    for (i, &mine) in a.iter().enumerate() {
+        for (j, &theirs) in b.iter().enumerate() {
+            if i != 0 && j != 0 {
+                continue;
+            }
+            for (turns, turned) in rotations(theirs).into_iter().enumerate() {
+                best = best.min(((mine ^ turned).count_ones(), turns));
+            }
+        }
+    }
+    best
 }
 
 /// Computes the fingerprint of an image (any size; a thumbnail of 256 px is plenty and is what

@@ -110,7 +110,8 @@ fn through_index(samples: &[Sample]) {
     let (mut tp, mut fp, mut positives) = (0usize, 0usize, 0usize);
     for (id, s) in samples.iter().enumerate() {
         positives += samples.iter().filter(|o| o.group == s.group).count() - 1;
-        for (other, _) in index.query(&s.fingerprint) {
+        let lookup = |id: i64| Some(samples[id as usize].fingerprint.clone());
+        for (other, _) in index.query(&s.fingerprint, lookup) {
             if other == id as i64 {
                 continue;
             }
