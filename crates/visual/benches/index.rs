@@ -1,6 +1,7 @@
 //! `NearIndex` with 1,000,000 fingerprints (random hashes and grids), 1,000 of them with a
-//! planted near-duplicate (hashes a few bits away, half turned a quarter, same grid): one
-//! query (candidates by hash, then the confirm against the candidate's fingerprint), and an
+//! planted near-duplicate (hashes a few bits away, half turned a quarter, same grids): one
+//! query with `Matcher::default()` (candidates by hash, then the fine confirm against the
+//! candidate's fingerprint), and an
 //! insert plus remove. Also prints how much the process grew while the index was built.
 //!
 //! The index keeps only hashes; the confirm's lookup here regenerates a fingerprint from its
@@ -9,7 +10,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use visual::{Fingerprint, GRID, HASHES, Matcher, NearIndex};
+use visual::{FINE_CELLS, Fingerprint, GRID, HASHES, Matcher, NearIndex};
 
 const ASSETS: i64 = 1_000_000;
 /// Ids of the planted near-duplicates start here.
@@ -42,9 +43,14 @@ fn random(id: i64) -> Fingerprint {
     for cell in grid.iter_mut() {
         *cell = next(&mut state) as u8;
     }
+    let mut fine = Box::new([0u8; FINE_CELLS]);
+    for cell in fine.iter_mut() {
+        *cell = next(&mut state) as u8;
+    }
     Fingerprint {
         hashes: std::array::from_fn(|_| next(&mut state) & !1),
         grid,
+        fine: Some(fine),
     }
 }
 

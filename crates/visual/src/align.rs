@@ -40,13 +40,47 @@ pub struct GridDistance {
     pub mean: f32,
     /// Largest difference of one cell: large when something moved or changed locally.
     pub max: f32,
+    /// `mean` divided by the pictures' mean difference between neighbouring cells (at least
+    /// one level): about how far, in cells, the pictures are out of register. Resampling
+    /// leaves a fraction of a cell; a camera that moved leaves several, however much texture
+    /// the picture has.
+    pub relative: f32,
+    /// The mean signed difference, as a magnitude: how much brighter or darker one picture is
+    /// overall (exposure), which misregistration alone leaves near zero.
+    pub offset: f32,
 }
 
 impl GridDistance {
-    const WORST: GridDistance = GridDistance {
+    pub(crate) const WORST: GridDistance = GridDistance {
         mean: f32::MAX,
         max: f32::MAX,
+        relative: f32::MAX,
+        offset: f32::MAX,
     };
+
+    /// The same distance with [`GridDistance::relative`] set for pictures `a` and `b`
+    /// (`n` x `n` grids), leaving `ring` cells along the edges out.
+    pub(crate) fn relative_to(self, a: &[f32], b: &[f32], n: usize, ring: usize) -> Self {
+        let gradient = (texture(a, n, ring) + texture(b, n, ring)) / 2.0;
+        GridDistance {
+            relative: self.mean / gradient.max(1.0),
+            ..self
+        }
+    }
+}
+
+/// Mean absolute difference between horizontally and vertically neighbouring cells of an
+/// `n` x `n` grid, inside `ring` cells from the edges.
+fn texture(grid: &[f32], n: usize, ring: usize) -> f32 {
+    let (mut sum, mut count) = (0.0f32, 0usize);
+    for y in ring..n - ring - 1 {
+        for x in ring..n - ring - 1 {
+            let v = grid[y * n + x];
+            sum += (grid[y * n + x + 1] - v).abs() + (grid[(y + 1) * n + x] - v).abs();
+            count += 2;
+        }
+    }
+    sum / count.max(1) as f32
 }
 
 /// One axis of a window: for each output cell, the first and last source cell it may take
@@ -90,14 +124,18 @@ pub(crate) fn grid_distance(a: &[u8; CELLS], b: &[u8; CELLS], hint: usize) -> Gr
     let a = a.map(f32::from);
     let mut turned = [b.map(f32::from); 4];
     for t in 1..4 {
-        turned[t] = rotate(&turned[t - 1]);
+        let next = rotate_square(&turned[t - 1], GRID);
+        turned[t].copy_from_slice(&next);
     }
     let mut best = (f32::MAX, GridDistance::WORST);
     for t in (0..4).map(|k| (hint + k) % 4) {
         search(&turned[t], &a, &mut best);
         search(&a, &turned[t], &mut best);
     }
-    best.1
+    if best.1 == GridDistance::WORST {
+        return best.1;
+    }
+    best.1.relative_to(&a, &turned[0], GRID, INNER.start)
 }
 
 /// Improves `best` (sum of differences, distance) with the best centred window of `outer`
@@ -122,7 +160,7 @@ fn compare(
     sy: &Span,
     bound: f32,
 ) -> Option<(f32, GridDistance)> {
-    let (mut sum, mut max) = (0.0f32, 0.0f32);
+    let (mut sum, mut signed, mut max) = (0.0f32, 0.0f32, 0.0f32);
     for j in INNER {
         let rows = usize::from(sy.first[j])..=usize::from(sy.last[j]);
         for i in INNER {
@@ -136,6 +174,7 @@ fn compare(
             }
             let v = inner[j * GRID + i];
             let d = (lo - v).max(v - hi).max(0.0);
+            signed += if v < lo { -d } else { d };
             sum += d;
             max = max.max(d);
         }
@@ -148,16 +187,18 @@ fn compare(
         GridDistance {
             mean: sum / COMPARED as f32,
             max,
+            relative: f32::MAX,
+            offset: (signed / COMPARED as f32).abs(),
         },
     ))
 }
 
-/// The grid turned a quarter clockwise.
-fn rotate(grid: &[f32; CELLS]) -> [f32; CELLS] {
-    let mut out = [0f32; CELLS];
-    for y in 0..GRID {
-        for x in 0..GRID {
-            out[x * GRID + (GRID - 1 - y)] = grid[y * GRID + x];
+/// An `n` x `n` grid turned a quarter clockwise.
+pub(crate) fn rotate_square(grid: &[f32], n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; n * n];
+    for y in 0..n {
+        for x in 0..n {
+            out[x * n + (n - 1 - y)] = grid[y * n + x];
         }
     }
     out

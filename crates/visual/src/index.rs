@@ -195,10 +195,17 @@ mod tests {
             live[e] = false;
         }
         let alive = |all: &[(u32, u64)], live: &[bool]| -> Vec<(u32, u64)> {
-            all.iter().zip(live).filter(|(_, l)| **l).map(|(a, _)| *a).collect()
+            all.iter()
+                .zip(live)
+                .filter(|(_, l)| **l)
+                .map(|(a, _)| *a)
+                .collect()
         };
         let probe = all[3].1;
-        assert_eq!(query(&tables, &all, probe, 10), brute(&alive(&all, &live), probe, 10));
+        assert_eq!(
+            query(&tables, &all, probe, 10),
+            brute(&alive(&all, &live), probe, 10)
+        );
         for e in (0..all.len()).step_by(6) {
             all[e].1 = next(&mut state);
             tables.insert(e as u32, all[e].1);

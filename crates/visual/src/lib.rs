@@ -28,6 +28,7 @@ mod align;
 mod cache;
 mod decode;
 mod error;
+mod fine;
 mod index;
 mod matching;
 mod near;
@@ -48,6 +49,7 @@ pub use align::{GridDistance, MAX_CROP};
 pub use cache::{Eviction, ThumbCache};
 pub use decode::{DecodeFailure, decode_path, decode_reader};
 pub use error::VisualError;
+pub use fine::{FINE, FINE_CELLS, FineGrid, MIN_SCALE};
 pub use matching::{Match, Matcher};
 pub use near::NearIndex;
 pub use phash::{
@@ -141,7 +143,8 @@ impl VisualOutput {
 ///
 /// Decodes the file once (bounded by `limits.max_pixels`), writes a thumbnail of each of the
 /// cache's sizes (by default 1024 and 256 px) atomically under `key` unless a non-empty one is
-/// already there, and fingerprints a 256 px version. `key` names the content: use the BLAKE3
+/// already there, and fingerprints a 256 px version (with its fine grid, which
+/// [`ThumbCache::fine_grid`] can compute again later from the cached thumbnail). `key` names the content: use the BLAKE3
 /// hex digest (an existing thumbnail under the key is taken as current). Videos get a poster
 /// frame from ffmpeg or a placeholder; HEIC and AVIF get a placeholder; placeholders have no
 /// fingerprint. Does not evict: call [`ThumbCache::evict`] now and then.

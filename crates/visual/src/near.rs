@@ -69,7 +69,10 @@ impl NearIndex {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
-                assert!(self.ids.len() < 1 << 30, "NearIndex holds at most 2^30 assets");
+                assert!(
+                    self.ids.len() < 1 << 30,
+                    "NearIndex holds at most 2^30 assets"
+                );
                 self.ids.push(id);
                 self.hashes.push([0; HASHES]);
                 (self.ids.len() - 1) as u32

@@ -22,6 +22,7 @@ use image::RgbImage;
 
 use crate::VisualError;
 use crate::align::GridDistance;
+use crate::fine::FineGrid;
 use crate::resize::resize_rgb;
 
 /// Side of the grayscale square the hash is computed from.
@@ -47,6 +48,10 @@ pub struct Fingerprint {
     pub hashes: [u64; HASHES],
     /// 32x32 luminance of the whole image (lightly blurred), row by row.
     pub grid: [u8; GRID * GRID],
+    /// The 64x64 luminance grid for the fine confirmation ([`crate::fine`]), when known: not
+    /// part of [`Fingerprint::to_bytes`]; [`crate::ThumbCache::fine_grid`] computes it from
+    /// the cached thumbnail.
+    pub fine: Option<FineGrid>,
 }
 
 /// Version byte that starts [`Fingerprint::to_bytes`]; it changes whenever the hashes or the
@@ -64,7 +69,7 @@ impl Fingerprint {
     }
 
     /// A compact form to store: [`FINGERPRINT_VERSION`], the hashes big-endian, the grid
-    /// ([`FINGERPRINT_BYTES`] bytes).
+    /// ([`FINGERPRINT_BYTES`] bytes). The fine grid is not included.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(FINGERPRINT_BYTES);
         out.push(FINGERPRINT_VERSION);
@@ -75,7 +80,7 @@ impl Fingerprint {
         out
     }
 
-    /// Reads [`Fingerprint::to_bytes`]; fails with [`VisualError::BadFingerprint`] on a wrong
+    /// Reads [`Fingerprint::to_bytes`] (without a fine grid); fails with [`VisualError::BadFingerprint`] on a wrong
     /// length or another version (a fingerprint of an older kind: compute it again).
     pub fn from_bytes(bytes: &[u8]) -> Result<Fingerprint, VisualError> {
         let bad = || VisualError::BadFingerprint {
@@ -89,6 +94,7 @@ impl Fingerprint {
         let mut out = Fingerprint {
             hashes: [0; HASHES],
             grid: grid.try_into().map_err(|_| bad())?,
+            fine: None,
         };
         for (hash, chunk) in out.hashes.iter_mut().zip(hashes.chunks_exact(8)) {
             *hash = u64::from_be_bytes(chunk.try_into().map_err(|_| bad())?);
@@ -109,6 +115,17 @@ impl Fingerprint {
     pub fn grid_distance(&self, other: &Fingerprint) -> GridDistance {
         let (_, turns) = self.hash_distance(other);
         crate::align::grid_distance(&self.grid, &other.grid, turns)
+    }
+
+    /// How far apart the fine grids are at their best centred window ([`crate::fine`]), at
+    /// the quarter turn the hashes agree on; `None` unless both have one.
+    pub fn fine_distance(&self, other: &Fingerprint) -> Option<GridDistance> {
+        let (_, turns) = self.hash_distance(other);
+        Some(crate::fine::fine_distance(
+            self.fine.as_ref()?,
+            other.fine.as_ref()?,
+            turns,
+        ))
     }
 }
 
@@ -145,12 +162,18 @@ pub fn fingerprint(image: &RgbImage) -> Fingerprint {
     Fingerprint {
         hashes,
         grid: pool_grid(&luma),
+        fine: Some(crate::fine::fine_grid(image)),
     }
 }
 
 /// The image squeezed to 32x32 luminance.
 fn luma32(image: &RgbImage) -> Vec<f32> {
-    resize_rgb(image, DCT_N as u32, DCT_N as u32)
+    luma(&resize_rgb(image, DCT_N as u32, DCT_N as u32))
+}
+
+/// Luminance (BT.601) of every pixel, row by row.
+pub(crate) fn luma(image: &RgbImage) -> Vec<f32> {
+    image
         .pixels()
         .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
         .collect()
@@ -197,7 +220,7 @@ fn cos_table() -> &'static [[f32; DCT_N]; BITS_N] {
 /// The 32x32 luminance (pooled to [`GRID`] if smaller) after a [1 2 1] blur, which keeps detail finer than a
 /// cell (lines of text) from aliasing into cell values that jump when the picture is cropped.
 fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
-    let luma = blur(luma);
+    let luma = blur(luma, DCT_N);
     let step = DCT_N / GRID;
     let mut grid = [0u8; GRID * GRID];
     for (i, cell) in grid.iter_mut().enumerate() {
@@ -210,9 +233,9 @@ fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
     grid
 }
 
-/// A separable [1 2 1] / 4 blur of the 32x32 luminance, edges clamped.
-fn blur(luma: &[f32]) -> Vec<f32> {
-    let n = DCT_N as isize;
+/// A separable [1 2 1] / 4 blur of an `n` x `n` luminance square, edges clamped.
+pub(crate) fn blur(luma: &[f32], n: usize) -> Vec<f32> {
+    let n = n as isize;
     let pass = |src: &[f32], dx: isize, dy: isize| -> Vec<f32> {
         let at = |x: isize, y: isize| src[(y.clamp(0, n - 1) * n + x.clamp(0, n - 1)) as usize];
         (0..n * n)
@@ -326,7 +349,11 @@ mod tests {
         let f = fingerprint(&scene(5));
         let bytes = f.to_bytes();
         assert_eq!(bytes.len(), FINGERPRINT_BYTES);
-        assert_eq!(Fingerprint::from_bytes(&bytes).unwrap(), f);
+        let read = Fingerprint::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (read.hashes, read.grid, read.fine),
+            (f.hashes, f.grid, None)
+        );
         assert!(matches!(
             Fingerprint::from_bytes(&[0; 3]),
             Err(VisualError::BadFingerprint { len: 3, .. })
