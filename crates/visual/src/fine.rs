@@ -123,3 +123,66 @@ fn residual(inner: &[f32], outer: &[f32], sx: f32, sy: f32, stride: usize) -> Gr
         offset: (signed / count as f32).abs(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Matcher, fingerprint};
+    use image::imageops::{crop_imm, rotate90};
+    use image::{Rgb, RgbImage};
+
+    /// A textured world larger than the view, with a dark disc at `disc`.
+    fn world(disc: (f32, f32)) -> RgbImage {
+        RgbImage::from_fn(480, 360, |x, y| {
+            let (fx, fy) = (x as f32, y as f32);
+            let mut v = 128.0
+                + 60.0 * (fx / 23.0).sin() * (fy / 31.0).cos()
+                + 40.0 * (fx / 57.0 + fy / 41.0).sin();
+            if (fx - disc.0).powi(2) + (fy - disc.1).powi(2) < 14.0f32.powi(2) {
+                v = 10.0;
+            }
+            let v = v.clamp(0.0, 255.0) as u8;
+            Rgb([v, v / 2 + 40, 255 - v])
+        })
+    }
+
+    /// The 400x300 view at (40 + dx, 30 + dy).
+    fn view(world: &RgbImage, dx: u32, dy: u32) -> RgbImage {
+        crop_imm(world, 40 + dx, 30 + dy, 400, 300).to_image()
+    }
+
+    #[test]
+    fn crops_and_turns_match_but_pans_moves_and_exposure_do_not() {
+        let scene = world((200.0, 150.0));
+        let original = view(&scene, 0, 0);
+        let matcher = Matcher::default();
+        let a = fingerprint(&original);
+        let cropped = crop_imm(&original, 24, 18, 352, 264).to_image();
+        for copy in [cropped.clone(), rotate90(&cropped), rotate90(&original)] {
+            let found = matcher.check(&a, &fingerprint(&copy));
+            assert!(found.is_some_and(|m| m.fine), "copy not matched: {found:?}");
+        }
+        let panned = view(&scene, 20, 9);
+        let moved = view(&world((260.0, 190.0)), 0, 0);
+        let mut brighter = original.clone();
+        for p in brighter.pixels_mut() {
+            p.0 = p.0.map(|c| (f32::from(c) * 1.25).min(255.0) as u8);
+        }
+        for (what, other) in [("panned", panned), ("moved", moved), ("brighter", brighter)] {
+            let b = fingerprint(&other);
+            let d = a.fine_distance(&b).unwrap();
+            assert!(matcher.check(&a, &b).is_none(), "{what} matched: {d:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_fine_grid_the_coarse_grid_decides() {
+        let original = view(&world((200.0, 150.0)), 0, 0);
+        let a = fingerprint(&original);
+        let mut stored = a.clone();
+        stored.fine = None;
+        assert_eq!(a.fine_distance(&stored), None);
+        let found = Matcher::default().check(&a, &stored).unwrap();
+        assert!(!found.fine);
+        assert_eq!(found.hash_distance, 0);
+    }
+}

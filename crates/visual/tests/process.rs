@@ -566,3 +566,29 @@ fn gif_uses_its_first_frame() {
     let p = decoded.get_pixel(16, 16);
     assert!(p[0] > 200 && p[1] < 50, "{p:?}");
 }
+
+#[test]
+fn the_fine_grid_comes_back_from_the_cached_thumbnail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let src = save(dir.path(), "a.jpg", &picture(800, 600), ImageFormat::Jpeg);
+    let fresh = process(&src, ID, &cfg).unwrap().fingerprint.unwrap();
+    let cache = cfg.cache();
+    // What a daemon has later: the stored bytes (no fine grid) and the cache.
+    let mut stored = visual::Fingerprint::from_bytes(&fresh.to_bytes()).unwrap();
+    assert!(stored.fine.is_none());
+    stored.fine = cache.fine_grid(ID);
+    let d = fresh
+        .fine_distance(&stored)
+        .expect("fine grid from the thumbnail");
+    assert!(d.mean < 1.0 && d.max < 10.0, "{d:?}");
+    assert!(
+        visual::Matcher::default()
+            .check(&fresh, &stored)
+            .is_some_and(|m| m.fine)
+    );
+    // No thumbnail, no fine grid.
+    assert!(cache.fine_grid(&id(99)).is_none());
+    fs::remove_file(cache.path(ID, 256).unwrap()).unwrap();
+    assert!(cache.fine_grid(ID).is_none());
+}
