@@ -3,7 +3,9 @@
 //!
 //! What a pipeline stage calls, per asset: [`process`] (decode once, thumbnails into the
 //! [`ThumbCache`], a [`Fingerprint`] out), [`Fingerprint::to_bytes`] to store it, and
-//! [`NearIndex::query`] / [`NearIndex::insert`] to find and record near-duplicates. Now and
+//! [`NearIndex::query`] / [`NearIndex::insert`] to find and record near-duplicates; the
+//! query's lookup reads a candidate's stored fingerprint and adds
+//! [`ThumbCache::fine_grid`]. Now and
 //! then [`ThumbCache::evict`] keeps the cache within its byte budget.
 //!
 //! Layout:
@@ -14,8 +16,10 @@
 //! - `video`: poster frames through an `ffmpeg` child process ([`poster_frame`]).
 //! - `placeholder`: generated stand-ins for videos without a poster and undecodable formats.
 //! - `phash`: the perceptual [`Fingerprint`] (64-bit DCT hashes of the whole image and of two
-//!   centred windows, and a 32x32 luminance grid).
-//! - `align`: the grid comparison at the best quarter turn and crop window ([`GridDistance`]).
+//!   centred windows, a 32x32 luminance grid, and a 64x64 fine grid that is not stored).
+//! - `fine`: the fine grid comparison at the best centred scale window ([`GridDistance`]).
+//! - `align`: the 32x32 grid comparison at the best quarter turn and crop window, the
+//!   fallback when a fine grid is missing.
 //! - `matching`: [`Matcher`], the near-duplicate decision (thresholds measured by
 //!   `examples/eval/`).
 //! - `index`: multi-index hash tables over 64-bit hashes; `near`: [`NearIndex`] on top.

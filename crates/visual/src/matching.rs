@@ -39,7 +39,7 @@ pub struct Matcher {
 impl Default for Matcher {
     fn default() -> Self {
         Matcher {
-            max_hash_distance: 10,
+            max_hash_distance: 11,
             max_fine_offset: 4.0,
             max_fine_relative: 0.8,
             max_fine_cell: 60.0,

@@ -17,7 +17,7 @@ use crate::phash::{Fingerprint, HASHES, rotations};
 
 /// Near-duplicates among a set of assets, keyed by asset id; only their hashes stay in memory.
 ///
-/// Memory: about 100 bytes per asset (hashes, id, table entries, the id map; see
+/// Memory: about 150 bytes per asset (hashes, id, table entries, the id map; see
 /// docs/performance.md, `visual`).
 #[derive(Clone, Debug, Default)]
 pub struct NearIndex {

@@ -48,7 +48,7 @@ pub struct Fingerprint {
     pub hashes: [u64; HASHES],
     /// 32x32 luminance of the whole image (lightly blurred), row by row.
     pub grid: [u8; GRID * GRID],
-    /// The 64x64 luminance grid for the fine confirmation ([`crate::fine`]), when known: not
+    /// The 64x64 luminance grid for the fine confirmation (see `fine.rs`), when known: not
     /// part of [`Fingerprint::to_bytes`]; [`crate::ThumbCache::fine_grid`] computes it from
     /// the cached thumbnail.
     pub fine: Option<FineGrid>,
@@ -117,7 +117,7 @@ impl Fingerprint {
         crate::align::grid_distance(&self.grid, &other.grid, turns)
     }
 
-    /// How far apart the fine grids are at their best centred window ([`crate::fine`]), at
+    /// How far apart the fine grids are at their best centred window (see `fine.rs`), at
     /// the quarter turn the hashes agree on; `None` unless both have one.
     pub fn fine_distance(&self, other: &Fingerprint) -> Option<GridDistance> {
         let (_, turns) = self.hash_distance(other);
