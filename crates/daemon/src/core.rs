@@ -238,8 +238,12 @@ impl Core {
             .map(|r| r.worker_stages())
             .unwrap_or_default();
         let here = stages_here(cfg, &workers);
-        let near = (kind == RunKind::Watch && cfg.visual_enabled())
-            .then(|| Arc::new(crate::near::Near::default()));
+        let near = (kind == RunKind::Watch && cfg.visual_enabled()).then(|| {
+            Arc::new(crate::near::Near::stored(
+                catalog.clone(),
+                crate::near::thumbnails(cfg),
+            ))
+        });
         let sinks = Sinks {
             redis: &redis,
             metrics: &metrics,

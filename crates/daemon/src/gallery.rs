@@ -92,6 +92,7 @@ pub(crate) async fn start(
     let thumbnails: Arc<dyn web::Thumbnails> = match cfg.visual_enabled() {
         true => Arc::new(CachedThumbnails(visual::ThumbCache::new(
             layout.thumbnails(),
+            0,
         ))),
         false => Arc::new(web::NoThumbnails),
     };

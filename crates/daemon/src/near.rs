@@ -13,60 +13,70 @@ use events::{Event, Payload};
 pub struct Closeness {
     /// Hamming distance of the 64-bit perceptual hashes (0–64), best quarter turn.
     pub hash_distance: u32,
-    /// Mean difference of the 32x32 luminance grids (0–255) at their best alignment.
+    /// Mean difference of the luminance grids (0–255) at their best alignment: the 64x64
+    /// grids read back from the thumbnails, else the stored 32x32 ones.
     pub grid_mean: f32,
 }
 
-/// Fingerprints by `i64` id, looked up by hash distance and confirmed by the grids. Only this
-/// type knows the `visual` crate's index API.
-#[derive(Default)]
-struct Index {
-    matcher: visual::Matcher,
-    hashes: visual::NearDupIndex<i64>,
-    prints: HashMap<i64, visual::Fingerprint>,
+/// Where the index finds a candidate's whole fingerprint to confirm it: the catalog, with the
+/// fine grid read back from the cached thumbnail (the daemon: only hashes stay in memory), or
+/// memory (an index filled by hand).
+enum Prints {
+    Memory(HashMap<i64, visual::Fingerprint>),
+    Stored {
+        catalog: Arc<catalog::Catalog>,
+        cache: Option<visual::ThumbCache>,
+    },
 }
 
-impl Index {
-    fn insert(&mut self, id: i64, print: visual::Fingerprint) {
-        self.hashes.insert(id, print.phash);
-        self.prints.insert(id, print);
-    }
-
-    fn remove(&mut self, id: i64) {
-        self.hashes.remove(&id);
-        self.prints.remove(&id);
-    }
-
-    fn query(&self, print: &visual::Fingerprint) -> Vec<(i64, Closeness)> {
-        let mut found: Vec<(i64, Closeness)> = self
-            .hashes
-            .query_rotations(print.phash, self.matcher.max_hash_distance)
-            .into_iter()
-            .filter_map(|(id, hash_distance)| {
-                let other = self.prints.get(&id)?;
-                self.matcher.is_near_duplicate(print, other).then(|| {
-                    let grid_mean = print.grid_distance(other).mean;
-                    (
-                        id,
-                        Closeness {
-                            hash_distance,
-                            grid_mean,
-                        },
-                    )
-                })
-            })
-            .collect();
-        found.sort_by(|a, b| a.1.grid_mean.total_cmp(&b.1.grid_mean));
-        found
-    }
-}
-
-#[derive(Default)]
 struct Inner {
-    index: Index,
+    index: visual::NearIndex,
+    prints: Prints,
     ids: HashMap<String, i64>,
     names: HashMap<i64, String>,
     next: i64,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner::with(Prints::Memory(HashMap::new()))
+    }
+}
+
+impl Inner {
+    fn with(prints: Prints) -> Inner {
+        Inner {
+            index: visual::NearIndex::new(visual::Matcher::default()),
+            prints,
+            ids: HashMap::new(),
+            names: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    /// `print` with its fine grid from the thumbnail cache, when there is one.
+    fn refined(&self, asset_id: &str, mut print: visual::Fingerprint) -> visual::Fingerprint {
+        if let Prints::Stored {
+            cache: Some(cache), ..
+        } = &self.prints
+        {
+            print.fine = cache.fine_grid(asset_id);
+        }
+        print
+    }
+
+    /// The whole fingerprint of indexed `id`.
+    fn full(&self, id: i64) -> Option<visual::Fingerprint> {
+        match &self.prints {
+            Prints::Memory(m) => m.get(&id).cloned(),
+            Prints::Stored { catalog, .. } => {
+                let name = self.names.get(&id)?;
+                let bytes = catalog.visual(name).ok()??.fingerprint?;
+                let print = visual::Fingerprint::from_bytes(&bytes).ok()?;
+                Some(self.refined(name, print))
+            }
+        }
+    }
 }
 
 /// The near-duplicate index of one library. Cheap to share behind an `Arc`.
@@ -76,11 +86,23 @@ pub struct Near {
 }
 
 impl Near {
-    /// An index of every organized asset's fingerprint in `catalog`. Fingerprints the `visual`
-    /// crate cannot read (written by another version) are left out, with a count in the log.
-    pub fn load(catalog: &catalog::Catalog) -> Result<Near, catalog::CatalogError> {
-        let near = Near::default();
-        near.load_into(catalog)?;
+    /// An empty index whose candidates are confirmed from `catalog` (the stored fingerprint)
+    /// and `cache` (the fine grid, from the thumbnail): only hashes are kept in memory.
+    pub fn stored(catalog: Arc<catalog::Catalog>, cache: Option<visual::ThumbCache>) -> Near {
+        Near {
+            inner: RwLock::new(Inner::with(Prints::Stored { catalog, cache })),
+        }
+    }
+
+    /// An index of every organized asset's fingerprint in `catalog` ([`Near::stored`]).
+    /// Fingerprints the `visual` crate cannot read (written by another version) are left out,
+    /// with a count in the log.
+    pub fn load(
+        catalog: Arc<catalog::Catalog>,
+        cache: Option<visual::ThumbCache>,
+    ) -> Result<Near, catalog::CatalogError> {
+        let near = Near::stored(catalog.clone(), cache);
+        near.load_into(&catalog)?;
         Ok(near)
     }
 
@@ -104,7 +126,7 @@ impl Near {
 
     /// Indexes `asset_id` with the fingerprint `bytes`; false when they are not a fingerprint.
     pub fn insert(&self, asset_id: &str, bytes: &[u8]) -> bool {
-        let Some(print) = visual::Fingerprint::from_bytes(bytes) else {
+        let Ok(print) = visual::Fingerprint::from_bytes(bytes) else {
             return false;
         };
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -118,7 +140,10 @@ impl Near {
                 id
             }
         };
-        inner.index.insert(id, print);
+        inner.index.insert(id, &print);
+        if let Prints::Memory(m) = &mut inner.prints {
+            m.insert(id, print);
+        }
         true
     }
 
@@ -128,6 +153,9 @@ impl Near {
         if let Some(id) = inner.ids.remove(asset_id) {
             inner.names.remove(&id);
             inner.index.remove(id);
+            if let Prints::Memory(m) = &mut inner.prints {
+                m.remove(&id);
+            }
         }
     }
 
@@ -144,14 +172,21 @@ impl Near {
     /// The near-duplicates of the asset whose fingerprint is `bytes`, closest first, itself
     /// left out; `None` when `bytes` is not a fingerprint.
     pub fn similar(&self, asset_id: &str, bytes: &[u8]) -> Option<Vec<(String, Closeness)>> {
-        let print = visual::Fingerprint::from_bytes(bytes)?;
+        let print = visual::Fingerprint::from_bytes(bytes).ok()?;
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let print = inner.refined(asset_id, print);
         Some(
             inner
                 .index
-                .query(&print)
+                .query(&print, |id| inner.full(id))
                 .into_iter()
-                .filter_map(|(id, c)| Some((inner.names.get(&id)?.clone(), c)))
+                .filter_map(|(id, m)| {
+                    let closeness = Closeness {
+                        hash_distance: m.hash_distance,
+                        grid_mean: m.grid.mean,
+                    };
+                    Some((inner.names.get(&id)?.clone(), closeness))
+                })
                 .filter(|(id, _)| id != asset_id)
                 .collect(),
         )
@@ -209,6 +244,13 @@ impl Near {
         tracing::info!(fingerprints = n, "near-duplicate index ready");
         Ok(())
     }
+}
+
+/// The thumbnail cache of `cfg`'s visual stage, for reading fine grids back; `None` when the
+/// stage is off.
+pub(crate) fn thumbnails(cfg: &crate::config::Config) -> Option<visual::ThumbCache> {
+    cfg.visual_settings()
+        .map(|v| visual::ThumbCache::new(v.cache_dir, v.max_cache_bytes))
 }
 
 /// Files in hand at once while catching up: few, so files organized meanwhile are not kept

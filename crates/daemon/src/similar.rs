@@ -130,8 +130,8 @@ pub fn view(catalog: &Catalog, cfg: &Config, near: &Near, asset_id: &str) -> Res
 
 /// [`view`] without a daemon: the index is built from the catalog of `cfg` (read-only).
 pub fn offline(cfg: &Config, asset_id: &str) -> Result<SimilarView> {
-    let catalog = crate::query::open(cfg)?;
+    let catalog = std::sync::Arc::new(crate::query::open(cfg)?);
     fingerprint_of(&catalog, cfg, asset_id)?;
-    let near = Near::load(&catalog)?;
+    let near = Near::load(catalog.clone(), crate::near::thumbnails(cfg))?;
     view(&catalog, cfg, &near, asset_id)
 }

@@ -44,17 +44,24 @@ pub struct VisualSettings {
 }
 
 impl VisualSettings {
-    /// The `visual` crate's configuration for these settings.
-    fn config(&self) -> visual::VisualConfig {
-        let mut cfg = visual::VisualConfig::new(&self.cache_dir);
-        cfg.max_pixels = self.max_pixels;
-        cfg.ffmpeg = self.ffmpeg.clone();
-        cfg.ffmpeg_timeout = self.ffmpeg_timeout;
-        cfg.sizes = self.sizes.clone();
-        cfg.cache_max_bytes = self.max_cache_bytes;
-        cfg
+    /// The `visual` crate's bounds for these settings.
+    fn limits(&self) -> visual::Limits {
+        visual::Limits {
+            max_pixels: self.max_pixels,
+            ffmpeg: self.ffmpeg.clone(),
+            ffmpeg_timeout: self.ffmpeg_timeout,
+        }
+    }
+
+    /// The thumbnail cache these settings describe.
+    fn cache(&self) -> Result<visual::ThumbCache, visual::VisualError> {
+        visual::ThumbCache::new(&self.cache_dir, self.max_cache_bytes)
+            .with_sizes(&self.sizes, JPEG_QUALITY)
     }
 }
+
+/// JPEG quality of thumbnails.
+const JPEG_QUALITY: u8 = 82;
 
 /// The stage's shared state: how many files decode at once, and thumbnails since the last
 /// eviction.
@@ -96,13 +103,13 @@ pub(crate) async fn run(
     asset_id: &str,
     path: &Path,
 ) -> Result<Payload, PipelineError> {
-    let cfg = settings.config();
+    let limits = settings.limits();
     ctx.visual.busy.fetch_add(1, Ordering::SeqCst);
     let _busy = Busy(&ctx.visual.busy);
     let result = {
         let _slot = ctx.visual.slots.acquire().await;
-        let (id, file, cfg) = (asset_id.to_owned(), path.to_path_buf(), cfg.clone());
-        tokio::task::spawn_blocking(move || visual::process(&file, &id, &cfg))
+        let (id, file, s) = (asset_id.to_owned(), path.to_path_buf(), settings.clone());
+        tokio::task::spawn_blocking(move || visual::process(&file, &limits, &s.cache()?, &id))
             .await
             .map_err(PipelineError::join)?
     };
@@ -118,7 +125,9 @@ pub(crate) async fn run(
     };
     if ctx.visual.since_evict.fetch_add(1, Ordering::Relaxed) + 1 >= EVICT_EVERY {
         ctx.visual.since_evict.store(0, Ordering::Relaxed);
-        evict(cfg);
+        if let Ok(cache) = settings.cache() {
+            evict(cache);
+        }
     }
     Ok(payload)
 }
@@ -153,8 +162,8 @@ pub(crate) async fn wait_idle(ctx: &Ctx) {
 }
 
 /// Trims the cache to its budget in the background.
-fn evict(cfg: visual::VisualConfig) {
-    tokio::task::spawn_blocking(move || match visual::evict(&cfg) {
+fn evict(cache: visual::ThumbCache) {
+    tokio::task::spawn_blocking(move || match cache.evict() {
         Ok(e) if e.removed_files > 0 => {
             tracing::info!(
                 removed = e.removed_files,

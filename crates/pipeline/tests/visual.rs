@@ -155,7 +155,7 @@ async fn organized_pictures_get_thumbnails_and_bombs_fail_only_the_visual_stage(
     assert_eq!(row.rendered, "image");
     assert_eq!((row.width, row.height), (Some(600), Some(400)));
     assert!(row.fingerprint.is_some());
-    let cache = visual::ThumbCache::new(env.cache());
+    let cache = visual::ThumbCache::new(env.cache(), 1 << 30);
     for size in [256, 1024] {
         let thumb = cache.lookup(&pic_id, size).expect("thumbnail in the cache");
         assert!(std::fs::metadata(thumb).unwrap().len() > 0);

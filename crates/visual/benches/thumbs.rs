@@ -6,7 +6,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::{Rgb, RgbImage};
 use std::hint::black_box;
-use visual::VisualConfig;
+use visual::{Limits, ThumbCache};
 
 /// A photo-like picture: smooth gradients, large shapes and sensor-like grain, so the JPEG
 /// is about as large as a camera's.
@@ -40,15 +40,17 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&jpeg, visual::encode_jpeg(&big, 90).unwrap()).unwrap();
     let png = dir.path().join("render.png");
     photo(1024, 1024).save(&png).unwrap();
-    let cfg = VisualConfig::new(dir.path().join("cache"));
+    let cache = ThumbCache::new(dir.path().join("cache"), 1 << 30);
+    let limits = Limits::default();
     for (name, path) in [("4000x3000 JPEG", &jpeg), ("1024 PNG", &png)] {
-        let out = visual::process(path, &format!("{:064x}", file_size(path)), &cfg).unwrap();
+        let out =
+            visual::process(path, &limits, &cache, &format!("{:064x}", file_size(path))).unwrap();
         let bytes: Vec<u64> = out.thumbnails.iter().map(|t| file_size(&t.path)).collect();
         println!(
             "{name}: source {} bytes, thumbnails {:?} bytes (sizes {:?})",
             file_size(path),
             bytes,
-            cfg.sizes
+            cache.sizes()
         );
     }
     let mut group = c.benchmark_group("thumbnails");
@@ -61,10 +63,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 // A new id each time, so the thumbnails are really written.
                 n += 1;
-                black_box(visual::process(path, &format!("{n:064x}"), &cfg).unwrap())
+                black_box(visual::process(path, &limits, &cache, &format!("{n:064x}")).unwrap())
             })
         });
-        std::fs::remove_dir_all(&cfg.cache_dir).unwrap();
+        std::fs::remove_dir_all(cache.dir()).unwrap();
     }
     group.bench_function("decode_4000x3000_jpeg", |b| {
         b.iter(|| black_box(visual::decode_path(&jpeg, 100_000_000).unwrap()))

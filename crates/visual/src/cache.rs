@@ -1,7 +1,7 @@
-//! The thumbnail cache: one directory, files named by asset id, written atomically, trimmed to
-//! a byte budget by evicting the least recently used files.
+//! The thumbnail cache: one directory, files named by key, written atomically, trimmed to a
+//! byte budget by evicting the least recently used files.
 //!
-//! Layout: `<dir>/<first two hex digits of the id>/<id>-<size>.jpg`, plus shared placeholders
+//! Layout: `<dir>/<first two characters of the key>/<key>-<size>.jpg`, plus shared placeholders
 //! `<dir>/placeholder-<kind>-<size>.jpg` that eviction leaves alone. "Recently used" is the
 //! file's modification time: [`ThumbCache::lookup`] refreshes it, writing sets it. (Access
 //! times are unreliable under `relatime`/`noatime`.)
@@ -19,10 +19,20 @@ const TEMPORARY_GRACE: std::time::Duration = std::time::Duration::from_secs(600)
 /// Extension of every cached image.
 const EXT: &str = "jpg";
 
-/// A thumbnail cache rooted at one directory (created on first write).
+/// Thumbnail sizes (longest side, px) of a new cache, largest first.
+pub const DEFAULT_SIZES: [u32; 2] = [1024, 256];
+/// JPEG quality of a new cache's thumbnails.
+pub const DEFAULT_JPEG_QUALITY: u8 = 82;
+
+/// A thumbnail cache rooted at one directory (created on first write): where thumbnails go,
+/// which sizes are made, and how many bytes may stay.
 #[derive(Clone, Debug)]
 pub struct ThumbCache {
     dir: PathBuf,
+    max_bytes: u64,
+    /// Largest first, no duplicates, none zero.
+    sizes: Vec<u32>,
+    jpeg_quality: u8,
 }
 
 /// What [`ThumbCache::evict`] did.
@@ -39,9 +49,33 @@ pub struct Eviction {
 }
 
 impl ThumbCache {
-    /// A cache in `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        ThumbCache { dir: dir.into() }
+    /// A cache in `dir` that [`ThumbCache::evict`] keeps within `max_bytes`, making
+    /// [`DEFAULT_SIZES`] thumbnails at [`DEFAULT_JPEG_QUALITY`].
+    pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
+        ThumbCache {
+            dir: dir.into(),
+            max_bytes,
+            sizes: DEFAULT_SIZES.to_vec(),
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+        }
+    }
+
+    /// The same cache making thumbnails of `sizes` (longest side, px; any order) at
+    /// `jpeg_quality` (1–100). Fails on no sizes, a zero size or a quality out of range.
+    pub fn with_sizes(mut self, sizes: &[u32], jpeg_quality: u8) -> Result<Self, VisualError> {
+        if sizes.is_empty() || sizes.contains(&0) {
+            return Err(VisualError::Config(
+                "thumbnail sizes must be non-empty and non-zero",
+            ));
+        }
+        if !(1..=100).contains(&jpeg_quality) {
+            return Err(VisualError::Config("jpeg_quality must be 1 to 100"));
+        }
+        self.sizes = sizes.to_vec();
+        self.sizes.sort_unstable_by(|a, b| b.cmp(a));
+        self.sizes.dedup();
+        self.jpeg_quality = jpeg_quality;
+        Ok(self)
     }
 
     /// The directory.
@@ -49,22 +83,58 @@ impl ThumbCache {
         &self.dir
     }
 
-    /// Where the `size` px thumbnail of `asset_id` lives (whether or not it exists).
+    /// The sizes made, largest first.
+    pub fn sizes(&self) -> &[u32] {
+        &self.sizes
+    }
+
+    /// The JPEG quality of thumbnails.
+    pub fn jpeg_quality(&self) -> u8 {
+        self.jpeg_quality
+    }
+
+    /// The byte budget [`ThumbCache::evict`] trims to.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Where the `size` px thumbnail of `key` lives (whether or not it exists).
     ///
-    /// The id must be lowercase hex (a BLAKE3 digest is 64 digits), so nothing but a plain
-    /// file name below the cache directory can come out of it.
-    pub fn path(&self, asset_id: &str, size: u32) -> Result<PathBuf, VisualError> {
-        let valid = (2..=128).contains(&asset_id.len())
-            && asset_id
+    /// The key must be 1 to 128 lowercase ASCII letters or digits (a BLAKE3 hex digest, or a
+    /// decimal asset id), so nothing but a plain file name below the cache directory can come
+    /// out of it.
+    pub fn path(&self, key: &str, size: u32) -> Result<PathBuf, VisualError> {
+        let valid = (1..=128).contains(&key.len())
+            && key
                 .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
         if !valid {
-            return Err(VisualError::BadAssetId(asset_id.to_owned()));
+            return Err(VisualError::BadKey(key.to_owned()));
         }
-        Ok(self
-            .dir
-            .join(&asset_id[..2])
-            .join(format!("{asset_id}-{size}.{EXT}")))
+        let shard = if key.len() == 1 {
+            format!("0{key}")
+        } else {
+            key[..2].to_owned()
+        };
+        Ok(self.dir.join(shard).join(format!("{key}-{size}.{EXT}")))
+    }
+
+    /// The fine grid ([`crate::Fingerprint::fine`]) of `key`, computed from its cached
+    /// thumbnail (the smallest size of at least [`crate::HASH_BASE`] px, else the largest),
+    /// or `None` when that thumbnail is not cached or cannot be read. Put it into the
+    /// fingerprint read from the catalog so that [`crate::Matcher`] can use the fine
+    /// confirmation. Costs a decode of the thumbnail (about a millisecond at 256 px).
+    pub fn fine_grid(&self, key: &str) -> Option<crate::FineGrid> {
+        let size = self
+            .sizes
+            .iter()
+            .rev()
+            .find(|&&s| s >= crate::HASH_BASE)
+            .or(self.sizes.first())?;
+        let path = self.lookup(key, *size)?;
+        let image = crate::decode_path(&path, u64::from(*size) * u64::from(*size)).ok()?;
+        let source = crate::resize::thumbnail(&image, crate::HASH_BASE);
+        Some(crate::fine::fine_grid(&source))
     }
 
     /// The shared placeholder of one kind and size.
@@ -72,9 +142,11 @@ impl ThumbCache {
         self.dir.join(format!("placeholder-{kind}-{size}.{EXT}"))
     }
 
-    /// The cached thumbnail, if present, marked as just used.
-    pub fn lookup(&self, asset_id: &str, size: u32) -> Option<PathBuf> {
-        let path = self.path(asset_id, size).ok()?;
+    /// The cached `size` px thumbnail of `key`, if present, marked as just used. `size` is
+    /// one of [`ThumbCache::sizes`]; for placeholders (videos without a poster, HEIC) use the
+    /// paths [`crate::process`] returned.
+    pub fn lookup(&self, key: &str, size: u32) -> Option<PathBuf> {
+        let path = self.path(key, size).ok()?;
         let file = File::options().write(true).open(&path).ok()?;
         // Failing to refresh the time only makes the file an earlier eviction candidate.
         let _ = file.set_modified(SystemTime::now());
@@ -100,12 +172,18 @@ impl ThumbCache {
         Ok(())
     }
 
+    /// Removes least recently used thumbnails until the cache holds at most
+    /// [`ThumbCache::max_bytes`].
+    pub fn evict(&self) -> Result<Eviction, VisualError> {
+        self.evict_to(self.max_bytes)
+    }
+
     /// Removes least recently used thumbnails until the cache holds at most `max_bytes`.
     ///
     /// Walks the whole cache (one `stat` per file), so call it now and then (after a batch, on
     /// a timer), not per asset. Temporaries left by a crash (older than ten
     /// minutes) count and go first.
-    pub fn evict(&self, max_bytes: u64) -> Result<Eviction, VisualError> {
+    pub fn evict_to(&self, max_bytes: u64) -> Result<Eviction, VisualError> {
         let mut files = self.entries()?;
         let mut kept_bytes: u64 = files.iter().map(|f| f.bytes).sum();
         let mut report = Eviction::default();
@@ -128,7 +206,7 @@ impl ThumbCache {
         Ok(report)
     }
 
-    /// Every evictable file: those in the two-hex-digit subdirectories.
+    /// Every evictable file: those in the two-character subdirectories.
     fn entries(&self) -> Result<Vec<Entry>, VisualError> {
         let mut out = Vec::new();
         let top = match fs::read_dir(&self.dir) {
@@ -139,9 +217,10 @@ impl ThumbCache {
         for sub in top.flatten() {
             let name = sub.file_name();
             let is_shard = name.len() == 2
-                && name
-                    .to_str()
-                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+                && name.to_str().is_some_and(|n| {
+                    n.bytes()
+                        .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+                });
             if !is_shard || !sub.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }

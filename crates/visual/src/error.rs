@@ -19,7 +19,7 @@ pub enum VisualError {
         #[source]
         source: std::io::Error,
     },
-    /// The image declares more pixels than [`crate::VisualConfig::max_pixels`] allows; it was
+    /// The image declares more pixels than [`crate::Limits::max_pixels`] allows; it was
     /// rejected from its header, before any pixel was decoded.
     #[error("image is {width}x{height}, more than the {max_pixels} pixels allowed")]
     TooLarge {
@@ -36,9 +36,22 @@ pub enum VisualError {
     /// Encoding a thumbnail failed.
     #[error("cannot encode thumbnail: {0}")]
     Encode(String),
-    /// The asset id is not a lowercase hex digest, so it cannot name a cache file.
-    #[error("asset id {0:?} is not 2 to 128 lowercase hex digits")]
-    BadAssetId(String),
+    /// The cache key is not 1 to 128 lowercase letters or digits, so it cannot name a cache
+    /// file.
+    #[error("thumbnail key {0:?} is not 1 to 128 lowercase letters or digits")]
+    BadKey(String),
+    /// Stored fingerprint bytes are not a [`crate::Fingerprint`] of this version (compute it
+    /// again from the file).
+    #[error(
+        "fingerprint of {len} bytes, version {version:?}, is not a version {} fingerprint",
+        crate::FINGERPRINT_VERSION
+    )]
+    BadFingerprint {
+        /// Length of the bytes given.
+        len: usize,
+        /// Their first byte, the version, if any.
+        version: Option<u8>,
+    },
     /// The configuration cannot be used (no sizes, a zero size, …).
     #[error("invalid visual configuration: {0}")]
     Config(&'static str),

@@ -6,190 +6,62 @@
 //! key is within `d / 4` bits of the query's chunk, and checks the full distance of what it
 //! finds. With a million random hashes a bucket holds about 15 entries; at `d = 8` a query
 //! probes 4 x 137 buckets (see `benches/index.rs` for latency).
-
-use std::collections::HashMap;
-use std::hash::Hash;
-
-use crate::phash::rotations;
+//!
+//! A bucket entry is a bare `u32` (4 bytes per hash and chunk); the caller keeps the hashes
+//! and resolves an entry to its hash, so the tables hold no copy of them.
 
 const CHUNKS: usize = 4;
 const CHUNK_BITS: u32 = 16;
 const BUCKETS: usize = 1 << CHUNK_BITS;
 
-/// A bucket entry keeps its full hash, so a query measures distances without a random access
-/// per candidate (which at a million entries would dominate its time).
-#[derive(Clone, Copy, Debug)]
-struct Bucketed {
-    hash: u64,
-    slot: u32,
-}
-
-/// An index of `(id, 64-bit hash)` that finds every hash within a Hamming distance.
-#[derive(Clone, Debug)]
-pub struct NearDupIndex<I> {
-    /// Slot -> entry; `None` for a freed slot.
-    entries: Vec<Option<(I, u64)>>,
-    free: Vec<u32>,
-    slots: HashMap<I, u32>,
-    /// `tables[c][key]`: entries whose chunk `c` equals `key`. Empty until the first insert.
-    tables: Vec<Vec<Vec<Bucketed>>>,
-}
-
-impl<I: Clone + Eq + Hash> Default for NearDupIndex<I> {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Multi-index hash tables of `u32` entries, each standing for one 64-bit hash that the caller
+/// keeps, which find every entry within a Hamming distance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HashTables {
+    /// `tables[c][key]`: entries whose hash has chunk `c` equal to `key`. Empty until the
+    /// first insert.
+    tables: Vec<Vec<Vec<u32>>>,
 }
 
 fn chunk(hash: u64, c: usize) -> u16 {
     (hash >> (c as u32 * CHUNK_BITS)) as u16
 }
 
-impl<I: Clone + Eq + Hash> NearDupIndex<I> {
-    /// An empty index.
-    pub fn new() -> Self {
-        NearDupIndex {
-            entries: Vec::new(),
-            free: Vec::new(),
-            slots: HashMap::new(),
-            tables: Vec::new(),
-        }
-    }
-
-    /// How many ids are indexed.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether the index is empty.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// Adds `id` with `hash`, replacing the hash it had.
-    pub fn insert(&mut self, id: I, hash: u64) {
-        self.remove(&id);
+impl HashTables {
+    /// Adds `entry`, whose hash is `hash`.
+    pub(crate) fn insert(&mut self, entry: u32, hash: u64) {
         if self.tables.is_empty() {
             self.tables = vec![vec![Vec::new(); BUCKETS]; CHUNKS];
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.entries[slot as usize] = Some((id.clone(), hash));
-                slot
-            }
-            None => {
-                self.entries.push(Some((id.clone(), hash)));
-                (self.entries.len() - 1) as u32
-            }
-        };
-        for (c, table) in self.tables.iter_mut().enumerate() {
-            table[usize::from(chunk(hash, c))].push(Bucketed { hash, slot });
-        }
-        self.slots.insert(id, slot);
-    }
-
-    /// Removes `id`; returns its hash if it was there.
-    pub fn remove(&mut self, id: &I) -> Option<u64> {
-        let slot = self.slots.remove(id)?;
-        let (_, hash) = self.entries[slot as usize].take()?;
         for (c, table) in self.tables.iter_mut().enumerate() {
             let bucket = &mut table[usize::from(chunk(hash, c))];
-            if let Some(at) = bucket.iter().position(|b| b.slot == slot) {
+            // Exact growth: a bucket holds a few dozen entries at a million hashes, so copying
+            // it costs less than the third of the memory that doubling would leave unused.
+            bucket.reserve_exact(1);
+            bucket.push(entry);
+        }
+    }
+
+    /// Removes `entry`, inserted with `hash`, if there.
+    pub(crate) fn remove(&mut self, entry: u32, hash: u64) {
+        for (c, table) in self.tables.iter_mut().enumerate() {
+            let bucket = &mut table[usize::from(chunk(hash, c))];
+            if let Some(at) = bucket.iter().position(|&e| e == entry) {
                 bucket.swap_remove(at);
+                bucket.shrink_to_fit();
             }
         }
-        self.free.push(slot);
-        Some(hash)
     }
 
-    /// The hash of `id`, if indexed.
-    pub fn get(&self, id: &I) -> Option<u64> {
-        let slot = *self.slots.get(id)?;
-        self.entries[slot as usize].as_ref().map(|(_, h)| *h)
-    }
-
-    /// Every indexed id whose hash is within `max_distance` bits of `hash`, with its distance,
-    /// nearest first.
-    pub fn query(&self, hash: u64, max_distance: u32) -> Vec<(I, u32)> {
-        let mut out = Vec::new();
-        self.for_each_within(hash, max_distance, |slot, distance| {
-            if let Some((id, _)) = &self.entries[slot as usize] {
-                out.push((id.clone(), distance));
-            }
-        });
-        out.sort_by_key(|&(_, d)| d);
-        out
-    }
-
-    /// [`NearDupIndex::query`] for the hash and its three quarter-turn rotations
-    /// ([`crate::rotations`]); each id once, with its smallest distance.
-    pub fn query_rotations(&self, hash: u64, max_distance: u32) -> Vec<(I, u32)> {
-        let mut best: HashMap<u32, u32> = HashMap::new();
-        for turned in rotations(hash) {
-            self.for_each_within(turned, max_distance, |slot, d| {
-                best.entry(slot)
-                    .and_modify(|b| *b = (*b).min(d))
-                    .or_insert(d);
-            });
-        }
-        let mut out: Vec<(I, u32)> = best
-            .into_iter()
-            .filter_map(|(slot, d)| {
-                self.entries[slot as usize]
-                    .as_ref()
-                    .map(|(id, _)| (id.clone(), d))
-            })
-            .collect();
-        out.sort_by_key(|&(_, d)| d);
-        out
-    }
-
-    /// Groups of two or more ids whose hashes are within `max_distance` of another member (in
-    /// any rotation), transitively.
-    pub fn groups(&self, max_distance: u32) -> Vec<Vec<I>> {
-        self.groups_confirmed(max_distance, |_, _| true)
-    }
-
-    /// [`NearDupIndex::groups`], joining two ids only when `confirm` also says they match
-    /// (e.g. [`crate::Matcher::is_near_duplicate`] on their fingerprints).
-    pub fn groups_confirmed(
+    /// Calls `f(entry, distance)` once for every entry within `max_distance` of `hash`;
+    /// `hash_of` gives an entry's hash.
+    pub(crate) fn for_each_within(
         &self,
+        hash: u64,
         max_distance: u32,
-        mut confirm: impl FnMut(&I, &I) -> bool,
-    ) -> Vec<Vec<I>> {
-        let mut parent: Vec<u32> = (0..self.entries.len() as u32).collect();
-        for (slot, entry) in self.entries.iter().enumerate() {
-            let Some((id, hash)) = entry else { continue };
-            for turned in rotations(*hash) {
-                self.for_each_within(turned, max_distance, |other, _| {
-                    let (a, b) = (find(&mut parent, slot as u32), find(&mut parent, other));
-                    if a == b {
-                        return;
-                    }
-                    if let Some((other_id, _)) = &self.entries[other as usize]
-                        && confirm(id, other_id)
-                    {
-                        parent[a.max(b) as usize] = a.min(b);
-                    }
-                });
-            }
-        }
-        let mut groups: HashMap<u32, Vec<I>> = HashMap::new();
-        for (slot, entry) in self.entries.iter().enumerate() {
-            if let Some((id, _)) = entry {
-                groups
-                    .entry(find(&mut parent, slot as u32))
-                    .or_default()
-                    .push(id.clone());
-            }
-        }
-        let mut out: Vec<(u32, Vec<I>)> = groups.into_iter().filter(|(_, g)| g.len() > 1).collect();
-        out.sort_by_key(|(root, _)| *root);
-        out.into_iter().map(|(_, g)| g).collect()
-    }
-
-    /// Calls `f(slot, distance)` once for every slot within `max_distance` of `hash`.
-    fn for_each_within(&self, hash: u64, max_distance: u32, mut f: impl FnMut(u32, u32)) {
+        hash_of: impl Fn(u32) -> u64,
+        mut f: impl FnMut(u32, u32),
+    ) {
         if self.tables.is_empty() {
             return;
         }
@@ -197,7 +69,8 @@ impl<I: Clone + Eq + Hash> NearDupIndex<I> {
         for c in 0..CHUNKS {
             let table = &self.tables[c];
             for_each_key_within(chunk(hash, c), radius, &mut |key| {
-                for &Bucketed { hash: other, slot } in &table[usize::from(key)] {
+                for &entry in &table[usize::from(key)] {
+                    let other = hash_of(entry);
                     let distance = (hash ^ other).count_ones();
                     if distance > max_distance {
                         continue;
@@ -206,7 +79,7 @@ impl<I: Clone + Eq + Hash> NearDupIndex<I> {
                     let earlier =
                         (0..c).any(|e| (chunk(hash, e) ^ chunk(other, e)).count_ones() <= radius);
                     if !earlier {
-                        f(slot, distance);
+                        f(entry, distance);
                     }
                 }
             });
@@ -226,15 +99,6 @@ fn for_each_key_within(key: u16, radius: u32, f: &mut impl FnMut(u16)) {
         }
     }
     flip_from(key, 0, radius.min(CHUNK_BITS), f);
-}
-
-/// Union-find root, halving paths on the way.
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        parent[x as usize] = parent[parent[x as usize] as usize];
-        x = parent[x as usize];
-    }
-    x
 }
 
 #[cfg(test)]
@@ -272,10 +136,23 @@ mod tests {
         v
     }
 
+    /// Entry `e` stands for `all[e] = (label, hash)`; reported as (label, distance).
+    fn query(tables: &HashTables, all: &[(u32, u64)], q: u64, d: u32) -> Vec<(u32, u32)> {
+        let mut got = Vec::new();
+        tables.for_each_within(
+            q,
+            d,
+            |e| all[e as usize].1,
+            |e, distance| got.push((all[e as usize].0, distance)),
+        );
+        got.sort();
+        got
+    }
+
     #[test]
     fn matches_brute_force_on_random_data() {
         let mut state = 42;
-        let mut index = NearDupIndex::new();
+        let mut tables = HashTables::default();
         let mut all: Vec<(u32, u64)> = Vec::new();
         for id in 0..5_000u32 {
             // Half random, half planted near an earlier hash so there is something to find.
@@ -288,16 +165,18 @@ mod tests {
             } else {
                 next(&mut state)
             };
-            index.insert(id, hash);
+            tables.insert(id, hash);
             all.push((id, hash));
         }
         for _ in 0..300 {
             let base = all[(next(&mut state) % all.len() as u64) as usize].1;
             let q = flip(base, (next(&mut state) % 6) as u32, &mut state);
             for d in [0, 3, 4, 7, 8, 12, 15] {
-                let mut got = index.query(q, d);
-                got.sort();
-                assert_eq!(got, brute(&all, q, d), "query {q:016x} at distance {d}");
+                assert_eq!(
+                    query(&tables, &all, q, d),
+                    brute(&all, q, d),
+                    "query {q:016x} at distance {d}"
+                );
             }
         }
     }
@@ -305,52 +184,38 @@ mod tests {
     #[test]
     fn remove_and_reinsert() {
         let mut state = 7;
-        let mut index = NearDupIndex::new();
-        let mut all: Vec<(u32, u64)> = (0..2_000).map(|id| (id, next(&mut state))).collect();
-        for &(id, h) in &all {
-            index.insert(id, h);
+        let mut tables = HashTables::default();
+        // Entry e is (label, hash); labels repeat, as a fingerprint's hashes share a slot.
+        let mut all: Vec<(u32, u64)> = (0..4_000).map(|n| (n / 2, next(&mut state))).collect();
+        for (e, &(_, h)) in all.iter().enumerate() {
+            tables.insert(e as u32, h);
         }
-        for id in (0..2_000).step_by(3) {
-            assert_eq!(index.remove(&id), Some(all[id as usize].1));
-            assert_eq!(index.remove(&id), None);
+        // Every third entry is removed, then reused with a new hash.
+        let mut live = vec![true; all.len()];
+        for e in (0..all.len()).step_by(3) {
+            tables.remove(e as u32, all[e].1);
+            live[e] = false;
         }
-        all.retain(|(id, _)| id % 3 != 0);
-        // Replace some hashes in place.
-        for entry in all.iter_mut().filter(|(id, _)| id % 5 == 0) {
-            entry.1 = next(&mut state);
-            index.insert(entry.0, entry.1);
+        let alive = |all: &[(u32, u64)], live: &[bool]| -> Vec<(u32, u64)> {
+            all.iter()
+                .zip(live)
+                .filter(|(_, l)| **l)
+                .map(|(a, _)| *a)
+                .collect()
+        };
+        let probe = all[3].1;
+        assert_eq!(
+            query(&tables, &all, probe, 10),
+            brute(&alive(&all, &live), probe, 10)
+        );
+        for e in (0..all.len()).step_by(6) {
+            all[e].1 = next(&mut state);
+            tables.insert(e as u32, all[e].1);
+            live[e] = true;
         }
-        assert_eq!(index.len(), all.len());
+        let now = alive(&all, &live);
         for &(_, h) in all.iter().step_by(7) {
-            let mut got = index.query(h, 10);
-            got.sort();
-            assert_eq!(got, brute(&all, h, 10));
+            assert_eq!(query(&tables, &all, h, 10), brute(&now, h, 10));
         }
-    }
-
-    #[test]
-    fn rotated_queries_and_groups() {
-        let mut state = 3;
-        let mut index: NearDupIndex<&str> = NearDupIndex::new();
-        let a = next(&mut state) & !1;
-        let turned = rotations(a)[1];
-        index.insert("a", a);
-        index.insert("turned", turned ^ 0b110); // two bits of noise on top of the turn
-        index.insert("near", a ^ (1 << 40));
-        index.insert("far", !a);
-        let found: Vec<&str> = index
-            .query_rotations(a, 4)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        assert_eq!(found.len(), 3);
-        assert!(!found.contains(&"far"));
-        let mut groups = index.groups(4);
-        assert_eq!(groups.len(), 1);
-        groups[0].sort();
-        assert_eq!(groups[0], vec!["a", "near", "turned"]);
-        let refused = index.groups_confirmed(4, |x, y| *x != "turned" && *y != "turned");
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].len(), 2);
     }
 }

@@ -1,27 +1,41 @@
 //! Seeing the library: bounded image decoding, cached thumbnails, video poster frames,
 //! perceptual fingerprints and a near-duplicate index.
 //!
+//! What a pipeline stage calls, per asset: [`process`] (decode once, thumbnails into the
+//! [`ThumbCache`], a [`Fingerprint`] out), [`Fingerprint::to_bytes`] to store it, and
+//! [`NearIndex::query`] / [`NearIndex::insert`] to find and record near-duplicates; the
+//! query's lookup reads a candidate's stored fingerprint and adds
+//! [`ThumbCache::fine_grid`]. Now and
+//! then [`ThumbCache::evict`] keeps the cache within its byte budget.
+//!
 //! Layout:
 //! - [`process`] (this file): one asset in, thumbnails in the cache and a fingerprint out.
 //! - `decode`: bounded decoding ([`decode_path`]): header first, pixel budget, EXIF orientation.
 //! - `resize`: downscaling ([`resize::thumbnail`]).
-//! - `cache`: the thumbnail cache ([`ThumbCache`]): paths by asset id, atomic writes, LRU eviction.
+//! - `cache`: the thumbnail cache ([`ThumbCache`]): paths by key, atomic writes, LRU eviction.
 //! - `video`: poster frames through an `ffmpeg` child process ([`poster_frame`]).
 //! - `placeholder`: generated stand-ins for videos without a poster and undecodable formats.
-//! - `phash`: the perceptual [`Fingerprint`] (64-bit DCT hash + 32x32 luminance grid).
-//! - `index`: [`NearDupIndex`], multi-index hashing over the 64-bit hashes.
+//! - `phash`: the perceptual [`Fingerprint`] (64-bit DCT hashes of the whole image and of two
+//!   centred windows, a 32x32 luminance grid, and a 64x64 fine grid that is not stored).
+//! - `fine`: the fine grid comparison at the best centred scale window ([`GridDistance`]).
+//! - `align`: the 32x32 grid comparison at the best quarter turn and crop window, the
+//!   fallback when a fine grid is missing.
 //! - `matching`: [`Matcher`], the near-duplicate decision (thresholds measured by
-//!   `examples/eval.rs`).
+//!   `examples/eval/`).
+//! - `index`: multi-index hash tables over 64-bit hashes; `near`: [`NearIndex`] on top.
 //!
-//! The crate knows nothing of the bus or the catalog: it takes a path, an asset id and a
-//! [`VisualConfig`] value, and returns values. Everything here is blocking CPU and file work;
-//! async callers run it on a blocking thread.
+//! The crate knows nothing of the bus or the catalog: it takes a path, a key and settings as
+//! values, and returns values. Everything here is blocking CPU and file work; async callers
+//! run it on a blocking thread.
 
+mod align;
 mod cache;
 mod decode;
 mod error;
+mod fine;
 mod index;
 mod matching;
+mod near;
 mod phash;
 mod placeholder;
 pub mod resize;
@@ -35,12 +49,17 @@ use std::time::Duration;
 use events::media::MediaType;
 use image::RgbImage;
 
+pub use align::{GridDistance, MAX_CROP};
 pub use cache::{Eviction, ThumbCache};
 pub use decode::{DecodeFailure, decode_path, decode_reader};
 pub use error::VisualError;
-pub use index::NearDupIndex;
-pub use matching::Matcher;
-pub use phash::{FINGERPRINT_BYTES, Fingerprint, GRID, GridDistance, fingerprint, rotations};
+pub use fine::{FINE, FINE_CELLS, FineGrid, MIN_SCALE};
+pub use matching::{Match, Matcher};
+pub use near::NearIndex;
+pub use phash::{
+    FINGERPRINT_BYTES, FINGERPRINT_VERSION, Fingerprint, GRID, HASH_WINDOWS, HASHES, fingerprint,
+    rotations,
+};
 pub use video::{NoPoster, poster_frame};
 
 use placeholder::Glyph;
@@ -49,20 +68,13 @@ use placeholder::Glyph;
 /// sizes, so that changing the sizes does not change fingerprints.
 pub const HASH_BASE: u32 = 256;
 
-/// Settings of [`process`], as a value.
-#[derive(Clone, Debug)]
-pub struct VisualConfig {
-    /// Root of the thumbnail cache.
-    pub cache_dir: PathBuf,
-    /// Byte budget of the cache, for [`evict`].
-    pub cache_max_bytes: u64,
+/// Bounds on the work [`process`] does for one file, as a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
     /// Largest image (width x height) decoded; larger ones fail with
-    /// [`VisualError::TooLarge`]. Decoding needs about 3 to 8 bytes per pixel.
+    /// [`VisualError::TooLarge`] from their header, before any pixel is decoded. Decoding
+    /// needs about 3 to 8 bytes per pixel.
     pub max_pixels: u64,
-    /// Thumbnail sizes (longest side, px); images are never upscaled.
-    pub sizes: Vec<u32>,
-    /// JPEG quality of thumbnails (1-100).
-    pub jpeg_quality: u8,
     /// The ffmpeg program for video poster frames (a bare name is looked up on `PATH`);
     /// `None`, or a program that cannot be started, gives videos a placeholder.
     pub ffmpeg: Option<PathBuf>,
@@ -70,31 +82,14 @@ pub struct VisualConfig {
     pub ffmpeg_timeout: Duration,
 }
 
-impl VisualConfig {
-    /// Defaults: 256 and 1024 px thumbnails at quality 82, 100 megapixels, 1 GiB of cache,
-    /// `ffmpeg` from `PATH` with a 20 s timeout.
-    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
-        VisualConfig {
-            cache_dir: cache_dir.into(),
-            cache_max_bytes: 1 << 30,
+impl Default for Limits {
+    /// 100 megapixels; `ffmpeg` from `PATH` with a 20 s timeout.
+    fn default() -> Self {
+        Limits {
             max_pixels: 100_000_000,
-            sizes: vec![256, 1024],
-            jpeg_quality: 82,
             ffmpeg: Some(PathBuf::from("ffmpeg")),
             ffmpeg_timeout: Duration::from_secs(20),
         }
-    }
-
-    fn check(&self) -> Result<(), VisualError> {
-        if self.sizes.is_empty() || self.sizes.contains(&0) {
-            return Err(VisualError::Config(
-                "thumbnail sizes must be non-empty and non-zero",
-            ));
-        }
-        if !(1..=100).contains(&self.jpeg_quality) {
-            return Err(VisualError::Config("jpeg_quality must be 1 to 100"));
-        }
-        Ok(())
     }
 }
 
@@ -144,71 +139,56 @@ pub struct VisualOutput {
 impl VisualOutput {
     /// The 64-bit perceptual hash, if there are pixels.
     pub fn phash(&self) -> Option<u64> {
-        self.fingerprint.as_ref().map(|f| f.phash)
+        self.fingerprint.as_ref().map(Fingerprint::phash)
     }
 }
 
 /// Makes the thumbnails and fingerprint of one asset.
 ///
-/// Decodes the file once (bounded by `cfg.max_pixels`), writes each thumbnail atomically to
-/// the cache unless a non-empty one is already there (the id names the content, so an existing
-/// file is current), and fingerprints a 256 px version. Videos get a poster frame from ffmpeg
-/// or a placeholder; HEIC and AVIF get a placeholder. Does not evict: call [`evict`] now and
-/// then.
+/// Decodes the file once (bounded by `limits.max_pixels`), writes a thumbnail of each of the
+/// cache's sizes (by default 1024 and 256 px) atomically under `key` unless a non-empty one is
+/// already there, and fingerprints a 256 px version (with its fine grid, which
+/// [`ThumbCache::fine_grid`] can compute again later from the cached thumbnail). `key` names the content: use the BLAKE3
+/// hex digest (an existing thumbnail under the key is taken as current). Videos get a poster
+/// frame from ffmpeg or a placeholder; HEIC and AVIF get a placeholder; placeholders have no
+/// fingerprint. Does not evict: call [`ThumbCache::evict`] now and then.
 pub fn process(
     path: &Path,
-    asset_id: &str,
-    cfg: &VisualConfig,
+    limits: &Limits,
+    cache: &ThumbCache,
+    key: &str,
 ) -> Result<VisualOutput, VisualError> {
-    cfg.check()?;
-    let cache = ThumbCache::new(&cfg.cache_dir);
-    cache.path(asset_id, cfg.sizes[0])?;
+    cache.path(key, cache.sizes()[0])?;
     let (media, format) = metadata::sniff(&read_header(path)?);
     match (media, format) {
-        (MediaType::Image, Some(format @ ("heic" | "avif"))) => placeholder(
-            &cache,
-            cfg,
-            Glyph::Frame,
-            Rendered::UnsupportedImage { format },
-        ),
+        (MediaType::Image, Some(format @ ("heic" | "avif"))) => {
+            placeholder(cache, Glyph::Frame, Rendered::UnsupportedImage { format })
+        }
         (MediaType::Video, _) => {
-            let Some(ffmpeg) = &cfg.ffmpeg else {
+            let Some(ffmpeg) = &limits.ffmpeg else {
                 return placeholder(
-                    &cache,
-                    cfg,
+                    cache,
                     Glyph::Play,
                     Rendered::VideoPlaceholder(NoPoster::NoFfmpeg),
                 );
             };
-            std::fs::create_dir_all(&cfg.cache_dir)
-                .map_err(|e| VisualError::io("create cache dir", &cfg.cache_dir, e))?;
-            match poster_frame(
-                path,
-                ffmpeg,
-                cfg.ffmpeg_timeout,
-                cfg.max_pixels,
-                &cfg.cache_dir,
-            )? {
-                Ok(frame) => render(&frame, asset_id, &cache, cfg, Rendered::VideoPoster),
-                Err(reason) => {
-                    placeholder(&cache, cfg, Glyph::Play, Rendered::VideoPlaceholder(reason))
-                }
+            let dir = cache.dir();
+            std::fs::create_dir_all(dir)
+                .map_err(|e| VisualError::io("create cache dir", dir, e))?;
+            let poster = poster_frame(path, ffmpeg, limits.ffmpeg_timeout, limits.max_pixels, dir)?;
+            match poster {
+                Ok(frame) => render(&frame, key, cache, Rendered::VideoPoster),
+                Err(reason) => placeholder(cache, Glyph::Play, Rendered::VideoPlaceholder(reason)),
             }
         }
         // Anything else goes to the image decoder, which has the last word on what it reads.
         _ => render(
-            &decode_path(path, cfg.max_pixels)?,
-            asset_id,
-            &cache,
-            cfg,
+            &decode_path(path, limits.max_pixels)?,
+            key,
+            cache,
             Rendered::Image,
         ),
     }
-}
-
-/// Removes least recently used thumbnails until the cache is within `cfg.cache_max_bytes`.
-pub fn evict(cfg: &VisualConfig) -> Result<Eviction, VisualError> {
-    ThumbCache::new(&cfg.cache_dir).evict(cfg.cache_max_bytes)
 }
 
 /// The first bytes of the file, for sniffing.
@@ -224,22 +204,18 @@ fn read_header(path: &Path) -> Result<Vec<u8>, VisualError> {
 /// Thumbnails (each made from the next larger one), then the fingerprint.
 fn render(
     image: &RgbImage,
-    asset_id: &str,
+    key: &str,
     cache: &ThumbCache,
-    cfg: &VisualConfig,
     rendered: Rendered,
 ) -> Result<VisualOutput, VisualError> {
-    let mut sizes = cfg.sizes.clone();
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
-    sizes.dedup();
-    let mut thumbnails = Vec::with_capacity(sizes.len());
+    let mut thumbnails = Vec::with_capacity(cache.sizes().len());
     let mut hash_source: Option<RgbImage> = None;
     let mut current: Option<RgbImage> = None;
-    for &size in &sizes {
+    for &size in cache.sizes() {
         let thumb = resize::thumbnail(current.as_ref().unwrap_or(image), size);
-        let path = cache.path(asset_id, size)?;
+        let path = cache.path(key, size)?;
         if !path.metadata().is_ok_and(|m| m.len() > 0) {
-            cache.write_atomic(&path, &encode_jpeg(&thumb, cfg.jpeg_quality)?)?;
+            cache.write_atomic(&path, &encode_jpeg(&thumb, cache.jpeg_quality())?)?;
         }
         thumbnails.push(Thumbnail {
             size,
@@ -264,16 +240,15 @@ fn render(
 /// The shared placeholder at every size, drawn and cached on first use.
 fn placeholder(
     cache: &ThumbCache,
-    cfg: &VisualConfig,
     glyph: Glyph,
     rendered: Rendered,
 ) -> Result<VisualOutput, VisualError> {
-    let mut thumbnails = Vec::with_capacity(cfg.sizes.len());
-    for &size in &cfg.sizes {
+    let mut thumbnails = Vec::with_capacity(cache.sizes().len());
+    for &size in cache.sizes() {
         let path = cache.placeholder_path(glyph.name(), size);
         if !path.metadata().is_ok_and(|m| m.len() > 0) {
             let image = placeholder::draw(glyph, size);
-            cache.write_atomic(&path, &encode_jpeg(&image, cfg.jpeg_quality)?)?;
+            cache.write_atomic(&path, &encode_jpeg(&image, cache.jpeg_quality())?)?;
         }
         let side = placeholder::side(size);
         thumbnails.push(Thumbnail {
@@ -283,7 +258,6 @@ fn placeholder(
             height: side,
         });
     }
-    thumbnails.sort_unstable_by_key(|t| std::cmp::Reverse(t.size));
     Ok(VisualOutput {
         rendered,
         dimensions: None,

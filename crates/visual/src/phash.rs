@@ -8,15 +8,21 @@
 //! the two frequency indices. [`rotations`] therefore gives the hashes of the 90°, 180° and
 //! 270° turns without touching pixels, and a lookup tries all four.
 //!
+//! A crop changes the whole-image hash; the hashes of two centred windows ([`HASH_WINDOWS`])
+//! are kept too, so a crop of this picture hashes like one of its windows.
+//!
 //! The hash ignores global brightness and barely sees a small object moving; burst shots
 //! therefore collide with it. The grid keeps the coarse picture itself, so
-//! [`Fingerprint::grid_distance`] can tell them apart: its mean sees exposure, its largest
-//! cell sees a local change (see docs/performance.md, `visual`).
+//! [`Fingerprint::grid_distance`] can tell them apart ([`crate::align`]): its mean sees
+//! exposure, its largest cell sees a local change (see docs/performance.md, `visual`).
 
 use std::sync::OnceLock;
 
 use image::RgbImage;
 
+use crate::VisualError;
+use crate::align::GridDistance;
+use crate::fine::FineGrid;
 use crate::resize::resize_rgb;
 
 /// Side of the grayscale square the hash is computed from.
@@ -26,119 +32,151 @@ const BITS_N: usize = 8;
 /// Side of the luminance grid kept for confirmation.
 pub const GRID: usize = 32;
 
+/// Centred windows, as a fraction of each side, whose hashes a fingerprint keeps besides the
+/// whole image's. A copy cropped by `c` per side hashes like the original's window `1 - 2c`,
+/// so these bring crops of up to about 10% per side within reach of an index lookup.
+pub const HASH_WINDOWS: [f32; HASHES - 1] = [0.92, 0.84];
+/// Hashes per fingerprint: the whole image, then one per [`HASH_WINDOWS`].
+pub const HASHES: usize = 3;
+
 /// What [`fingerprint`] keeps of an image.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Fingerprint {
-    /// The 64-bit perceptual hash (bit `u * 8 + v` is the sign of DCT coefficient (u, v); bit
-    /// 0, the DC term, is always 0).
-    pub phash: u64,
-    /// 32x32 luminance (lightly blurred), row by row.
+    /// 64-bit perceptual hashes (bit `u * 8 + v` is the sign of DCT coefficient (u, v); bit
+    /// 0, the DC term, is always 0): `hashes[0]` of the whole image, the others of the centred
+    /// windows [`HASH_WINDOWS`].
+    pub hashes: [u64; HASHES],
+    /// 32x32 luminance of the whole image (lightly blurred), row by row.
     pub grid: [u8; GRID * GRID],
+    /// The 64x64 luminance grid for the fine confirmation (see `fine.rs`), when known: not
+    /// part of [`Fingerprint::to_bytes`]; [`crate::ThumbCache::fine_grid`] computes it from
+    /// the cached thumbnail.
+    pub fine: Option<FineGrid>,
 }
 
-/// Bytes of [`Fingerprint::to_bytes`].
-pub const FINGERPRINT_BYTES: usize = 8 + GRID * GRID;
+/// Version byte that starts [`Fingerprint::to_bytes`]; it changes whenever the hashes or the
+/// grid are computed differently, so a stored fingerprint of an older kind is recognised
+/// ([`Fingerprint::from_bytes`] refuses it) and computed again.
+pub const FINGERPRINT_VERSION: u8 = 2;
+
+/// Bytes of [`Fingerprint::to_bytes`]: version, hashes (big-endian), grid.
+pub const FINGERPRINT_BYTES: usize = 1 + 8 * HASHES + GRID * GRID;
 
 impl Fingerprint {
-    /// A compact form to store (hash big-endian, then the grid).
-    pub fn to_bytes(&self) -> [u8; FINGERPRINT_BYTES] {
-        let mut out = [0u8; FINGERPRINT_BYTES];
-        out[..8].copy_from_slice(&self.phash.to_be_bytes());
-        out[8..].copy_from_slice(&self.grid);
+    /// The whole image's 64-bit hash.
+    pub fn phash(&self) -> u64 {
+        self.hashes[0]
+    }
+
+    /// A compact form to store: [`FINGERPRINT_VERSION`], the hashes big-endian, the grid
+    /// ([`FINGERPRINT_BYTES`] bytes). The fine grid is not included.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(FINGERPRINT_BYTES);
+        out.push(FINGERPRINT_VERSION);
+        for hash in self.hashes {
+            out.extend_from_slice(&hash.to_be_bytes());
+        }
+        out.extend_from_slice(&self.grid);
         out
     }
 
-    /// Reads [`Fingerprint::to_bytes`]; `None` if the length is wrong.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Fingerprint> {
-        let bytes: &[u8; FINGERPRINT_BYTES] = bytes.try_into().ok()?;
-        let (hash, grid) = bytes.split_at(8);
-        Some(Fingerprint {
-            phash: u64::from_be_bytes(hash.try_into().ok()?),
-            grid: grid.try_into().ok()?,
-        })
-    }
-
-    /// Hamming distance of the hashes, the best over the four rotations of `other`, with the
-    /// rotation (quarter turns) that gave it.
-    pub fn hash_distance(&self, other: &Fingerprint) -> (u32, usize) {
-        rotations(other.phash)
-            .iter()
-            .enumerate()
-            .map(|(turns, h)| ((self.phash ^ h).count_ones(), turns))
-            .min()
-            .unwrap_or((64, 0))
-    }
-
-    /// How far apart the luminance grids are, at the best of the four rotations of `other`
-    /// and of a few zooms about the centre of either side (up to 8%, which a small crop
-    /// amounts to; a shift of the camera is not compensated).
-    pub fn grid_distance(&self, other: &Fingerprint) -> GridDistance {
-        let a = self.grid.map(f32::from);
-        let mut b = other.grid.map(f32::from);
-        let mut best = GridDistance {
-            mean: f32::MAX,
-            max: f32::MAX,
+    /// Reads [`Fingerprint::to_bytes`] (without a fine grid); fails with [`VisualError::BadFingerprint`] on a wrong
+    /// length or another version (a fingerprint of an older kind: compute it again).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Fingerprint, VisualError> {
+        let bad = || VisualError::BadFingerprint {
+            len: bytes.len(),
+            version: bytes.first().copied(),
         };
-        for _ in 0..4 {
-            for zoom in ZOOMS {
-                for (x, y) in [(zoomed(&a, zoom), b), (a, zoomed(&b, zoom))] {
-                    let diffs = x.iter().zip(&y).map(|(p, q)| (p - q).abs());
-                    let (sum, max) = diffs.fold((0.0, 0.0f32), |(s, m), d| (s + d, m.max(d)));
-                    best.mean = best.mean.min(sum / (GRID * GRID) as f32);
-                    best.max = best.max.min(max);
-                }
-            }
-            b = rotate_grid(&b);
+        if bytes.len() != FINGERPRINT_BYTES || bytes[0] != FINGERPRINT_VERSION {
+            return Err(bad());
         }
-        best
+        let (hashes, grid) = bytes[1..].split_at(8 * HASHES);
+        let mut out = Fingerprint {
+            hashes: [0; HASHES],
+            grid: grid.try_into().map_err(|_| bad())?,
+            fine: None,
+        };
+        for (hash, chunk) in out.hashes.iter_mut().zip(hashes.chunks_exact(8)) {
+            *hash = u64::from_be_bytes(chunk.try_into().map_err(|_| bad())?);
+        }
+        Ok(out)
+    }
+
+    /// The smallest Hamming distance between a hash of `self` and a hash of `other` turned by
+    /// 0–3 quarters, over the pairs a [`crate::NearIndex`] compares: whole image against whole
+    /// image or window, either way round (one side may be a crop of the other); window against
+    /// window is not compared. Also gives the quarter turns of `other` that reached it.
+    pub fn hash_distance(&self, other: &Fingerprint) -> (u32, usize) {
+        hash_distance(&self.hashes, &other.hashes)
+    }
+
+    /// How far apart the luminance grids are at their best alignment: any quarter turn, and
+    /// either side a crop of the other ([`crate::align`]).
+    pub fn grid_distance(&self, other: &Fingerprint) -> GridDistance {
+        let (_, turns) = self.hash_distance(other);
+        crate::align::grid_distance(&self.grid, &other.grid, turns)
+    }
+
+    /// How far apart the fine grids are at their best centred window (see `fine.rs`), at
+    /// the quarter turn the hashes agree on; `None` unless both have one.
+    pub fn fine_distance(&self, other: &Fingerprint) -> Option<GridDistance> {
+        let (_, turns) = self.hash_distance(other);
+        Some(crate::fine::fine_distance(
+            self.fine.as_ref()?,
+            other.fine.as_ref()?,
+            turns,
+        ))
     }
 }
 
-/// How far apart two luminance grids are (0-255 per cell), each the best over the alignments
-/// tried by [`Fingerprint::grid_distance`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GridDistance {
-    /// Mean absolute difference: large when exposure or the whole picture differs.
-    pub mean: f32,
-    /// Largest difference of one cell: large when something moved or changed locally.
-    pub max: f32,
-}
-
-/// Zoom factors tried by [`Fingerprint::grid_distance`] (1 / 0.95 is a 5% crop).
-const ZOOMS: [f32; 7] = [1.0, 1.013, 1.026, 1.04, 1.053, 1.066, 1.08];
-
-/// The grid magnified by `zoom` about its centre (bilinear).
-fn zoomed(grid: &[f32; GRID * GRID], zoom: f32) -> [f32; GRID * GRID] {
-    if zoom == 1.0 {
-        return *grid;
+/// [`Fingerprint::hash_distance`] of two fingerprints' hashes.
+pub(crate) fn hash_distance(a: &[u64; HASHES], b: &[u64; HASHES]) -> (u32, usize) {
+    let mut best = (64, 0);
+    for (i, &mine) in a.iter().enumerate() {
+        for (j, &theirs) in b.iter().enumerate() {
+            if i != 0 && j != 0 {
+                continue;
+            }
+            for (turns, turned) in rotations(theirs).into_iter().enumerate() {
+                best = best.min(((mine ^ turned).count_ones(), turns));
+            }
+        }
     }
-    let c = (GRID - 1) as f32 / 2.0;
-    let at = |x: usize, y: usize| grid[y.min(GRID - 1) * GRID + x.min(GRID - 1)];
-    std::array::from_fn(|i| {
-        let (sx, sy) = (
-            ((i % GRID) as f32 - c) / zoom + c,
-            ((i / GRID) as f32 - c) / zoom + c,
-        );
-        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
-        let (fx, fy) = (sx - sx.floor(), sy - sy.floor());
-        let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
-        let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
-        top + (bottom - top) * fy
-    })
+    best
 }
 
 /// Computes the fingerprint of an image (any size; a thumbnail of 256 px is plenty and is what
 /// [`crate::process`] uses).
 pub fn fingerprint(image: &RgbImage) -> Fingerprint {
-    let small = resize_rgb(image, DCT_N as u32, DCT_N as u32);
-    let luma: Vec<f32> = small
+    let luma = luma32(image);
+    let mut hashes = [dct_hash(&luma); HASHES];
+    let (w, h) = image.dimensions();
+    for (hash, scale) in hashes[1..].iter_mut().zip(HASH_WINDOWS) {
+        let (cw, ch) = (
+            ((w as f32 * scale).round() as u32).max(1),
+            ((h as f32 * scale).round() as u32).max(1),
+        );
+        let window = image::imageops::crop_imm(image, (w - cw) / 2, (h - ch) / 2, cw, ch);
+        *hash = dct_hash(&luma32(&window.to_image()));
+    }
+    Fingerprint {
+        hashes,
+        grid: pool_grid(&luma),
+        fine: Some(crate::fine::fine_grid(image)),
+    }
+}
+
+/// The image squeezed to 32x32 luminance.
+fn luma32(image: &RgbImage) -> Vec<f32> {
+    luma(&resize_rgb(image, DCT_N as u32, DCT_N as u32))
+}
+
+/// Luminance (BT.601) of every pixel, row by row.
+pub(crate) fn luma(image: &RgbImage) -> Vec<f32> {
+    image
         .pixels()
         .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect();
-    Fingerprint {
-        phash: dct_hash(&luma),
-        grid: pool_grid(&luma),
-    }
+        .collect()
 }
 
 /// The signs of the low 8x8 DCT-II coefficients of a 32x32 block, as bits.
@@ -182,7 +220,7 @@ fn cos_table() -> &'static [[f32; DCT_N]; BITS_N] {
 /// The 32x32 luminance (pooled to [`GRID`] if smaller) after a [1 2 1] blur, which keeps detail finer than a
 /// cell (lines of text) from aliasing into cell values that jump when the picture is cropped.
 fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
-    let luma = blur(luma);
+    let luma = blur(luma, DCT_N);
     let step = DCT_N / GRID;
     let mut grid = [0u8; GRID * GRID];
     for (i, cell) in grid.iter_mut().enumerate() {
@@ -195,9 +233,9 @@ fn pool_grid(luma: &[f32]) -> [u8; GRID * GRID] {
     grid
 }
 
-/// A separable [1 2 1] / 4 blur of the 32x32 luminance, edges clamped.
-fn blur(luma: &[f32]) -> Vec<f32> {
-    let n = DCT_N as isize;
+/// A separable [1 2 1] / 4 blur of an `n` x `n` luminance square, edges clamped.
+pub(crate) fn blur(luma: &[f32], n: usize) -> Vec<f32> {
+    let n = n as isize;
     let pass = |src: &[f32], dx: isize, dy: isize| -> Vec<f32> {
         let at = |x: isize, y: isize| src[(y.clamp(0, n - 1) * n + x.clamp(0, n - 1)) as usize];
         (0..n * n)
@@ -208,17 +246,6 @@ fn blur(luma: &[f32]) -> Vec<f32> {
             .collect()
     };
     pass(&pass(luma, 1, 0), 0, 1)
-}
-
-/// The grid turned a quarter clockwise.
-fn rotate_grid(grid: &[f32; GRID * GRID]) -> [f32; GRID * GRID] {
-    let mut out = [0f32; GRID * GRID];
-    for y in 0..GRID {
-        for x in 0..GRID {
-            out[x * GRID + (GRID - 1 - y)] = grid[y * GRID + x];
-        }
-    }
-    out
 }
 
 /// Bits (u, v) with odd u: their coefficients change sign when the image is mirrored top to
@@ -281,7 +308,7 @@ mod tests {
     #[test]
     fn rotated_pixels_give_a_rotated_hash() {
         let img = scene(7);
-        let hash = fingerprint(&img).phash;
+        let hash = fingerprint(&img).phash();
         let turned = [
             image::imageops::rotate90(&img),
             image::imageops::rotate180(&img),
@@ -289,7 +316,7 @@ mod tests {
         ];
         let candidates = rotations(hash);
         for t in &turned {
-            let h = fingerprint(t).phash;
+            let h = fingerprint(t).phash();
             let best = candidates
                 .iter()
                 .map(|c| (c ^ h).count_ones())
@@ -320,7 +347,19 @@ mod tests {
     #[test]
     fn bytes_round_trip() {
         let f = fingerprint(&scene(5));
-        assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f));
-        assert_eq!(Fingerprint::from_bytes(&[0; 3]), None);
+        let bytes = f.to_bytes();
+        assert_eq!(bytes.len(), FINGERPRINT_BYTES);
+        let read = Fingerprint::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (read.hashes, read.grid, read.fine),
+            (f.hashes, f.grid, None)
+        );
+        assert!(matches!(
+            Fingerprint::from_bytes(&[0; 3]),
+            Err(VisualError::BadFingerprint { len: 3, .. })
+        ));
+        let mut older = bytes.clone();
+        older[0] = FINGERPRINT_VERSION - 1;
+        assert!(Fingerprint::from_bytes(&older).is_err());
     }
 }

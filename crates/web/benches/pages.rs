@@ -13,7 +13,10 @@
 //!   newest-first index until it has 48, i.e. most of it);
 //! - `search`: two words from the prompt vocabulary, drawn at random (some common, most rare);
 //! - `search + source`: the same with a source filter;
-//! - `asset`: an asset page (record, metadata, event history).
+//! - `asset`: an asset page (record, metadata, event history);
+//! - `thumbnail 256` / `thumbnail 1024`: a cached thumbnail of a random asset, looked up in
+//!   the visual stage's `ThumbCache` exactly as the daemon does (`THUMBED` assets get real
+//!   thumbnails made by `visual::process` before the timing starts).
 //!
 //! Prints p50/p90/p99/max per kind. The catalog lives in /dev/shm when there is one (building
 //! it is one fsync-ed transaction pair per asset).
@@ -33,6 +36,8 @@ use events::media::{AiInfo, AiSignal, AiSource, MediaInfo, MediaType};
 
 const ASSETS: u64 = 100_000;
 const REQUESTS: usize = 400;
+/// Assets given real cached thumbnails for the thumbnail timings.
+const THUMBED: u64 = 200;
 
 const WORDS: &[&str] = &[
     "portrait",
@@ -119,7 +124,7 @@ fn build(path: &Path) -> Catalog {
     let mut rng = Rng(0x5eed_0fca_11e1_2000);
     let started = Instant::now();
     for n in 0..ASSETS {
-        let id = blake3::hash(&n.to_le_bytes()).to_hex().to_string();
+        let id = asset_key(n);
         let source = rng.pick(SOURCES);
         let src = PathBuf::from(format!("/inbox/{n}.png"));
         let dest = PathBuf::from(format!("/organized/{source}/{n}.png"));
@@ -255,11 +260,57 @@ fn measure(client: &Client) {
         times(
             &mut |r| {
                 let n = r.next() % ASSETS;
-                format!("/asset/{}", blake3::hash(&n.to_le_bytes()).to_hex())
+                format!("/asset/{}", asset_key(n))
             },
             &mut rng,
         ),
     );
+    for size in [256, 1024] {
+        report(
+            &format!("thumbnail {size}"),
+            times(
+                &mut |r| {
+                    let n = r.next() % THUMBED;
+                    format!("/thumb/{}?size={size}", asset_key(n))
+                },
+                &mut rng,
+            ),
+        );
+    }
+}
+
+fn asset_key(n: u64) -> String {
+    blake3::hash(&n.to_le_bytes()).to_hex().to_string()
+}
+
+/// The daemon's thumbnail source: the visual stage's cache.
+struct Cached(visual::ThumbCache);
+
+impl web::Thumbnails for Cached {
+    fn thumbnail(&self, asset_id: &str, size: web::ThumbSize) -> Option<PathBuf> {
+        let px = match size {
+            web::ThumbSize::Small => 256,
+            web::ThumbSize::Large => 1024,
+        };
+        self.0.lookup(asset_id, px)
+    }
+}
+
+/// A cache holding real 1024 and 256 px thumbnails of the first [`THUMBED`] assets, made from
+/// a generated 2048x1536 picture.
+fn thumbnails(dir: &Path) -> visual::ThumbCache {
+    let source = dir.join("picture.png");
+    image::RgbImage::from_fn(2048, 1536, |x, y| {
+        image::Rgb([(x / 8) as u8, (y / 6) as u8, ((x ^ y) & 0xff) as u8])
+    })
+    .save(&source)
+    .expect("picture");
+    let cache = visual::ThumbCache::new(dir.join("thumbnails"), 1 << 30);
+    for n in 0..THUMBED {
+        visual::process(&source, &visual::Limits::default(), &cache, &asset_key(n))
+            .expect("thumbnails");
+    }
+    cache
 }
 
 struct Idle;
@@ -286,6 +337,7 @@ fn main() {
     .expect("temp dir");
     let catalog = dir.path().join("catalog.sqlite3");
     drop(build(&catalog));
+    let cache = thumbnails(dir.path());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let served = runtime
         .block_on(web::serve(
@@ -300,7 +352,7 @@ fn main() {
             web::Parts {
                 bus: bus::Bus::new(),
                 daemon: Arc::new(Idle),
-                thumbnails: Arc::new(web::NoThumbnails),
+                thumbnails: Arc::new(Cached(cache)),
             },
         ))
         .expect("serve");

@@ -303,7 +303,10 @@ pub(crate) async fn similar(
     tokio::task::spawn_blocking(move || {
         let near = match near {
             Some(n) => n,
-            None => Arc::new(crate::near::Near::load(&catalog)?),
+            None => Arc::new(crate::near::Near::load(
+                catalog.clone(),
+                crate::near::thumbnails(&cfg),
+            )?),
         };
         crate::similar::view(&catalog, &cfg, &near, &asset_id)
     })
