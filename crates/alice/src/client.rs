@@ -141,6 +141,13 @@ fn describe(s: &Status) -> Vec<String> {
             busy.join(", ")
         }
     ));
+    lines.extend(describe_waiting(s));
+    lines
+}
+
+/// Files waiting (to be retried, orphan sidecars) and the last errors, a line each.
+fn describe_waiting(s: &Status) -> Vec<String> {
+    let mut lines = Vec::new();
     if s.retry.waiting > 0 {
         lines.push(format!(
             "retrying   {} file(s) that failed for a reason that may pass, in {} s (or now: alice reload)",

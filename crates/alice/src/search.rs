@@ -368,6 +368,38 @@ fn sidecar_lines(sidecars: &[daemon::views::SidecarJson]) -> Vec<(&'static str, 
         .collect()
 }
 
+/// The media facts of `alice show`: kind, capture time, camera, AI generation.
+fn describe_media(
+    m: &events::media::MediaInfo,
+    add: &mut impl FnMut(&'static str, Option<String>),
+) {
+    let mut kind = m.media_type.as_str().to_owned();
+    if let Some(f) = &m.format {
+        kind += &format!(" {}", clean(f));
+    }
+    if let (Some(w), Some(h)) = (m.width, m.height) {
+        kind += &format!(" {w}x{h}");
+    }
+    if let Some(d) = m.duration_ms {
+        kind += &format!(" {:.1} s", d as f64 / 1000.0);
+    }
+    add("media", Some(kind));
+    add(
+        "taken",
+        m.taken_at.map(|t| match m.taken_at_source {
+            Some(s) => format!("{t} (from {})", s.as_str()),
+            None => t.to_string(),
+        }),
+    );
+    if let Some(c) = &m.camera {
+        let name = crate::inspect::camera_name(c.make.as_deref(), c.model.as_deref());
+        add("camera", Some(clean(&name).into_owned()));
+    }
+    if let Some(ai) = &m.ai {
+        describe_ai(ai, add);
+    }
+}
+
 /// The human form of `alice show`: one `label  value` line per known fact.
 fn describe(
     a: &AssetRecord,
@@ -399,31 +431,7 @@ fn describe(
     );
     add("style", a.style.as_deref().map(|s| clean(s).into_owned()));
     if let Some(m) = &a.media {
-        let mut kind = m.media_type.as_str().to_owned();
-        if let Some(f) = &m.format {
-            kind += &format!(" {}", clean(f));
-        }
-        if let (Some(w), Some(h)) = (m.width, m.height) {
-            kind += &format!(" {w}x{h}");
-        }
-        if let Some(d) = m.duration_ms {
-            kind += &format!(" {:.1} s", d as f64 / 1000.0);
-        }
-        add("media", Some(kind));
-        add(
-            "taken",
-            m.taken_at.map(|t| match m.taken_at_source {
-                Some(s) => format!("{t} (from {})", s.as_str()),
-                None => t.to_string(),
-            }),
-        );
-        if let Some(c) = &m.camera {
-            let name = crate::inspect::camera_name(c.make.as_deref(), c.model.as_deref());
-            add("camera", Some(clean(&name).into_owned()));
-        }
-        if let Some(ai) = &m.ai {
-            describe_ai(ai, &mut add);
-        }
+        describe_media(m, &mut add);
     }
     for (label, value) in sidecar_lines(sidecars) {
         add(label, Some(value));

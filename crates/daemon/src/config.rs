@@ -672,6 +672,14 @@ impl Config {
             state_dir: &self.state_dir,
         })
         .map_err(|e| Error::Config(e.to_string()))?;
+        self.validate_sections()?;
+        organizer::Template::parse(&self.template)
+            .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
+        Ok(())
+    }
+
+    /// The limits of the `[watch]`, `[web]`, `[redis]` and `[visual]` keys.
+    fn validate_sections(&self) -> Result<()> {
         if self.watch.settle_ms > 600_000 {
             bail!(
                 "key `watch.settle_ms`: {} ms is more than 10 minutes; files would wait too long",
@@ -710,8 +718,6 @@ impl Config {
                 bail!("key `visual.cache_max_mb`: must be at least 1 (default 2048)");
             }
         }
-        organizer::Template::parse(&self.template)
-            .map_err(|e| Error::Config(format!("key `template`: {e}")))?;
         Ok(())
     }
 }

@@ -201,23 +201,30 @@ pub(crate) struct Core {
     pub stats: Vec<Arc<watcher::WatchStats>>,
 }
 
+/// The folders a run needs, and the state dir's lock: inboxes and state dir made when
+/// missing; the organized root made on a first run only (afterwards a missing one is more
+/// likely an unmounted drive than a folder to create: files would go under the mount point,
+/// hidden later).
+fn prepare_folders(cfg: &Config) -> Result<(StateLayout, crate::lock::InstanceLock)> {
+    for inbox in &cfg.inboxes {
+        ensure_inbox(inbox)?;
+    }
+    ensure_state_dir(&cfg.state_dir)?;
+    let layout = StateLayout::new(&cfg.state_dir);
+    let lock = crate::lock::lock_state_dir(&layout)?;
+    if layout.catalog().exists() {
+        require_organized(&cfg.organized)?;
+    } else {
+        ensure_folder(&cfg.organized, "organized")?;
+    }
+    Ok((layout, lock))
+}
+
 impl Core {
     /// Takes the state dir, opens the catalog, starts Redis and the pipeline, recovers what a
     /// crash left, catches up with the stream, and announces the run.
     pub(crate) async fn start(cfg: &Config, kind: RunKind) -> Result<Core> {
-        for inbox in &cfg.inboxes {
-            ensure_inbox(inbox)?;
-        }
-        ensure_state_dir(&cfg.state_dir)?;
-        let layout = StateLayout::new(&cfg.state_dir);
-        let lock = crate::lock::lock_state_dir(&layout)?;
-        if layout.catalog().exists() {
-            // Not a first run: a missing organized root is more likely an unmounted drive
-            // than a folder to create (files would go under the mount point, hidden later).
-            require_organized(&cfg.organized)?;
-        } else {
-            ensure_folder(&cfg.organized, "organized")?;
-        }
+        let (layout, lock) = prepare_folders(cfg)?;
         let catalog = Arc::new(catalog::Catalog::open(&layout.catalog())?);
         let stream = match &cfg.redis {
             Some(r) => Some(r.stream_config(&cfg.state_dir, cfg.visual_enabled())?),

@@ -1,12 +1,13 @@
 //! The asset page: the image or video, its prompt (with a copy button), the generation
-//! parameters, every metadata field, and its event history as a timeline.
+//! parameters, its sidecars and group members, every metadata field, and its event history as
+//! a timeline.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::response::Html;
-use catalog::{AssetRecord, StoredEvent};
+use catalog::{AssetRecord, SidecarRecord, StoredEvent};
 use serde_json::{Value, json};
 
 use crate::html::{Failure, Nav, caption, esc, is_video, json_html, page, shorten, tile};
@@ -20,19 +21,25 @@ pub(crate) async fn asset(
     if !is_asset_id(&id) {
         return Err(Failure::NotFound);
     }
-    let (asset, history) = app
+    let (asset, history, companions) = app
         .readers
-        .run(move |c| Ok((c.asset(&id)?, c.events_for_asset(&id)?)))
+        .run(move |c| {
+            // A catalog written before sidecars were recorded has none.
+            let mut companions = c.sidecars_of_asset(&id).unwrap_or_default();
+            companions.extend(c.placed_copy_of(&id).ok().flatten());
+            Ok((c.asset(&id)?, c.events_for_asset(&id)?, companions))
+        })
         .await?;
     let asset = asset.ok_or(Failure::NotFound)?;
     let near = near_duplicates(&app, &asset.asset_id).await?;
     let title = shorten(&caption(&asset), 60);
     let body = format!(
-        "<article class=\"asset\"><div class=\"viewer\">{}</div><div class=\"details\">{}{}{near}\
+        "<article class=\"asset\"><div class=\"viewer\">{}</div><div class=\"details\">{}{}{near}{}\
          <section><h2>File</h2>{}</section><section><h2>History</h2>{}</section></div></article>",
         viewer(&asset),
         prompts(&asset),
         generation(&asset),
+        sidecars(&asset.asset_id, &companions),
         json_html(&file_fields(&asset)),
         timeline(&history),
     );
@@ -66,6 +73,44 @@ async fn near_duplicates(app: &App, asset_id: &str) -> Result<String, Failure> {
     out.extend(records.iter().map(tile));
     out.push_str("</div></section>");
     Ok(out)
+}
+
+/// The files that travel with this one (its sidecars, the other members of its group), or the
+/// file it travels with; nothing when there are none.
+fn sidecars(asset_id: &str, companions: &[SidecarRecord]) -> String {
+    if companions.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "<section class=\"sidecars\"><h2>Sidecars and group</h2><table>\
+         <tr><th>kind</th><th>file</th><th>size</th></tr>",
+    );
+    for s in companions {
+        let name = s
+            .destination
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // This asset is itself the member: name the file it travels with.
+        let kind = if s.sidecar_id == asset_id && s.asset_id != asset_id {
+            format!(
+                "{} of <a href=\"/asset/{id}\">{}</a>",
+                esc(&s.kind),
+                &s.asset_id[..12.min(s.asset_id.len())],
+                id = esc(&s.asset_id)
+            )
+        } else {
+            esc(&s.kind)
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{kind}</td><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            human_size(s.size)
+        );
+    }
+    out.push_str("</table></section>");
+    out
 }
 
 fn viewer(asset: &AssetRecord) -> String {
@@ -227,5 +272,38 @@ mod tests {
         assert_eq!(human_size(3 * 1024 * 1024), "3.0 MiB (3145728 bytes)");
         let s = summary(r#"{"data":{"asset_id":"x","destination":"/o/<a>.png","size":3,"m":{}}}"#);
         assert_eq!(s, "destination: /o/&lt;a&gt;.png · size: 3");
+    }
+
+    fn record(asset_id: &str, sidecar_id: &str, kind: &str, dest: &str) -> SidecarRecord {
+        SidecarRecord {
+            id: 1,
+            op_id: 1,
+            asset_id: asset_id.into(),
+            sidecar_id: sidecar_id.into(),
+            kind: kind.into(),
+            size: 2048,
+            source: "/in/x".into(),
+            destination: dest.into(),
+            state: catalog::SidecarState::Placed,
+        }
+    }
+
+    #[test]
+    fn sidecars_and_group_members_are_listed_escaped_and_a_member_names_its_still() {
+        let (still, raw) = ("a".repeat(64), "b".repeat(64));
+        assert_eq!(sidecars(&still, &[]), "");
+        let own = sidecars(
+            &still,
+            &[
+                record(&still, &"c".repeat(64), "xmp", "/o/<IMG_1>.jpg.xmp"),
+                record(&still, &raw, "raw", "/o/IMG_1.CR2"),
+            ],
+        );
+        assert!(own.contains("<td>xmp</td><td>&lt;IMG_1&gt;.jpg.xmp</td><td>2.0 KiB"));
+        assert!(own.contains("<td>raw</td><td>IMG_1.CR2</td>"));
+        let member = sidecars(&raw, &[record(&still, &raw, "raw", "/o/IMG_1.CR2")]);
+        assert!(member.contains(&format!(
+            "raw of <a href=\"/asset/{still}\">aaaaaaaaaaaa</a>"
+        )));
     }
 }
