@@ -38,6 +38,9 @@ const FILES: &[(&str, &str)] = &[
     ("novelai.png", "1girl, cherry blossoms, night"),
 ];
 
+/// An XMP sidecar with a rating.
+const SIDECAR: &str = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/></rdf:RDF></x:xmpmeta>"#;
+
 /// A daemon with the gallery on, the fixtures organized.
 struct Gallery {
     env: Env,
@@ -55,6 +58,8 @@ impl Gallery {
         for (name, _) in FILES {
             env.drop_file(name, &media::fixture_bytes(&format!("ai/{name}")));
         }
+        // A sidecar that travels with one of them (listed on its asset page).
+        env.drop_file("a1111.png.xmp", SIDECAR.as_bytes());
         let mut daemon = env.start();
         daemon.wait_events(ORGANIZED, FILES.len());
         Gallery { env, daemon, port }
@@ -164,6 +169,10 @@ fn the_gallery_in_a_real_browser() {
     assert!(text.contains("3141592653"), "the seed: {text}");
     assert!(text.contains("sd_xl_base_1.0"), "the model: {text}");
     assert!(text.contains("asset organized"), "the history: {text}");
+    assert!(
+        browser.count("section.sidecars") == 1 && text.contains("a1111.png.xmp"),
+        "the sidecar that travelled with it: {text}"
+    );
     browser.screenshot(&shots.join("asset.png"));
 
     // The live view: a file dropped into the inbox appears without a reload.

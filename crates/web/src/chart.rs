@@ -63,11 +63,16 @@ pub(crate) fn per_day(counts: &[DayCount], last: NaiveDate, days: u32) -> String
             );
         }
         // Every seventh day, counted back from the last, so the newest day is always labelled.
+        // The newest ends at the right edge, so it is not cut off.
         if (days as usize - 1 - i).is_multiple_of(7) {
+            let (at, anchor) = if i + 1 == days as usize {
+                (WIDTH, "end")
+            } else {
+                (x + slot * 0.35, "middle")
+            };
             let _ = write!(
                 svg,
-                "<text class=\"axis\" x=\"{:.1}\" y=\"{HEIGHT}\" text-anchor=\"middle\">{}</text>",
-                x + slot * 0.35,
+                "<text class=\"axis\" x=\"{at:.1}\" y=\"{HEIGHT}\" text-anchor=\"{anchor}\">{}</text>",
                 day.format("%m-%d")
             );
         }
