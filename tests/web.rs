@@ -211,10 +211,14 @@ fn the_gallery_in_a_real_browser() {
         vec![],
     );
     browser.type_into("input[name=style]", "ink wash");
+    // Marks this page, so the wait below sees the page the form's answer loads, not this one
+    // (whose select was set by hand above).
+    browser.js("window.beforeSubmit = true;", vec![]);
     browser.click("form.context button");
     wait("the new context", &|b| {
         b.js(
-            "const s = document.querySelector('select[name=project]'); return s && s.value;",
+            "const s = document.querySelector('select[name=project]'); \
+             return !window.beforeSubmit && s && s.value;",
             vec![],
         ) == serde_json::json!("harbour-study")
     });
