@@ -42,7 +42,7 @@ impl web::Daemon for View {
             if self.0.near.is_none() {
                 return Vec::new();
             }
-            match crate::control::server::similar(&self.0, asset_id).await {
+            match crate::control::server::similar(&self.0, asset_id.clone()).await {
                 Ok(view) => view
                     .matches
                     .into_iter()
@@ -52,8 +52,12 @@ impl web::Daemon for View {
                         grid_mean: m.grid_mean,
                     })
                     .collect(),
-                // No fingerprint (yet): nothing to show.
-                Err(_) => Vec::new(),
+                // No fingerprint (yet), or a video: nothing to show; the reason is logged for
+                // whoever wonders why a page has no section.
+                Err(e) => {
+                    tracing::debug!(asset_id, reason = %e, "no near-duplicates shown on the asset page");
+                    Vec::new()
+                }
             }
         })
     }
