@@ -6,6 +6,8 @@
 mod harness;
 mod media;
 mod pictures;
+#[path = "../support/png_bomb.rs"]
+mod png_bomb;
 
 mod bad_input;
 mod cli;

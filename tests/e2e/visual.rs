@@ -103,50 +103,16 @@ fn similar_lists_a_resized_reencoded_copy_with_and_without_the_daemon() {
     assert!(unknown.stderr.contains("not in the catalog"), "{unknown:?}");
 }
 
-/// A PNG whose header claims 100000x100000 pixels around one tiny IDAT.
-fn bomb() -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let chunk = |kind: &[u8], data: &[u8]| {
-        let mut out = (data.len() as u32).to_be_bytes().to_vec();
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-        out
-    };
-    let mut ihdr = 100_000u32.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(chunk(b"IHDR", &ihdr));
-    png.extend(chunk(
-        b"IDAT",
-        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    ));
-    png.extend(chunk(b"IEND", &[]));
-    png
-}
-
 #[test]
 fn a_decompression_bomb_fails_the_visual_stage_and_stays_organized() {
     let env = Env::new();
     visual_on(&env);
     let mut d = env.start();
     d.wait_ready();
-    env.drop_file("bomb.png", &bomb());
+    env.drop_file(
+        "bomb.png",
+        &crate::png_bomb::png_declaring(100_000, 100_000),
+    );
     d.wait_for("the visual stage to fail", |r| {
         r.iter()
             .any(|x| x["event_type"] == "alice.asset.failed.v1" && x["stage"] == "visual")

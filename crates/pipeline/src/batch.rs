@@ -487,28 +487,13 @@ fn settle(catalog: &Catalog, flight: &mut [InFlight<'_>]) {
     let items: Vec<Settle<'_>> = flight
         .iter()
         .zip(&notes)
-        .map(|(f, note)| match (&f.state, &f.file.record) {
-            (
-                Ok(Step::Placed(p, ..)),
-                Record::Organized {
-                    project,
-                    source,
-                    style,
-                    media,
+        .map(|(f, note)| match &f.state {
+            Ok(Step::Placed(p, ..)) => match organized_record(f, p) {
+                Some(placement) => Settle::Placed(placement),
+                None => Settle::Finished {
+                    op_id: f.op_id,
+                    destination: &p.destination,
                 },
-            ) => Settle::Placed(catalog::Placement {
-                op_id: f.op_id,
-                asset_id: &f.file.asset_id,
-                destination: &p.destination,
-                size: p.bytes,
-                project,
-                source,
-                style: style.as_deref(),
-                media: Some(media),
-            }),
-            (Ok(Step::Placed(p, ..)), Record::Finished) => Settle::Finished {
-                op_id: f.op_id,
-                destination: &p.destination,
             },
             _ => Settle::Abandoned {
                 op_id: f.op_id,
@@ -550,6 +535,18 @@ fn retry_placed(
     p: &Placement,
     e: CatalogError,
 ) -> Result<(), TransferError> {
+    match organized_record(f, p) {
+        Some(placement) if matches!(e, CatalogError::DestinationTaken { .. }) => {
+            crate::organize::record_placement(catalog, &placement)?;
+            Ok(())
+        }
+        _ => Err(TransferError::Catalog(e)),
+    }
+}
+
+/// The catalog record of a placed file that is organized (not one that only finishes its
+/// operation, [`Record::Finished`]).
+fn organized_record<'a>(f: &'a InFlight<'_>, p: &'a Placement) -> Option<catalog::Placement<'a>> {
     let Record::Organized {
         project,
         source,
@@ -557,23 +554,16 @@ fn retry_placed(
         media,
     } = &f.file.record
     else {
-        return Err(TransferError::Catalog(e));
+        return None;
     };
-    if !matches!(e, CatalogError::DestinationTaken { .. }) {
-        return Err(TransferError::Catalog(e));
-    }
-    crate::organize::record_placement(
-        catalog,
-        &catalog::Placement {
-            op_id: f.op_id,
-            asset_id: &f.file.asset_id,
-            destination: &p.destination,
-            size: p.bytes,
-            project,
-            source,
-            style: style.as_deref(),
-            media: Some(media),
-        },
-    )?;
-    Ok(())
+    Some(catalog::Placement {
+        op_id: f.op_id,
+        asset_id: &f.file.asset_id,
+        destination: &p.destination,
+        size: p.bytes,
+        project,
+        source,
+        style: style.as_deref(),
+        media: Some(media),
+    })
 }
