@@ -349,16 +349,7 @@ mod tests {
             ),
         ] {
             let (sql, params) = page_sql(&query, after, Walk::Newest).unwrap();
-            let conn = cat.lock();
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map(rusqlite::params_from_iter(params), |r| {
-                    r.get::<_, String>(3)
-                })
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect();
+            let plan = cat.query_plan(&sql, params);
             assert!(plan[0].contains("assets_newest"), "{plan:?}");
             assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
         }

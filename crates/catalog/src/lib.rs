@@ -263,6 +263,21 @@ impl Catalog {
         self.read_only
     }
 
+    /// SQLite's query plan of `sql` (its `detail` column, a line per step), for tests that
+    /// pin which index a query uses.
+    #[cfg(test)]
+    pub(crate) fn query_plan(&self, sql: &str, params: Vec<rusqlite::types::Value>) -> Vec<String> {
+        self.lock()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held cannot leave half a transaction behind: rusqlite
         // rolls back a `Transaction` dropped during unwinding, so the connection is usable.

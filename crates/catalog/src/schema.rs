@@ -490,16 +490,7 @@ mod tests {
     fn hot_lookups_use_their_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let cat = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
-        let conn = cat.lock();
-        let plan = |sql: &str| -> String {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let rows: Vec<String> = stmt
-                .query_map([], |r| r.get::<_, String>(3))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            rows.join("; ")
-        };
+        let plan = |sql: &str| -> String { cat.query_plan(sql, Vec::new()).join("; ") };
         let cases = [
             (
                 "SELECT asset_id FROM identities

@@ -502,16 +502,7 @@ mod tests {
             ..SearchQuery::default()
         };
         let (sql, params) = search_sql(&query).unwrap();
-        let conn = cat.lock();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map(rusqlite::params_from_iter(params), |r| {
-                r.get::<_, String>(3)
-            })
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
+        let plan = cat.query_plan(&sql, params);
         assert!(
             plan[0].starts_with("SCAN assets_fts VIRTUAL TABLE"),
             "{plan:?}"
