@@ -62,6 +62,18 @@ pub enum SubscribeError {
         /// Subscriber name.
         name: String,
     },
+    /// The subscriber's lane is not below its lane count.
+    #[error(
+        "cannot subscribe {name:?}: lane {index} of {of} does not exist; use a lane below the count"
+    )]
+    InvalidShard {
+        /// Subscriber name.
+        name: String,
+        /// The rejected lane.
+        index: usize,
+        /// The lane count.
+        of: usize,
+    },
     /// `subscribe` was called outside a tokio runtime, so the subscriber task cannot start.
     #[error(
         "cannot subscribe {name:?}: no tokio runtime is running; call subscribe from inside the runtime"
@@ -304,6 +316,15 @@ impl<M: Message> Bus<M> {
         if options.retry.max_attempts == 0 {
             return Err(SubscribeError::InvalidRetry { name });
         }
+        if let Some(shard) = options.shard
+            && shard.index >= shard.of
+        {
+            return Err(SubscribeError::InvalidShard {
+                name,
+                index: shard.index,
+                of: shard.of,
+            });
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(SubscribeError::NoRuntime { name });
         };
@@ -334,6 +355,7 @@ impl<M: Message> Bus<M> {
         let task = runtime.spawn(worker.run(Inbox::new(rx, Arc::clone(&state))));
         let route = Arc::new(SubscriberRoute {
             filter: filter.clone(),
+            shard: options.shard,
             tx,
             state: Arc::clone(&state),
         });
@@ -381,7 +403,7 @@ impl<M: Message> Bus<M> {
         }
         let routes = self.shared.routes();
         for subscriber in &routes.subscribers {
-            if subscriber.filter.matches(&message) {
+            if subscriber.wants(&message) {
                 subscriber
                     .enqueue(Item {
                         message: message.clone(),
@@ -403,7 +425,7 @@ impl<M: Message> Bus<M> {
         let routes = self.shared.routes();
         let (tracker, receipt) = Tracker::new(message.id());
         for subscriber in &routes.subscribers {
-            if subscriber.filter.matches(&message) {
+            if subscriber.wants(&message) {
                 let token = AckToken::new(Arc::clone(&tracker), Arc::clone(&subscriber.state.name));
                 subscriber
                     .enqueue(Item {

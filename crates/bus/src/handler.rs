@@ -80,6 +80,19 @@ pub struct SubscriberOptions {
     pub capacity: usize,
     /// What happens when the handler fails.
     pub retry: RetryPolicy,
+    /// With `Some`, the subscriber is one lane of a sharded stage and only receives the
+    /// messages whose [`crate::Message::shard`] is its lane: the others are never queued
+    /// for it (a stage of N lanes costs one queueing per message, not N).
+    pub shard: Option<Shard>,
+}
+
+/// One lane of a subscriber that runs as `of` lanes ([`SubscriberOptions::shard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This lane, below `of`.
+    pub index: usize,
+    /// How many lanes the stage has (at least 1).
+    pub of: usize,
 }
 
 impl Default for SubscriberOptions {
@@ -88,6 +101,7 @@ impl Default for SubscriberOptions {
         SubscriberOptions {
             capacity: 1024,
             retry: RetryPolicy::default(),
+            shard: None,
         }
     }
 }

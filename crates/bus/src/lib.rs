@@ -92,7 +92,7 @@ pub use bus::{
     Bus, BusBuilder, BusClosed, BusStats, ObserverStats, ShutdownReport, SubscribeError,
     SubscriberStats, Unfinished,
 };
-pub use handler::{DeadLetter, Handler, HandlerError, RetryPolicy, SubscriberOptions};
+pub use handler::{DeadLetter, Handler, HandlerError, RetryPolicy, Shard, SubscriberOptions};
 pub use message::{Filter, Message};
 pub use observer::{Observed, Observer};
 pub use receipt::{Delivery, DeliveryStatus, Outcome, Receipt, ReceiptLost};

@@ -16,6 +16,14 @@ pub trait Message: Clone + Send + Sync + 'static {
     fn type_name(&self) -> &str;
     /// Category: `asset`, `workflow`, `creative`, or another name.
     fn category(&self) -> &str;
+    /// Which of `shards` lanes the message belongs to (below `shards`), for subscribers that
+    /// run as several shards ([`crate::Shard`]): messages of one key (an asset) must always
+    /// map to the same lane so they are handled in order. Every message maps to lane 0
+    /// unless the type says otherwise.
+    fn shard(&self, shards: usize) -> usize {
+        let _ = shards;
+        0
+    }
 }
 
 impl<T: Message> Message for Arc<T> {
@@ -29,6 +37,10 @@ impl<T: Message> Message for Arc<T> {
 
     fn category(&self) -> &str {
         (**self).category()
+    }
+
+    fn shard(&self, shards: usize) -> usize {
+        (**self).shard(shards)
     }
 }
 

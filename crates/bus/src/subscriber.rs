@@ -15,7 +15,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::{Semaphore, TryAcquireError};
 
-use crate::handler::{DeadLetter, Handler, HandlerError, RetryPolicy};
+use crate::handler::{DeadLetter, Handler, HandlerError, RetryPolicy, Shard};
 use crate::receipt::{AckToken, DeliveryStatus};
 use crate::{BusClosed, Filter, Message};
 
@@ -75,11 +75,17 @@ impl SubscriberState {
 /// The publishing side of one subscriber, held in the bus's routing table.
 pub(crate) struct SubscriberRoute<M> {
     pub(crate) filter: Filter,
+    pub(crate) shard: Option<Shard>,
     pub(crate) tx: UnboundedSender<Item<M>>,
     pub(crate) state: Arc<SubscriberState>,
 }
 
 impl<M: Message> SubscriberRoute<M> {
+    /// Whether `message` is for this subscriber: its filter, and its lane if it has one.
+    pub(crate) fn wants(&self, message: &M) -> bool {
+        self.filter.matches(message) && self.shard.is_none_or(|s| message.shard(s.of) == s.index)
+    }
+
     /// Queues `item`, waiting for room. Fails only once the bus is shutting down.
     pub(crate) async fn enqueue(&self, item: Item<M>) -> Result<(), BusClosed> {
         match self.state.room.try_acquire() {

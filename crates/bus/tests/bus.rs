@@ -39,6 +39,9 @@ impl Message for Event {
     fn category(&self) -> &str {
         self.category
     }
+    fn shard(&self, shards: usize) -> usize {
+        (self.seq % shards as u64) as usize
+    }
 }
 
 type Msg = Arc<Event>;
@@ -61,6 +64,7 @@ fn options(capacity: usize) -> SubscriberOptions {
     SubscriberOptions {
         capacity,
         retry: quick_retry(3),
+        shard: None,
     }
 }
 
@@ -160,6 +164,48 @@ async fn subscriber_sees_events_in_publish_order() {
         ),
         (1000, 0, 0, 0)
     );
+}
+
+#[tokio::test]
+async fn a_sharded_subscriber_gets_only_its_lane_in_order() {
+    let bus = Bus::new();
+    let logs: Vec<Log> = (0..4).map(|_| log()).collect();
+    for (index, l) in logs.iter().enumerate() {
+        let opts = SubscriberOptions {
+            shard: Some(bus::Shard { index, of: 4 }),
+            ..options(2)
+        };
+        bus.subscribe_with(
+            format!("lane-{index}"),
+            Filter::All,
+            opts,
+            recorder(Arc::clone(l)),
+        )
+        .unwrap();
+    }
+    for seq in 0..1000 {
+        bus.publish(event(seq)).await.unwrap();
+    }
+    drain(&bus).await;
+    for (index, l) in logs.iter().enumerate() {
+        let want: Vec<u64> = (0..1000).filter(|s| s % 4 == index as u64).collect();
+        assert_eq!(seen(l), want, "lane {index}");
+        // Never queued for the other lanes: nothing counted there either.
+        assert_eq!(stats_of(&bus, &format!("lane-{index}")).delivered, 250);
+    }
+    let wrong = SubscriberOptions {
+        shard: Some(bus::Shard { index: 4, of: 4 }),
+        ..options(2)
+    };
+    let bus = Bus::<Msg>::new();
+    assert!(matches!(
+        bus.subscribe_with("lane-4", Filter::All, wrong, recorder(log())),
+        Err(bus::SubscribeError::InvalidShard {
+            index: 4,
+            of: 4,
+            ..
+        })
+    ));
 }
 
 #[tokio::test]
@@ -381,6 +427,7 @@ async fn panicking_handler_is_isolated_and_dead_lettered() {
     let policy = SubscriberOptions {
         capacity: 8,
         retry: quick_retry(2),
+        shard: None,
     };
     bus.subscribe_with("fragile", Filter::All, policy, move |event: Msg| {
         let log = Arc::clone(&handler_log);
@@ -442,6 +489,7 @@ async fn panicking_dead_letter_sink_does_not_stop_the_subscriber() {
     let policy = SubscriberOptions {
         capacity: 4,
         retry: quick_retry(1),
+        shard: None,
     };
     bus.subscribe_with("organizer", Filter::All, policy, move |event: Msg| {
         let log = Arc::clone(&handler_log);
@@ -711,6 +759,7 @@ async fn tracked_publish_resolves_once_every_matching_subscriber_finished() {
     let policy = SubscriberOptions {
         capacity: 8,
         retry: quick_retry(2),
+        shard: None,
     };
     bus.subscribe_with(
         "bad",
@@ -838,6 +887,7 @@ async fn invalid_subscriptions_are_rejected_with_the_reason() {
     let never = SubscriberOptions {
         capacity: 1,
         retry: quick_retry(0),
+        shard: None,
     };
     assert!(matches!(
         bus.subscribe_with("never", Filter::All, never, recorder(log())),

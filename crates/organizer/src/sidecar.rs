@@ -173,6 +173,21 @@ pub fn has_sidecar_only_extension(name: &OsStr) -> bool {
 /// lower and upper case. A Takeout name cut short is not reversed.
 pub fn media_names_for(sidecar_name: &OsStr) -> Vec<OsString> {
     let bytes = sidecar_name.as_bytes();
+    let (_, own_ext) = split_ext(bytes);
+    let is = |e: &&str| own_ext.eq_ignore_ascii_case(e.as_bytes());
+    let as_sidecar = STEM_SIDECARS.iter().map(|(e, _)| e).any(is);
+    let as_member = MEMBERS.iter().map(|(e, _)| e).any(is);
+    // Every candidate name ends in a sidecar's or a member's extension: any other file (the
+    // common case: a picture) belongs to no media, and is answered without building names.
+    if !as_sidecar && !as_member {
+        return Vec::new();
+    }
+    // A member (RAW, Live Photo video) only ever travels with a still.
+    let media_exts = if as_sidecar {
+        MEDIA_EXTENSIONS
+    } else {
+        STILL_EXTENSIONS
+    };
     let mut out: Vec<OsString> = Vec::new();
     let mut bases = vec![split_ext(bytes).0];
     if let Some(b) = bytes.strip_suffix(b".supplemental-metadata.json") {
@@ -184,7 +199,7 @@ pub fn media_names_for(sidecar_name: &OsStr) -> Vec<OsString> {
             out.push(OsString::from_vec(base.to_vec()));
         }
         // The stem forms: `stem.xmp`, `stem.txt`, … beside `stem.<media ext>`.
-        for ext in MEDIA_EXTENSIONS {
+        for ext in media_exts {
             for e in [ext.to_string(), ext.to_ascii_uppercase()] {
                 out.push(OsString::from_vec(join(base, format!(".{e}").as_bytes())));
             }
@@ -466,6 +481,31 @@ mod tests {
         assert_eq!(
             beside("00042-99.png", "00042-99.txt", "cyber-00001.png"),
             "cyber-00001.txt"
+        );
+    }
+
+    /// The early answer for names that cannot be a sidecar or member loses nothing: every
+    /// candidate of every media name still finds its media back.
+    #[test]
+    fn every_candidate_finds_its_media_back_and_pictures_belong_to_none() {
+        for ext in MEDIA_EXTENSIONS {
+            for e in [ext.to_string(), ext.to_ascii_uppercase()] {
+                let media = OsString::from(format!("IMG_0042.{e}"));
+                for c in candidates(&media) {
+                    assert!(
+                        media_names_for(&c.name).contains(&media),
+                        "{:?} should lead back to {media:?}",
+                        c.name
+                    );
+                }
+            }
+        }
+        for name in ["a.png", "b.WEBP", "c.gif", "d.mp4", "e.jpg", "noext"] {
+            assert!(media_names_for(os(name)).is_empty(), "{name}");
+        }
+        assert!(
+            media_names_for(os("IMG_1.CR2")).iter().all(|m| is_still(m)),
+            "a RAW only travels with a still"
         );
     }
 

@@ -90,6 +90,9 @@ impl bus::Message for Msg {
     fn category(&self) -> &str {
         self.0.category().as_str()
     }
+    fn shard(&self, shards: usize) -> usize {
+        lane_of(&self.0, shards)
+    }
 }
 
 impl From<Event> for Msg {
@@ -203,19 +206,21 @@ where
 {
     for shard in 0..SHARDS {
         let (c, h) = (ctx.clone(), handler.clone());
+        // The bus queues each event for its own lane only.
+        let options = SubscriberOptions {
+            shard: Some(bus::Shard {
+                index: shard,
+                of: SHARDS,
+            }),
+            ..SubscriberOptions::default()
+        };
         bus.subscribe_with(
             format!("{stage}-{shard}"),
             filter.clone(),
-            SubscriberOptions::default(),
+            options,
             move |m: Msg| {
                 let (c, h) = (c.clone(), h.clone());
-                async move {
-                    if shard_of(&m.0) == shard {
-                        h(c, m).await
-                    } else {
-                        Ok(())
-                    }
-                }
+                async move { h(c, m).await }
             },
         )?;
     }
@@ -240,12 +245,16 @@ where
 
 /// The shard an event belongs to: by its subject (the asset id), workflow events to shard 0.
 pub fn shard_of(event: &Event) -> usize {
+    lane_of(event, SHARDS)
+}
+
+fn lane_of(event: &Event, shards: usize) -> usize {
     event
         .subject
         .as_deref()
         .and_then(|s| s.get(..2))
         .and_then(|h| usize::from_str_radix(h, 16).ok())
-        .map_or(0, |n| n % SHARDS)
+        .map_or(0, |n| n % shards.max(1))
 }
 
 /// The running pipeline. Cheap to clone.
