@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 
 /// Equal identities mean the content is (with overwhelming likelihood) unchanged, so a known
 /// asset id can be reused without hashing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FileIdentity {
     /// Device number (`st_dev`).
     pub dev: u64,

@@ -338,6 +338,13 @@ mod tests {
             inbox: PathBuf::from("/in"),
             project: "uncategorized".into(),
             kind: DiscoveryKind::Watch,
+            hashed_as: Some(crate::FileIdentity {
+                dev: 2049,
+                ino: 1234,
+                size: 42,
+                mtime_ns: 1_700_000_000_123_456_789,
+                ctime_ns: 1_700_000_001_000_000_000,
+            }),
         }
     }
 

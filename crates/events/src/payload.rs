@@ -45,6 +45,12 @@ pub struct AssetDiscovered {
     pub project: String,
     /// Scan, watch or manual.
     pub kind: DiscoveryKind,
+    /// The file's identity (device, inode, size, mtime, ctime) when it was hashed, present
+    /// when that identity tells every later change (its ctime was already past when the
+    /// hash began, so any write after it gives the file a new ctime): a mover may then
+    /// compare identities instead of reading the file again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashed_as: Option<crate::FileIdentity>,
 }
 
 /// The metadata extractor read a file.
@@ -70,6 +76,9 @@ pub struct MetadataExtracted {
     /// corrupt): what is wrong, for a human. The organizer then reports `AssetFailed`.
     #[serde(default)]
     pub error: Option<String>,
+    /// From discovery: see [`AssetDiscovered::hashed_as`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashed_as: Option<crate::FileIdentity>,
 }
 
 /// A file was placed in the organized tree.

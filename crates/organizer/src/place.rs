@@ -127,6 +127,10 @@ pub struct PlaceBeneath<'a> {
     pub expected_size: u64,
     /// Copy (source stays) or move.
     pub mode: Mode,
+    /// The source's identity when the caller hashed it, if that identity tells every later
+    /// change (`AssetDiscovered::hashed_as`): a source that still has it is not read again
+    /// before it is renamed or removed as a duplicate. `None`: it is read and hashed again.
+    pub hashed_as: Option<FileIdentity>,
 }
 
 /// [`place_beneath`] with roots opened from paths: `dest_root` as configured (it must
@@ -146,6 +150,7 @@ pub fn place(req: &PlaceRequest<'_>) -> Result<Placement, OrganizeError> {
         asset_id: req.asset_id,
         expected_size: req.expected_size,
         mode: req.mode,
+        hashed_as: None,
     })
 }
 
@@ -568,6 +573,12 @@ fn verify_source(
     src: &mut File,
     expected: &blake3::Hash,
 ) -> Result<(), OrganizeError> {
+    let now = src.metadata().map_err(|e| read_source_err(req.source, e))?;
+    if req.hashed_as == Some(FileIdentity::from_metadata(&now)) {
+        // Same inode, size, mtime and ctime as when it was hashed, and that ctime was
+        // already past then: nothing has written to it since.
+        return Ok(());
+    }
     src.rewind().map_err(|e| read_source_err(req.source, e))?;
     let (read, hash) = hash_file(src).map_err(|e| read_source_err(req.source, e))?;
     if read != req.expected_size || hash != *expected {

@@ -836,6 +836,7 @@ fn move_mode_under_a_folder_symlink_swap_loop_never_moves_an_outside_file() {
             asset_id: &id,
             expected_size: content.len() as u64,
             mode: Mode::Move,
+            hashed_as: None,
         });
         match result {
             Ok(p) => {
@@ -880,6 +881,7 @@ fn remove_source_never_unlinks_through_a_symlinked_folder() {
         asset_id: &id_of(&content),
         expected_size: content.len() as u64,
         mode: Mode::Copy,
+        hashed_as: None,
     })
     .unwrap();
     // The inbox folder goes away and a symlink to the outside takes its name, where a file
@@ -891,4 +893,111 @@ fn remove_source_never_unlinks_through_a_symlinked_folder() {
     assert_eq!(outcome, SourceRemoval::AlreadyGone);
     assert_eq!(fs::read(outside.join("t.png")).unwrap(), content);
     assert_eq!(fs::read(outside.join("moved-away/t.png")).unwrap(), content);
+}
+
+/// The identity of the file at `path` as the watcher would report it.
+fn identity_of(path: &Path) -> organizer::FileIdentity {
+    organizer::FileIdentity::from_metadata(&fs::symlink_metadata(path).unwrap())
+}
+
+fn move_trusting(
+    f: &Fixture,
+    src: &Path,
+    id: &str,
+    size: u64,
+    hashed_as: organizer::FileIdentity,
+) -> Result<Placement, OrganizeError> {
+    let inbox = Root::open(&f.inbox).unwrap();
+    let organized = Root::open(&f.organized).unwrap();
+    place_beneath(&PlaceBeneath {
+        source_root: &inbox,
+        source: src,
+        dest_root: &organized,
+        relative: Path::new("d/f.png"),
+        asset_id: id,
+        expected_size: size,
+        mode: Mode::Move,
+        hashed_as: Some(hashed_as),
+    })
+}
+
+/// A move trusts the identity the file was hashed under only while the file still has it:
+/// the normal case is renamed without a second read, a file written since (same size, mtime
+/// set back) is refused and stays in the inbox.
+#[test]
+fn a_move_trusts_the_hashed_identity_only_while_the_file_keeps_it() {
+    let f = fixture();
+    let content = b"settled content".to_vec();
+    let src = f.inbox.join("f.png");
+    write(&src, &content);
+    let hashed_as = identity_of(&src);
+    let placed =
+        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap();
+    assert!(matches!(
+        placed.outcome,
+        Outcome::Placed {
+            via: Via::Rename,
+            ..
+        }
+    ));
+    assert_eq!(fs::read(&placed.destination).unwrap(), content);
+
+    // Rewritten in place after the hash, same size, mtime put back: ctime tells.
+    let f = fixture();
+    write(&src_of(&f), &content);
+    let src = src_of(&f);
+    let hashed_as = identity_of(&src);
+    std::thread::sleep(Duration::from_millis(30));
+    let mtime = fs::metadata(&src).unwrap().modified().unwrap();
+    fs::write(&src, b"SETTLED CONTENT").unwrap();
+    File::options()
+        .write(true)
+        .open(&src)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(mtime))
+        .unwrap();
+    let err =
+        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap_err();
+    assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
+    assert_eq!(fs::read(&src).unwrap(), b"SETTLED CONTENT");
+    assert!(files_under(&f.organized).is_empty());
+}
+
+fn src_of(f: &Fixture) -> PathBuf {
+    f.inbox.join("f.png")
+}
+
+/// A write through a shared writable mapping after the hash changes the file's ctime too, so
+/// a trusted identity never lets changed content be filed under the old asset id.
+#[test]
+fn a_write_through_a_shared_mapping_after_the_hash_is_caught() {
+    let f = fixture();
+    let content = vec![7u8; 8192];
+    let src = src_of(&f);
+    write(&src, &content);
+    let hashed_as = identity_of(&src);
+    std::thread::sleep(Duration::from_millis(30));
+    {
+        use std::os::fd::AsRawFd;
+        let file = File::options().read(true).write(true).open(&src).unwrap();
+        // SAFETY: a fresh shared mapping of a file this test owns, unmapped before return.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                content.len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            *(p as *mut u8).add(100) = 9;
+            libc::munmap(p, content.len());
+        }
+    }
+    let err =
+        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap_err();
+    assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
+    assert!(files_under(&f.organized).is_empty());
+    assert_eq!(fs::read(&src).unwrap()[100], 9);
 }

@@ -93,6 +93,9 @@ pub struct UnitFile {
     pub size: u64,
     /// Copy or move.
     pub mode: OrganizeMode,
+    /// The source's identity when it was hashed, if it tells every later change
+    /// (`AssetDiscovered::hashed_as`): then a move does not read the file again.
+    pub hashed_as: Option<events::FileIdentity>,
     /// What to record once it is placed.
     pub record: Record,
 }
@@ -442,6 +445,7 @@ fn stage_one(f: &UnitFile) -> Result<Step, TransferError> {
         asset_id: &f.asset_id,
         expected_size: f.size,
         mode: f.mode,
+        hashed_as: f.hashed_as,
     })
     .map_err(TransferError::Place)?;
     Ok(Step::Staged(staged, src, dst))

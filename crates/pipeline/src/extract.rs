@@ -29,6 +29,7 @@ pub(crate) async fn extract(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
             project: d.project.clone(),
             media: ex.info,
             error: ex.error.map(|e| e.to_string()),
+            hashed_as: d.hashed_as,
         }
         .into(),
         Err(_) if let Some(rec) = organized_from_here_and_gone(ctx, &d.asset_id, &d.path).await => {

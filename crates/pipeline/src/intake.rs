@@ -215,6 +215,7 @@ async fn publish_discovery(
             inbox: d.inbox,
             project,
             kind,
+            hashed_as: d.settled.then_some(d.identity),
         },
     );
     if ctx.options.tracks_discoveries() {

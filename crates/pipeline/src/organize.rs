@@ -296,6 +296,7 @@ async fn place_alone(
             relative,
             size: x.size,
             mode: s.mode,
+            hashed_as: x.hashed_as,
             record: Record::Organized {
                 project: x.project.clone(),
                 source: source.to_owned(),
@@ -507,6 +508,7 @@ fn finish_move(file: &MetadataExtracted, organized: &Path) -> Result<(), Step> {
         asset_id: &file.asset_id,
         expected_size: file.size,
         mode: OrganizeMode::Copy,
+        hashed_as: None,
     })?;
     if placement.outcome == Outcome::AlreadyPresent {
         organizer::remove_source_beneath(&src, &file.path, &dst, &placement)?;
@@ -633,6 +635,7 @@ fn place_late_sidecar(
         asset_id: &file.asset_id,
         expected_size: file.size,
         mode,
+        hashed_as: file.hashed_as,
     });
     let placement = match placed {
         Ok(p) => p,

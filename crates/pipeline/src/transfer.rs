@@ -277,6 +277,7 @@ impl Group<'_> {
                     asset_id: &s.asset_id,
                     expected_size: s.size,
                     mode: OrganizeMode::Copy,
+                    hashed_as: None,
                 });
                 placed
                     .map_err(|e| {
@@ -293,6 +294,7 @@ impl Group<'_> {
             asset_id: self.t.asset_id,
             expected_size: self.t.size,
             mode: self.t.mode,
+            hashed_as: None,
         });
         match media {
             Ok(p) => {

@@ -241,6 +241,7 @@ fn move_sidecar_back(s: &SidecarRecord) -> Result<PathBuf, UndoError> {
         asset_id: &s.sidecar_id,
         expected_size: s.size,
         mode: OrganizeMode::Move,
+        hashed_as: None,
     })
     .map_err(transfer)?;
     // After a rename the source is already gone; after a copy (another filesystem) it is

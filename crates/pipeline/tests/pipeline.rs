@@ -108,6 +108,7 @@ impl Env {
                 .to_hex()
                 .to_string(),
             hashed: true,
+            settled: false,
             kind: watcher::DiscoveryKind::Manual,
         }
     }

@@ -173,6 +173,7 @@ async fn a_worker_stage_returns_only_once_its_output_is_taken_by_the_sinks() {
             inbox: inbox.clone(),
             project: "p".into(),
             kind: events::DiscoveryKind::Watch,
+            hashed_as: None,
         },
     );
     let handled = p

@@ -84,6 +84,7 @@ impl Env {
             mtime: meta.modified().unwrap(),
             asset_id: asset_id.to_owned(),
             hashed: true,
+            settled: false,
             kind: watcher::DiscoveryKind::Manual,
         })
     }

@@ -82,7 +82,13 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[derive(Debug)]
 pub(crate) enum HashOutcome {
     /// The content of exactly the expected version.
-    Done { hash: blake3::Hash },
+    Done {
+        hash: blake3::Hash,
+        /// The file's ctime was already [`SETTLED`] in the past when the read began: a write
+        /// after the hash (any write sets ctime to the clock's coarse "now") gives the file
+        /// another stamp, so the stamp alone tells this content from any later one.
+        settled: bool,
+    },
     /// The file changed before or while it was read; the hash was discarded.
     Changed,
     /// Another process still has the file open for writing: its writer is not done, however
@@ -111,6 +117,7 @@ pub(crate) fn hash_verified(
         Ok(f) => f,
         Err(e) => return classify(e),
     };
+    let started = std::time::SystemTime::now();
     let before = match file.metadata() {
         Ok(m) if m.is_file() => Stamp::from_metadata(&m),
         Ok(_) => return HashOutcome::Gone,
@@ -145,7 +152,24 @@ pub(crate) fn hash_verified(
     if after_fd != expected || after_path != expected || bytes != expected.id.size {
         return HashOutcome::Changed;
     }
-    HashOutcome::Done { hash }
+    HashOutcome::Done {
+        hash,
+        settled: settled_before(expected, started),
+    }
+}
+
+/// How far in the past a file's ctime must be, when its hash starts, for its stamp to tell
+/// every later change: timestamps advance in clock ticks of a few milliseconds, so a write
+/// in the same tick as the last one could otherwise leave ctime unchanged.
+pub(crate) const SETTLED: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn settled_before(stamp: Stamp, started: std::time::SystemTime) -> bool {
+    let Ok(since_epoch) = started.duration_since(std::time::UNIX_EPOCH) else {
+        return false;
+    };
+    let started_ns = i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX);
+    let margin = SETTLED.as_nanos() as i64;
+    stamp.id.ctime_ns <= started_ns.saturating_sub(margin)
 }
 
 /// `F_SETSIG` from `<fcntl.h>` (Linux, every architecture); the libc crate does not export it.
@@ -254,6 +278,23 @@ mod tests {
         assert!(hash_file(dir.path()).is_err());
     }
 
+    /// A file changed just before its hash is not `settled` (a write in the same clock tick
+    /// could leave its ctime as it is); one left alone for longer than [`SETTLED`] is.
+    #[test]
+    fn only_a_file_whose_ctime_is_well_past_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"content").unwrap();
+        let stats = WatchStats::default();
+        let settled = |p: &Path| match verified(p, stamp(p), &stats) {
+            HashOutcome::Done { settled, .. } => settled,
+            other => panic!("expected Done, got {other:?}"),
+        };
+        assert!(!settled(&path), "written just now");
+        std::thread::sleep(SETTLED + std::time::Duration::from_millis(50));
+        assert!(settled(&path), "left alone since");
+    }
+
     #[test]
     fn verified_hash_is_discarded_when_the_file_changed_after_settling() {
         let dir = tempfile::tempdir().unwrap();
@@ -271,7 +312,7 @@ mod tests {
             HashOutcome::Changed
         ));
         match verified(&path, stamp(&path), &stats) {
-            HashOutcome::Done { hash } => assert_eq!(hash, blake3::hash(b"other version")),
+            HashOutcome::Done { hash, .. } => assert_eq!(hash, blake3::hash(b"other version")),
             other => panic!("expected Done, got {other:?}"),
         }
     }

@@ -76,8 +76,23 @@ pub struct Discovered {
     pub asset_id: String,
     /// `false` when the asset id came from the [`IdentityCache`] instead of hashing.
     pub hashed: bool,
+    /// Hashed, and `identity` tells every later change of the file: its ctime was already
+    /// past when the hash began), so a file with this identity still
+    /// holds the content that was hashed. A mover may compare identities instead of
+    /// reading the file again.
+    pub settled: bool,
     /// How the file was noticed.
     pub kind: DiscoveryKind,
+}
+
+impl WatchItem {
+    /// The same item, a discovery marked [`Discovered::settled`] when `settled`.
+    pub(crate) fn with_settled(mut self, settled: bool) -> WatchItem {
+        if let WatchItem::Discovered(d) = &mut self {
+            d.settled = settled;
+        }
+        self
+    }
 }
 
 /// Why a scan runs.

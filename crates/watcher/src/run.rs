@@ -817,13 +817,14 @@ impl Runner {
     async fn hashed(&mut self, c: Candidate, outcome: HashOutcome) -> Result<(), WatchError> {
         self.queued.remove(&c.path);
         match outcome {
-            HashOutcome::Done { hash } => {
+            HashOutcome::Done { hash, settled } => {
                 let fresh = Reported::new(c.stamp, false);
                 if self.reported.insert(c.path.clone(), fresh) == Some(fresh) {
                     trace!(path = %c.path.display(), "already emitted in this version");
                     return Ok(());
                 }
-                let item = discovered_item(&self.shared, &c, hash.to_hex().to_string(), true);
+                let item = discovered_item(&self.shared, &c, hash.to_hex().to_string(), true)
+                    .with_settled(settled);
                 send(&self.tx, item).await
             }
             HashOutcome::Changed | HashOutcome::InUse => {

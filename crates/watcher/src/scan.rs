@@ -304,6 +304,7 @@ pub(crate) fn discovered_item(
         mtime: c.mtime,
         asset_id,
         hashed,
+        settled: false,
         kind: c.kind,
     })
 }
@@ -401,10 +402,11 @@ impl<'a> Batch<'a> {
     ) -> Result<(), WatchError> {
         let (c, outcome) = done;
         match outcome {
-            HashOutcome::Done { hash } => {
+            HashOutcome::Done { hash, settled } => {
                 self.summary.hashed += 1;
                 hooks.reported(&c.path, c.stamp, false);
-                let item = discovered_item(self.shared, &c, hash.to_hex().to_string(), true);
+                let item = discovered_item(self.shared, &c, hash.to_hex().to_string(), true)
+                    .with_settled(settled);
                 send(self.tx, item).await?;
             }
             HashOutcome::Changed => {
