@@ -689,3 +689,42 @@ fn lora_filter_matches_a_part_of_any_lora_name() {
     assert!(by_lora("", "add%detail").is_empty());
     assert!(by_lora("castle", "missing").is_empty());
 }
+
+/// Rows of the full-text index's data table: a new segment adds rows.
+fn fts_rows(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT count(*) FROM assets_fts_data", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Recording the same values again (a placement, then its `organized` event; a file seen
+/// again at the same path) leaves the full-text row alone; a changed value is indexed.
+#[test]
+fn the_full_text_row_is_rewritten_only_when_an_indexed_value_changes() {
+    let fx = Fixture::new();
+    let spec = Spec {
+        project: "coast",
+        ..ai("lighthouse.png", AiSource::Flux, "a lighthouse at dusk")
+    };
+    let id = organize(&fx.cat, &spec);
+    let before = fts_rows(&fx.path);
+    for _ in 0..3 {
+        fx.cat
+            .upsert_discovered(&id, &Path::new("/inbox").join(spec.name), 100)
+            .unwrap();
+    }
+    assert_eq!(fts_rows(&fx.path), before, "nothing indexed changed");
+    assert_eq!(find(&fx.cat, &text("lighthouse")), vec!["lighthouse.png"]);
+
+    // The same metadata stored again: still nothing; a new prompt: indexed.
+    let mut m = media(&spec);
+    assert!(fx.cat.set_metadata(&id, &m).is_ok());
+    assert_eq!(fts_rows(&fx.path), before, "the same metadata again");
+    m.ai.as_mut().unwrap().prompt = Some("a harbour light in fog".into());
+    fx.cat.set_metadata(&id, &m).unwrap();
+    assert_eq!(find(&fx.cat, &text("harbour")), vec!["lighthouse.png"]);
+    assert!(
+        find(&fx.cat, &text("dusk")).is_empty(),
+        "the old prompt is gone"
+    );
+}

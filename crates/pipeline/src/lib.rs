@@ -190,12 +190,18 @@ impl PipelineOptions {
 /// files about 1.4x faster and wrote a third less to the catalog (docs/performance.md).
 pub const SHARDS: usize = 32;
 
-/// Registers `stage-0` … `stage-{SHARDS-1}`; each handles only the events of its shard, with
+/// Lanes of the catalog stage. Its handlers only hand their event to the group-committing
+/// writer and wait for the commit, so each lane holds one event of the next commit: more
+/// lanes, larger and fewer commits (each commit rewrites the index pages it touches, so a
+/// small commit costs nearly as much as a large one). An asset's events still share a lane.
+pub const CATALOG_LANES: usize = 128;
+
+/// Registers `stage-0` … `stage-{lanes-1}`; each handles only the events of its lane, with
 /// `ctx` handed to every call.
 fn subscribe_sharded<C, F, Fut>(
     bus: &EventBus,
     ctx: &C,
-    stage: &str,
+    (stage, lanes): (&str, usize),
     filter: Filter,
     handler: F,
 ) -> Result<(), bus::SubscribeError>
@@ -204,13 +210,13 @@ where
     F: Fn(C, Msg) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
 {
-    for shard in 0..SHARDS {
+    for shard in 0..lanes {
         let (c, h) = (ctx.clone(), handler.clone());
         // The bus queues each event for its own lane only.
         let options = SubscriberOptions {
             shard: Some(bus::Shard {
                 index: shard,
-                of: SHARDS,
+                of: lanes,
             }),
             ..SubscriberOptions::default()
         };
@@ -239,7 +245,7 @@ where
     F: Fn(Msg) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
 {
-    subscribe_sharded(bus, &(), stage, filter, move |(), m| handler(m))?;
+    subscribe_sharded(bus, &(), (stage, SHARDS), filter, move |(), m| handler(m))?;
     Ok(())
 }
 
@@ -345,12 +351,23 @@ impl Pipeline {
             Stage::Visual,
         ] {
             if options.in_process.contains(&st) && (st != Stage::Visual || visual_on) {
-                subscribe_sharded(&bus, &ctx, st.name(), st.filter(), move |c, m| async move {
-                    stage::handle_once(&c, st, m, false)
-                        .await
-                        .map(|_| ())
-                        .map_err(bus::HandlerError::from)
-                })?;
+                let lanes = if st == Stage::Catalog {
+                    CATALOG_LANES
+                } else {
+                    SHARDS
+                };
+                subscribe_sharded(
+                    &bus,
+                    &ctx,
+                    (st.name(), lanes),
+                    st.filter(),
+                    move |c, m| async move {
+                        stage::handle_once(&c, st, m, false)
+                            .await
+                            .map(|_| ())
+                            .map_err(bus::HandlerError::from)
+                    },
+                )?;
             }
         }
         let c = ctx.clone();

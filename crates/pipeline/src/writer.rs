@@ -34,6 +34,13 @@ pub(crate) struct EventWriter {
 /// Most events recorded in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// While the writer is busy (its last commit ended less than [`BUSY`] ago), a commit waits up
+/// to [`LINGER`] for more work to join it: each commit rewrites every index page it touches,
+/// so a few large commits write far less than many small ones. A request that arrives when
+/// the writer was idle is committed at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(3);
+const BUSY: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl EventWriter {
     pub(crate) fn start(catalog: Arc<Catalog>, history: HistoryWindow) -> EventWriter {
         let (tx, rx) = std_mpsc::channel::<(Job, Reply)>();
@@ -43,16 +50,13 @@ impl EventWriter {
             .name("alice-catalog-writer".into())
             .spawn(move || {
                 let mut since_compaction = 0u64;
+                let mut last_commit: Option<std::time::Instant> = None;
                 while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(item) => batch.push(item),
-                            Err(_) => break,
-                        }
-                    }
+                    let busy = last_commit.is_some_and(|t| t.elapsed() < BUSY);
+                    let batch = gather(&rx, first, busy);
                     since_compaction += batch.len() as u64;
                     commit(&catalog, batch);
+                    last_commit = Some(std::time::Instant::now());
                     if since_compaction >= crate::COMPACT_EVERY {
                         since_compaction = 0;
                         let w = *window.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,6 +103,32 @@ impl EventWriter {
             .map_err(|_| PipelineError::WriterStopped)?
             .map_err(PipelineError::Record)
     }
+}
+
+/// `first` and whatever else is queued (up to [`MAX_BATCH`]); while `busy`, what arrives
+/// within [`LINGER`] too.
+fn gather(
+    rx: &std_mpsc::Receiver<(Job, Reply)>,
+    first: (Job, Reply),
+    busy: bool,
+) -> Vec<(Job, Reply)> {
+    let mut batch = vec![first];
+    let deadline = std::time::Instant::now() + LINGER;
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(std_mpsc::TryRecvError::Disconnected) => break,
+            Err(std_mpsc::TryRecvError::Empty) if !busy => break,
+            Err(std_mpsc::TryRecvError::Empty) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    batch
 }
 
 fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
