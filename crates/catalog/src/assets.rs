@@ -221,6 +221,40 @@ impl Catalog {
         raw.map(|r| self.decode_asset(r)).transpose()
     }
 
+    /// Whether the asset is known, and if so whether it is organized from exactly `path`: the
+    /// first question a restart asks of every file in the inboxes, answered from the asset
+    /// index without reading the record's metadata.
+    pub fn organized_from_here(&self, asset_id: &str, path: &Path) -> Result<Option<bool>> {
+        self.read("checking where an asset was organized from", |c| {
+            c.prepare_cached(
+                "SELECT status = 'organized' AND original_path = ?2 FROM assets WHERE asset_id = ?1",
+            )?
+            .query_row(params![asset_id, path_bytes(path)], |r| r.get(0))
+            .optional()
+        })
+    }
+
+    /// [`Catalog::organized_from_here`] for many files in one read transaction (a restart
+    /// asks it of every file in the inboxes).
+    pub fn organized_from_here_many(&self, files: &[(&str, &Path)]) -> Result<Vec<Option<bool>>> {
+        self.read("checking where assets were organized from", |c| {
+            let tx = c.unchecked_transaction()?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT status = 'organized' AND original_path = ?2 FROM assets WHERE asset_id = ?1",
+            )?;
+            let out = files
+                .iter()
+                .map(|(asset_id, path)| {
+                    stmt.query_row(params![asset_id, path_bytes(path)], |r| r.get(0))
+                        .optional()
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            tx.finish()?;
+            Ok(out)
+        })
+    }
+
     /// The dedup index: where this content is organized, if it is.
     pub fn is_organized(&self, asset_id: &str) -> Result<Option<PathBuf>> {
         let bytes: Option<Vec<u8>> = self.read("checking whether an asset is organized", |c| {

@@ -51,11 +51,27 @@ impl Catalog {
     /// Every known identity and its asset id, in one query: what the watcher loads on start
     /// instead of one lookup per file.
     pub fn load_identities(&self) -> Result<HashMap<FileIdentity, String>> {
-        self.read("loading file identities", |c| {
-            let count: i64 = c
+        let mut map = HashMap::with_capacity(self.identity_count()?);
+        self.each_identity(|identity, asset_id| {
+            map.insert(identity, asset_id.to_owned());
+        })?;
+        Ok(map)
+    }
+
+    /// How many paths have a known identity.
+    pub fn identity_count(&self) -> Result<usize> {
+        self.read("counting file identities", |c| {
+            let n: i64 = c
                 .prepare_cached("SELECT count(*) FROM identities")?
                 .query_row([], |row| row.get(0))?;
-            let mut map = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// Every known identity and its asset id, handed to `each` one at a time, so a caller
+    /// can keep them in a form of its own without a second copy of the whole set in memory.
+    pub fn each_identity(&self, mut each: impl FnMut(FileIdentity, &str)) -> Result<()> {
+        self.read("loading file identities", |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT dev, ino, size, mtime_ns, ctime_ns, asset_id FROM identities",
             )?;
@@ -68,9 +84,10 @@ impl Catalog {
                     mtime_ns: row.get(3)?,
                     ctime_ns: row.get(4)?,
                 };
-                map.insert(identity, row.get(5)?);
+                let asset_id: String = row.get(5)?;
+                each(identity, &asset_id);
             }
-            Ok(map)
+            Ok(())
         })
     }
 

@@ -80,6 +80,23 @@ pub struct Dir {
     path: PathBuf,
 }
 
+/// An entry's type, identity and times, from [`Dir::stat_entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryStat {
+    /// A regular file (not a folder, symlink, socket, ...).
+    pub is_file: bool,
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time: seconds and nanoseconds since the Unix epoch.
+    pub mtime: (i64, i64),
+    /// Inode change time: seconds and nanoseconds since the Unix epoch.
+    pub ctime: (i64, i64),
+}
+
 impl Dir {
     fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
         Dir {
@@ -140,6 +157,22 @@ impl Dir {
         check_name(name)?;
         self.open_rel(Path::new(name), STAT_FLAGS, Strategy::Auto)?
             .metadata()
+    }
+
+    /// What a scan needs to know of entry `name` itself (a symlink is described, not
+    /// followed), in one `fstatat` relative to this folder: cheaper than [`Dir::stat`] (an
+    /// open, an `fstat` and a close), and just as confined, since `name` is one component.
+    pub fn stat_entry(&self, name: &OsStr) -> io::Result<EntryStat> {
+        check_name(name)?;
+        let st = rustix::fs::statat(&self.file, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(EntryStat {
+            is_file: FileType::from_raw_mode(st.st_mode) == FileType::RegularFile,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+        })
     }
 
     /// Creates file `name` for writing with `O_EXCL`: fails with `AlreadyExists` whatever is

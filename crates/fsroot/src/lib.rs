@@ -35,6 +35,6 @@ mod resolve;
 #[cfg(test)]
 mod race_tests;
 
-pub use dir::{Dir, DirId, Entry, EntryKind, NoReplace, Root, kind_of};
+pub use dir::{Dir, DirId, Entry, EntryKind, EntryStat, NoReplace, Root, kind_of};
 pub use layout::{Layout, LayoutError, Nesting, check_layout, resolve as resolve_location};
 pub use resolve::is_symlink_refusal;

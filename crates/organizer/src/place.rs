@@ -427,7 +427,8 @@ fn copy_into_place(
         path: temp_path.clone(),
         source,
     };
-    let (copied, hash) = copy_verified(req.source, src, &mut temp)?;
+    let trusted = req.hashed_as.map(|id| (id, *target.expected));
+    let (copied, hash) = copy_verified(req.source, src, &mut temp, trusted)?;
     if copied != req.expected_size {
         return Err(source_changed(
             req.source,

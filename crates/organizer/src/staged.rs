@@ -117,10 +117,16 @@ pub fn sync_filesystem(dir: &Dir) -> Result<(), OrganizeError> {
 
 /// Copies `src` (at its start) into `temp` with the kernel's help where it can, and returns
 /// the bytes in the temporary and their BLAKE3 as read back from it.
+///
+/// `trusted`: the identity the source was hashed under (one that tells every later change,
+/// `PlaceBeneath::hashed_as`) and that hash. When the kernel copied the file and the source
+/// still has that identity afterwards, nothing wrote to it since it was hashed, so the copy
+/// holds the hashed content and is not read back: the hash is returned as is.
 pub(crate) fn copy_verified(
     src_path: &Path,
     src: &mut File,
     temp: &mut TempFile,
+    trusted: Option<(FileIdentity, blake3::Hash)>,
 ) -> Result<(u64, blake3::Hash), OrganizeError> {
     let temp_path = temp.path();
     let write_err = |source| OrganizeError::WriteDestination {
@@ -129,14 +135,32 @@ pub(crate) fn copy_verified(
     };
     let out = temp.file().map_err(write_err)?;
     let copied = if kernel_copy(src, out).map_err(write_err)? {
-        // What is verified is what the temporary holds (its pages are in the cache).
-        let mut back = temp.reopen().map_err(write_err)?;
-        hash_file(&mut back).map_err(write_err)?
+        match unchanged_since_hashed(src, out, trusted) {
+            Some(done) => done,
+            None => {
+                // What is verified is what the temporary holds (its pages are in the cache).
+                let mut back = temp.reopen().map_err(write_err)?;
+                hash_file(&mut back).map_err(write_err)?
+            }
+        }
     } else {
         copy_hashing(src_path, src, out, &temp_path)?
     };
     start_writeback(temp.file().map_err(write_err)?);
     Ok(copied)
+}
+
+/// The copy's size and the trusted hash, when `src` still has the trusted identity after the
+/// kernel copied it into `out`.
+fn unchanged_since_hashed(
+    src: &File,
+    out: &File,
+    trusted: Option<(FileIdentity, blake3::Hash)>,
+) -> Option<(u64, blake3::Hash)> {
+    let (identity, hash) = trusted?;
+    let now = FileIdentity::from_metadata(&src.metadata().ok()?);
+    let copied = out.metadata().ok()?.len();
+    (now == identity && copied == identity.size).then_some((copied, hash))
 }
 
 /// Starts writing the temporary's data to disk now, without waiting: by the time the batch's

@@ -907,6 +907,16 @@ fn move_trusting(
     size: u64,
     hashed_as: organizer::FileIdentity,
 ) -> Result<Placement, OrganizeError> {
+    place_trusting(f, src, (id, size), hashed_as, Mode::Move)
+}
+
+fn place_trusting(
+    f: &Fixture,
+    src: &Path,
+    (id, size): (&str, u64),
+    hashed_as: organizer::FileIdentity,
+    mode: Mode,
+) -> Result<Placement, OrganizeError> {
     let inbox = Root::open(&f.inbox).unwrap();
     let organized = Root::open(&f.organized).unwrap();
     place_beneath(&PlaceBeneath {
@@ -916,7 +926,7 @@ fn move_trusting(
         relative: Path::new("d/f.png"),
         asset_id: id,
         expected_size: size,
-        mode: Mode::Move,
+        mode,
         hashed_as: Some(hashed_as),
     })
 }
@@ -1000,4 +1010,37 @@ fn a_write_through_a_shared_mapping_after_the_hash_is_caught() {
     assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
     assert!(files_under(&f.organized).is_empty());
     assert_eq!(fs::read(&src).unwrap()[100], 9);
+}
+
+/// A copy trusts the hashed identity the same way: the kernel's copy of an unchanged file is
+/// not read back; a file rewritten since its hash (same size) is read back, found to differ,
+/// and nothing is left in the organized tree.
+#[test]
+fn a_copy_is_read_back_unless_the_source_kept_its_hashed_identity() {
+    let f = fixture();
+    let content = b"copied once".to_vec();
+    let src = src_of(&f);
+    write(&src, &content);
+    let hashed_as = identity_of(&src);
+    let id = id_of(&content);
+    let placed = place_trusting(&f, &src, (&id, 11), hashed_as, Mode::Copy).unwrap();
+    assert_eq!(fs::read(&placed.destination).unwrap(), content);
+    assert_eq!(
+        fs::read(&src).unwrap(),
+        content,
+        "copy mode keeps the source"
+    );
+
+    let f = fixture();
+    let src = src_of(&f);
+    write(&src, &content);
+    let hashed_as = identity_of(&src);
+    std::thread::sleep(Duration::from_millis(30));
+    fs::write(&src, b"COPIED ONCE").unwrap();
+    let err = place_trusting(&f, &src, (&id, 11), hashed_as, Mode::Copy).unwrap_err();
+    assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
+    assert!(
+        files_under(&f.organized).is_empty(),
+        "no copy, no temporary"
+    );
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use catalog::{AssetStatus, Catalog, KnownFile};
+use catalog::{Catalog, KnownFile};
 use chrono::{DateTime, Utc};
 use events::{
     AssetDiscovered, AssetFailed, DiscoveryKind, Event, FileIdentity, OrganizeMode, Payload,
@@ -23,28 +23,124 @@ const IDENTITY_BATCH: usize = 256;
 /// files are hashed, saved in batches.
 #[derive(Default)]
 pub(crate) struct IdentityMemory {
-    known: Mutex<HashMap<FileIdentity, String>>,
+    known: Mutex<Known>,
     /// Identities learned since the last flush to the catalog. Losing them in a crash only
     /// costs a rehash, so they are written in batches rather than one fsync per file.
     unsaved: Mutex<Vec<KnownFile>>,
 }
 
-impl IdentityMemory {
-    pub(crate) fn new(known: HashMap<FileIdentity, String>) -> IdentityMemory {
-        IdentityMemory {
-            known: Mutex::new(known),
-            unsaved: Mutex::default(),
+/// A known identity in memory: 16 bytes of BLAKE3 over its fields (a collision among a
+/// million files has a chance of about 2^-88), with the asset id as its 32 raw bytes: 48
+/// bytes per known file instead of about 200 in a map of identities to hex strings.
+type Key = u128;
+type RawId = [u8; 32];
+
+fn key_of(id: &FileIdentity) -> Key {
+    let mut h = blake3::Hasher::new();
+    for v in [id.dev, id.ino, id.size] {
+        h.update(&v.to_le_bytes());
+    }
+    for v in [id.mtime_ns, id.ctime_ns] {
+        h.update(&v.to_le_bytes());
+    }
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    Key::from_le_bytes(k)
+}
+
+/// The 32 bytes of a 64-hex-digit asset id; `None` for anything else (not cached).
+fn raw_id(hex: &str) -> Option<RawId> {
+    let mut out = [0u8; 32];
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let digit = |b: u8| (b as char).to_digit(16);
+        *o = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
+fn hex_id(raw: &RawId) -> String {
+    blake3::Hash::from_bytes(*raw).to_hex().to_string()
+}
+
+/// Known identities: a sorted array (what was loaded, and what was merged since) and the
+/// few learned since the last merge, so memory stays at 48 bytes per file plus a bounded
+/// map, whatever the library's size.
+#[derive(Default)]
+struct Known {
+    sorted: Vec<(Key, RawId)>,
+    recent: HashMap<Key, RawId>,
+}
+
+/// Identities learned before they are merged into the sorted array.
+const MERGE_AT: usize = 1 << 16;
+
+impl Known {
+    fn position(&self, k: Key) -> Result<usize, usize> {
+        self.sorted.binary_search_by_key(&k, |e| e.0)
+    }
+
+    fn get(&self, k: Key) -> Option<RawId> {
+        self.recent
+            .get(&k)
+            .copied()
+            .or_else(|| self.position(k).ok().map(|i| self.sorted[i].1))
+    }
+
+    fn insert(&mut self, k: Key, id: RawId) {
+        if let Ok(i) = self.position(k) {
+            self.sorted[i].1 = id;
+            return;
+        }
+        self.recent.insert(k, id);
+        if self.recent.len() >= MERGE_AT {
+            self.merge();
         }
     }
 
+    fn remove(&mut self, k: Key) {
+        self.recent.remove(&k);
+        if let Ok(i) = self.position(k) {
+            self.sorted.remove(i);
+        }
+    }
+
+    fn merge(&mut self) {
+        self.sorted.extend(self.recent.drain());
+        self.sorted.sort_unstable_by_key(|e| e.0);
+        self.sorted.dedup_by_key(|e| e.0);
+    }
+}
+
+impl IdentityMemory {
+    /// Loads every identity the catalog knows.
+    pub(crate) fn load(catalog: &Catalog) -> Result<IdentityMemory, catalog::CatalogError> {
+        let mut known = Known::default();
+        known.sorted.reserve_exact(catalog.identity_count()?);
+        catalog.each_identity(|identity, asset_id| {
+            if let Some(raw) = raw_id(asset_id) {
+                known.sorted.push((key_of(&identity), raw));
+            }
+        })?;
+        known.merge();
+        Ok(IdentityMemory {
+            known: Mutex::new(known),
+            unsaved: Mutex::default(),
+        })
+    }
+
     pub(crate) fn lookup(&self, id: &FileIdentity) -> Option<String> {
-        self.known.lock().ok()?.get(id).cloned()
+        let raw = self.known.lock().ok()?.get(key_of(id))?;
+        Some(hex_id(&raw))
     }
 
     /// Remembers a hashed file; true when a batch is ready to be saved.
     fn learn(&self, file: KnownFile) -> bool {
-        if let Ok(mut map) = self.known.lock() {
-            map.insert(file.identity, file.asset_id.clone());
+        if let (Ok(mut known), Some(raw)) = (self.known.lock(), raw_id(&file.asset_id)) {
+            known.insert(key_of(&file.identity), raw);
         }
         match self.unsaved.lock() {
             Ok(mut v) => {
@@ -65,9 +161,9 @@ impl IdentityMemory {
     /// Forgets, in memory, the file now at `path` (and whatever is unsaved about `path`).
     fn forget(&self, path: &Path) {
         if let Ok(meta) = std::fs::symlink_metadata(path)
-            && let Ok(mut map) = self.known.lock()
+            && let Ok(mut known) = self.known.lock()
         {
-            map.remove(&FileIdentity::from_metadata(&meta));
+            known.remove(key_of(&FileIdentity::from_metadata(&meta)));
         }
         if let Ok(mut unsaved) = self.unsaved.lock() {
             unsaved.retain(|k| k.path != path);
@@ -185,9 +281,21 @@ async fn check_handled(
         .map(|d| (d.asset_id.clone(), d.path.clone()))
         .collect();
     ctx.db(move |c| {
+        // The common answer for all of them in one read transaction; the full question
+        // only for files whose asset is known but not organized from there.
+        let pairs: Vec<(&str, &Path)> = keys
+            .iter()
+            .map(|(a, p)| (a.as_str(), p.as_path()))
+            .collect();
+        let first = c.organized_from_here_many(&pairs)?;
         let handled = keys
             .iter()
-            .map(|(asset, path)| already_handled(c, asset, path, mode))
+            .zip(first)
+            .map(|((asset, path), here)| match here {
+                None => Ok(None),
+                Some(true) if mode == OrganizeMode::Copy => Ok(Some(ORGANIZED_HERE)),
+                Some(_) => already_handled(c, asset, path, mode),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((handled, c.context()?.active_project))
     })
@@ -226,6 +334,8 @@ async fn publish_discovery(
     ctx.publish(ev).await
 }
 
+const ORGANIZED_HERE: &str = "organized from this path";
+
 /// Why a file found in an inbox needs no new pipeline, if it does not: this content at this
 /// path already reached a final outcome in an earlier run, or a user's undo put it (or left
 /// it) there (`"undone"`: an undo sticks, see [`crate::undo`]).
@@ -235,13 +345,12 @@ pub fn already_handled(
     path: &Path,
     mode: OrganizeMode,
 ) -> Result<Option<&'static str>, catalog::CatalogError> {
-    let Some(rec) = c.asset(asset_id)? else {
-        return Ok(None);
-    };
-    if rec.status == AssetStatus::Organized && rec.original_path == path {
+    match c.organized_from_here(asset_id, path)? {
+        None => return Ok(None),
         // Copy mode keeps the source: it is done. Move mode must still remove it (a crash
         // between recording and removal), so that one goes through the organizer again.
-        return Ok((mode == OrganizeMode::Copy).then_some("organized from this path"));
+        Some(true) => return Ok((mode == OrganizeMode::Copy).then_some(ORGANIZED_HERE)),
+        Some(false) => {}
     }
     for stored in c.events_for_asset(asset_id)? {
         let Ok(ev) = Event::from_json(&stored.json) else {
@@ -310,4 +419,62 @@ pub(crate) async fn replay_is_moot(ctx: &Ctx, event: &Event) -> Result<bool, Pip
         .db(move |c| already_handled(c, &asset, &path, mode))
         .await?;
     Ok(handled.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(ino: u64) -> FileIdentity {
+        FileIdentity {
+            dev: 2049,
+            ino,
+            size: 91,
+            mtime_ns: 1_700_000_000_000_000_000 + ino as i64,
+            ctime_ns: 1_700_000_000_000_000_001,
+        }
+    }
+
+    fn hex(n: u64) -> String {
+        format!("{n:064x}")
+    }
+
+    #[test]
+    fn asset_ids_round_trip_through_their_raw_bytes() {
+        let id = "0123456789abcdef".repeat(4);
+        assert_eq!(hex_id(&raw_id(&id).unwrap()), id);
+        assert_eq!(raw_id("abc"), None);
+        assert_eq!(raw_id(&"zz".repeat(32)), None);
+    }
+
+    /// Lookups find what was learned before and after a merge, an update replaces, a removal
+    /// forgets, and an identity differing in any one field is another file.
+    #[test]
+    fn known_identities_survive_merges_updates_and_removals() {
+        let mut k = Known::default();
+        let n = MERGE_AT as u64 + 100;
+        for ino in 0..n {
+            k.insert(key_of(&identity(ino)), raw_id(&hex(ino)).unwrap());
+        }
+        assert_eq!(k.sorted.len(), MERGE_AT, "one merge happened");
+        assert_eq!(k.recent.len(), 100);
+        for ino in [0, 1, MERGE_AT as u64 - 1, MERGE_AT as u64, n - 1] {
+            assert_eq!(
+                k.get(key_of(&identity(ino))).map(|r| hex_id(&r)),
+                Some(hex(ino))
+            );
+        }
+        k.insert(key_of(&identity(5)), raw_id(&hex(999_999)).unwrap());
+        assert_eq!(
+            k.get(key_of(&identity(5))).map(|r| hex_id(&r)),
+            Some(hex(999_999))
+        );
+        k.remove(key_of(&identity(6)));
+        k.remove(key_of(&identity(n - 1)));
+        assert_eq!(k.get(key_of(&identity(6))), None);
+        assert_eq!(k.get(key_of(&identity(n - 1))), None);
+        let mut other = identity(7);
+        other.ctime_ns += 1;
+        assert_eq!(k.get(key_of(&other)), None, "a new ctime is another file");
+    }
 }

@@ -196,6 +196,9 @@ pub const SHARDS: usize = 32;
 /// small commit costs nearly as much as a large one). An asset's events still share a lane.
 pub const CATALOG_LANES: usize = 128;
 
+/// Smallest queue bound of one lane.
+const MIN_LANE_QUEUE: usize = 8;
+
 /// Registers `stage-0` … `stage-{lanes-1}`; each handles only the events of its lane, with
 /// `ctx` handed to every call.
 fn subscribe_sharded<C, F, Fut>(
@@ -212,13 +215,17 @@ where
 {
     for shard in 0..lanes {
         let (c, h) = (ctx.clone(), handler.clone());
-        // The bus queues each event for its own lane only.
+        // The bus queues each event for its own lane only; the lanes share the queue bound
+        // one subscriber has, so a fast producer (a scan of a million known files) is held
+        // back as much as before instead of filling memory with queued events.
+        let whole = SubscriberOptions::default();
         let options = SubscriberOptions {
+            capacity: (whole.capacity / lanes).max(MIN_LANE_QUEUE),
             shard: Some(bus::Shard {
                 index: shard,
                 of: lanes,
             }),
-            ..SubscriberOptions::default()
+            ..whole
         };
         bus.subscribe_with(
             format!("{stage}-{shard}"),
@@ -322,7 +329,7 @@ impl Pipeline {
         sinks(&bus)?;
 
         let cat = catalog.clone();
-        let known = tokio::task::spawn_blocking(move || cat.load_identities())
+        let identities = tokio::task::spawn_blocking(move || intake::IdentityMemory::load(&cat))
             .await
             .map_err(PipelineError::join)??;
         let batcher = batch::Batcher::start(catalog.clone(), settings.batch);
@@ -334,7 +341,7 @@ impl Pipeline {
             catalog,
             settings: RwLock::new(Arc::new(settings)),
             tally: Tally::default(),
-            identities: intake::IdentityMemory::new(known),
+            identities,
             options: options.clone(),
             published,
             foreign: RwLock::new(Vec::new()),

@@ -111,6 +111,32 @@ impl Candidate {
             awaiting_close: false,
         }
     }
+
+    /// [`Candidate::new`] from a folder entry's `fstatat` (what a walk reads).
+    pub(crate) fn from_entry(
+        inbox: usize,
+        path: PathBuf,
+        st: &fsroot::EntryStat,
+        kind: DiscoveryKind,
+    ) -> Self {
+        let (secs, nanos) = st.mtime;
+        let since = |s: u64| Duration::new(s, u32::try_from(nanos).unwrap_or(0));
+        let mtime = if secs >= 0 {
+            UNIX_EPOCH.checked_add(since(secs as u64))
+        } else {
+            UNIX_EPOCH
+                .checked_sub(Duration::from_secs(secs.unsigned_abs()))
+                .and_then(|t| t.checked_add(since(0)))
+        };
+        Self {
+            inbox,
+            path,
+            stamp: Stamp::from_entry(st),
+            mtime: mtime.unwrap_or(UNIX_EPOCH),
+            kind,
+            awaiting_close: false,
+        }
+    }
 }
 
 /// Lets the run loop keep files it already tracks out of a scan.
@@ -206,9 +232,9 @@ fn walk(
                     continue;
                 }
                 EntryKind::Other => continue,
-                EntryKind::File => match dir.stat(&entry.name) {
-                    Ok(meta) if meta.is_file() => {
-                        WalkItem::File(Candidate::new(inbox, path, &meta, kind))
+                EntryKind::File => match dir.stat_entry(&entry.name) {
+                    Ok(st) if st.is_file => {
+                        WalkItem::File(Candidate::from_entry(inbox, path, &st, kind))
                     }
                     Ok(_) => continue,
                     Err(error) if is_gone(&error) => continue,
@@ -618,4 +644,40 @@ pub(crate) fn leave_busy(busy: &[Candidate], summary: &mut ScanSummary) {
         tracing::info!(path = %c.path.display(), "file is still open for writing; left for the next pass");
     }
     summary.busy += busy.len() as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A walk's `fstatat` gives a candidate the very stamp and mtime `stat` gives, so a file
+    /// found by a walk and the same file seen by an event compare equal.
+    #[test]
+    fn a_candidate_from_a_folder_entry_equals_one_from_its_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        std::fs::write(&path, b"content").unwrap();
+        let old = UNIX_EPOCH + Duration::new(1_500_000_000, 123_456_789);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let root = fsroot::Root::open(dir.path()).unwrap();
+        let folder = root.open_dir(Path::new("")).unwrap();
+        let st = folder.stat_entry(std::ffi::OsStr::new("a.png")).unwrap();
+        assert!(st.is_file);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let a = Candidate::new(0, path.clone(), &meta, DiscoveryKind::Scan);
+        let b = Candidate::from_entry(0, path, &st, DiscoveryKind::Scan);
+        assert_eq!(a.stamp, b.stamp);
+        assert_eq!(a.mtime, b.mtime);
+        assert_eq!(b.mtime, old);
+        assert!(
+            !folder
+                .stat_entry(std::ffi::OsStr::new(""))
+                .is_ok_and(|s| s.is_file)
+        );
+    }
 }
