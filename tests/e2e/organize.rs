@@ -262,3 +262,45 @@ fn a_name_that_is_not_utf8_is_kept_byte_exact() {
     assert_each_once(&env.organized, &[&bytes]);
     assert!(src.exists(), "copy mode keeps the original");
 }
+
+/// The `discovered` events an env's catalog recorded, as JSON.
+fn recorded_discoveries(env: &Env) -> Vec<serde_json::Value> {
+    let conn = rusqlite::Connection::open(env.state.join("catalog.sqlite3")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT json FROM events WHERE type = 'alice.asset.discovered.v1'")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|j| serde_json::from_str(&j.unwrap()).unwrap())
+        .collect()
+}
+
+/// Move mode reads each file once: a file left alone before the scan is discovered with the
+/// identity it was hashed under (`hashed_as`), and the organizer renames that very inode
+/// into place instead of reading it a second time.
+#[test]
+fn a_settled_file_is_moved_on_the_identity_it_was_hashed_under() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::with(Opts {
+        mode: "move",
+        ..Opts::default()
+    });
+    let src = env.put_file("trip/one.png", &media::png("hashed once"));
+    let before = std::fs::metadata(&src).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    env.scan(&[]).success();
+    let placed = files_under(&env.organized);
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert!(!src.exists());
+    let after = std::fs::metadata(env.organized.join(&placed[0])).unwrap();
+    assert_eq!(after.ino(), before.ino(), "renamed, not copied");
+    let found = recorded_discoveries(&env);
+    assert_eq!(found.len(), 1);
+    let hashed_as = &found[0]["data"]["hashed_as"];
+    assert_eq!(hashed_as["ino"], before.ino(), "{:#}", found[0]);
+    assert_eq!(hashed_as["size"], before.size());
+    assert_eq!(
+        hashed_as["ctime_ns"],
+        before.ctime() * 1_000_000_000 + before.ctime_nsec()
+    );
+}
