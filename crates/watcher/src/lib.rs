@@ -42,6 +42,7 @@ mod config;
 mod hash;
 mod model;
 mod paths;
+mod reports;
 mod run;
 mod scan;
 mod watch;

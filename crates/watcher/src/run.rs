@@ -22,12 +22,14 @@ use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+
+use crate::reports::{Reported, Reports};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, trace, warn};
 
 use crate::WatchError;
 use crate::hash::HashOutcome;
-use crate::model::{DiscoveryKind, FileIdentity, ScanReason, Stamp, WatchItem, WatchStats};
+use crate::model::{DiscoveryKind, ScanReason, Stamp, WatchItem, WatchStats};
 use crate::paths::is_ignored;
 use crate::scan::{
     Candidate, Hooks, Shared, TreeScan, discovered_item, failed_item, hash_job, is_gone, scan_tree,
@@ -169,38 +171,8 @@ pub(crate) struct Runner {
     /// Paths in `ready` or being hashed: a scan must not identify them a second time.
     queued: HashSet<PathBuf>,
     jobs: JoinSet<(Candidate, HashOutcome)>,
-    /// Ordered so that everything below a removed folder is one contiguous range.
-    reported: BTreeMap<PathBuf, Reported>,
-}
-
-/// The last thing said about a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reported {
-    /// Emitted in this version. The identity includes ctime, so a chmod or other metadata
-    /// change makes the file count as a new version: it is hashed again (content unchanged,
-    /// same asset id) and the pipeline finds it already handled. The price of telling a reused
-    /// inode from the file it replaced.
-    Emitted(FileIdentity),
-    /// Reported failed in this version; any inode change (e.g. a chmod fixing permissions,
-    /// which changes ctime) makes it worth another try.
-    Failed(Stamp),
-}
-
-impl Reported {
-    fn new(stamp: Stamp, failed: bool) -> Self {
-        if failed {
-            Self::Failed(stamp)
-        } else {
-            Self::Emitted(stamp.id)
-        }
-    }
-
-    fn covers(&self, stamp: &Stamp) -> bool {
-        match self {
-            Self::Emitted(id) => *id == stamp.id,
-            Self::Failed(s) => s == stamp,
-        }
-    }
+    /// What was last said about each reported file (by folder, compactly).
+    reported: Reports,
 }
 
 /// What a scan started by the loop does besides the walk.
@@ -217,7 +189,7 @@ struct RunHooks<'a> {
     pending: &'a BTreeMap<PathBuf, Pending>,
     queued: &'a mut HashSet<PathBuf>,
     ready: &'a mut VecDeque<Candidate>,
-    reported: &'a mut BTreeMap<PathBuf, Reported>,
+    reported: &'a mut Reports,
     mode: ScanMode,
     /// Every file the walk found, when the caller wants to know.
     seen: Option<&'a mut HashSet<PathBuf>>,
@@ -230,15 +202,11 @@ impl Hooks for RunHooks<'_> {
         }
         self.pending.contains_key(&c.path)
             || self.queued.contains(&c.path)
-            || self
-                .reported
-                .get(&c.path)
-                .is_some_and(|r| r.covers(&c.stamp))
+            || self.reported.covers(&c.path, &c.stamp)
     }
 
     fn reported(&mut self, path: &Path, stamp: Stamp, failed: bool) {
-        self.reported
-            .insert(path.to_path_buf(), Reported::new(stamp, failed));
+        self.reported.insert(path, Reported::new(stamp, failed));
     }
 
     fn take_for_hashing(&mut self, c: Candidate) -> Option<Candidate> {
@@ -294,7 +262,7 @@ impl Runner {
             ready: VecDeque::new(),
             queued: HashSet::new(),
             jobs: JoinSet::new(),
-            reported: BTreeMap::new(),
+            reported: Reports::default(),
         }
     }
 
@@ -548,13 +516,32 @@ impl Runner {
     /// in a folder that could not be listed this time is still there and stays remembered,
     /// or it would be emitted again once the folder is readable.
     fn forget_unseen(&mut self, i: usize, root: &Path, seen: &HashSet<PathBuf>) {
-        let unseen: Vec<PathBuf> = self
-            .reported
-            .range(root.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(root))
-            .filter(|(p, _)| !seen.contains(*p))
-            .map(|(p, _)| p.clone())
-            .collect();
+        let mut unseen: Vec<PathBuf> = Vec::new();
+        for (folder, keys) in self.reported.unseen_under(root, seen) {
+            // The reports keep name hashes, not names: the folder's listing gives the names
+            // back. A name no longer listed is a file gone; a folder gone takes its files
+            // along; a folder that cannot be listed now keeps them (they are still there).
+            let listed = self.shared.roots[i]
+                .relative(&folder)
+                .and_then(|rel| self.shared.roots[i].open_dir(rel))
+                .and_then(|dir| dir.entries());
+            match listed {
+                Ok(entries) => {
+                    let mut gone = keys;
+                    for e in entries {
+                        if gone.remove(&self.reported.key_of(&e.name)) {
+                            unseen.push(folder.join(&e.name));
+                        }
+                    }
+                    self.reported.forget_keys(&folder, &gone);
+                }
+                Err(error) if is_gone(&error) => {
+                    trace!(folder = %folder.display(), "folder left the polled inbox; forgotten");
+                    self.reported.remove_tree(&folder);
+                }
+                Err(_) => {}
+            }
+        }
         for path in unseen {
             let gone = match self.shared.stat(i, &path) {
                 Ok(meta) => !meta.is_file(),
@@ -719,7 +706,7 @@ impl Runner {
             watch.unwatch_tree(path);
         }
         remove_tree(&mut self.pending, path);
-        remove_tree(&mut self.reported, path);
+        self.reported.remove_tree(path);
     }
 
     async fn fire_due(&mut self) -> Result<(), WatchError> {
@@ -768,7 +755,7 @@ impl Runner {
         // back to waiting and is looked at again after another `settle`.
         let (inbox, kind, awaiting_close) = (p.inbox, p.kind, p.awaiting_close);
         self.pending.remove(&path);
-        if self.reported.get(&path).is_some_and(|r| r.covers(&stamp)) {
+        if self.reported.covers(&path, &stamp) {
             trace!(path = %path.display(), "unchanged since it was emitted");
             return Ok(());
         }
@@ -777,8 +764,7 @@ impl Runner {
         if let Some(asset_id) = self.shared.cache.lookup(&c.stamp.id) {
             WatchStats::add(&self.shared.stats.cache_hits, 1);
             WatchStats::add(&self.shared.stats.bytes_known, c.stamp.id.size);
-            self.reported
-                .insert(c.path.clone(), Reported::new(c.stamp, false));
+            self.reported.insert(&c.path, Reported::new(c.stamp, false));
             send(&self.tx, discovered_item(&self.shared, &c, asset_id, false)).await
         } else {
             self.queued.insert(c.path.clone());
@@ -819,7 +805,7 @@ impl Runner {
         match outcome {
             HashOutcome::Done { hash, settled } => {
                 let fresh = Reported::new(c.stamp, false);
-                if self.reported.insert(c.path.clone(), fresh) == Some(fresh) {
+                if self.reported.insert(&c.path, fresh) {
                     trace!(path = %c.path.display(), "already emitted in this version");
                     return Ok(());
                 }
@@ -848,8 +834,7 @@ impl Runner {
                 Ok(())
             }
             HashOutcome::Failed(error) => {
-                self.reported
-                    .insert(c.path.clone(), Reported::new(c.stamp, true));
+                self.reported.insert(&c.path, Reported::new(c.stamp, true));
                 send(
                     &self.tx,
                     failed_item(&self.shared, &c.path, c.inbox, &error),
@@ -1083,7 +1068,7 @@ mod tests {
         assert!(
             runner.pending.contains_key(&f)
                 || runner.queued.contains(&f)
-                || runner.reported.contains_key(&f),
+                || runner.reported.contains(&f),
             "a file back in the inbox is tracked nowhere: it would never be emitted"
         );
     }
