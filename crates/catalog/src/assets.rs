@@ -225,13 +225,10 @@ impl Catalog {
     /// first question a restart asks of every file in the inboxes, answered from the asset
     /// index without reading the record's metadata.
     pub fn organized_from_here(&self, asset_id: &str, path: &Path) -> Result<Option<bool>> {
-        self.read("checking where an asset was organized from", |c| {
-            c.prepare_cached(
-                "SELECT status = 'organized' AND original_path = ?2 FROM assets WHERE asset_id = ?1",
-            )?
-            .query_row(params![asset_id, path_bytes(path)], |r| r.get(0))
-            .optional()
-        })
+        Ok(self
+            .organized_from_here_many(&[(asset_id, path)])?
+            .pop()
+            .flatten())
     }
 
     /// [`Catalog::organized_from_here`] for many files in one read transaction (a restart
