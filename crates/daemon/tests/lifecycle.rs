@@ -116,6 +116,13 @@ async fn reload_applies_rejects_or_defers_each_kind_of_change() {
     .unwrap();
     let want = dir.path().join("organized/camera/a.jpg");
     wait_for("organized under the reloaded template", || want.exists()).await;
+    // The name appears before the placement batch records it: until then a watcher started
+    // by the reload below would find a.jpg not yet handled and organize it a second time
+    // (idempotent, but counted twice). Wait for the outcome itself.
+    wait_for("the outcome of a.jpg", || {
+        running.pipeline().tally().organized == 1
+    })
+    .await;
 
     // A missing organized folder is rejected; nothing changes.
     let mut bad = new.clone();
