@@ -84,8 +84,14 @@ impl Catalog {
                     mtime_ns: row.get(3)?,
                     ctime_ns: row.get(4)?,
                 };
-                let asset_id: String = row.get(5)?;
-                each(identity, &asset_id);
+                let asset_id = row.get_ref(5)?.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        5,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+                each(identity, asset_id);
             }
             Ok(())
         })

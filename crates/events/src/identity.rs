@@ -25,12 +25,27 @@ impl FileIdentity {
     /// The identity from metadata (obtained without following symlinks, for a path). Times
     /// beyond the `i64` nanosecond range (year 2262) saturate.
     pub fn from_metadata(meta: &Metadata) -> FileIdentity {
+        FileIdentity::from_stat(
+            (meta.dev(), meta.ino(), meta.size()),
+            (meta.mtime(), meta.mtime_nsec()),
+            (meta.ctime(), meta.ctime_nsec()),
+        )
+    }
+
+    /// The identity from raw `stat` fields: `(dev, ino, size)` and the modification and
+    /// inode change times as (seconds, nanoseconds) since the Unix epoch, for callers that
+    /// stat with `fstatat` rather than through [`std::fs::Metadata`].
+    pub fn from_stat(
+        (dev, ino, size): (u64, u64, u64),
+        (mtime_s, mtime_ns): (i64, i64),
+        (ctime_s, ctime_ns): (i64, i64),
+    ) -> FileIdentity {
         FileIdentity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
+            dev,
+            ino,
+            size,
+            mtime_ns: nanos(mtime_s, mtime_ns),
+            ctime_ns: nanos(ctime_s, ctime_ns),
         }
     }
 

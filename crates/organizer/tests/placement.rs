@@ -900,16 +900,6 @@ fn identity_of(path: &Path) -> organizer::FileIdentity {
     organizer::FileIdentity::from_metadata(&fs::symlink_metadata(path).unwrap())
 }
 
-fn move_trusting(
-    f: &Fixture,
-    src: &Path,
-    id: &str,
-    size: u64,
-    hashed_as: organizer::FileIdentity,
-) -> Result<Placement, OrganizeError> {
-    place_trusting(f, src, (id, size), hashed_as, Mode::Move)
-}
-
 fn place_trusting(
     f: &Fixture,
     src: &Path,
@@ -938,11 +928,17 @@ fn place_trusting(
 fn a_move_trusts_the_hashed_identity_only_while_the_file_keeps_it() {
     let f = fixture();
     let content = b"settled content".to_vec();
-    let src = f.inbox.join("f.png");
+    let src = src_of(&f);
     write(&src, &content);
     let hashed_as = identity_of(&src);
-    let placed =
-        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap();
+    let placed = place_trusting(
+        &f,
+        &src,
+        (&id_of(&content), content.len() as u64),
+        hashed_as,
+        Mode::Move,
+    )
+    .unwrap();
     assert!(matches!(
         placed.outcome,
         Outcome::Placed {
@@ -954,8 +950,8 @@ fn a_move_trusts_the_hashed_identity_only_while_the_file_keeps_it() {
 
     // Rewritten in place after the hash, same size, mtime put back: ctime tells.
     let f = fixture();
-    write(&src_of(&f), &content);
     let src = src_of(&f);
+    write(&src, &content);
     let hashed_as = identity_of(&src);
     std::thread::sleep(Duration::from_millis(30));
     let mtime = fs::metadata(&src).unwrap().modified().unwrap();
@@ -966,8 +962,14 @@ fn a_move_trusts_the_hashed_identity_only_while_the_file_keeps_it() {
         .unwrap()
         .set_times(FileTimes::new().set_modified(mtime))
         .unwrap();
-    let err =
-        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap_err();
+    let err = place_trusting(
+        &f,
+        &src,
+        (&id_of(&content), content.len() as u64),
+        hashed_as,
+        Mode::Move,
+    )
+    .unwrap_err();
     assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
     assert_eq!(fs::read(&src).unwrap(), b"SETTLED CONTENT");
     assert!(files_under(&f.organized).is_empty());
@@ -1005,8 +1007,14 @@ fn a_write_through_a_shared_mapping_after_the_hash_is_caught() {
             libc::munmap(p, content.len());
         }
     }
-    let err =
-        move_trusting(&f, &src, &id_of(&content), content.len() as u64, hashed_as).unwrap_err();
+    let err = place_trusting(
+        &f,
+        &src,
+        (&id_of(&content), content.len() as u64),
+        hashed_as,
+        Mode::Move,
+    )
+    .unwrap_err();
     assert!(matches!(err, OrganizeError::SourceChanged { .. }), "{err}");
     assert!(files_under(&f.organized).is_empty());
     assert_eq!(fs::read(&src).unwrap()[100], 9);

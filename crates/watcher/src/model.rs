@@ -30,14 +30,7 @@ impl Stamp {
 
     /// The same stamp from a folder entry's `fstatat` ([`fsroot::Dir::stat_entry`]).
     pub(crate) fn from_entry(st: &fsroot::EntryStat) -> Self {
-        let nanos = |(s, n): (i64, i64)| s.saturating_mul(1_000_000_000).saturating_add(n);
-        let id = FileIdentity {
-            dev: st.dev,
-            ino: st.ino,
-            size: st.size,
-            mtime_ns: nanos(st.mtime),
-            ctime_ns: nanos(st.ctime),
-        };
+        let id = FileIdentity::from_stat((st.dev, st.ino, st.size), st.mtime, st.ctime);
         Self {
             id,
             ctime_ns: i128::from(id.ctime_ns),

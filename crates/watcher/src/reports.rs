@@ -92,7 +92,11 @@ impl Reports {
             return false;
         };
         let (key, digest) = (self.name_key(name), self.digest(&r));
-        let files = self.folders.entry(folder.to_path_buf()).or_default();
+        // Most inserts land in a folder already known: no key allocated for those.
+        let files = match self.folders.get_mut(folder) {
+            Some(files) => files,
+            None => self.folders.entry(folder.to_path_buf()).or_default(),
+        };
         let before = files.insert(key, digest);
         if before.is_none() {
             self.count += 1;

@@ -102,14 +102,8 @@ pub(crate) struct Candidate {
 
 impl Candidate {
     pub(crate) fn new(inbox: usize, path: PathBuf, meta: &Metadata, kind: DiscoveryKind) -> Self {
-        Self {
-            inbox,
-            path,
-            stamp: Stamp::from_metadata(meta),
-            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
-            kind,
-            awaiting_close: false,
-        }
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        Self::with(inbox, path, Stamp::from_metadata(meta), mtime, kind)
     }
 
     /// [`Candidate::new`] from a folder entry's `fstatat` (what a walk reads).
@@ -119,20 +113,28 @@ impl Candidate {
         st: &fsroot::EntryStat,
         kind: DiscoveryKind,
     ) -> Self {
-        let (secs, nanos) = st.mtime;
-        let since = |s: u64| Duration::new(s, u32::try_from(nanos).unwrap_or(0));
-        let mtime = if secs >= 0 {
-            UNIX_EPOCH.checked_add(since(secs as u64))
+        let stamp = Stamp::from_entry(st);
+        let ns = stamp.id.mtime_ns;
+        let mtime = if ns >= 0 {
+            UNIX_EPOCH.checked_add(Duration::from_nanos(ns.unsigned_abs()))
         } else {
-            UNIX_EPOCH
-                .checked_sub(Duration::from_secs(secs.unsigned_abs()))
-                .and_then(|t| t.checked_add(since(0)))
+            UNIX_EPOCH.checked_sub(Duration::from_nanos(ns.unsigned_abs()))
         };
+        Self::with(inbox, path, stamp, mtime.unwrap_or(UNIX_EPOCH), kind)
+    }
+
+    fn with(
+        inbox: usize,
+        path: PathBuf,
+        stamp: Stamp,
+        mtime: SystemTime,
+        kind: DiscoveryKind,
+    ) -> Self {
         Self {
             inbox,
             path,
-            stamp: Stamp::from_entry(st),
-            mtime: mtime.unwrap_or(UNIX_EPOCH),
+            stamp,
+            mtime,
             kind,
             awaiting_close: false,
         }
