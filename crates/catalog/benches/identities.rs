@@ -59,13 +59,6 @@ fn bench(c: &mut Criterion) {
     group.bench_function("load_all", |b| {
         b.iter(|| black_box(cat.load_identities().expect("load")).len())
     });
-    group.bench_function("lookup_each", |b| {
-        b.iter(|| {
-            (0..FILES)
-                .filter(|&n| cat.lookup_identity(&identity(n)).expect("lookup").is_some())
-                .count()
-        })
-    });
     group.finish();
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::{Catalog, Result, now_text, path_bytes, sql_u64, u64_sql};
 
@@ -26,30 +26,8 @@ pub struct KnownFile {
 }
 
 impl Catalog {
-    /// The asset id of an unchanged file, if its identity is known. Indexed lookup.
-    pub fn lookup_identity(&self, identity: &FileIdentity) -> Result<Option<String>> {
-        self.read("looking up a file identity", |c| {
-            c.prepare_cached(
-                "SELECT asset_id FROM identities
-                 WHERE dev = ?1 AND ino = ?2 AND size = ?3 AND mtime_ns = ?4 AND ctime_ns = ?5
-                 LIMIT 1",
-            )?
-            .query_row(
-                params![
-                    u64_sql(identity.dev),
-                    u64_sql(identity.ino),
-                    u64_sql(identity.size),
-                    identity.mtime_ns,
-                    identity.ctime_ns
-                ],
-                |row| row.get(0),
-            )
-            .optional()
-        })
-    }
-
-    /// Every known identity and its asset id, in one query: what the watcher loads on start
-    /// instead of one lookup per file.
+    /// Every known identity and its asset id, as a map (for tests and tools; the daemon
+    /// keeps them in a compact form of its own, see [`Catalog::each_identity`]).
     pub fn load_identities(&self) -> Result<HashMap<FileIdentity, String>> {
         let mut map = HashMap::with_capacity(self.identity_count()?);
         self.each_identity(|identity, asset_id| {

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -318,6 +318,28 @@ BEGIN
 END;
 "#;
 
+/// Version 12: the identity cache is one B-tree keyed by path. Identities are only ever
+/// found by path (to replace or forget one) or all at once (the daemon loads them into memory
+/// at start), so the rowid table's separate path index and the index on the identity itself
+/// were two more B-trees written with every file: ≈ 125 bytes per asset at rest, and two of
+/// the three B-tree updates of every identity saved.
+const V12: &str = r#"
+CREATE TABLE identities_v12 (
+    path      BLOB PRIMARY KEY NOT NULL,
+    dev       INTEGER NOT NULL,
+    ino       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    ctime_ns  INTEGER NOT NULL DEFAULT 0,
+    asset_id  TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO identities_v12 (path, dev, ino, size, mtime_ns, ctime_ns, asset_id, last_seen)
+    SELECT path, dev, ino, size, mtime_ns, ctime_ns, asset_id, last_seen FROM identities;
+DROP TABLE identities;
+ALTER TABLE identities_v12 RENAME TO identities;
+"#;
+
 /// Reads `PRAGMA user_version`.
 pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -386,6 +408,8 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
     use super::*;
     use crate::Catalog;
 
@@ -480,6 +504,55 @@ mod tests {
     }
 
     #[test]
+    fn a_version_11_catalog_keeps_every_identity_in_the_path_keyed_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..11] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 11).unwrap();
+            conn.execute_batch(
+                "INSERT INTO identities (path, dev, ino, size, mtime_ns, asset_id, last_seen,
+                     ctime_ns)
+                 VALUES (x'2f696e2f636166e92e706e67', -1, -9223372036854775808, 7, -15, 'aa',
+                         '2024-01-01T00:00:00.000000000Z', 3),
+                        (CAST('/in/b.png' AS BLOB), 1, 2, 3, 4, 'bb',
+                         '2024-01-01T00:00:00.000000000Z', 0);",
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
+        let all = cat.load_identities().unwrap();
+        let first = crate::FileIdentity {
+            dev: u64::MAX,
+            ino: 1 << 63,
+            size: 7,
+            mtime_ns: -15,
+            ctime_ns: 3,
+        };
+        assert_eq!(all.get(&first).map(String::as_str), Some("aa"));
+        assert_eq!(all.len(), 2);
+        // Still keyed by the exact path bytes (not valid UTF-8 here).
+        assert!(
+            cat.forget_identity(std::ffi::OsStr::from_bytes(b"/in/caf\xe9.png").as_ref())
+                .unwrap()
+        );
+        assert_eq!(cat.identity_count().unwrap(), 1);
+        let tables: String = cat
+            .lock()
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'identities'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(tables.contains("WITHOUT ROWID"), "{tables}");
+    }
+
+    #[test]
     fn a_failing_migration_step_leaves_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite3");
@@ -511,8 +584,8 @@ mod tests {
         assert_eq!(leftovers, 1, "only the pre-existing trigger may remain");
     }
 
-    /// The hot lookups must be index searches, not scans: the watcher runs
-    /// `lookup_identity` once per file on start, the organizer `is_organized` per asset.
+    /// The hot lookups must be index searches, not scans: an identity is replaced or forgotten
+    /// by path, the organizer runs `is_organized` per asset.
     #[test]
     fn hot_lookups_use_their_indexes() {
         let dir = tempfile::tempdir().unwrap();
@@ -520,9 +593,8 @@ mod tests {
         let plan = |sql: &str| -> String { cat.query_plan(sql, Vec::new()).join("; ") };
         let cases = [
             (
-                "SELECT asset_id FROM identities
-                 WHERE dev = 1 AND ino = 2 AND size = 3 AND mtime_ns = 4 LIMIT 1",
-                "INDEX identities_key",
+                "SELECT asset_id FROM identities WHERE path = x'2f696e2f612e706e67'",
+                "PRIMARY KEY",
             ),
             (
                 "SELECT organized_path FROM assets WHERE asset_id = 'x' AND status = 'organized'",
