@@ -28,7 +28,7 @@
 //! | table | key | holds |
 //! |---|---|---|
 //! | `assets` | `asset_id` (BLAKE3 hex; `id` is an internal rowid for FTS) | `status` (`discovered`, `organized`, `duplicate`, `skipped`, `failed`) and `status_reason`; `media` (the [`MediaInfo`](::events::media::MediaInfo) as JSON) with `media_type`, `format`, `taken_at` copied out of it for queries; `source` label, `project`, `style`; `original_path` and `organized_path` (raw path bytes); `size`; `first_seen`, `updated_at`, `organized_at`; `op_id` of the placing operation. A CHECK ties `status = 'organized'` to a non-NULL `organized_path`, and a unique index makes an organized path belong to one asset. |
-//! | `identities` | `path` (raw bytes) | `(dev, ino, size, mtime_ns)` → `asset_id`, `last_seen`; indexed on the four identity columns. |
+//! | `identities` | `path` (raw bytes; a `WITHOUT ROWID` table, so the path is its only B-tree) | `(dev, ino, size, mtime_ns, ctime_ns)` → `asset_id`, `last_seen`. Not indexed on the identity: the daemon loads every identity into memory at start ([`Catalog::each_identity`]) and looks them up there. |
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
 //! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
 //! | `sidecars` | `id` | a sidecar file that travels with its media: `op_id` (the journal operation it is placed under), `asset_id` (its media), `sidecar_id` (its own BLAKE3), `kind`, `size`, `source_path`, `destination_path` (planned, then final), `state` (`pending`, `placed`, `abandoned`, `undone`), `created_at`, `finished_at`. |
@@ -276,6 +276,18 @@ impl Catalog {
             .unwrap()
             .map(|r| r.unwrap())
             .collect()
+    }
+
+    /// Gives back the memory of both connections' page caches (`PRAGMA shrink_memory`): for a
+    /// daemon that has gone idle, or after a bulk read whose pages will not be read again. The
+    /// caches fill again as queries need them; nothing committed is affected.
+    pub fn release_memory(&self) -> Result<()> {
+        let shrink = |c: &Connection| c.execute_batch("PRAGMA shrink_memory");
+        if let Some(reader) = &self.reader {
+            shrink(&reader.lock().unwrap_or_else(PoisonError::into_inner))
+                .map_err(self.db("releasing the reading connection's cache"))?;
+        }
+        shrink(&self.lock()).map_err(self.db("releasing the catalog's cache"))
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -595,6 +607,52 @@ mod tests {
         for v in [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1] {
             assert_eq!(sql_u64(u64_sql(v)), v);
         }
+    }
+
+    /// Bytes of page cache a connection holds (`SQLITE_DBSTATUS_CACHE_USED`).
+    fn cache_used(conn: &Connection) -> i32 {
+        let (mut current, mut high) = (0, 0);
+        // SAFETY: the handle is live for the borrow of `conn`, and the two out-pointers are
+        // valid for the call.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_db_status(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+                &mut current,
+                &mut high,
+                0,
+            )
+        };
+        assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+        current
+    }
+
+    #[test]
+    fn release_memory_gives_back_both_page_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+        for i in 0..3000 {
+            catalog
+                .upsert_discovered(&format!("{i:064x}"), Path::new(&format!("/in/{i}.png")), 1)
+                .unwrap();
+        }
+        // A read fills the reading connection's cache; the writes filled the writer's.
+        assert_eq!(catalog.asset_ids_with_prefix("", 5000).unwrap().len(), 3000);
+        let reader = || cache_used(&catalog.reader.as_ref().unwrap().lock().unwrap());
+        let writer = || cache_used(&catalog.lock());
+        let (r0, w0) = (reader(), writer());
+        assert!(
+            r0 > 200_000 && w0 > 200_000,
+            "caches before: {r0} and {w0} bytes"
+        );
+        catalog.release_memory().unwrap();
+        let (r1, w1) = (reader(), writer());
+        assert!(
+            r1 < r0 / 10 && w1 < w0 / 10,
+            "caches after: {r1} and {w1} bytes"
+        );
+        // Still a working catalog.
+        assert!(catalog.asset(&format!("{:064x}", 7)).unwrap().is_some());
     }
 
     #[test]

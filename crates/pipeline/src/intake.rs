@@ -126,6 +126,9 @@ impl IdentityMemory {
             }
         })?;
         known.merge();
+        // The load read the whole identities table through the page cache; no later
+        // look-up reads those pages in that order again.
+        catalog.release_memory()?;
         Ok(IdentityMemory {
             known: Mutex::new(known),
             unsaved: Mutex::default(),

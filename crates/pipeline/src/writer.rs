@@ -41,6 +41,11 @@ const MAX_BATCH: usize = 512;
 const LINGER: std::time::Duration = std::time::Duration::from_millis(3);
 const BUSY: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// After this long without work the writer gives back the memory the work used: the
+/// catalog's page caches (24 MiB when full) and the allocator's free pages. A daemon watching
+/// a large library spends nearly all its life like this.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl EventWriter {
     pub(crate) fn start(catalog: Arc<Catalog>, history: HistoryWindow) -> EventWriter {
         let (tx, rx) = std_mpsc::channel::<(Job, Reply)>();
@@ -51,7 +56,22 @@ impl EventWriter {
             .spawn(move || {
                 let mut since_compaction = 0u64;
                 let mut last_commit: Option<std::time::Instant> = None;
-                while let Ok(first) = rx.recv() {
+                // False at first: a restart over known files may never commit, yet its
+                // load and scan filled the caches.
+                let mut released = false;
+                loop {
+                    let first = match rx.recv_timeout(IDLE) {
+                        Ok(first) => first,
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                            if !released {
+                                released = true;
+                                release_idle_memory(&catalog);
+                            }
+                            continue;
+                        }
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
+                    released = false;
                     let busy = last_commit.is_some_and(|t| t.elapsed() < BUSY);
                     let batch = gather(&rx, first, busy);
                     since_compaction += batch.len() as u64;
@@ -103,6 +123,20 @@ impl EventWriter {
             .map_err(|_| PipelineError::WriterStopped)?
             .map_err(PipelineError::Record)
     }
+}
+
+/// Gives the memory of an idle daemon back to the system: the catalog's page caches, then the
+/// allocator's free pages (glibc keeps freed memory mapped until asked).
+pub(crate) fn release_idle_memory(catalog: &Catalog) {
+    if let Err(e) = catalog.release_memory() {
+        tracing::debug!(error = %e, "cannot release the catalog's cache");
+    }
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes its locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    tracing::debug!("idle: released the catalog's page caches and free heap pages");
 }
 
 /// `first` and whatever else is queued (up to [`MAX_BATCH`]); while `busy`, what arrives
