@@ -75,6 +75,7 @@ use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -118,6 +119,9 @@ pub struct Catalog {
     reader: Option<Mutex<Connection>>,
     path: PathBuf,
     read_only: bool,
+    /// Bumped by every use of either connection: tells a caller deciding whether the catalog
+    /// has gone idle (see [`Catalog::activity`]).
+    activity: AtomicU64,
 }
 
 impl Catalog {
@@ -183,6 +187,7 @@ impl Catalog {
             reader: Some(Mutex::new(reader)),
             path: path.to_path_buf(),
             read_only: false,
+            activity: AtomicU64::new(0),
         })
     }
 
@@ -242,6 +247,7 @@ impl Catalog {
             reader: None,
             path: path.to_path_buf(),
             read_only: true,
+            activity: AtomicU64::new(0),
         })
     }
 
@@ -278,6 +284,12 @@ impl Catalog {
             .collect()
     }
 
+    /// Counts uses of the catalog (a count, not a clock: equal readings some time apart mean
+    /// nothing touched it in between). [`Catalog::release_memory`] is not counted.
+    pub fn activity(&self) -> u64 {
+        self.activity.load(Ordering::Relaxed)
+    }
+
     /// Gives back the memory of both connections' page caches (`PRAGMA shrink_memory`): for a
     /// daemon that has gone idle, or after a bulk read whose pages will not be read again. The
     /// caches fill again as queries need them; nothing committed is affected.
@@ -287,10 +299,12 @@ impl Catalog {
             shrink(&reader.lock().unwrap_or_else(PoisonError::into_inner))
                 .map_err(self.db("releasing the reading connection's cache"))?;
         }
-        shrink(&self.lock()).map_err(self.db("releasing the catalog's cache"))
+        shrink(&self.conn.lock().unwrap_or_else(PoisonError::into_inner))
+            .map_err(self.db("releasing the catalog's cache"))
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.activity.fetch_add(1, Ordering::Relaxed);
         // A panic while the lock was held cannot leave half a transaction behind: rusqlite
         // rolls back a `Transaction` dropped during unwinding, so the connection is usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
@@ -331,7 +345,10 @@ impl Catalog {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let conn = match &self.reader {
-            Some(r) => r.lock().unwrap_or_else(PoisonError::into_inner),
+            Some(r) => {
+                self.activity.fetch_add(1, Ordering::Relaxed);
+                r.lock().unwrap_or_else(PoisonError::into_inner)
+            }
             None => self.lock(),
         };
         f(&conn).map_err(self.db(op))

@@ -56,22 +56,16 @@ impl EventWriter {
             .spawn(move || {
                 let mut since_compaction = 0u64;
                 let mut last_commit: Option<std::time::Instant> = None;
-                // False at first: a restart over known files may never commit, yet its
-                // load and scan filled the caches.
-                let mut released = false;
+                let mut idle = Idle::new(&catalog);
                 loop {
                     let first = match rx.recv_timeout(IDLE) {
                         Ok(first) => first,
                         Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                            if !released {
-                                released = true;
-                                release_idle_memory(&catalog);
-                            }
+                            idle.tick(&catalog);
                             continue;
                         }
                         Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
                     };
-                    released = false;
                     let busy = last_commit.is_some_and(|t| t.elapsed() < BUSY);
                     let batch = gather(&rx, first, busy);
                     since_compaction += batch.len() as u64;
@@ -122,6 +116,33 @@ impl EventWriter {
         wait.await
             .map_err(|_| PipelineError::WriterStopped)?
             .map_err(PipelineError::Record)
+    }
+}
+
+/// When to give memory back: once the catalog has not been used (by this writer, the
+/// placement batches or any reader, such as the start-up scan's look-ups) for a whole
+/// [`IDLE`] period, and not again until it has been used.
+struct Idle {
+    seen: u64,
+    released: Option<u64>,
+}
+
+impl Idle {
+    fn new(catalog: &Catalog) -> Idle {
+        Idle {
+            seen: catalog.activity(),
+            released: None,
+        }
+    }
+
+    /// Called every [`IDLE`] without work for the writer.
+    fn tick(&mut self, catalog: &Catalog) {
+        let now = catalog.activity();
+        if now == self.seen && self.released != Some(now) {
+            release_idle_memory(catalog);
+            self.released = Some(now);
+        }
+        self.seen = now;
     }
 }
 
@@ -309,5 +330,33 @@ fn update<'a>(ev: &'a Event, visual: Option<&'a VisualRecord>) -> AssetUpdate<'a
             reason: Some(error),
         },
         _ => AssetUpdate::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_released_after_a_quiet_period_and_once_per_quiet_spell() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+        let mut idle = Idle::new(&catalog);
+        // Used during the first period: not idle yet.
+        catalog.identity_count().unwrap();
+        idle.tick(&catalog);
+        assert_eq!(idle.released, None);
+        // A whole period untouched: released.
+        idle.tick(&catalog);
+        let first = idle.released.expect("released after a quiet period");
+        // Still quiet: nothing more to give back.
+        idle.tick(&catalog);
+        assert_eq!(idle.released, Some(first));
+        // Used again (a read is enough), then quiet again: released again.
+        catalog.identity_count().unwrap();
+        idle.tick(&catalog);
+        assert_eq!(idle.released, Some(first));
+        idle.tick(&catalog);
+        assert!(idle.released.is_some_and(|n| n > first));
     }
 }
