@@ -127,7 +127,16 @@ pub fn live_halves(folder: &Path, id: &str, fits: impl Fn(&OsStr) -> bool) -> Ve
 /// The regular file `rel` beneath `inbox`, opened without following symlinks; `None` when
 /// it is missing, not a regular file, or a symlink.
 fn open_regular(inbox: &Root, rel: &Path) -> io::Result<Option<std::fs::File>> {
-    let opened = match inbox.open_file(rel) {
+    regular(inbox.open_file(rel))
+}
+
+/// [`open_regular`] for a name in an open folder.
+fn open_regular_in(dir: &fsroot::Dir, name: &OsStr) -> io::Result<Option<std::fs::File>> {
+    regular(dir.open_file(name))
+}
+
+fn regular(opened: io::Result<std::fs::File>) -> io::Result<Option<std::fs::File>> {
+    let opened = match opened {
         Ok(file) => file.metadata().map(|m| (file, m.is_file())),
         Err(e) => Err(e),
     };
@@ -176,10 +185,26 @@ fn each_beside<T>(
         return Vec::new();
     };
     let folder = rel.parent().unwrap_or(Path::new(""));
+    // The folder is opened once (confined beneath the inbox) and each candidate name probed
+    // with one `fstatat` beside it: most media files have no sidecar, and a name that is not
+    // there costs a dentry look-up instead of a confined open of the whole relative path.
+    let dir = match inbox.open_dir(folder) {
+        Ok(dir) => dir,
+        Err(e) => {
+            if e.kind() != io::ErrorKind::NotFound && !fsroot::is_symlink_refusal(&e) {
+                tracing::warn!(folder = %inbox.path().join(folder).display(), error = %e, "cannot look for sidecars; any stay in the inbox");
+            }
+            return Vec::new();
+        }
+    };
     let mut out = Vec::new();
     for candidate in organizer::candidates(name) {
+        match dir.stat_entry(&candidate.name) {
+            Ok(st) if st.is_file => {}
+            _ => continue,
+        }
         let rel = folder.join(&candidate.name);
-        let result = match open_regular(inbox, &rel) {
+        let result = match open_regular_in(&dir, &candidate.name) {
             Ok(Some(mut file)) => f(candidate, &rel, &mut file).map(Some),
             Ok(None) => Ok(None),
             Err(e) => Err(e),
