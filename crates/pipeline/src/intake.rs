@@ -19,8 +19,12 @@ use crate::{PipelineError, sources};
 /// Identities are saved in batches: losing the last few in a crash only costs a rehash.
 const IDENTITY_BATCH: usize = 256;
 
-/// The file-identity cache in memory: loaded from the catalog at start, kept current as
-/// files are hashed, saved in batches.
+/// The file-identity cache in memory: loaded from the catalog for a watcher's first
+/// reconciliation of its inboxes, kept current as files are hashed, let go of once that
+/// reconciliation is over (the watcher's record of what it reported then covers every
+/// unchanged file; at a million known files this is 48 MB of a watching daemon's memory),
+/// and loaded again for the next watcher (after a reload). Identities are saved to the
+/// catalog in batches whether or not the memory is held.
 #[derive(Default)]
 pub(crate) struct IdentityMemory {
     known: Mutex<Known>,
@@ -73,6 +77,8 @@ fn hex_id(raw: &RawId) -> String {
 struct Known {
     sorted: Vec<(Key, RawId)>,
     recent: HashMap<Key, RawId>,
+    /// False while the memory is let go of: nothing is kept, every look-up misses.
+    held: bool,
 }
 
 /// Identities learned before they are merged into the sorted array.
@@ -118,21 +124,47 @@ impl Known {
 impl IdentityMemory {
     /// Loads every identity the catalog knows.
     pub(crate) fn load(catalog: &Catalog) -> Result<IdentityMemory, catalog::CatalogError> {
-        let mut known = Known::default();
+        let memory = IdentityMemory::default();
+        memory.hold(catalog)?;
+        Ok(memory)
+    }
+
+    /// Loads every identity the catalog knows (and those not saved yet), unless held already.
+    pub(crate) fn hold(&self, catalog: &Catalog) -> Result<(), catalog::CatalogError> {
+        if self.known.lock().is_ok_and(|k| k.held) {
+            return Ok(());
+        }
+        let mut known = Known {
+            held: true,
+            ..Known::default()
+        };
         known.sorted.reserve_exact(catalog.identity_count()?);
         catalog.each_identity(|identity, asset_id| {
             if let Some(raw) = raw_id(asset_id) {
                 known.sorted.push((key_of(&identity), raw));
             }
         })?;
+        if let Ok(unsaved) = self.unsaved.lock() {
+            for f in unsaved.iter() {
+                if let Some(raw) = raw_id(&f.asset_id) {
+                    known.sorted.push((key_of(&f.identity), raw));
+                }
+            }
+        }
         known.merge();
+        if let Ok(mut k) = self.known.lock() {
+            *k = known;
+        }
         // The load read the whole identities table through the page cache; no later
         // look-up reads those pages in that order again.
-        catalog.release_memory()?;
-        Ok(IdentityMemory {
-            known: Mutex::new(known),
-            unsaved: Mutex::default(),
-        })
+        catalog.release_memory()
+    }
+
+    /// Lets go of the identities in memory until the next [`IdentityMemory::hold`].
+    pub(crate) fn let_go(&self) {
+        if let Ok(mut k) = self.known.lock() {
+            *k = Known::default();
+        }
     }
 
     pub(crate) fn lookup(&self, id: &FileIdentity) -> Option<String> {
@@ -142,7 +174,9 @@ impl IdentityMemory {
 
     /// Remembers a hashed file; true when a batch is ready to be saved.
     fn learn(&self, file: KnownFile) -> bool {
-        if let (Ok(mut known), Some(raw)) = (self.known.lock(), raw_id(&file.asset_id)) {
+        if let (Ok(mut known), Some(raw)) = (self.known.lock(), raw_id(&file.asset_id))
+            && known.held
+        {
             known.insert(key_of(&file.identity), raw);
         }
         match self.unsaved.lock() {
@@ -479,5 +513,37 @@ mod tests {
         let mut other = identity(7);
         other.ctime_ns += 1;
         assert_eq!(k.get(key_of(&other)), None, "a new ctime is another file");
+    }
+
+    #[test]
+    fn identities_are_let_go_of_between_reconciliations_and_loaded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap();
+        let file = |ino: u64| KnownFile {
+            identity: identity(ino),
+            path: PathBuf::from(format!("/in/{ino}.png")),
+            asset_id: hex(ino),
+        };
+        catalog.remember_identities(&[file(1)]).unwrap();
+        let memory = IdentityMemory::load(&catalog).unwrap();
+        assert_eq!(memory.lookup(&identity(1)), Some(hex(1)));
+
+        memory.let_go();
+        assert_eq!(memory.lookup(&identity(1)), None, "nothing held");
+        // Learned while let go of: saved later, not kept in memory.
+        assert!(!memory.learn(file(2)));
+        assert_eq!(memory.lookup(&identity(2)), None);
+        assert!(memory.known.lock().unwrap().sorted.capacity() == 0);
+
+        // The next reconciliation holds them again: the catalog's and the unsaved one.
+        memory.hold(&catalog).unwrap();
+        assert_eq!(memory.lookup(&identity(1)), Some(hex(1)));
+        assert_eq!(memory.lookup(&identity(2)), Some(hex(2)));
+        // Held: what is learned now is kept.
+        memory.learn(file(3));
+        assert_eq!(memory.lookup(&identity(3)), Some(hex(3)));
+        // Holding again changes nothing.
+        memory.hold(&catalog).unwrap();
+        assert_eq!(memory.lookup(&identity(3)), Some(hex(3)));
     }
 }

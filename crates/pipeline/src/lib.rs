@@ -438,8 +438,8 @@ impl Pipeline {
         self.ctx.settings()
     }
 
-    /// An identity cache for the watcher: in memory, loaded from the catalog at start and
-    /// kept current as files are discovered.
+    /// An identity cache for the watcher: in memory, loaded from the catalog for each
+    /// watcher's first reconciliation and let go of after it (see `intake::IdentityMemory`).
     pub fn identity_cache(&self) -> Arc<dyn watcher::IdentityCache> {
         Arc::new(IdentityView(self.ctx.clone()))
     }
@@ -571,5 +571,16 @@ struct IdentityView(Arc<Ctx>);
 impl watcher::IdentityCache for IdentityView {
     fn lookup(&self, id: &events::FileIdentity) -> Option<String> {
         self.0.identities.lookup(id)
+    }
+
+    fn reconciling(&self) {
+        if let Err(e) = self.0.identities.hold(&self.0.catalog) {
+            tracing::warn!(error = %e, "cannot load the known file identities; files will be hashed");
+        }
+    }
+
+    fn reconciled(&self) {
+        self.0.identities.let_go();
+        tracing::debug!("start-up scan over: known identities let go of until the next one");
     }
 }

@@ -53,6 +53,17 @@ impl Stamp {
 pub trait IdentityCache: Send + Sync {
     /// The BLAKE3 hex asset id recorded for exactly this identity, if any.
     fn lookup(&self, id: &FileIdentity) -> Option<String>;
+
+    /// A watcher is about to reconcile its inboxes from scratch (start-up, or a restart
+    /// after a reload): a cache that lets go of its memory between scans loads it again
+    /// here. May block (the watcher calls it off the async threads).
+    fn reconciling(&self) {}
+
+    /// The first reconciliation of every inbox is over. Afterwards the watcher's own record
+    /// of what it reported covers unchanged files, so look-ups only come for files that are
+    /// new or changed, which an identity cache rarely knows: a cache may let go of its
+    /// memory until the next [`IdentityCache::reconciling`].
+    fn reconciled(&self) {}
 }
 
 /// How a file came to be noticed; the pipeline maps it onto its event vocabulary.

@@ -271,12 +271,17 @@ impl Runner {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), WatchError> {
         let mut stop = shutdown.clone();
+        let cache = self.shared.cache.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || cache.reconciling()).await {
+            error!(%error, "preparing the identity cache panicked; files will be hashed");
+        }
         for i in 0..self.inboxes.len() {
             let reason = self.shared.start_reason;
             if !self.reconcile(i, reason, &mut stop).await? {
                 return Ok(());
             }
         }
+        self.shared.cache.reconciled();
         let period = self.shared.poll_interval;
         let mut poll = tokio::time::interval_at(Instant::now() + period, period);
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -1220,3 +1220,68 @@ async fn an_excluded_folder_inside_an_inbox_is_never_input_even_renamed() {
     );
     drop(d.tmp);
 }
+
+/// A cache that writes down what the watcher asks of it, in order.
+#[derive(Default)]
+struct RecordingCache {
+    known: MapCache,
+    calls: Mutex<Vec<String>>,
+}
+
+impl IdentityCache for RecordingCache {
+    fn lookup(&self, id: &FileIdentity) -> Option<String> {
+        self.calls.lock().unwrap().push("lookup".into());
+        self.known.lookup(id)
+    }
+
+    fn reconciling(&self) {
+        self.calls.lock().unwrap().push("reconciling".into());
+    }
+
+    fn reconciled(&self) {
+        self.calls.lock().unwrap().push("reconciled".into());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_told_when_the_first_reconciliation_of_every_inbox_is_over() {
+    let d = dirs();
+    let second = d.tmp.path().join("inbox2");
+    std::fs::create_dir(&second).unwrap();
+    let files = [d.inbox.join("a.png"), second.join("b.png")];
+    for f in &files {
+        std::fs::write(f, f.as_os_str().as_bytes()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let cache = Arc::new(RecordingCache::default());
+    let mut cfg = config(&d.inbox);
+    cfg.inboxes.push(second.clone());
+    let first = Watcher::new(cfg.clone(), no_cache()).unwrap();
+    for found in discovered(&scan_all(&first).await.1) {
+        cache.known.remember(found);
+    }
+
+    let mut r = Running::start(cfg, cache.clone()).await;
+    assert_eq!(r.stats.cache_hits.load(Ordering::Relaxed), 2);
+    let calls = || cache.calls.lock().unwrap().clone();
+    let deadline = std::time::Instant::now() + EVENTUALLY;
+    while !calls().contains(&"reconciled".to_owned()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never told: {:?}",
+            calls()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Told before its first look-up, and that it is over after both inboxes' look-ups.
+    assert_eq!(calls(), ["reconciling", "lookup", "lookup", "reconciled"]);
+
+    // A new file afterwards is hashed as usual; the cache is still asked, not told again.
+    let fresh = second.join("new.png");
+    std::fs::write(&fresh, b"fresh").unwrap();
+    assert!(r.discovered(&fresh).await.hashed);
+    let after = calls();
+    assert_eq!(after.iter().filter(|c| *c == "reconciled").count(), 1);
+    assert_eq!(after.iter().filter(|c| *c == "reconciling").count(), 1);
+    r.stop().await;
+}
