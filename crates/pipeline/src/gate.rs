@@ -30,11 +30,19 @@ pub(crate) enum Prelude {
 }
 
 /// Gates per (stage, shard) and the ids each stage handled recently.
-#[derive(Default)]
 pub(crate) struct OnceGate {
     gates: [[tokio::sync::Mutex<()>; SHARDS]; Stage::ALL.len()],
     /// Bounded: the oldest ids are forgotten (the catalog marks still answer for them).
     done: Mutex<[RecentIds; Stage::ALL.len()]>,
+}
+
+impl Default for OnceGate {
+    fn default() -> OnceGate {
+        OnceGate {
+            gates: std::array::from_fn(|_| std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
+            done: Mutex::default(),
+        }
+    }
 }
 
 impl OnceGate {
