@@ -188,6 +188,16 @@ pub(crate) fn scan_for_identical(
     size: u64,
     known_different: &mut HashSet<OsString>,
 ) -> Result<Option<OsString>, OrganizeError> {
+    // The chain is searched only when its first name is taken. Listing the folder for every
+    // placement made filling a folder of N files cost N²/2 entries read (40,000 files dropped
+    // into one project folder: 80 % of the daemon's time in getdents). A chain whose first
+    // name is free has at most a member left behind after that name was deleted; a file
+    // placed at the free name then is a second copy of that content, never a loss (and the
+    // catalog, which decides before any placement, already knows organized content).
+    match dir.stat_entry(name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
     for (_, candidate) in collision_variants(dir, name)? {
         if holds_content(dir, &candidate, expected, size)? {
             return Ok(Some(candidate));

@@ -1052,3 +1052,38 @@ fn a_copy_is_read_back_unless_the_source_kept_its_hashed_identity() {
         "no copy, no temporary"
     );
 }
+
+/// The collision chain is searched only when its first name is taken (listing the folder for
+/// every placement made filling a large folder quadratic): identical content left at
+/// `p (2).png` after `p.png` was deleted is not found, and the file lands at the free name,
+/// a second copy and never an overwrite. A taken first name still finds identical content
+/// anywhere along the chain.
+#[test]
+fn the_chain_is_searched_when_its_first_name_is_taken() {
+    let f = fixture();
+    let content = b"same content".to_vec();
+    write(&f.organized.join("d/p (2).png"), &content);
+    let src = f.inbox.join("p.png");
+    write(&src, &content);
+    let p = place_file(&src, &f.organized, "d/p.png", &content, Mode::Copy).unwrap();
+    assert_eq!(p.destination, f.organized.join("d/p.png"));
+    assert!(
+        matches!(p.outcome, Outcome::Placed { .. }),
+        "{:?}",
+        p.outcome
+    );
+    assert_eq!(fs::read(f.organized.join("d/p (2).png")).unwrap(), content);
+
+    // Now the first name is taken (by this content): a third arrival finds it there.
+    let again = f.inbox.join("again/p.png");
+    write(&again, &content);
+    let q = place_file(&again, &f.organized, "d/p.png", &content, Mode::Copy).unwrap();
+    assert_eq!(q.outcome, Outcome::AlreadyPresent);
+
+    // Other content at the first name: the chain is searched past it.
+    write(&f.organized.join("e/q.png"), b"other");
+    write(&f.organized.join("e/q (3).png"), &content);
+    let r = place_file(&again, &f.organized, "e/q.png", &content, Mode::Copy).unwrap();
+    assert_eq!(r.outcome, Outcome::AlreadyPresent);
+    assert_eq!(r.destination, f.organized.join("e/q (3).png"));
+}
