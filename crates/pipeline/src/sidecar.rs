@@ -18,6 +18,94 @@ const MAX_LIVE_ENTRIES: usize = 4096;
 /// ...and at most this many of the files whose names fit are read.
 const MAX_LIVE_READS: usize = 64;
 
+/// Folder listings reused for the sidecar probes of every media file in a folder.
+///
+/// Each media file has about 16 candidate sidecar names, looked for twice (metadata and
+/// organize stage); most are not there, and in a folder just filled each miss is a real
+/// directory look-up. A folder's listing is reused while the folder's ctime is unchanged
+/// and was at least [`listing::SETTLED`] older than the listing: any later change to its
+/// entries (a sidecar arriving, a file leaving) gives it a later ctime, which user space
+/// cannot set back. A folder that keeps changing (move mode empties it) is listed at most
+/// once per [`listing::RELIST`]; in between its names are probed one by one.
+mod listing {
+    use std::collections::{HashMap, HashSet};
+    use std::ffi::OsString;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    /// How much older than its listing a folder's ctime must be for the listing to count.
+    pub(super) const SETTLED: Duration = Duration::from_millis(100);
+    /// Least time between two listings of a folder whose entries keep changing.
+    pub(super) const RELIST: Duration = Duration::from_secs(1);
+    /// Larger folders are probed name by name, never listed here.
+    const MAX_NAMES: usize = 8192;
+    /// Folders remembered at once (the set is simply emptied when full).
+    const MAX_FOLDERS: usize = 256;
+
+    struct Listing {
+        ctime: (i64, i64),
+        /// Whether the folder was settled when listed (else only the rate limit counts).
+        settled: bool,
+        at: Instant,
+        names: Option<Arc<HashSet<OsString>>>,
+    }
+
+    static LISTINGS: Mutex<Option<HashMap<(u64, u64), Listing>>> = Mutex::new(None);
+
+    /// The names in `dir`, when a listing that is still true is at hand or can be made now.
+    pub(super) fn of(dir: &fsroot::Dir) -> Option<Arc<HashSet<OsString>>> {
+        let meta = dir.metadata().ok()?;
+        let key = (meta.dev(), meta.ino());
+        let ctime = (meta.ctime(), meta.ctime_nsec());
+        {
+            let guard = LISTINGS.lock().ok()?;
+            if let Some(l) = guard.as_ref().and_then(|m| m.get(&key)) {
+                if l.settled && l.ctime == ctime {
+                    return l.names.clone();
+                }
+                if l.at.elapsed() < RELIST {
+                    return None;
+                }
+            }
+        }
+        let listed_at = SystemTime::now();
+        let entries = dir.entries().ok()?;
+        let names: Option<Arc<HashSet<OsString>>> = (entries.len() <= MAX_NAMES).then(|| {
+            Arc::new(
+                entries
+                    .into_iter()
+                    .filter(|e| e.kind == fsroot::EntryKind::File)
+                    .map(|e| e.name)
+                    .collect(),
+            )
+        });
+        let changed_at = UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(ctime.0).unwrap_or(0),
+                u32::try_from(ctime.1).unwrap_or(0),
+            );
+        let settled = changed_at + SETTLED <= listed_at;
+        if let Ok(mut guard) = LISTINGS.lock() {
+            let map = guard.get_or_insert_with(HashMap::new);
+            if map.len() >= MAX_FOLDERS {
+                map.clear();
+            }
+            map.insert(
+                key,
+                Listing {
+                    ctime,
+                    settled,
+                    at: Instant::now(),
+                    names: names.clone(),
+                },
+            );
+        }
+        // Good for this probe either way: it was listed just now.
+        names
+    }
+}
+
 /// A sidecar file found beside its media file in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sidecar {
@@ -197,11 +285,15 @@ fn each_beside<T>(
             return Vec::new();
         }
     };
+    let listed = listing::of(&dir);
     let mut out = Vec::new();
     for candidate in organizer::candidates(name) {
-        match dir.stat_entry(&candidate.name) {
-            Ok(st) if st.is_file => {}
-            _ => continue,
+        let present = match &listed {
+            Some(names) => names.contains(&candidate.name),
+            None => dir.stat_entry(&candidate.name).is_ok_and(|st| st.is_file),
+        };
+        if !present {
+            continue;
         }
         let rel = folder.join(&candidate.name);
         let result = match open_regular_in(&dir, &candidate.name) {
@@ -438,4 +530,55 @@ fn placed_member(c: &Catalog, from: &Path) -> Result<Option<AssetRecord>, Catalo
         rec.op_id = Some(member.op_id);
         rec
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(found: &[Sidecar]) -> Vec<String> {
+        let mut v: Vec<String> = found
+            .iter()
+            .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A folder's listing is reused only while it is still true: a sidecar that arrives
+    /// after the folder was listed (settled or not, within the relisting interval or not) is
+    /// found, and one that leaves is not reported.
+    #[test]
+    fn reused_listings_never_hide_a_sidecar_that_arrived_or_report_one_that_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("shoot");
+        std::fs::create_dir(&folder).unwrap();
+        for n in 0..5 {
+            std::fs::write(folder.join(format!("img{n}.png")), b"png").unwrap();
+        }
+        let inbox = Root::open(dir.path()).unwrap();
+        let media = |n: u32| folder.join(format!("img{n}.png"));
+        // Listed while just changed (not settled), then again once settled.
+        assert!(find_beside(&inbox, &media(0)).is_empty());
+        std::thread::sleep(listing::SETTLED + std::time::Duration::from_millis(20));
+        assert!(find_beside(&inbox, &media(1)).is_empty());
+        std::thread::sleep(listing::RELIST);
+        assert!(find_beside(&inbox, &media(1)).is_empty());
+
+        // A sidecar arrives: found at once, though a settled listing without it was at hand.
+        std::fs::write(folder.join("img1.xmp"), b"<x:xmpmeta/>").unwrap();
+        assert_eq!(names(&find_beside(&inbox, &media(1))), ["img1.xmp"]);
+        // Settled again and listed again: still found; the others still have none.
+        std::thread::sleep(listing::RELIST + listing::SETTLED);
+        assert!(find_beside(&inbox, &media(2)).is_empty());
+        assert_eq!(names(&find_beside(&inbox, &media(1))), ["img1.xmp"]);
+        // It leaves: not reported, right away.
+        std::fs::remove_file(folder.join("img1.xmp")).unwrap();
+        assert!(find_beside(&inbox, &media(1)).is_empty());
+        // A symlink under a sidecar's name is never read.
+        std::os::unix::fs::symlink("/etc/passwd", folder.join("img3.xmp")).unwrap();
+        std::thread::sleep(listing::RELIST + listing::SETTLED);
+        assert!(find_beside(&inbox, &media(4)).is_empty());
+        assert!(find_beside(&inbox, &media(3)).is_empty());
+    }
 }
