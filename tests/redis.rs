@@ -338,6 +338,15 @@ struct Worker {
 
 impl Worker {
     fn start(cfg: &Path, dir: &Path, stage: &str, name: &str) -> Worker {
+        let w = Worker::spawn(cfg, dir, stage, name);
+        wait_for(&format!("worker {name} to run"), || {
+            w.text().contains("reading the consumer group")
+        });
+        w
+    }
+
+    /// Starts the worker without waiting for it to read its group.
+    fn spawn(cfg: &Path, dir: &Path, stage: &str, name: &str) -> Worker {
         let log = dir.join(format!("worker-{name}.log"));
         let child = Command::new(ALICE)
             .args(["worker", stage, "--consumer", name, "--log-format", "json"])
@@ -349,11 +358,7 @@ impl Worker {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let w = Worker { child, log };
-        wait_for(&format!("worker {name} to run"), || {
-            w.text().contains("reading the consumer group")
-        });
-        w
+        Worker { child, log }
     }
 
     fn text(&self) -> String {
@@ -913,4 +918,36 @@ fn alice_scan_with_redis_and_a_worker_finishes_with_every_file_counted() {
         again.status.success() && again_out.contains("organized 0"),
         "{again_out}"
     );
+}
+
+/// A worker started before the daemon ever ran waits for the daemon to create its catalog:
+/// had it created the catalog itself, the daemon's first start would take the state for an
+/// existing one and refuse to create the organized folder (seen as a flake of the test above,
+/// when the worker won the race).
+#[test]
+fn a_worker_started_before_the_first_daemon_run_waits_for_its_catalog() {
+    let (dir, redis, cfg, inbox) = setup("workers = [\"metadata\"]");
+    drop_pngs(&inbox, "w", 5);
+    let worker = Worker::spawn(&cfg, dir.path(), "metadata", "early");
+    wait_for("the worker to wait for the catalog", || {
+        worker
+            .text()
+            .contains("waiting for the daemon to create its catalog")
+    });
+    assert!(!dir.path().join("organized").exists());
+    let out = support::alice(&cfg, &["scan"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("organized 5"), "{stdout}");
+    assert!(dir.path().join("organized").is_dir());
+    // The worker went on once the catalog was there.
+    wait_for("the worker to read its group", || {
+        worker.text().contains("reading the consumer group")
+    });
+    worker.stop();
+    assert_exactly_once(dir.path(), &redis, 5);
 }

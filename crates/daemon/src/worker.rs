@@ -84,9 +84,11 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
     let (sc, _lock) = prepare(&cfg, &spec)?;
     tracing::info!(config = %spec.origin, stage = stage.name(), consumer = %sc.consumer, version = env!("CARGO_PKG_VERSION"), "alice worker starting");
     check_daemon(&cfg, &sc, &spec).await?;
-    let catalog = Arc::new(catalog::Catalog::open(
-        &StateLayout::new(&cfg.state_dir).catalog(),
-    )?);
+    let catalog_path = StateLayout::new(&cfg.state_dir).catalog();
+    if !wait_for_catalog(&catalog_path, &mut signals).await {
+        return Ok(());
+    }
+    let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
     let writer = crate::redis::start_writer(sc.clone()).await?;
     let options = PipelineOptions {
         in_process: Vec::new(),
@@ -124,6 +126,30 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
 
 /// Refuses to run beside a daemon that still runs `stage` itself (its config was changed but
 /// it was not restarted), or on a stream another daemon owns.
+/// Waits until the daemon of this config has created its catalog: the catalog is the
+/// daemon's, and a worker that created it would make the daemon's first start take the state
+/// for an existing one (and refuse a missing organized folder instead of creating it). False
+/// when a stop signal came first.
+async fn wait_for_catalog(path: &std::path::Path, signals: &mut StopSignals) -> bool {
+    if path.exists() {
+        return true;
+    }
+    tracing::info!(catalog = %path.display(), "waiting for the daemon to create its catalog (start `alice run` or `alice scan` with this config)");
+    loop {
+        tokio::select! {
+            signal = signals.recv() => {
+                tracing::info!(signal, "stopped before the daemon created its catalog");
+                return false;
+            }
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                if path.exists() {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
 async fn check_daemon(cfg: &Config, sc: &streams::StreamConfig, spec: &WorkerSpec) -> Result<()> {
     let stage = spec.stage;
     let asked = crate::control::client::request(
