@@ -334,6 +334,7 @@ impl Catalog {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.db(op))?;
         let out = f(&tx)?;
+        search::sync_full_text(&tx).map_err(self.db("updating the full-text index"))?;
         tx.commit().map_err(self.db(op))?;
         Ok(out)
     }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, db_err};
 
 /// Migration N+1 is `MIGRATIONS[N]`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -338,6 +338,31 @@ INSERT INTO identities_v12 (path, dev, ino, size, mtime_ns, ctime_ns, asset_id, 
     SELECT path, dev, ino, size, mtime_ns, ctime_ns, asset_id, last_seen FROM identities;
 DROP TABLE identities;
 ALTER TABLE identities_v12 RENAME TO identities;
+"#;
+
+/// Version 13: the full-text index is brought up to date once per transaction, not once per
+/// statement. The triggers only note which assets changed (`fts_dirty`); the writing
+/// transaction re-indexes those rows just before it commits (`search::sync_full_text`).
+/// FTS5 writes a new index segment whenever a statement that follows a change to it begins
+/// (its savepoint hook flushes), so row-by-row triggers wrote a segment per asset and per
+/// update: 13 % of a first import's CPU and a fifth of its rate.
+const V13: &str = r#"
+CREATE TABLE fts_dirty (id INTEGER PRIMARY KEY);
+
+DROP TRIGGER assets_fts_insert;
+CREATE TRIGGER assets_fts_insert AFTER INSERT ON assets BEGIN
+    INSERT OR IGNORE INTO fts_dirty (id) VALUES (new.id);
+END;
+
+DROP TRIGGER assets_fts_update;
+CREATE TRIGGER assets_fts_update
+AFTER UPDATE OF media, original_path, project, style, source, format ON assets
+WHEN old.media IS NOT new.media OR old.original_path IS NOT new.original_path
+  OR old.project IS NOT new.project OR old.style IS NOT new.style
+  OR old.source IS NOT new.source OR old.format IS NOT new.format
+BEGIN
+    INSERT OR IGNORE INTO fts_dirty (id) VALUES (new.id);
+END;
 "#;
 
 /// Reads `PRAGMA user_version`.

@@ -43,6 +43,37 @@ const SNIPPET_TOKENS: u32 = 16;
 /// one letter or digit. Control characters separate because FTS5 reads its query as a C
 /// string (a NUL would end it mid-phrase) and no tokenizer keeps them anyway. A "word" of
 /// punctuation only holds no token, and a quoted phrase without tokens matches nothing.
+/// Re-indexes, in the writing transaction `tx`, the assets whose indexed values changed in
+/// it (noted in `fts_dirty` by the triggers of schema 13), just before it commits: one FTS5
+/// segment per transaction instead of one per statement. Costs one empty look-up when
+/// nothing changed.
+pub(crate) fn sync_full_text(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let dirty: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM fts_dirty)")?
+        .query_row([], |r| r.get(0))?;
+    if !dirty {
+        return Ok(());
+    }
+    tx.prepare_cached("DELETE FROM assets_fts WHERE rowid IN (SELECT id FROM fts_dirty)")?
+        .execute([])?;
+    tx.prepare_cached(
+        "INSERT INTO assets_fts
+             (rowid, prompt, negative_prompt, name, model, project, style, source, format)
+         SELECT a.id,
+                json_extract(a.media, '$.ai.prompt'),
+                json_extract(a.media, '$.ai.negative_prompt'),
+                substr(CAST(a.original_path AS TEXT),
+                       length(rtrim(CAST(a.original_path AS TEXT),
+                                    replace(CAST(a.original_path AS TEXT), '/', ''))) + 1),
+                json_extract(a.media, '$.ai.model'),
+                a.project, a.style, a.source, a.format
+         FROM fts_dirty d JOIN assets a ON a.id = d.id",
+    )?
+    .execute([])?;
+    tx.prepare_cached("DELETE FROM fts_dirty")?.execute([])?;
+    Ok(())
+}
+
 fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| w.chars().any(char::is_alphanumeric))

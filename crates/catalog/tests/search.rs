@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use catalog::{
-    AssetStatus, Catalog, Edge, NewOp, OpKind, Placement, SearchHit, SearchQuery, TimeBound,
-    Transfer,
+    AssetStatus, AssetUpdate, Catalog, Edge, NewEvent, NewOp, OpKind, Placement, SearchHit,
+    SearchQuery, TimeBound, Transfer,
 };
 use chrono::{FixedOffset, Utc};
 use events::media::{AiInfo, AiSignal, AiSource, LoraRef, MediaInfo, MediaType};
@@ -727,4 +727,78 @@ fn the_full_text_row_is_rewritten_only_when_an_indexed_value_changes() {
         find(&fx.cat, &text("dusk")).is_empty(),
         "the old prompt is gone"
     );
+}
+
+/// Many assets discovered and given prompts in one transaction (one group commit) are indexed
+/// together: one new full-text segment, not one per statement; every prompt is found.
+#[test]
+fn one_transaction_writes_one_full_text_segment() {
+    let fx = Fixture::new();
+    organize(&fx.cat, &ai("seed.png", AiSource::Flux, "a seed prompt"));
+    let before = fts_rows(&fx.path);
+    let n = 40;
+    let ids: Vec<String> = (0..n).map(|i| format!("{:064x}", 0xabc000 + i)).collect();
+    let paths: Vec<PathBuf> = (0..n)
+        .map(|i| PathBuf::from(format!("/inbox/b{i}.png")))
+        .collect();
+    let medias: Vec<MediaInfo> = (0..n)
+        .map(|i| {
+            let spec = ai("x.png", AiSource::Flux, "placeholder");
+            let mut m = media(&spec);
+            m.ai.as_mut().unwrap().prompt = Some(format!("lantern{i} over water"));
+            m
+        })
+        .collect();
+    let event_ids: Vec<String> = (0..2 * n).map(|i| format!("ev-{i}")).collect();
+    let mut items = Vec::new();
+    for i in 0..n as usize {
+        for (k, update) in [
+            AssetUpdate::Discovered {
+                asset_id: &ids[i],
+                path: &paths[i],
+                size: 1,
+            },
+            AssetUpdate::Metadata {
+                asset_id: &ids[i],
+                media: &medias[i],
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let event = NewEvent {
+                id: &event_ids[2 * i + k],
+                event_type: "test.event",
+                time: Utc::now(),
+                asset_id: Some(&ids[i]),
+                correlation_id: None,
+                json: "{}",
+            };
+            items.push((event, update));
+        }
+    }
+    fx.cat.record_batch_consumed(&items, &[]).unwrap();
+    let added = fts_rows(&fx.path) - before;
+    assert!(
+        added <= 3,
+        "{added} rows of full-text data for one transaction"
+    );
+    // Discovered, not organized: asked of the index itself.
+    let conn = rusqlite::Connection::open(&fx.path).unwrap();
+    let matching = |q: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM assets_fts WHERE assets_fts MATCH ?1",
+            [q],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for i in [0, 17, n - 1] {
+        assert_eq!(matching(&format!("lantern{i}")), 1, "lantern{i}");
+    }
+    assert_eq!(matching("water"), n);
+    let dirty: i64 = conn
+        .query_row("SELECT count(*) FROM fts_dirty", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(dirty, 0, "nothing left to index after the commit");
 }
