@@ -36,7 +36,7 @@
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
 //! | `visual` | `asset_id` | what the visual stage learned: `rendered` (`image`, `video_poster`, `video_placeholder`, `unsupported_image`, or `failed` for a file it cannot decode), `reason`, `width`, `height`, `fingerprint` (the `visual` crate's bytes), `updated_at`. |
-//! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; kept in sync by triggers in the writing transaction. |
+//! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; triggers note changed assets in `fts_dirty`, and every writing transaction re-indexes them just before it commits (one index segment per transaction). |
 //!
 //! Times are stored as RFC 3339 UTC text with nine fractional digits, so text order is time
 //! order. Paths are stored as the raw bytes of the OS path (`OsStrExt`), so non-UTF-8 paths
