@@ -39,10 +39,6 @@ const MARK_END: char = '\u{2}';
 /// Tokens around the match in a prompt snippet.
 const SNIPPET_TOKENS: u32 = 16;
 
-/// Words a query has: runs without whitespace or control characters that contain at least
-/// one letter or digit. Control characters separate because FTS5 reads its query as a C
-/// string (a NUL would end it mid-phrase) and no tokenizer keeps them anyway. A "word" of
-/// punctuation only holds no token, and a quoted phrase without tokens matches nothing.
 /// Re-indexes, in the writing transaction `tx`, the assets whose indexed values changed in
 /// it (noted in `fts_dirty` by the triggers of schema 13), just before it commits: one FTS5
 /// segment per transaction instead of one per statement. Costs one empty look-up when
@@ -74,6 +70,10 @@ pub(crate) fn sync_full_text(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result
     Ok(())
 }
 
+/// Words a query has: runs without whitespace or control characters that contain at least
+/// one letter or digit. Control characters separate because FTS5 reads its query as a C
+/// string (a NUL would end it mid-phrase) and no tokenizer keeps them anyway. A "word" of
+/// punctuation only holds no token, and a quoted phrase without tokens matches nothing.
 fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| w.chars().any(char::is_alphanumeric))

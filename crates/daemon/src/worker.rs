@@ -88,6 +88,8 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
     if !wait_for_catalog(&catalog_path, &mut signals).await {
         return Ok(());
     }
+    // A daemon that started meanwhile is asked again.
+    check_daemon(&cfg, &sc, &spec).await?;
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
     let writer = crate::redis::start_writer(sc.clone()).await?;
     let options = PipelineOptions {
@@ -124,8 +126,6 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
     Ok(())
 }
 
-/// Refuses to run beside a daemon that still runs `stage` itself (its config was changed but
-/// it was not restarted), or on a stream another daemon owns.
 /// Waits until the daemon of this config has created its catalog: the catalog is the
 /// daemon's, and a worker that created it would make the daemon's first start take the state
 /// for an existing one (and refuse a missing organized folder instead of creating it). False
@@ -150,6 +150,8 @@ async fn wait_for_catalog(path: &std::path::Path, signals: &mut StopSignals) -> 
     }
 }
 
+/// Refuses to run beside a daemon that still runs `stage` itself (its config was changed but
+/// it was not restarted), or on a stream another daemon owns.
 async fn check_daemon(cfg: &Config, sc: &streams::StreamConfig, spec: &WorkerSpec) -> Result<()> {
     let stage = spec.stage;
     let asked = crate::control::client::request(

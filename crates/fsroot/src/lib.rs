@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod ctime;
 mod dir;
 mod layout;
 mod resolve;
@@ -35,6 +36,7 @@ mod resolve;
 #[cfg(test)]
 mod race_tests;
 
+pub use ctime::{CTIME_KEPT_HERE, ctime_kept_here};
 pub use dir::{Dir, DirId, Entry, EntryKind, EntryStat, NoReplace, Root, kind_of};
 pub use layout::{Layout, LayoutError, Nesting, check_layout, resolve as resolve_location};
 pub use resolve::is_symlink_refusal;

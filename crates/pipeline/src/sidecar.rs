@@ -18,7 +18,9 @@ const MAX_LIVE_ENTRIES: usize = 4096;
 /// ...and at most this many of the files whose names fit are read.
 const MAX_LIVE_READS: usize = 64;
 
-/// Folder listings reused for the sidecar probes of every media file in a folder.
+/// Folder listings reused for the sidecar probes of every media file in a folder, on
+/// filesystems whose ctime this kernel keeps with nanosecond resolution
+/// ([`fsroot::ctime_kept_here`]; elsewhere every name is probed).
 ///
 /// Each media file has about 16 candidate sidecar names, looked for twice (metadata and
 /// organize stage); most are not there, and in a folder just filled each miss is a real
@@ -55,6 +57,11 @@ mod listing {
 
     /// The names in `dir`, when a listing that is still true is at hand or can be made now.
     pub(super) fn of(dir: &fsroot::Dir) -> Option<Arc<HashSet<OsString>>> {
+        // Only where every change to the folder's entries moves its ctime on (not FAT, whose
+        // times step by 2 s; not a network or FUSE filesystem, whose attributes are cached).
+        if !fsroot::ctime_kept_here(dir.fd()) {
+            return None;
+        }
         let meta = dir.metadata().ok()?;
         let key = (meta.dev(), meta.ino());
         let ctime = (meta.ctime(), meta.ctime_nsec());

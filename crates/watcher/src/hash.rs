@@ -154,35 +154,8 @@ pub(crate) fn hash_verified(
     }
     HashOutcome::Done {
         hash,
-        settled: settled_before(expected, started) && ctime_kept_here(&file),
+        settled: settled_before(expected, started) && fsroot::ctime_kept_here(&file),
     }
-}
-
-/// Filesystems on which this kernel itself sets ctime for every write: ext2/3/4, XFS, Btrfs,
-/// tmpfs, F2FS, ZFS, bcachefs, overlayfs. On a network or FUSE filesystem another machine
-/// or process may write while the attributes seen here are cached, so an unchanged stamp
-/// proves nothing there and the file is read again before it is moved or copied.
-const CTIME_KEPT_HERE: &[u32] = &[
-    0xEF53,
-    0x5846_5342,
-    0x9123_683E,
-    0x0102_1994,
-    0xF2F5_2010,
-    0x2FC1_2FC1,
-    0xCA45_1A4E,
-    0x794C_7630,
-];
-
-fn ctime_kept_here(file: &File) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fstatfs fills the struct for a descriptor we own; zeroed is a valid statfs.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) } != 0 {
-        return false;
-    }
-    // `f_type` is signed on some targets: compare its low 32 bits.
-    let magic = (st.f_type as u64 & 0xFFFF_FFFF) as u32;
-    CTIME_KEPT_HERE.contains(&magic)
 }
 
 /// How far in the past a file's ctime must be, when its hash starts, for its stamp to tell
@@ -303,27 +276,6 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(hash_file(&link).is_err());
         assert!(hash_file(dir.path()).is_err());
-    }
-
-    /// The test's own temporary folder is on a local filesystem (the end-to-end tests of
-    /// moves rely on it too), whose ctime can be trusted; network and FUSE filesystems are
-    /// not in the list.
-    #[test]
-    fn only_local_filesystems_keep_ctime_trustworthy() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a");
-        std::fs::write(&path, b"x").unwrap();
-        assert!(ctime_kept_here(&File::open(&path).unwrap()));
-        // NFS, SMB2, CIFS, FUSE, 9p.
-        for remote in [
-            0x6969u32,
-            0xFE53_4D42,
-            0xFF53_4D42,
-            0x6573_5546,
-            0x0102_1997,
-        ] {
-            assert!(!CTIME_KEPT_HERE.contains(&remote), "{remote:#x}");
-        }
     }
 
     /// A file changed just before its hash is not `settled` (a write in the same clock tick
