@@ -434,32 +434,43 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
 #[cfg(test)]
 mod tests {
     use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
 
     use super::*;
     use crate::Catalog;
 
-    #[test]
-    fn a_version_1_catalog_migrates_and_backfills_search() {
+    /// A catalog file left at schema `version` by an older alice (the first `version`
+    /// migrations applied as written), with `seed` run on it.
+    fn catalog_at(version: usize, seed: impl FnOnce(&Connection)) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.sqlite3");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..version] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        seed(&conn);
+        (dir, path)
+    }
+
+    #[test]
+    fn a_version_1_catalog_migrates_and_backfills_search() {
+        let (_dir, path) = catalog_at(1, |conn| {
             conn.execute(
                 "INSERT INTO assets (asset_id, status, media, original_path, size, first_seen,
-                     updated_at)
-                 VALUES ('ab', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
-                     \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
-                     \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
-                     \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"misty harbour\",\
-                     \"negative_prompt\":null,\"model\":null,\"model_hash\":null,\"seed\":null,\
-                     \"steps\":null,\"sampler\":null,\"cfg_scale\":null,\"size\":null}}',
-                     x'2f61', 1, '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
+                 updated_at)
+             VALUES ('ab', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
+                 \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
+                 \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
+                 \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"misty harbour\",\
+                 \"negative_prompt\":null,\"model\":null,\"model_hash\":null,\"seed\":null,\
+                 \"steps\":null,\"sampler\":null,\"cfg_scale\":null,\"size\":null}}',
+                 x'2f61', 1, '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
                 [],
             )
             .unwrap();
-        }
+        });
         let cat = Catalog::open(&path).unwrap();
         let found = cat.search("harbour", 5).unwrap();
         assert_eq!(found.len(), 1);
@@ -469,29 +480,23 @@ mod tests {
 
     #[test]
     fn a_version_2_catalog_migrates_and_backfills_the_new_search_columns() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.sqlite3");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.execute_batch(MIGRATIONS[1]).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
+        let (_dir, path) = catalog_at(2, |conn| {
             conn.execute(
                 "INSERT INTO assets (asset_id, status, media, original_path, size, first_seen,
-                     updated_at, source)
-                 VALUES ('cd', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
-                     \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
-                     \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
-                     \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"a quiet bay\",\
-                     \"negative_prompt\":\"watermark\",\"model\":null,\"model_hash\":null,\
-                     \"seed\":null,\"steps\":null,\"sampler\":null,\"cfg_scale\":null,\
-                     \"size\":null}}',
-                     CAST('/in/dir.d/Harbour_Study.png' AS BLOB), 1,
-                     '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z', 'flux')",
+                 updated_at, source)
+             VALUES ('cd', 'discovered', '{\"media_type\":\"image\",\"format\":null,\
+                 \"width\":null,\"height\":null,\"duration_ms\":null,\"taken_at\":null,\
+                 \"taken_at_source\":null,\"camera\":null,\"ai\":{\"source\":\"flux\",\
+                 \"signal\":\"metadata\",\"evidence\":\"x\",\"prompt\":\"a quiet bay\",\
+                 \"negative_prompt\":\"watermark\",\"model\":null,\"model_hash\":null,\
+                 \"seed\":null,\"steps\":null,\"sampler\":null,\"cfg_scale\":null,\
+                 \"size\":null}}',
+                 CAST('/in/dir.d/Harbour_Study.png' AS BLOB), 1,
+                 '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z', 'flux')",
                 [],
             )
             .unwrap();
-        }
+        });
         let cat = Catalog::open(&path).unwrap();
         assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
         for q in ["quiet bay", "watermark", "harbour study", "flux"] {
@@ -504,23 +509,16 @@ mod tests {
 
     #[test]
     fn a_version_6_catalog_migrates_to_sidecars_and_keeps_its_assets() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.sqlite3");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for m in &MIGRATIONS[..6] {
-                conn.execute_batch(m).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 6).unwrap();
+        let (_dir, path) = catalog_at(6, |conn| {
             conn.execute(
                 "INSERT INTO assets (asset_id, status, original_path, size, first_seen,
-                     updated_at)
-                 VALUES ('ef', 'discovered', CAST('/in/a.png' AS BLOB), 1,
-                     '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
+                 updated_at)
+             VALUES ('ef', 'discovered', CAST('/in/a.png' AS BLOB), 1,
+                 '2024-01-01T00:00:00.000000000Z', '2024-01-01T00:00:00.000000000Z')",
                 [],
             )
             .unwrap();
-        }
+        });
         let cat = Catalog::open(&path).unwrap();
         assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
         assert!(cat.asset("ef").unwrap().is_some());
@@ -530,24 +528,17 @@ mod tests {
 
     #[test]
     fn a_version_11_catalog_keeps_every_identity_in_the_path_keyed_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.sqlite3");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for m in &MIGRATIONS[..11] {
-                conn.execute_batch(m).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 11).unwrap();
+        let (_dir, path) = catalog_at(11, |conn| {
             conn.execute_batch(
                 "INSERT INTO identities (path, dev, ino, size, mtime_ns, asset_id, last_seen,
-                     ctime_ns)
-                 VALUES (x'2f696e2f636166e92e706e67', -1, -9223372036854775808, 7, -15, 'aa',
-                         '2024-01-01T00:00:00.000000000Z', 3),
-                        (CAST('/in/b.png' AS BLOB), 1, 2, 3, 4, 'bb',
-                         '2024-01-01T00:00:00.000000000Z', 0);",
+                 ctime_ns)
+             VALUES (x'2f696e2f636166e92e706e67', -1, -9223372036854775808, 7, -15, 'aa',
+                     '2024-01-01T00:00:00.000000000Z', 3),
+                    (CAST('/in/b.png' AS BLOB), 1, 2, 3, 4, 'bb',
+                     '2024-01-01T00:00:00.000000000Z', 0);",
             )
             .unwrap();
-        }
+        });
         let cat = Catalog::open(&path).unwrap();
         assert_eq!(user_version(&cat.lock()).unwrap(), SCHEMA_VERSION);
         let all = cat.load_identities().unwrap();
@@ -579,19 +570,14 @@ mod tests {
 
     #[test]
     fn a_failing_migration_step_leaves_the_previous_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.sqlite3");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
+        let (_dir, path) = catalog_at(1, |conn| {
             // Makes step 2 fail half-way: its FTS table and first triggers are created, then
             // its last trigger's name is taken.
             conn.execute_batch(
                 "CREATE TRIGGER assets_fts_delete AFTER DELETE ON projects BEGIN SELECT 1; END",
             )
             .unwrap();
-        }
+        });
         let err = Catalog::open(&path).unwrap_err();
         assert!(
             matches!(err, CatalogError::Migration { version: 2, .. }),

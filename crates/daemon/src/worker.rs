@@ -85,11 +85,13 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
     tracing::info!(config = %spec.origin, stage = stage.name(), consumer = %sc.consumer, version = env!("CARGO_PKG_VERSION"), "alice worker starting");
     check_daemon(&cfg, &sc, &spec).await?;
     let catalog_path = StateLayout::new(&cfg.state_dir).catalog();
-    if !wait_for_catalog(&catalog_path, &mut signals).await {
-        return Ok(());
+    if !catalog_path.exists() {
+        if !wait_for_catalog(&catalog_path, &mut signals).await {
+            return Ok(());
+        }
+        // A daemon that started meanwhile is asked again.
+        check_daemon(&cfg, &sc, &spec).await?;
     }
-    // A daemon that started meanwhile is asked again.
-    check_daemon(&cfg, &sc, &spec).await?;
     let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
     let writer = crate::redis::start_writer(sc.clone()).await?;
     let options = PipelineOptions {
@@ -131,9 +133,6 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
 /// for an existing one (and refuse a missing organized folder instead of creating it). False
 /// when a stop signal came first.
 async fn wait_for_catalog(path: &std::path::Path, signals: &mut StopSignals) -> bool {
-    if path.exists() {
-        return true;
-    }
     tracing::info!(catalog = %path.display(), "waiting for the daemon to create its catalog (start `alice run` or `alice scan` with this config)");
     loop {
         tokio::select! {

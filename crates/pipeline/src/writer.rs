@@ -148,7 +148,7 @@ impl Idle {
 
 /// Gives the memory of an idle daemon back to the system: the catalog's page caches, then the
 /// allocator's free pages (glibc keeps freed memory mapped until asked).
-pub(crate) fn release_idle_memory(catalog: &Catalog) {
+fn release_idle_memory(catalog: &Catalog) {
     if let Err(e) = catalog.release_memory() {
         tracing::debug!(error = %e, "cannot release the catalog's cache");
     }
