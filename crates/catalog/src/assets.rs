@@ -480,12 +480,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// The stored form of an asset's media: its JSON without the members that are null (a
+    /// missing member reads back as `None`, and as SQL NULL through `json_extract`), which is
+    /// about a fifth of the text for a typical image.
     pub(crate) fn media_json(&self, asset_id: &str, media: &MediaInfo) -> Result<String> {
-        serde_json::to_string(media).map_err(|source| CatalogError::Encode {
+        let encode_err = |source| CatalogError::Encode {
             path: self.path.clone(),
             asset_id: asset_id.to_owned(),
             source,
-        })
+        };
+        let mut value = serde_json::to_value(media).map_err(encode_err)?;
+        drop_null_members(&mut value);
+        serde_json::to_string(&value).map_err(encode_err)
     }
 
     pub(crate) fn check_markable(&self, status: AssetStatus) -> Result<()> {
@@ -595,4 +601,16 @@ fn mark_status_tx(
         )?
         .execute(params![asset_id, status, reason, now_text()])?;
     Ok(changed > 0)
+}
+
+/// Removes every object member whose value is null, at any depth (array elements stay).
+fn drop_null_members(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_members),
+        _ => {}
+    }
 }

@@ -153,8 +153,10 @@ impl Catalog {
                 let inserted = tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO events
-                             (event_id, type, time, asset_id, correlation_id, json, recorded_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             (event_id, type, time, asset_id, correlation_id, json, recorded_at,
+                              asset)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
+                                 (SELECT id FROM assets WHERE asset_id = ?4))",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -170,7 +172,18 @@ impl Catalog {
                     .map_err(self.db(OP))?
                     > 0;
                 if inserted {
+                    let seq = tx.last_insert_rowid();
                     self.apply_update_tx(tx, update)?;
+                    if event.asset_id.is_some() {
+                        // The first event about a content (its discovery) comes before its
+                        // asset row: name the row the update just made.
+                        tx.prepare_cached(
+                            "UPDATE events SET asset = (SELECT id FROM assets WHERE asset_id = ?2)
+                             WHERE seq = ?1 AND asset IS NULL",
+                        )
+                        .and_then(|mut s| s.execute(params![seq, event.asset_id]))
+                        .map_err(self.db(OP))?;
+                    }
                 } else {
                     tracing::debug!(
                         catalog = %self.path.display(),
@@ -219,8 +232,15 @@ impl Catalog {
     /// Every event about `asset_id`, in event-time order (arrival order among equal times),
     /// for `alice show`.
     pub fn events_for_asset(&self, asset_id: &str) -> Result<Vec<StoredEvent>> {
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE asset_id = ?1 ORDER BY time, seq");
+        // By the asset's row (`events_by_asset`), and the events about it recorded while it had
+        // none (`events_orphan`).
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE asset = (SELECT id FROM assets WHERE asset_id = ?1)
+             UNION ALL
+             SELECT {EVENT_COLUMNS} FROM events WHERE asset IS NULL AND asset_id = ?1
+             ORDER BY time, seq"
+        );
         self.query_events("reading an asset's events", &sql, [asset_id])
     }
 

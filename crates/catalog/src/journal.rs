@@ -303,14 +303,16 @@ impl Catalog {
     pub fn undone_at(&self, asset_id: &str, path: &Path) -> Result<bool> {
         self.read("checking for an undo", |c| {
             c.prepare_cached(
+                // A copy or move that organized the asset after the undo is the one its row
+                // names (`assets.op_id` is set by a placement and cleared by an undo), so the
+                // journal is searched by asset only among undos (`journal_undo`).
                 "SELECT EXISTS (
                      SELECT 1 FROM journal u
                      WHERE u.asset_id = ?1 AND u.kind = 'undo' AND u.state = 'done'
                        AND u.destination_path = ?2
                        AND NOT EXISTS (
-                           SELECT 1 FROM journal o
-                           WHERE o.asset_id = ?1 AND o.kind IN ('copy', 'move')
-                             AND o.state = 'done' AND o.op_id > u.op_id))",
+                           SELECT 1 FROM assets a
+                           WHERE a.asset_id = ?1 AND a.op_id > u.op_id))",
             )?
             .query_row(params![asset_id, path_bytes(path)], |r| r.get(0))
         })

@@ -372,7 +372,7 @@ pub(crate) fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
     if let Some(ai) = q.ai {
         sql.push_str(
             " AND coalesce(json_extract(a.media, '$.ai_generated'), \
-             json_type(a.media, '$.ai') = 'object') = ?",
+             json_type(a.media, '$.ai') IS 'object') = ?",
         );
         params.push(Value::Integer(i64::from(ai)));
     }

@@ -472,6 +472,62 @@ fn events_for_an_asset_come_in_time_order() {
     let rest = cat.events_since(first[1].seq, 100).unwrap();
     assert_eq!(rest.len(), 5);
     assert_eq!(rest[0].id, "early");
+
+    // Events recorded before the asset had a row, and after it has one (found by its row),
+    // are all the asset's; the other asset's never are, with a row of its own or not.
+    cat.upsert_discovered(&a, Path::new("/inbox/a.png"), 1)
+        .unwrap();
+    cat.upsert_discovered(&b, Path::new("/inbox/b.png"), 1)
+        .unwrap();
+    cat.record_event(&event("with-row", Some(&a), at(7)))
+        .unwrap();
+    cat.record_event(&event("other-with-row", Some(&b), at(7)))
+        .unwrap();
+    let ids: Vec<String> = cat
+        .events_for_asset(&a)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "early",
+            "offset",
+            "tie-first",
+            "tie-second",
+            "with-row",
+            "late"
+        ]
+    );
+    let ids: Vec<String> = cat
+        .events_for_asset(&b)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["other-asset", "other-with-row"]);
+}
+
+#[test]
+fn stored_media_leaves_out_null_members_and_reads_back_whole() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let a = asset_id(1);
+    cat.upsert_discovered(&a, Path::new("/inbox/a.png"), 1)
+        .unwrap();
+    let media = media_with_prompt("a lighthouse");
+    assert!(serde_json::to_string(&media).unwrap().contains("null"));
+    assert!(cat.set_metadata(&a, &media).unwrap());
+    let stored: String = rusqlite::Connection::open(&fx.path)
+        .unwrap()
+        .query_row("SELECT media FROM assets WHERE asset_id = ?1", [&a], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(!stored.contains("null"), "{stored}");
+    assert!(stored.contains(r#""prompt":"a lighthouse""#), "{stored}");
+    assert_eq!(cat.asset(&a).unwrap().unwrap().media, Some(media));
 }
 
 #[test]
