@@ -7,7 +7,7 @@ use events::media::MediaInfo;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    AssetStatus, Catalog, CatalogError, OpKind, Result, bytes_path, now_text, path_bytes, sql_u64,
+    AssetStatus, Catalog, CatalogError, OpKind, Result, bytes_path, now_us, path_bytes, sql_u64,
     u64_sql,
 };
 
@@ -140,9 +140,9 @@ pub(crate) struct RawAsset {
     original_path: Vec<u8>,
     organized_path: Option<Vec<u8>>,
     size: i64,
-    first_seen: String,
-    updated_at: String,
-    organized_at: Option<String>,
+    first_seen: i64,
+    updated_at: i64,
+    organized_at: Option<i64>,
     op_id: Option<i64>,
 }
 
@@ -177,8 +177,8 @@ impl Catalog {
             ),
             None => None,
         };
-        let organized_at = match raw.organized_at.as_deref() {
-            Some(t) => Some(self.parse_time("organized_at", id, t)?),
+        let organized_at = match raw.organized_at {
+            Some(t) => Some(self.time_of_us("organized_at", id, t)?),
             None => None,
         };
         Ok(AssetRecord {
@@ -191,8 +191,8 @@ impl Catalog {
             original_path: bytes_path(raw.original_path),
             organized_path: raw.organized_path.map(bytes_path),
             size: sql_u64(raw.size),
-            first_seen: self.parse_time("first_seen", id, &raw.first_seen)?,
-            updated_at: self.parse_time("updated_at", id, &raw.updated_at)?,
+            first_seen: self.time_of_us("first_seen", id, raw.first_seen)?,
+            updated_at: self.time_of_us("updated_at", id, raw.updated_at)?,
             organized_at,
             op_id: raw.op_id,
             asset_id: raw.asset_id,
@@ -280,7 +280,7 @@ impl Catalog {
     pub fn set_metadata(&self, asset_id: &str, media: &MediaInfo) -> Result<bool> {
         let json = self.media_json(asset_id, media)?;
         self.write("storing asset metadata", |tx| {
-            set_metadata_tx(tx, asset_id, &json, media).map_err(self.db("storing asset metadata"))
+            set_metadata_tx(tx, asset_id, &json).map_err(self.db("storing asset metadata"))
         })
     }
 
@@ -439,13 +439,11 @@ impl Catalog {
         media_json: Option<&str>,
     ) -> Result<()> {
         const OP: &str = "completing a placement";
-        let media = placement.media;
-        let now = now_text();
+        let now = now_us();
         tx.prepare_cached(
             "INSERT INTO assets (asset_id, status, original_path, size, first_seen, updated_at,
-             organized_path, organized_at, project, source, style, op_id,
-             media, media_type, format, taken_at)
-         VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             organized_path, organized_at, project, source, style, op_id, media)
+         VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (asset_id) DO UPDATE SET
              status = 'organized', status_reason = NULL,
              original_path = excluded.original_path, size = excluded.size,
@@ -454,10 +452,7 @@ impl Catalog {
              organized_at = coalesce(assets.organized_at, excluded.organized_at),
              project = excluded.project, source = excluded.source,
              style = excluded.style, op_id = excluded.op_id,
-             media = coalesce(excluded.media, assets.media),
-             media_type = coalesce(excluded.media_type, assets.media_type),
-             format = coalesce(excluded.format, assets.format),
-             taken_at = coalesce(excluded.taken_at, assets.taken_at)",
+             media = coalesce(excluded.media, assets.media)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -471,9 +466,6 @@ impl Catalog {
                 placement.style,
                 op.op_id,
                 media_json,
-                media.map(|m| m.media_type.as_str()),
-                media.and_then(|m| m.format.as_deref()),
-                media.and_then(|m| m.taken_at).map(|t| t.to_string()),
             ])
         })
         .map_err(self.db(OP))?;
@@ -520,7 +512,7 @@ impl Catalog {
             } => upsert_discovered_tx(tx, asset_id, path, size).map_err(self.db(OP)),
             AssetUpdate::Metadata { asset_id, media } => {
                 let json = self.media_json(asset_id, media)?;
-                set_metadata_tx(tx, asset_id, &json, media)
+                set_metadata_tx(tx, asset_id, &json)
                     .map(drop)
                     .map_err(self.db(OP))
             }
@@ -556,35 +548,14 @@ fn upsert_discovered_tx(
              updated_at = excluded.updated_at
          WHERE assets.status <> 'organized'",
     )?
-    .execute(params![
-        asset_id,
-        path_bytes(path),
-        u64_sql(size),
-        now_text()
-    ])?;
+    .execute(params![asset_id, path_bytes(path), u64_sql(size), now_us()])?;
     Ok(())
 }
 
-fn set_metadata_tx(
-    tx: &Transaction<'_>,
-    asset_id: &str,
-    json: &str,
-    media: &MediaInfo,
-) -> rusqlite::Result<bool> {
+fn set_metadata_tx(tx: &Transaction<'_>, asset_id: &str, json: &str) -> rusqlite::Result<bool> {
     let changed = tx
-        .prepare_cached(
-            "UPDATE assets SET media = ?2, media_type = ?3, format = ?4, taken_at = ?5,
-                 updated_at = ?6
-             WHERE asset_id = ?1",
-        )?
-        .execute(params![
-            asset_id,
-            json,
-            media.media_type.as_str(),
-            media.format.as_deref(),
-            media.taken_at.map(|t| t.to_string()),
-            now_text(),
-        ])?;
+        .prepare_cached("UPDATE assets SET media = ?2, updated_at = ?3 WHERE asset_id = ?1")?
+        .execute(params![asset_id, json, now_us()])?;
     Ok(changed > 0)
 }
 
@@ -599,7 +570,7 @@ fn mark_status_tx(
             "UPDATE assets SET status = ?2, status_reason = ?3, updated_at = ?4
              WHERE asset_id = ?1 AND status <> 'organized'",
         )?
-        .execute(params![asset_id, status, reason, now_text()])?;
+        .execute(params![asset_id, status, reason, now_us()])?;
     Ok(changed > 0)
 }
 

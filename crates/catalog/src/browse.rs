@@ -12,7 +12,7 @@ use rusqlite::types::Value;
 
 use crate::assets::{ASSET_COLUMNS, RawAsset};
 use crate::search::{filter_sql, fts_query};
-use crate::{AssetRecord, Catalog, Result, time_text};
+use crate::{AssetRecord, Catalog, Result, time_us};
 
 fn sql_count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -123,9 +123,9 @@ fn page_sql(
         sql.push_str(&format!(
             " AND {ORDER_KEY} <= ? AND ({ORDER_KEY} < ? OR a.asset_id < ?)"
         ));
-        let at = time_text(key.at);
-        params.push(Value::Text(at.clone()));
-        params.push(Value::Text(at));
+        let at = time_us(key.at);
+        params.push(Value::Integer(at));
+        params.push(Value::Integer(at));
         params.push(Value::Text(key.asset_id.clone()));
     }
     sql.push_str(&format!(
@@ -201,13 +201,17 @@ impl Catalog {
         let rows: Vec<(String, String, i64)> =
             self.read("counting assets organized per day", |c| {
                 c.prepare_cached(
-                    "SELECT substr(organized_at, 1, 10), coalesce(source, 'unknown'), count(*)
+                    "SELECT date(organized_at / 1000000, 'unixepoch'),
+                            coalesce(source, 'unknown'), count(*)
                      FROM assets WHERE status = 'organized' AND organized_at >= ?1
                      GROUP BY 1, 2 ORDER BY 1, 2",
                 )?
-                .query_map([since.format("%Y-%m-%d").to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
+                .query_map(
+                    [crate::time_us(
+                        since.and_time(chrono::NaiveTime::MIN).and_utc(),
+                    )],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
                 .collect()
             })?;
         rows.into_iter()
@@ -351,7 +355,14 @@ mod tests {
             let (sql, params) = page_sql(&query, after, Walk::Newest).unwrap();
             let plan = cat.query_plan(&sql, params);
             assert!(plan[0].contains("assets_newest"), "{plan:?}");
-            assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+            // Only assets with the same time are sorted among themselves.
+            let sorts: Vec<&String> = plan.iter().filter(|p| p.contains("TEMP B-TREE")).collect();
+            assert!(
+                sorts
+                    .iter()
+                    .all(|p| p.contains("LAST TERM OF ORDER BY") || p.contains("RIGHT PART")),
+                "{plan:?}"
+            );
         }
     }
 

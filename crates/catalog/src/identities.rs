@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 
-use crate::{Catalog, Result, now_text, path_bytes, sql_u64, u64_sql};
+use crate::{Catalog, Result, path_bytes, sql_u64, u64_sql};
 
 /// What identifies an unchanged file without reading it (the workspace's one identity type).
 pub use ::events::FileIdentity;
@@ -96,17 +96,16 @@ impl Catalog {
         if files.is_empty() {
             return Ok(());
         }
-        let now = now_text();
         self.write(OP, |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO identities
-                         (path, dev, ino, size, mtime_ns, ctime_ns, asset_id, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         (path, dev, ino, size, mtime_ns, ctime_ns, asset_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (path) DO UPDATE SET
                          dev = excluded.dev, ino = excluded.ino, size = excluded.size,
                          mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
-                         asset_id = excluded.asset_id, last_seen = excluded.last_seen",
+                         asset_id = excluded.asset_id",
                 )
                 .map_err(self.db(OP))?;
             for file in files {
@@ -119,7 +118,6 @@ impl Catalog {
                     id.mtime_ns,
                     id.ctime_ns,
                     file.asset_id,
-                    now,
                 ])
                 .map_err(self.db(OP))?;
             }

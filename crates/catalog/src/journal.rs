@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::{
-    Catalog, CatalogError, OpKind, OpState, Result, Transfer, bytes_path, now_text, path_bytes,
+    Catalog, CatalogError, OpKind, OpState, Result, Transfer, bytes_path, now_us, path_bytes,
     sql_u64,
 };
 
@@ -88,8 +88,8 @@ struct RawOp {
     destination: Vec<u8>,
     mode: Transfer,
     state: OpState,
-    created_at: String,
-    finished_at: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
     note: Option<String>,
 }
 
@@ -113,8 +113,8 @@ impl RawOp {
 impl Catalog {
     fn decode_op(&self, raw: RawOp) -> Result<OpRecord> {
         let key = format!("operation {}", raw.op_id);
-        let finished_at = match raw.finished_at.as_deref() {
-            Some(t) => Some(self.parse_time("finished_at", &key, t)?),
+        let finished_at = match raw.finished_at {
+            Some(t) => Some(self.time_of_us("finished_at", &key, t)?),
             None => None,
         };
         Ok(OpRecord {
@@ -125,7 +125,7 @@ impl Catalog {
             destination: bytes_path(raw.destination),
             mode: raw.mode,
             state: raw.state,
-            created_at: self.parse_time("created_at", &key, &raw.created_at)?,
+            created_at: self.time_of_us("created_at", &key, raw.created_at)?,
             finished_at,
             note: raw.note,
         })
@@ -222,7 +222,7 @@ impl Catalog {
                 path_bytes(new.source),
                 path_bytes(new.destination),
                 new.mode,
-                now_text(),
+                now_us(),
             ])
         })
         .map_err(self.db("beginning an operation"))?;
@@ -258,7 +258,7 @@ impl Catalog {
                     "UPDATE journal SET state = 'abandoned', finished_at = ?2, note = ?3
                      WHERE op_id = ?1",
                 )
-                .and_then(|mut s| s.execute(params![op_id, now_text(), reason]))
+                .and_then(|mut s| s.execute(params![op_id, now_us(), reason]))
                 .map_err(self.db(OP))?;
                 Ok(())
             }
@@ -399,7 +399,7 @@ impl Catalog {
                      WHERE op_id = ?1",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![op.op_id, path_bytes(final_destination), now_text()])
+                    s.execute(params![op.op_id, path_bytes(final_destination), now_us()])
                 })
                 .map_err(self.db(what))?;
                 Ok(())
@@ -433,7 +433,7 @@ impl Catalog {
                     op.asset_id,
                     path_bytes(&op.destination),
                     format!("placement undone (operation {op_id})"),
-                    now_text(),
+                    now_us(),
                 ])
             })
             .map_err(self.db(OP))?;

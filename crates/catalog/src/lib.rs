@@ -28,7 +28,7 @@
 //! | table | key | holds |
 //! |---|---|---|
 //! | `assets` | `asset_id` (BLAKE3 hex; `id` is an internal rowid for FTS) | `status` (`discovered`, `organized`, `duplicate`, `skipped`, `failed`) and `status_reason`; `media` (the [`MediaInfo`](::events::media::MediaInfo) as JSON) with `media_type`, `format`, `taken_at` copied out of it for queries; `source` label, `project`, `style`; `original_path` and `organized_path` (raw path bytes); `size`; `first_seen`, `updated_at`, `organized_at`; `op_id` of the placing operation. A CHECK ties `status = 'organized'` to a non-NULL `organized_path`, and a unique index makes an organized path belong to one asset. |
-//! | `identities` | `path` (raw bytes; a `WITHOUT ROWID` table, so the path is its only B-tree) | `(dev, ino, size, mtime_ns, ctime_ns)` → `asset_id`, `last_seen`. Not indexed on the identity: the daemon loads every identity into memory at start ([`Catalog::each_identity`]) and looks them up there. |
+//! | `identities` | `path` (raw bytes; a `WITHOUT ROWID` table, so the path is its only B-tree) | `(dev, ino, size, mtime_ns, ctime_ns)` → `asset_id`. Not indexed on the identity: the daemon loads every identity into memory at start ([`Catalog::each_identity`]) and looks them up there. |
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
 //! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
 //! | `sidecars` | `id` | a sidecar file that travels with its media: `op_id` (the journal operation it is placed under), `asset_id` (its media), `sidecar_id` (its own BLAKE3), `kind`, `size`, `source_path`, `destination_path` (planned, then final), `state` (`pending`, `placed`, `abandoned`, `undone`), `created_at`, `finished_at`. |
@@ -369,6 +369,17 @@ impl Catalog {
         }
     }
 
+    /// A time stored by [`time_us`].
+    fn time_of_us(
+        &self,
+        what: &'static str,
+        key: impl fmt::Display,
+        us: i64,
+    ) -> Result<DateTime<Utc>> {
+        DateTime::from_timestamp_micros(us)
+            .ok_or_else(|| self.bad_row(what, key, format_args!("{us} µs: out of range")))
+    }
+
     fn parse_time(
         &self,
         what: &'static str,
@@ -408,6 +419,18 @@ pub(crate) fn time_text(t: DateTime<Utc>) -> String {
 /// The current time in stored form.
 pub(crate) fn now_text() -> String {
     time_text(Utc::now())
+}
+
+/// The stored form of the times of assets and operations (`assets.first_seen`,
+/// `updated_at`, `organized_at`; `journal.created_at`, `finished_at`): microseconds since the
+/// Unix epoch, an integer of 8 bytes where RFC 3339 text took 30, in each row and index entry.
+pub(crate) fn time_us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The current time as [`time_us`] stores it.
+pub(crate) fn now_us() -> i64 {
+    time_us(Utc::now())
 }
 
 /// The raw bytes of a path, as stored.

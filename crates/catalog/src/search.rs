@@ -24,7 +24,7 @@ use events::media::MediaType;
 use rusqlite::types::Value;
 
 use crate::assets::{ASSET_COLUMNS, RawAsset};
-use crate::{AssetRecord, AssetStatus, Catalog, Result, time_text};
+use crate::{AssetRecord, AssetStatus, Catalog, Result, time_us};
 
 /// bm25 weights, in `assets_fts` column order: prompt, negative prompt, file name, model,
 /// project, style, source, format. The prompt is what people remember; a word in the negative
@@ -389,7 +389,7 @@ pub(crate) fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
                  ELSE coalesce(a.organized_at, a.first_seen) {op} ? END)"
             ));
             params.push(Value::Text(b.local.format("%Y-%m-%dT%H:%M:%S").to_string()));
-            params.push(Value::Text(time_text(b.utc)));
+            params.push(Value::Integer(time_us(b.utc)));
         }
     }
     sql
@@ -403,7 +403,9 @@ fn search_sql(query: &SearchQuery) -> Option<(String, Vec<Value>)> {
         format!(
             "SELECT {ASSET_COLUMNS}, NULL, NULL FROM assets a WHERE 1 = 1{filters}
              ORDER BY coalesce(substr(a.taken_at, 1, 19),
-                               substr(coalesce(a.organized_at, a.first_seen), 1, 19)) DESC,
+                               strftime('%Y-%m-%dT%H:%M:%S',
+                                        coalesce(a.organized_at, a.first_seen) / 1000000,
+                                        'unixepoch')) DESC,
                       a.id DESC
              LIMIT ?"
         )

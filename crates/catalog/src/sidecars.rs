@@ -297,7 +297,7 @@ impl Catalog {
         let raws = self.read("listing skipped assets", |c| {
             c.prepare_cached(&sql)?
                 .query_map(
-                    params![reason, crate::time_text(before), limit],
+                    params![reason, crate::time_us(before), limit],
                     crate::assets::RawAsset::from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()
