@@ -27,19 +27,22 @@
 //!
 //! | table | key | holds |
 //! |---|---|---|
-//! | `assets` | `asset_id` (BLAKE3 hex; `id` is an internal rowid for FTS) | `status` (`discovered`, `organized`, `duplicate`, `skipped`, `failed`) and `status_reason`; `media` (the [`MediaInfo`](::events::media::MediaInfo) as JSON) with `media_type`, `format`, `taken_at` copied out of it for queries; `source` label, `project`, `style`; `original_path` and `organized_path` (raw path bytes); `size`; `first_seen`, `updated_at`, `organized_at`; `op_id` of the placing operation. A CHECK ties `status = 'organized'` to a non-NULL `organized_path`, and a unique index makes an organized path belong to one asset. |
+//! | `assets` | `asset_id` (BLAKE3 hex; `id` is an internal rowid for FTS) | `status` (`discovered`, `organized`, `duplicate`, `skipped`, `failed`) and `status_reason`; `media` (the [`MediaInfo`](::events::media::MediaInfo) as JSON, without null members) with `media_type`, `format`, `taken_at` as virtual columns computed from it for queries (not stored); `source` label, `project`, `style`; `original_path` and `organized_path` (raw path bytes); `size`; `first_seen`, `updated_at`, `organized_at`; `op_id` of the placing operation (cleared by its undo). A CHECK ties `status = 'organized'` to a non-NULL `organized_path`, and a unique index makes an organized path belong to one asset. |
 //! | `identities` | `path` (raw bytes; a `WITHOUT ROWID` table, so the path is its only B-tree) | `(dev, ino, size, mtime_ns, ctime_ns)` → `asset_id`. Not indexed on the identity: the daemon loads every identity into memory at start ([`Catalog::each_identity`]) and looks them up there. |
 //! | `sequences` | `(project, source)` | `next_value`, the next number to hand out. |
-//! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. |
+//! | `journal` | `op_id` (AUTOINCREMENT: never reused) | `asset_id`, `kind` (`copy`, `move`, `duplicate-move`, `quarantine`, `undo`), `source_path`, `destination_path`, `mode`, `state` (`pending`, `done`, `undone`, `abandoned`), `created_at`, `finished_at`, `note`. Indexed by asset only for undos (`journal_undo`), by state only while pending (`journal_pending`). |
 //! | `sidecars` | `id` | a sidecar file that travels with its media: `op_id` (the journal operation it is placed under), `asset_id` (its media), `sidecar_id` (its own BLAKE3), `kind`, `size`, `source_path`, `destination_path` (planned, then final), `state` (`pending`, `placed`, `abandoned`, `undone`), `created_at`, `finished_at`. |
-//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `correlation_id`, `json` (the whole envelope), `recorded_at`. Bounded: events outside the [`HistoryWindow`] are folded into `assets.history` and deleted ([`Catalog::compact_history`]). |
+//! | `events` | `event_id`; `seq` is the arrival order | `type`, `time`, `asset_id`, `asset` (the asset's `assets.id`, indexed: ids in discovery order keep an import's index writes on few pages; NULL for an event recorded before its asset had a row, found by `asset_id` then), `correlation_id`, `json` (the whole envelope), `recorded_at`. Bounded: events outside the [`HistoryWindow`] are folded into `assets.history` and deleted ([`Catalog::compact_history`]). |
 //! | `context` | `key` (`active_project`, `active_style`) | `value`, `updated_at`. |
 //! | `projects` | `name` | `description`, `created_at`. |
 //! | `visual` | `asset_id` | what the visual stage learned: `rendered` (`image`, `video_poster`, `video_placeholder`, `unsupported_image`, or `failed` for a file it cannot decode), `reason`, `width`, `height`, `fingerprint` (the `visual` crate's bytes), `updated_at`. |
 //! | `assets_fts` | rowid = `assets.id` | FTS5 over prompt, negative prompt, original file name, model, project, style, source, format; triggers note changed assets in `fts_dirty`, and every writing transaction re-indexes them just before it commits (one index segment per transaction). |
 //!
-//! Times are stored as RFC 3339 UTC text with nine fractional digits, so text order is time
-//! order. Paths are stored as the raw bytes of the OS path (`OsStrExt`), so non-UTF-8 paths
+//! The times of assets and operations (`assets.first_seen`, `updated_at`, `organized_at`,
+//! `journal.created_at`, `finished_at`) are integer microseconds since the Unix epoch: they are
+//! in every asset's row and index entries, where text took 30 bytes each. The others (events,
+//! sidecars, context, visual) are RFC 3339 UTC text with nine fractional digits, so text order
+//! is time order. Paths are stored as the raw bytes of the OS path (`OsStrExt`), so non-UTF-8 paths
 //! round-trip exactly. Unsigned 64-bit values (device, inode, size) are stored bit for bit in
 //! SQLite's signed 64-bit integers.
 //!
