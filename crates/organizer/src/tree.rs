@@ -128,6 +128,12 @@ pub(crate) fn root_dir(root: &Root) -> Result<Dir, OrganizeError> {
 /// the parent of every folder it created: a new folder's entry must be durable before files
 /// placed in it are relied upon.
 pub(crate) fn ensure_folders(root: &Root, folder: &Path) -> Result<Dir, OrganizeError> {
+    // Nearly always every folder is there already: one confined open (no symlink anywhere on
+    // the way, never above the root) instead of a create and an open per folder. Whatever
+    // fails here is done again below, one folder at a time, to create it or say what is wrong.
+    if let Ok(dir) = root.open_dir(folder) {
+        return Ok(dir);
+    }
     let mut dir = root_dir(root)?;
     let mut created_in: Vec<Dir> = Vec::new();
     let mut rel = PathBuf::new();

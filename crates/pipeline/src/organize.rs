@@ -138,7 +138,7 @@ async fn organize_one(
         Decision::SameFile { organized } => finish_same_file(s, x, organized).await,
         Decision::Duplicate { existing } => match gather(ctx, x, true).await? {
             // A member of its group is new: the group is not a duplicate.
-            Some(unit) => organize_unit(ctx, s, x, unit, prepared).await,
+            Some(unit) => organize_unit(ctx, s, x, unit, prepared, None).await,
             None => duplicate(ctx, s, x, existing).await,
         },
         Decision::Organize => {
@@ -149,11 +149,23 @@ async fn organize_one(
                 let id = x.asset_id.clone();
                 ctx.db(move |c| forget_organized(c, &id)).await?;
             }
-            // Its members organized on their own before it came join it.
-            let (catalog, file, root) = (ctx.catalog.clone(), x.clone(), s.organized.clone());
-            blocking(move || Ok(group::rejoin(&catalog, &file, &root)?)).await?;
-            match gather(ctx, x, false).await? {
-                Some(unit) => organize_unit(ctx, s, x, unit, prepared).await,
+            // One trip to the blocking pool (each costs thread wake-ups): its members organized
+            // on their own before it came join it, its group is gathered, and its sequence
+            // number and the active style are read.
+            let (file, root, numbering) = (x.clone(), s.organized.clone(), numbering_of(s, x));
+            let found = ctx
+                .db(move |c| {
+                    group::rejoin(c, &file, &root)?;
+                    match group::gather(c, &file, false)? {
+                        Some(unit) => Ok(Some((unit, numbering.read(c)?))),
+                        None => Ok(None),
+                    }
+                })
+                .await?;
+            match found {
+                Some((unit, seq_style)) => {
+                    organize_unit(ctx, s, x, unit, prepared, Some(seq_style)).await
+                }
                 None => Err(Step::Fail("the file's group cannot be gathered".into())),
             }
         }
@@ -253,9 +265,16 @@ async fn organize_unit(
     x: &MetadataExtracted,
     unit: Unit,
     prepared: Preparing,
+    seq_style: Option<(Option<u64>, Option<String>)>,
 ) -> Result<Payload, Step> {
     let source = events::source_label(&x.media);
-    let (seq, style) = seq_and_style(ctx, s, &x.project, source).await?;
+    let (seq, style) = match seq_style {
+        Some(read) => read,
+        None => {
+            let numbering = numbering_of(s, x);
+            ctx.db(move |c| numbering.read(c)).await?
+        }
+    };
     let planned = PlannedFile {
         name: unit.name(),
         asset_id: &unit.asset_id,
@@ -419,24 +438,30 @@ fn sidecars_beside(x: &MetadataExtracted) -> Vec<Sidecar> {
     }
 }
 
-/// The next sequence number (when the template uses one) and the active style.
-async fn seq_and_style(
-    ctx: &Ctx,
-    s: &Settings,
-    project: &str,
-    source: &str,
-) -> Result<(Option<u64>, Option<String>), PipelineError> {
-    let uses_seq = s.template.uses_seq();
-    let (project, source) = (project.to_owned(), source.to_owned());
-    ctx.db(move |c| {
-        let seq = if uses_seq {
-            Some(c.next_seq(&project, &source)?)
-        } else {
-            None
+/// What a placement of `x` reads for its name: the next sequence number of its project and
+/// source (only when the template uses one) and the active style.
+struct Numbering {
+    seq_of: Option<(String, String)>,
+}
+
+fn numbering_of(s: &Settings, x: &MetadataExtracted) -> Numbering {
+    let source = events::source_label(&x.media);
+    Numbering {
+        seq_of: s
+            .template
+            .uses_seq()
+            .then(|| (x.project.clone(), source.to_owned())),
+    }
+}
+
+impl Numbering {
+    fn read(&self, c: &Catalog) -> Result<(Option<u64>, Option<String>), catalog::CatalogError> {
+        let seq = match &self.seq_of {
+            Some((project, source)) => Some(c.next_seq(project, source)?),
+            None => None,
         };
         Ok((seq, c.context()?.active_style))
-    })
-    .await
+    }
 }
 
 /// Marks the asset organized at its placement (step 3 of the journal protocol).
