@@ -472,6 +472,17 @@ pub(crate) fn check_not_newer(path: &Path, found: i64) -> Result<(), CatalogErro
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let found = user_version(conn).map_err(|e| db_err(path, "reading the schema version", e))?;
     check_not_newer(path, found)?;
+    let started = std::time::Instant::now();
+    if found > 0 && found < SCHEMA_VERSION {
+        // Some steps rewrite every asset row (15: about 30 s and, for SQLite's statement
+        // journal, memory about the size of the assets table, at a million assets).
+        tracing::info!(
+            catalog = %path.display(),
+            from = found,
+            to = SCHEMA_VERSION,
+            "upgrading the catalog schema; once, and a large catalog takes a while"
+        );
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         if version <= found {
@@ -510,7 +521,8 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
         match found {
             0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
             _ => {
-                tracing::info!(catalog = %path.display(), from = found, to = now, "catalog schema upgraded")
+                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(catalog = %path.display(), from = found, to = now, elapsed_ms, "catalog schema upgraded")
             }
         }
     }
