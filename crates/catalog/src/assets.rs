@@ -446,8 +446,7 @@ impl Catalog {
          VALUES (?1, 'organized', ?2, ?3, ?4, ?4, ?5, ?4, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (asset_id) DO UPDATE SET
              status = 'organized', status_reason = NULL,
-             original_path = excluded.original_path, size = excluded.size,
-             updated_at = excluded.updated_at,
+             size = excluded.size, updated_at = excluded.updated_at,
              organized_path = excluded.organized_path,
              organized_at = coalesce(assets.organized_at, excluded.organized_at),
              project = excluded.project, source = excluded.source,
@@ -468,6 +467,14 @@ impl Catalog {
                 media_json,
             ])
         })
+        .map_err(self.db(OP))?;
+        // Apart, and only when it differs: naming an indexed column in an update rewrites its
+        // index entry even when the value stays (a page written per file, nearly always for
+        // nothing: the file is organized from where it was discovered).
+        tx.prepare_cached(
+            "UPDATE assets SET original_path = ?2 WHERE asset_id = ?1 AND original_path IS NOT ?2",
+        )
+        .and_then(|mut s| s.execute(params![placement.asset_id, path_bytes(&op.source)]))
         .map_err(self.db(OP))?;
         Ok(())
     }

@@ -399,12 +399,18 @@ CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 ///   names `format`, which only changes with the media.
 /// - The journal's index on its state holds only pending operations (what a crash
 ///   interrupted); the most recent done operations are read backwards by `op_id`.
+/// - The Live Photo index holds only Live Photos: every other asset's entry (a NULL) was
+///   written again each time its media was.
 const V15: &str = r#"
 DROP INDEX assets_newest;
 ALTER TABLE identities DROP COLUMN last_seen;
 
 DROP INDEX journal_state;
 CREATE INDEX journal_pending ON journal (op_id) WHERE state = 'pending';
+
+DROP INDEX assets_live_photo;
+CREATE INDEX assets_live_photo ON assets (json_extract(media, '$.live_photo_id'))
+    WHERE json_extract(media, '$.live_photo_id') IS NOT NULL;
 
 DROP TRIGGER assets_fts_update;
 CREATE TRIGGER assets_fts_update
@@ -805,6 +811,11 @@ mod tests {
             (
                 "SELECT op_id FROM journal WHERE asset_id = 'x' AND kind = 'undo'",
                 "INDEX journal_undo",
+            ),
+            (
+                "SELECT id FROM assets WHERE json_extract(media, '$.live_photo_id') = 'x' \
+                 AND status = 'organized'",
+                "INDEX assets_live_photo",
             ),
             (
                 "SELECT op_id FROM journal WHERE state = 'pending' ORDER BY op_id",

@@ -510,6 +510,37 @@ fn events_for_an_asset_come_in_time_order() {
 }
 
 #[test]
+fn a_placement_from_another_path_than_the_discovery_records_where_it_came_from() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let a = asset_id(1);
+    cat.upsert_discovered(&a, Path::new("/inbox/first.png"), 10)
+        .unwrap();
+    let (src, dest) = (Path::new("/inbox/second.png"), Path::new("/org/a.png"));
+    let op = cat
+        .begin_op(&NewOp {
+            asset_id: &a,
+            kind: OpKind::Copy,
+            source: src,
+            destination: dest,
+            mode: Transfer::Copy,
+        })
+        .unwrap();
+    cat.complete_placement(&placement(op, &a, dest)).unwrap();
+    let rec = cat.asset(&a).unwrap().unwrap();
+    assert_eq!(rec.original_path, src);
+    assert_eq!(
+        cat.organized_from(src).unwrap().map(|r| r.asset_id),
+        Some(a.clone())
+    );
+    assert!(
+        cat.organized_from(Path::new("/inbox/first.png"))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
 fn stored_media_leaves_out_null_members_and_reads_back_whole() {
     let fx = Fixture::new();
     let cat = fx.open();
