@@ -951,3 +951,63 @@ fn a_worker_started_before_the_first_daemon_run_waits_for_its_catalog() {
     worker.stop();
     assert_exactly_once(dir.path(), &redis, 5);
 }
+
+/// A worker of a newer alice beside a daemon of the older one (a package upgrade, the daemon
+/// not restarted yet) must not upgrade the catalog under it: that daemon would go on writing
+/// rows in the old form. It refuses, says what to do, and leaves the catalog as it was.
+#[test]
+fn a_worker_refuses_a_catalog_older_than_itself_and_leaves_it_as_it_was() {
+    let (dir, _redis, cfg, inbox) = setup("");
+    drop_pngs(&inbox, "w", 1);
+    let out = support::alice(&cfg, &["scan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let catalog = dir.path().join("state").join("catalog.sqlite3");
+    let older = {
+        let conn = rusqlite::Connection::open(&catalog).unwrap();
+        let current: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "user_version", current - 1)
+            .unwrap();
+        current - 1
+    };
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("workers = [\"metadata\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(ALICE)
+        .args(["worker", "metadata", "--consumer", "newer"])
+        .arg("--config")
+        .arg(&cfg)
+        .env_remove("RUST_LOG")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            kill9(&mut child);
+            panic!("the worker ran on a catalog older than itself");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("older than this alice"), "{all}");
+    assert!(all.contains("restart"), "{all}");
+    let conn = rusqlite::Connection::open(&catalog).unwrap();
+    let now: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(now, older, "the worker changed the catalog's schema");
+}

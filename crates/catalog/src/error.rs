@@ -73,9 +73,10 @@ pub enum CatalogError {
         supported: i64,
     },
 
-    /// A read-only open found a catalog that still needs migrating (read-only opens never migrate).
+    /// A read-only open, or [`Catalog::open_current`](crate::Catalog::open_current), found a
+    /// catalog that still needs migrating (they never migrate).
     #[error(
-        "catalog {} has schema version {found}, older than this alice ({supported}); start the daemon once so it migrates the catalog",
+        "catalog {} has schema version {found}, older than this alice ({supported}); start (or restart) the daemon with this version once so it upgrades the catalog",
         .path.display()
     )]
     NeedsMigration {

@@ -132,6 +132,19 @@ impl Catalog {
     /// [`SCHEMA_VERSION`]. Fails with [`CatalogError::TooNew`] for a catalog written by a
     /// newer alice.
     pub fn open(path: &Path) -> Result<Catalog> {
+        Self::open_writer(path, true)
+    }
+
+    /// [`Catalog::open`] for a process that writes beside a running daemon (`alice worker`):
+    /// it never migrates, and a catalog at an older schema is
+    /// [`CatalogError::NeedsMigration`]. Only the daemon, which holds the state dir's lock,
+    /// upgrades the catalog: upgraded under a daemon of the older version, the catalog would
+    /// get rows that daemon writes in the old form (text times in integer columns).
+    pub fn open_current(path: &Path) -> Result<Catalog> {
+        Self::open_writer(path, false)
+    }
+
+    fn open_writer(path: &Path, upgrade: bool) -> Result<Catalog> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -171,7 +184,20 @@ impl Catalog {
         keep_temporaries_in_memory(&conn, path)?;
         tune_writer(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        schema::migrate(&mut conn, path)?;
+        if upgrade {
+            schema::migrate(&mut conn, path)?;
+        } else {
+            let found = schema::user_version(&conn)
+                .map_err(|e| db_err(path, "reading the schema version", e))?;
+            schema::check_not_newer(path, found)?;
+            if found < SCHEMA_VERSION {
+                return Err(CatalogError::NeedsMigration {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        }
         let reader =
             Connection::open_with_flags(path, flags).map_err(|source| CatalogError::Open {
                 path: path.to_path_buf(),

@@ -399,20 +399,107 @@ CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 ///   names `format`, which only changes with the media.
 /// - The journal's index on its state holds only pending operations (what a crash
 ///   interrupted); the most recent done operations are read backwards by `op_id`.
+///
+/// The three tables are rebuilt (copied into new tables, which keep every id), not altered
+/// column by column: each altering statement rewrote the whole table with SQLite's statement
+/// journal holding the old pages, in memory (temporaries never leave the state dir), about
+/// the assets table's size at once (871 MiB at a million assets); new pages need no such
+/// journal. Foreign keys are off while migrating and checked before each step commits
+/// ([`migrate`]).
 /// - The Live Photo index holds only Live Photos: every other asset's entry (a NULL) was
 ///   written again each time its media was.
 const V15: &str = r#"
-DROP INDEX assets_newest;
-ALTER TABLE identities DROP COLUMN last_seen;
+CREATE TABLE identities_v15 (
+    path      BLOB PRIMARY KEY NOT NULL,
+    dev       INTEGER NOT NULL,
+    ino       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    ctime_ns  INTEGER NOT NULL DEFAULT 0,
+    asset_id  TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO identities_v15 (path, dev, ino, size, mtime_ns, ctime_ns, asset_id)
+    SELECT path, dev, ino, size, mtime_ns, ctime_ns, asset_id FROM identities;
 
-DROP INDEX journal_state;
+CREATE TABLE journal_v15 (
+    op_id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    asset_id         TEXT NOT NULL,
+    kind             TEXT NOT NULL
+                     CHECK (kind IN ('copy', 'move', 'duplicate-move', 'quarantine', 'undo')),
+    source_path      BLOB NOT NULL,
+    destination_path BLOB NOT NULL,
+    mode             TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'done', 'undone', 'abandoned')),
+    created_at       INTEGER NOT NULL,
+    finished_at      INTEGER,
+    note             TEXT
+);
+INSERT INTO journal_v15 (op_id, asset_id, kind, source_path, destination_path, mode, state,
+                         created_at, finished_at, note)
+    SELECT op_id, asset_id, kind, source_path, destination_path, mode, state,
+           coalesce(CAST(round(unixepoch(created_at, 'subsec') * 1000) AS INTEGER) * 1000, 0),
+           CAST(round(unixepoch(finished_at, 'subsec') * 1000) AS INTEGER) * 1000,
+           note
+    FROM journal;
+
+CREATE TABLE assets_v15 (
+    id             INTEGER PRIMARY KEY,
+    asset_id       TEXT NOT NULL UNIQUE,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('discovered', 'organized', 'duplicate', 'skipped', 'failed')),
+    status_reason  TEXT,
+    media          TEXT,
+    media_type     TEXT GENERATED ALWAYS AS (json_extract(media, '$.media_type')) VIRTUAL,
+    format         TEXT GENERATED ALWAYS AS (json_extract(media, '$.format')) VIRTUAL,
+    source         TEXT,
+    project        TEXT,
+    style          TEXT,
+    taken_at       TEXT GENERATED ALWAYS AS (json_extract(media, '$.taken_at')) VIRTUAL,
+    original_path  BLOB NOT NULL,
+    organized_path BLOB,
+    size           INTEGER NOT NULL,
+    first_seen     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    organized_at   INTEGER,
+    op_id          INTEGER REFERENCES journal (op_id),
+    history        TEXT,
+    CHECK ((status = 'organized') = (organized_path IS NOT NULL))
+);
+INSERT INTO assets_v15 (id, asset_id, status, status_reason, media, source, project, style,
+                        original_path, organized_path, size, first_seen, updated_at,
+                        organized_at, op_id, history)
+    SELECT id, asset_id, status, status_reason, media, source, project, style,
+           original_path, organized_path, size,
+           coalesce(CAST(round(unixepoch(first_seen, 'subsec') * 1000) AS INTEGER) * 1000, 0),
+           coalesce(CAST(round(unixepoch(updated_at, 'subsec') * 1000) AS INTEGER) * 1000, 0),
+           CAST(round(unixepoch(organized_at, 'subsec') * 1000) AS INTEGER) * 1000,
+           op_id, history
+    FROM assets;
+-- Every old table is dropped only once every new one is filled: a page freed by a drop
+-- and reused by a statement of the same transaction is copied into its statement journal.
+DROP TABLE identities;
+ALTER TABLE identities_v15 RENAME TO identities;
+UPDATE sqlite_sequence SET seq = max(seq, coalesce(
+    (SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0))
+    WHERE name = 'journal_v15';
+DROP TABLE journal;
+ALTER TABLE journal_v15 RENAME TO journal;
+DROP TABLE assets;
+ALTER TABLE assets_v15 RENAME TO assets;
+CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 CREATE INDEX journal_pending ON journal (op_id) WHERE state = 'pending';
-
-DROP INDEX assets_live_photo;
+CREATE UNIQUE INDEX assets_organized_path ON assets (organized_path)
+    WHERE organized_path IS NOT NULL;
+CREATE INDEX assets_status ON assets (status);
+CREATE INDEX assets_source ON assets (source COLLATE NOCASE);
+CREATE INDEX assets_project ON assets (project COLLATE NOCASE);
+CREATE INDEX assets_original_path ON assets (original_path);
+CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen));
 CREATE INDEX assets_live_photo ON assets (json_extract(media, '$.live_photo_id'))
     WHERE json_extract(media, '$.live_photo_id') IS NOT NULL;
-
-DROP TRIGGER assets_fts_update;
+CREATE TRIGGER assets_fts_insert AFTER INSERT ON assets BEGIN
+    INSERT OR IGNORE INTO fts_dirty (id) VALUES (new.id);
+END;
 CREATE TRIGGER assets_fts_update
 AFTER UPDATE OF media, original_path, project, style, source ON assets
 WHEN old.media IS NOT new.media OR old.original_path IS NOT new.original_path
@@ -421,40 +508,9 @@ WHEN old.media IS NOT new.media OR old.original_path IS NOT new.original_path
 BEGIN
     INSERT OR IGNORE INTO fts_dirty (id) VALUES (new.id);
 END;
-ALTER TABLE assets DROP COLUMN media_type;
-ALTER TABLE assets DROP COLUMN format;
-ALTER TABLE assets DROP COLUMN taken_at;
-ALTER TABLE assets ADD COLUMN media_type TEXT
-    GENERATED ALWAYS AS (json_extract(media, '$.media_type')) VIRTUAL;
-ALTER TABLE assets ADD COLUMN format TEXT
-    GENERATED ALWAYS AS (json_extract(media, '$.format')) VIRTUAL;
-ALTER TABLE assets ADD COLUMN taken_at TEXT
-    GENERATED ALWAYS AS (json_extract(media, '$.taken_at')) VIRTUAL;
-
-ALTER TABLE assets ADD COLUMN first_seen_us INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE assets ADD COLUMN updated_at_us INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE assets ADD COLUMN organized_at_us INTEGER;
-UPDATE assets SET
-    first_seen_us = coalesce(CAST(round(unixepoch(first_seen, 'subsec') * 1000) AS INTEGER) * 1000, 0),
-    updated_at_us = coalesce(CAST(round(unixepoch(updated_at, 'subsec') * 1000) AS INTEGER) * 1000, 0),
-    organized_at_us = CAST(round(unixepoch(organized_at, 'subsec') * 1000) AS INTEGER) * 1000;
-ALTER TABLE assets DROP COLUMN first_seen;
-ALTER TABLE assets DROP COLUMN updated_at;
-ALTER TABLE assets DROP COLUMN organized_at;
-ALTER TABLE assets RENAME COLUMN first_seen_us TO first_seen;
-ALTER TABLE assets RENAME COLUMN updated_at_us TO updated_at;
-ALTER TABLE assets RENAME COLUMN organized_at_us TO organized_at;
-CREATE INDEX assets_newest ON assets (coalesce(organized_at, first_seen));
-
-ALTER TABLE journal ADD COLUMN created_at_us INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE journal ADD COLUMN finished_at_us INTEGER;
-UPDATE journal SET
-    created_at_us = coalesce(CAST(round(unixepoch(created_at, 'subsec') * 1000) AS INTEGER) * 1000, 0),
-    finished_at_us = CAST(round(unixepoch(finished_at, 'subsec') * 1000) AS INTEGER) * 1000;
-ALTER TABLE journal DROP COLUMN created_at;
-ALTER TABLE journal DROP COLUMN finished_at;
-ALTER TABLE journal RENAME COLUMN created_at_us TO created_at;
-ALTER TABLE journal RENAME COLUMN finished_at_us TO finished_at;
+CREATE TRIGGER assets_fts_delete AFTER DELETE ON assets BEGIN
+    DELETE FROM assets_fts WHERE rowid = old.id;
+END;
 "#;
 
 /// Reads `PRAGMA user_version`.
@@ -480,8 +536,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
     check_not_newer(path, found)?;
     let started = std::time::Instant::now();
     if found > 0 && found < SCHEMA_VERSION {
-        // Some steps rewrite every asset row (15: about 30 s and, for SQLite's statement
-        // journal, memory about the size of the assets table, at a million assets).
+        // Some steps copy every asset row (15: tens of seconds at a million assets).
         tracing::info!(
             catalog = %path.display(),
             from = found,
@@ -489,6 +544,33 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
             "upgrading the catalog schema; once, and a large catalog takes a while"
         );
     }
+    // Foreign keys are off while the steps run (a step may replace a table others refer to,
+    // as SQLite's documented way to change a table's shape does) and checked before each step
+    // commits.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(|e| db_err(path, "turning foreign keys off to migrate", e))?;
+    let stepped = run_steps(conn, path, found);
+    let restored = conn
+        .pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| db_err(path, "turning foreign keys back on", e));
+    stepped?;
+    restored?;
+    let now = user_version(conn).unwrap_or(found);
+    if now != found {
+        // One line per open, not per step.
+        match found {
+            0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
+            _ => {
+                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(catalog = %path.display(), from = found, to = now, elapsed_ms, "catalog schema upgraded")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The migration steps after version `found`, one transaction each.
+fn run_steps(conn: &mut Connection, path: &Path, found: i64) -> Result<(), CatalogError> {
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         if version <= found {
@@ -505,12 +587,23 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
         if current >= version {
             continue;
         }
-        tx.execute_batch(sql)
-            .map_err(|source| CatalogError::Migration {
-                path: path.to_path_buf(),
-                version,
-                source,
-            })?;
+        let broken = |source| CatalogError::Migration {
+            path: path.to_path_buf(),
+            version,
+            source,
+        };
+        tx.execute_batch(sql).map_err(broken)?;
+        let dangling: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(broken)?;
+        if dangling > 0 {
+            return Err(broken(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("{dangling} rows refer to rows that are gone")),
+            )));
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(|source| CatalogError::Migration {
                 path: path.to_path_buf(),
@@ -520,17 +613,6 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogE
         tx.commit()
             .map_err(|e| db_err(path, "committing a migration", e))?;
         tracing::debug!(catalog = %path.display(), version, "catalog schema migrated");
-    }
-    let now = user_version(conn).unwrap_or(found);
-    if now != found {
-        // One line per open, not per step.
-        match found {
-            0 => tracing::info!(catalog = %path.display(), version = now, "catalog created"),
-            _ => {
-                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                tracing::info!(catalog = %path.display(), from = found, to = now, elapsed_ms, "catalog schema upgraded")
-            }
-        }
     }
     Ok(())
 }
@@ -751,6 +833,22 @@ mod tests {
             derived,
             ("image".into(), "png".into(), "2024-03-01T10:00:00".into())
         );
+        // The rebuilt journal goes on numbering after its last operation, and foreign keys
+        // are enforced again.
+        let op = cat
+            .begin_op(&crate::NewOp {
+                asset_id: "aa",
+                kind: crate::OpKind::Copy,
+                source: "/in/a.png".as_ref(),
+                destination: "/org/a2.png".as_ref(),
+                mode: crate::Transfer::Copy,
+            })
+            .unwrap();
+        assert_eq!(op, 3);
+        let refused = cat
+            .lock()
+            .execute("UPDATE assets SET op_id = 99 WHERE asset_id = 'aa'", []);
+        assert!(refused.is_err(), "a dangling op_id was accepted");
     }
 
     #[test]

@@ -368,10 +368,11 @@ pub(crate) fn filter_sql(q: &SearchQuery, params: &mut Vec<Value>) -> String {
         params.push(Value::Text(t.as_str().to_owned()));
     }
     // AI-generated: the provenance verdict when there is one, else whether an AI tool was
-    // recognized (catalogs written before the verdict existed).
+    // recognized (catalogs written before the verdict existed). An asset whose metadata was
+    // never read is neither.
     if let Some(ai) = q.ai {
         sql.push_str(
-            " AND coalesce(json_extract(a.media, '$.ai_generated'), \
+            " AND a.media IS NOT NULL AND coalesce(json_extract(a.media, '$.ai_generated'), \
              json_type(a.media, '$.ai') IS 'object') = ?",
         );
         params.push(Value::Integer(i64::from(ai)));

@@ -382,6 +382,33 @@ fn filters_narrow_text_results_and_work_without_text() {
     );
     assert_eq!(sorted(find(&fx.cat, &ai_only(false))), ["photo.jpg"]);
     assert_eq!(q(&|q| q.ai = Some(false)), Vec::<String>::new());
+    // A file whose metadata was never read is neither AI nor not.
+    fx.cat
+        .upsert_discovered(&"d".repeat(64), Path::new("/inbox/unread.png"), 1)
+        .unwrap();
+    let page = |ai| {
+        let any_status = SearchQuery {
+            ai: Some(ai),
+            status: None,
+            ..SearchQuery::default()
+        };
+        let recs = fx.cat.page(&any_status, None).unwrap();
+        let mut names: Vec<String> = recs
+            .iter()
+            .map(|r| {
+                r.original_path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(sorted(find(&fx.cat, &ai_only(false))), ["photo.jpg"]);
+    assert_eq!(page(false), ["photo.jpg"]);
+    assert_eq!(page(true), ["clip.mp4", "flux.png", "mj.png"]);
 }
 
 #[test]

@@ -85,14 +85,18 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
     tracing::info!(config = %spec.origin, stage = stage.name(), consumer = %sc.consumer, version = env!("CARGO_PKG_VERSION"), "alice worker starting");
     check_daemon(&cfg, &sc, &spec).await?;
     let catalog_path = StateLayout::new(&cfg.state_dir).catalog();
-    if !catalog_path.exists() {
-        if !wait_for_catalog(&catalog_path, &mut signals).await {
-            return Ok(());
+    let catalog = match open_catalog(&catalog_path)? {
+        Some(catalog) => catalog,
+        None => {
+            let Some(catalog) = wait_for_catalog(&catalog_path, &mut signals).await? else {
+                return Ok(());
+            };
+            // A daemon that started meanwhile is asked again.
+            check_daemon(&cfg, &sc, &spec).await?;
+            catalog
         }
-        // A daemon that started meanwhile is asked again.
-        check_daemon(&cfg, &sc, &spec).await?;
-    }
-    let catalog = Arc::new(catalog::Catalog::open(&catalog_path)?);
+    };
+    let catalog = Arc::new(catalog);
     let writer = crate::redis::start_writer(sc.clone()).await?;
     let options = PipelineOptions {
         in_process: Vec::new(),
@@ -132,20 +136,36 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
 /// daemon's, and a worker that created it would make the daemon's first start take the state
 /// for an existing one (and refuse a missing organized folder instead of creating it). False
 /// when a stop signal came first.
-async fn wait_for_catalog(path: &std::path::Path, signals: &mut StopSignals) -> bool {
+async fn wait_for_catalog(
+    path: &std::path::Path,
+    signals: &mut StopSignals,
+) -> Result<Option<catalog::Catalog>> {
     tracing::info!(catalog = %path.display(), "waiting for the daemon to create its catalog (start `alice run` or `alice scan` with this config)");
     loop {
         tokio::select! {
             signal = signals.recv() => {
                 tracing::info!(signal, "stopped before the daemon created its catalog");
-                return false;
+                return Ok(None);
             }
             () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
-                if path.exists() {
-                    return true;
+                if let Some(catalog) = open_catalog(path)? {
+                    return Ok(Some(catalog));
                 }
             }
         }
+    }
+}
+
+/// The daemon's catalog, as it is: a worker never upgrades it (only the daemon, which holds
+/// the state dir's lock, does; see `Catalog::open_current`). `None` while the daemon has not
+/// created it yet (no file, or a file whose schema is still being written).
+fn open_catalog(path: &std::path::Path) -> Result<Option<catalog::Catalog>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    match catalog::Catalog::open_current(path) {
+        Err(catalog::CatalogError::NeedsMigration { found: 0, .. }) => Ok(None),
+        other => Ok(Some(other?)),
     }
 }
 
