@@ -154,7 +154,11 @@ struct TallyBooks<'a> {
 
 impl<'a> TallyBooks<'a> {
     fn begin(ctx: &'a Ctx, stage: Stage, event: &Event, from_stream: bool) -> TallyBooks<'a> {
-        let ours = stage == Stage::Metadata && ctx.tally.take_discovery(&event.id);
+        // Without the exactly-once gate this delivery is the one that runs the step; with it,
+        // the delivery the gate lets run takes the discovery (`before_effect`).
+        let ours = stage == Stage::Metadata
+            && !ctx.options.track_consumed
+            && ctx.tally.take_discovery(&event.id);
         TallyBooks {
             ctx,
             stage,
@@ -167,6 +171,12 @@ impl<'a> TallyBooks<'a> {
     /// Inside the gate: a discovery another process (or an earlier run) published starts a
     /// pipeline here, unless its file reached an outcome meanwhile.
     async fn before_effect(&mut self, event: &Event) -> Result<Prelude, PipelineError> {
+        // Taken here, inside the gate, by the delivery that runs the step: taken before it, by
+        // the bus's copy, while the copy read back from the stream won the gate, the same
+        // pipeline was counted twice and the tally never went idle.
+        if self.stage == Stage::Metadata && !self.ours {
+            self.ours = self.ctx.tally.take_discovery(&event.id);
+        }
         let replayed = self.from_stream && self.stage == Stage::Metadata && !self.ours;
         if replayed && intake::replay_is_moot(self.ctx, event).await? {
             tracing::debug!(event_id = %event.id, "discovery read back from the stream is already handled; nothing to do");
