@@ -134,8 +134,8 @@ pub async fn run(cfg: Config, spec: WorkerSpec, mut signals: StopSignals) -> Res
 
 /// Waits until the daemon of this config has created its catalog: the catalog is the
 /// daemon's, and a worker that created it would make the daemon's first start take the state
-/// for an existing one (and refuse a missing organized folder instead of creating it). False
-/// when a stop signal came first.
+/// for an existing one (and refuse a missing organized folder instead of creating it). Then
+/// opens it (see [`open_catalog`]); `None` when a stop signal came first.
 async fn wait_for_catalog(
     path: &std::path::Path,
     signals: &mut StopSignals,
