@@ -174,8 +174,8 @@ impl Catalog {
                 if inserted {
                     let seq = tx.last_insert_rowid();
                     self.apply_update_tx(tx, update)?;
-                    if event.asset_id.is_some() {
-                        // The first event about a content (its discovery) comes before its
+                    if matches!(update, AssetUpdate::Discovered { .. }) {
+                        // A discovery (the first event about a content) comes before its
                         // asset row: name the row the update just made.
                         tx.prepare_cached(
                             "UPDATE events SET asset = (SELECT id FROM assets WHERE asset_id = ?2)

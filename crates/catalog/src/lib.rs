@@ -187,16 +187,7 @@ impl Catalog {
         if upgrade {
             schema::migrate(&mut conn, path)?;
         } else {
-            let found = schema::user_version(&conn)
-                .map_err(|e| db_err(path, "reading the schema version", e))?;
-            schema::check_not_newer(path, found)?;
-            if found < SCHEMA_VERSION {
-                return Err(CatalogError::NeedsMigration {
-                    path: path.to_path_buf(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
+            schema::require_current(&conn, path)?;
         }
         let reader =
             Connection::open_with_flags(path, flags).map_err(|source| CatalogError::Open {
@@ -261,16 +252,7 @@ impl Catalog {
             .map_err(|e| db_err(path, "setting query_only", e))?;
         keep_temporaries_in_memory(&conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let found = schema::user_version(&conn)
-            .map_err(|e| db_err(path, "reading the schema version", e))?;
-        schema::check_not_newer(path, found)?;
-        if found < SCHEMA_VERSION {
-            return Err(CatalogError::NeedsMigration {
-                path: path.to_path_buf(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        schema::require_current(&conn, path)?;
         Ok(Catalog {
             conn: Mutex::new(conn),
             reader: None,

@@ -530,6 +530,21 @@ pub(crate) fn check_not_newer(path: &Path, found: i64) -> Result<(), CatalogErro
     Ok(())
 }
 
+/// For opens that never migrate: a newer catalog is refused ([`CatalogError::TooNew`]), an
+/// older one is [`CatalogError::NeedsMigration`].
+pub(crate) fn require_current(conn: &Connection, path: &Path) -> Result<(), CatalogError> {
+    let found = user_version(conn).map_err(|e| db_err(path, "reading the schema version", e))?;
+    check_not_newer(path, found)?;
+    if found < SCHEMA_VERSION {
+        return Err(CatalogError::NeedsMigration {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Brings the catalog at `path` up to [`SCHEMA_VERSION`], one transaction per step.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
     let found = user_version(conn).map_err(|e| db_err(path, "reading the schema version", e))?;

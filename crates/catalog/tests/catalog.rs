@@ -541,6 +541,41 @@ fn a_placement_from_another_path_than_the_discovery_records_where_it_came_from()
 }
 
 #[test]
+fn events_name_their_asset_row_from_the_discovery_on() {
+    let fx = Fixture::new();
+    let cat = fx.open();
+    let a = asset_id(1);
+    let discovered = AssetUpdate::Discovered {
+        asset_id: &a,
+        path: Path::new("/inbox/a.png"),
+        size: 1,
+    };
+    cat.record_event_with(&event("found", Some(&a), at(1)), &discovered)
+        .unwrap();
+    cat.record_event(&event("later", Some(&a), at(2))).unwrap();
+    let conn = rusqlite::Connection::open(&fx.path).unwrap();
+    let rows: Vec<(String, Option<i64>)> = conn
+        .prepare("SELECT event_id, asset FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let id: i64 = conn
+        .query_row("SELECT id FROM assets WHERE asset_id = ?1", [&a], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("found".to_owned(), Some(id)),
+            ("later".to_owned(), Some(id))
+        ]
+    );
+}
+
+#[test]
 fn stored_media_leaves_out_null_members_and_reads_back_whole() {
     let fx = Fixture::new();
     let cat = fx.open();
