@@ -207,9 +207,7 @@ impl Catalog {
                      GROUP BY 1, 2 ORDER BY 1, 2",
                 )?
                 .query_map(
-                    [crate::time_us(
-                        since.and_time(chrono::NaiveTime::MIN).and_utc(),
-                    )],
+                    [time_us(since.and_time(chrono::NaiveTime::MIN).and_utc())],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?
                 .collect()

@@ -386,7 +386,7 @@ DROP INDEX journal_asset;
 CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 "#;
 
-/// Version 15: a leaner catalog at rest (1,727 -> 1,495 bytes per asset for the mixed corpus).
+/// Version 15: a leaner catalog at rest (1,755 -> 1,458 bytes per asset for the mixed corpus).
 /// - The newest-first walk's index is keyed by the time alone. Its tie-break, the
 ///   64-character asset id, was two thirds of each entry; assets with the same time are rare,
 ///   and SQLite orders such ties among themselves as the walk reaches them.
@@ -399,6 +399,8 @@ CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 ///   names `format`, which only changes with the media.
 /// - The journal's index on its state holds only pending operations (what a crash
 ///   interrupted); the most recent done operations are read backwards by `op_id`.
+/// - The Live Photo index holds only Live Photos: every other asset's entry (a NULL) was
+///   written again each time its media was.
 ///
 /// The three tables are rebuilt (copied into new tables, which keep every id), not altered
 /// column by column: each altering statement rewrote the whole table with SQLite's statement
@@ -406,8 +408,6 @@ CREATE INDEX journal_undo ON journal (asset_id) WHERE kind = 'undo';
 /// the assets table's size at once (871 MiB at a million assets); new pages need no such
 /// journal. Foreign keys are off while migrating and checked before each step commits
 /// ([`migrate`]).
-/// - The Live Photo index holds only Live Photos: every other asset's entry (a NULL) was
-///   written again each time its media was.
 const V15: &str = r#"
 CREATE TABLE identities_v15 (
     path      BLOB PRIMARY KEY NOT NULL,
