@@ -209,6 +209,62 @@ async fn a_sharded_subscriber_gets_only_its_lane_in_order() {
 }
 
 #[tokio::test]
+async fn lanes_of_stages_with_different_filters_and_widths_each_get_their_own_messages() {
+    // As the daemon registers them: a plain subscriber, a stage of 3 lanes for one type, a
+    // stage of 5 lanes for another, and a stage of 3 lanes for every type (published to one
+    // look per stage, not per lane).
+    let bus = Bus::new();
+    let all = log();
+    bus.subscribe("all", Filter::All, recorder(Arc::clone(&all)))
+        .unwrap();
+    let mut stages: Vec<(&str, Filter, usize, Vec<Log>)> = vec![
+        ("discovered", Filter::types([DISCOVERED]), 3, Vec::new()),
+        ("organized", Filter::types([ORGANIZED]), 5, Vec::new()),
+        ("every", Filter::All, 3, Vec::new()),
+    ];
+    for (name, filter, of, logs) in &mut stages {
+        for index in 0..*of {
+            let l = log();
+            let opts = SubscriberOptions {
+                shard: Some(bus::Shard { index, of: *of }),
+                ..options(4)
+            };
+            bus.subscribe_with(
+                format!("{name}-{index}"),
+                filter.clone(),
+                opts,
+                recorder(Arc::clone(&l)),
+            )
+            .unwrap();
+            logs.push(l);
+        }
+    }
+    let kind = |seq: u64| if seq % 2 == 0 { DISCOVERED } else { ORGANIZED };
+    for seq in 0..300 {
+        bus.publish(typed(seq, kind(seq), "asset")).await.unwrap();
+    }
+    drain(&bus).await;
+    assert_eq!(seen(&all), (0..300).collect::<Vec<u64>>());
+    for (name, filter, of, logs) in &stages {
+        for (index, l) in logs.iter().enumerate() {
+            let want: Vec<u64> = (0..300)
+                .filter(|s| *filter == Filter::All || kind(*s) == types_of(filter))
+                .filter(|s| s % *of as u64 == index as u64)
+                .collect();
+            assert_eq!(seen(l), want, "{name} lane {index}");
+        }
+    }
+}
+
+fn types_of(filter: &Filter) -> &'static str {
+    if *filter == Filter::types([DISCOVERED]) {
+        DISCOVERED
+    } else {
+        ORGANIZED
+    }
+}
+
+#[tokio::test]
 async fn full_subscriber_blocks_publisher_until_room_and_loses_nothing() {
     let bus = Bus::new();
     let log = log();

@@ -47,10 +47,10 @@ pub struct BatchLimits {
 }
 
 impl Default for BatchLimits {
-    /// 256 files, 256 MiB, 20 ms.
+    /// 1,024 files, 256 MiB, 20 ms.
     fn default() -> BatchLimits {
         BatchLimits {
-            files: 256,
+            files: 1024,
             bytes: 256 << 20,
             window: Duration::from_millis(20),
         }
@@ -317,8 +317,8 @@ struct InFlight<'a> {
 }
 
 enum Step {
-    Staged(Staged, Root, Root),
-    Placed(Placement, Root, Root),
+    Staged(Staged, Arc<Root>, Arc<Root>),
+    Placed(Placement, Arc<Root>, Arc<Root>),
 }
 
 fn run_batch(catalog: &Catalog, batch: Vec<(Unit, Reply)>) {
@@ -410,7 +410,14 @@ fn stage_all<'a>(files: &[&'a UnitFile], op_ids: &[i64]) -> Vec<InFlight<'a>> {
     let staged: Vec<Result<Step, TransferError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|f| stage_one(f)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut roots = Roots::default();
+                    part.iter()
+                        .map(|f| stage_one(f, &mut roots))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -435,8 +442,33 @@ fn stage_all<'a>(files: &[&'a UnitFile], op_ids: &[i64]) -> Vec<InFlight<'a>> {
         .collect()
 }
 
-fn stage_one(f: &UnitFile) -> Result<Step, TransferError> {
-    let (src, dst) = open_roots(&f.source_root, &f.dest_root).map_err(TransferError::Place)?;
+/// The roots a placement thread opened, by path: a batch's files share a few (their inboxes,
+/// the organized tree), each opened once per batch instead of once per file.
+#[derive(Default)]
+struct Roots(Vec<((PathBuf, PathBuf), RootPair)>);
+
+/// A file's source root and destination root.
+type RootPair = (Arc<Root>, Arc<Root>);
+
+impl Roots {
+    fn of(&mut self, f: &UnitFile) -> Result<RootPair, TransferError> {
+        let found = self
+            .0
+            .iter()
+            .find(|((s, d), _)| *s == f.source_root && *d == f.dest_root);
+        if let Some((_, (src, dst))) = found {
+            return Ok((src.clone(), dst.clone()));
+        }
+        let (src, dst) = open_roots(&f.source_root, &f.dest_root).map_err(TransferError::Place)?;
+        let pair = (Arc::new(src), Arc::new(dst));
+        self.0
+            .push(((f.source_root.clone(), f.dest_root.clone()), pair.clone()));
+        Ok(pair)
+    }
+}
+
+fn stage_one(f: &UnitFile, roots: &mut Roots) -> Result<Step, TransferError> {
+    let (src, dst) = roots.of(f)?;
     let staged = organizer::stage_beneath(&PlaceBeneath {
         source_root: &src,
         source: &f.source,

@@ -192,6 +192,16 @@ impl PipelineOptions {
 /// written (docs/performance.md).
 pub const SHARDS: usize = 128;
 
+/// Lanes of the organizer stage. A lane waits for its file's placement batch to be recorded,
+/// so the lanes bound how many files a batch can gather and how many are in flight: with 128,
+/// a bulk import placed about 27 files per batch (each batch closing on its 20 ms window),
+/// two catalog commits and two `syncfs` calls for every 27 files. 2,048 lanes (the bus routes
+/// an event straight to its lane, so lanes cost no publishing time) and batches of up to
+/// 1,024 files imported 20,000 tiny files 1.6x faster and wrote 40 % less per file
+/// (docs/performance.md). Under the exactly-once gate (Redis) lanes still share
+/// [`SHARDS`] gates.
+pub const ORGANIZER_LANES: usize = 2048;
+
 /// Lanes of the catalog stage. Its handlers only hand their event to the group-committing
 /// writer and wait for the commit, so each lane holds one event of the next commit: more
 /// lanes, larger and fewer commits (each commit rewrites the index pages it touches, so a
@@ -264,10 +274,11 @@ pub fn shard_of(event: &Event) -> usize {
 }
 
 fn lane_of(event: &Event, shards: usize) -> usize {
+    // Four hex digits of the asset id: up to 65,536 lanes.
     event
         .subject
         .as_deref()
-        .and_then(|s| s.get(..2))
+        .and_then(|s| s.get(..4))
         .and_then(|h| usize::from_str_radix(h, 16).ok())
         .map_or(0, |n| n % shards.max(1))
 }
@@ -362,6 +373,8 @@ impl Pipeline {
             if options.in_process.contains(&st) && (st != Stage::Visual || visual_on) {
                 let lanes = if st == Stage::Catalog {
                     CATALOG_LANES
+                } else if st == Stage::Organizer {
+                    ORGANIZER_LANES
                 } else {
                     SHARDS
                 };
@@ -509,6 +522,9 @@ impl Pipeline {
     /// Stops intake, drains queued events within `deadline`, and saves the identity cache.
     pub async fn shutdown(&self, deadline: Duration) -> bus::ShutdownReport {
         let report = self.ctx.bus.shutdown(deadline).await;
+        if let Err(e) = self.ctx.writer.flush().await {
+            tracing::warn!(error = %e, "cannot commit the last events to the catalog");
+        }
         self.ctx.batcher.close();
         self.ctx.log_limit.flush();
         if let Err(e) = intake::flush_identities(&self.ctx).await {

@@ -9,7 +9,11 @@ use crate::{Msg, PipelineError};
 /// Handles any event: log it, then record it durably.
 pub(crate) async fn record(ctx: &Ctx, m: Msg) -> Result<(), PipelineError> {
     log_event(ctx, &m.0);
-    ctx.writer.record(m.0.clone()).await?;
+    if ctx.options.track_consumed {
+        ctx.writer.record(m.0.clone()).await?;
+    } else {
+        ctx.writer.hand_over(m.0.clone()).await?;
+    }
     Ok(())
 }
 

@@ -1,9 +1,13 @@
 //! Group commit for the catalog's event log.
 //!
-//! Every catalog commit is an fsync. The catalog subscribers (one per shard) hand their event
-//! to this writer and wait for its commit; the writer takes whatever has queued up meanwhile
-//! and records it in one transaction. Each subscriber still acknowledges only after its event
-//! is durable, but N shards share one fsync instead of paying N.
+//! Every catalog commit is an fsync. The catalog subscribers (one per lane) hand their event
+//! to this writer; the writer takes whatever has queued up meanwhile and records it in one
+//! transaction. With consumption tracked (Redis), a lane waits for its event's commit and
+//! acknowledges only after it is durable ([`EventWriter::record`]): N lanes share one fsync
+//! instead of paying N. Without it nothing outside waits for the record (the filesystem is
+//! the queue), so a lane hands its event over and goes on ([`EventWriter::hand_over`],
+//! bounded by [`IN_FLIGHT`]): a lane no longer holds one event per commit, and the thread
+//! hand-offs of each wait are gone.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +16,7 @@ use catalog::{
     AssetStatus, AssetUpdate, Catalog, CatalogError, HistoryWindow, NewEvent, VisualRecord,
 };
 use events::{AssetFailed, Event, Payload};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::PipelineError;
 
@@ -21,7 +25,11 @@ type Reply = oneshot::Sender<Result<bool, String>>;
 /// What the writer commits: an event to record, or a stage's mark that it consumed an event.
 enum Job {
     Record(Arc<Event>),
+    /// Recorded with nobody waiting; holds its place in [`IN_FLIGHT`] until committed.
+    Handed(Arc<Event>, OwnedSemaphorePermit),
     Consumed(&'static str, String),
+    /// Answered once everything queued before it is committed.
+    Flush,
 }
 
 /// Handle to the writer thread; dropping every handle ends the thread after it drains.
@@ -29,10 +37,16 @@ enum Job {
 pub(crate) struct EventWriter {
     tx: std_mpsc::Sender<(Job, Reply)>,
     history: Arc<Mutex<HistoryWindow>>,
+    in_flight: Arc<Semaphore>,
 }
 
+/// Most events handed over ([`EventWriter::hand_over`]) that may be queued or in a commit at
+/// once: the bound that waiting for each commit used to give (a full queue holds the catalog
+/// lanes back, and with them the bus's publishers).
+const IN_FLIGHT: usize = 4096;
+
 /// Most events recorded in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 
 /// While the writer is busy (its last commit ended less than [`BUSY`] ago), a commit waits up
 /// to [`LINGER`] for more work to join it: each commit rewrites every index page it touches,
@@ -85,7 +99,33 @@ impl EventWriter {
             // dead-letters, which is loud enough.
             tracing::error!(error = %e, "cannot start the catalog writer thread");
         }
-        EventWriter { tx, history }
+        EventWriter {
+            tx,
+            history,
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        }
+    }
+
+    /// Queues one event (and its asset update) for the next commit without waiting for it. A
+    /// failure to record it is logged by the writer (the effect the event tells of is
+    /// durable already; only its line in the history is missing).
+    pub(crate) async fn hand_over(&self, event: Arc<Event>) -> Result<(), PipelineError> {
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PipelineError::WriterStopped)?;
+        let (reply, _) = oneshot::channel();
+        self.tx
+            .send((Job::Handed(event, permit), reply))
+            .map_err(|_| PipelineError::WriterStopped)
+    }
+
+    /// Returns once everything queued before the call is committed (at shutdown: the events
+    /// handed over are in the catalog before it is checkpointed and closed).
+    pub(crate) async fn flush(&self) -> Result<(), PipelineError> {
+        self.send(Job::Flush).await.map(|_| ())
     }
 
     /// Applies a new history window to the next compaction.
@@ -191,12 +231,21 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
     let mut event_replies = Vec::new();
     let mut marks = Vec::new();
     let mut mark_replies = Vec::new();
+    let mut flush_replies = Vec::new();
+    // Given back once the commit is over, whatever its outcome.
+    let mut permits = Vec::new();
     for (job, reply) in batch {
         match job {
             Job::Record(e) => {
                 events.push(e);
-                event_replies.push(reply);
+                event_replies.push(Some(reply));
             }
+            Job::Handed(e, permit) => {
+                events.push(e);
+                event_replies.push(None);
+                permits.push(permit);
+            }
+            Job::Flush => flush_replies.push(reply),
             Job::Consumed(stage, id) => {
                 marks.push((stage, id));
                 mark_replies.push(reply);
@@ -215,7 +264,9 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
     match catalog.record_batch_consumed(&items, &marks) {
         Ok(fresh) => {
             for (reply, new) in event_replies.into_iter().zip(fresh) {
-                let _ = reply.send(Ok(new));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(new));
+                }
             }
             for reply in mark_replies {
                 let _ = reply.send(Ok(true));
@@ -223,13 +274,14 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
         }
         Err(e) if items.len() + marks.len() > 1 => {
             // One bad item fails the whole transaction: record them one by one so only the
-            // bad one fails (and is retried, then dead-lettered, by the bus).
+            // bad one fails (retried, then dead-lettered, by the bus when a delivery waits for
+            // it; logged when it was handed over).
             tracing::debug!(error = %e, size = items.len() + marks.len(), "batch failed; recording one by one");
             for (reply, (new, upd)) in event_replies.into_iter().zip(&items) {
                 let r = catalog
                     .record_event_with(new, upd)
                     .map_err(|e: CatalogError| e.to_string());
-                let _ = reply.send(r);
+                answer(reply, new, r);
             }
             for (reply, mark) in mark_replies.into_iter().zip(&marks) {
                 let r = catalog
@@ -240,10 +292,36 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
             }
         }
         Err(e) => {
-            for reply in event_replies.into_iter().chain(mark_replies) {
+            for (reply, (new, _)) in event_replies.into_iter().zip(&items) {
+                answer(reply, new, Err(e.to_string()));
+            }
+            for reply in mark_replies {
                 let _ = reply.send(Err(e.to_string()));
             }
         }
+    }
+    drop(permits);
+    // Everything queued before a flush has been committed, or its failure answered or logged.
+    for reply in flush_replies {
+        let _ = reply.send(Ok(true));
+    }
+}
+
+/// Gives a recorded event's outcome to the delivery waiting for it; with nobody waiting
+/// (handed over), a failure is logged here, once: the bus never sees it.
+fn answer(reply: Option<Reply>, event: &NewEvent<'_>, result: Result<bool, String>) {
+    match (reply, result) {
+        (Some(reply), r) => {
+            let _ = reply.send(r);
+        }
+        (None, Err(e)) => tracing::error!(
+            event_id = event.id,
+            event_type = event.event_type,
+            error = %e,
+            "cannot record the event in the catalog; what it tells of stands (files are where \
+             it says), only its entry in the history is missing"
+        ),
+        (None, Ok(_)) => {}
     }
 }
 
@@ -336,6 +414,44 @@ fn update<'a>(ev: &'a Event, visual: Option<&'a VisualRecord>) -> AssetUpdate<'a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn discovery(n: u32) -> Arc<Event> {
+        Arc::new(Event::new(
+            crate::sources::WATCHER,
+            events::AssetDiscovered {
+                asset_id: format!("{n:064x}"),
+                path: format!("/inbox/{n}.jpg").into(),
+                size: 1,
+                mtime: chrono::Utc::now(),
+                inbox: "/inbox".into(),
+                project: "inbox".into(),
+                kind: events::DiscoveryKind::Scan,
+                hashed_as: None,
+            },
+        ))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_handed_over_are_recorded_in_order_by_the_time_a_flush_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Arc::new(Catalog::open(&dir.path().join("catalog.sqlite3")).unwrap());
+        let writer = EventWriter::start(catalog.clone(), HistoryWindow::default());
+        // More than the in-flight bound: handing over waits for commits instead of piling up.
+        let sent: Vec<Arc<Event>> = (0..(IN_FLIGHT as u32 + 500)).map(discovery).collect();
+        for e in &sent {
+            writer.hand_over(e.clone()).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        let recorded = catalog.events_since(0, usize::MAX).unwrap();
+        let ids: Vec<&str> = recorded.iter().map(|e| e.id.as_str()).collect();
+        let want: Vec<&str> = sent.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, want);
+        // Each with its asset update: the discoveries made their asset rows.
+        let last = sent.last().unwrap().payload.asset_id().unwrap();
+        assert!(catalog.asset(last).unwrap().is_some());
+        // Every place in flight was given back.
+        assert_eq!(writer.in_flight.available_permits(), IN_FLIGHT);
+    }
 
     #[test]
     fn memory_is_released_after_a_quiet_period_and_once_per_quiet_spell() {
