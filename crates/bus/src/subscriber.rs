@@ -218,10 +218,14 @@ impl<M: Message, H: Handler<M>> Worker<M, H> {
         let mut attempt = 1;
         loop {
             // The async block makes a panic while *creating* the future (in a closure body)
-            // land inside catch_unwind as well.
-            let outcome = AssertUnwindSafe(async { self.handler.handle(message.clone()).await })
-                .catch_unwind()
-                .await;
+            // land inside catch_unwind as well. Boxed: a subscriber's task then holds only its
+            // own small state while it waits for messages, not the largest state its handler
+            // ever has (a stage of 2,048 idle lanes held 15 MB inline).
+            let outcome = AssertUnwindSafe(Box::pin(async {
+                self.handler.handle(message.clone()).await
+            }))
+            .catch_unwind()
+            .await;
             let error = match outcome {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(error)) => error_chain(&error),

@@ -183,13 +183,13 @@ impl PipelineOptions {
     }
 }
 
-/// Subscribers per stage. Events of one asset always go to the same shard (by asset id), so
-/// each asset's events are handled in order while different assets proceed in parallel. The
-/// number also bounds how many files a placement batch and a catalog group commit gather
-/// (each shard has at most one file in either, and holds its gate until its event's mark is
-/// committed): 32 rather than 8 made a first import of tiny files about 1.4x faster and wrote
-/// a third less to the catalog; 128 rather than 32 again 1.26x faster and a third less
-/// written (docs/performance.md).
+/// Lanes of the metadata and visual stages, and gates per stage of the exactly-once gate.
+/// Events of one asset always go to the same shard (by asset id), so each asset's events are
+/// handled in order while different assets proceed in parallel. With consumption tracked
+/// (Redis) a shard holds its gate until its event's mark is committed, so this also bounds
+/// how many files a placement batch gathers there: 32 rather than 8 made a first import of
+/// tiny files about 1.4x faster and wrote a third less to the catalog; 128 rather than 32
+/// again 1.26x faster and a third less written (docs/performance.md).
 pub const SHARDS: usize = 128;
 
 /// Lanes of the organizer stage. A lane waits for its file's placement batch to be recorded,
@@ -203,13 +203,14 @@ pub const SHARDS: usize = 128;
 pub const ORGANIZER_LANES: usize = 2048;
 
 /// Lanes of the catalog stage. Its handlers only hand their event to the group-committing
-/// writer and wait for the commit, so each lane holds one event of the next commit: more
-/// lanes, larger and fewer commits (each commit rewrites the index pages it touches, so a
-/// small commit costs nearly as much as a large one). An asset's events still share a lane.
+/// writer (and, with consumption tracked, wait for the commit, so each lane then holds one
+/// event of the next commit: more lanes, larger and fewer commits). An asset's events still
+/// share a lane.
 pub const CATALOG_LANES: usize = 128;
 
-/// Smallest queue bound of one lane.
-const MIN_LANE_QUEUE: usize = 8;
+/// Smallest queue bound of one lane: the organizer's 2,048 lanes would otherwise queue 16
+/// times what one subscriber may (8 each: a bulk import's peak RSS was 113 MiB instead of 98).
+const MIN_LANE_QUEUE: usize = 2;
 
 /// Registers `stage-0` … `stage-{lanes-1}`; each handles only the events of its lane, with
 /// `ctx` handed to every call.
