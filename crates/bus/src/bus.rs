@@ -1,7 +1,7 @@
 //! The bus itself: routing table, publishing, registration, stats and shutdown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
@@ -172,6 +172,13 @@ enum Target {
         filter: Filter,
         lanes: Vec<Option<usize>>,
     },
+}
+
+/// The runtime a subscriber's task starts on.
+fn runtime_for(name: &str) -> Result<tokio::runtime::Handle, SubscribeError> {
+    tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime {
+        name: name.to_owned(),
+    })
 }
 
 impl<M: Message> Routes<M> {
@@ -383,6 +390,85 @@ impl<M: Message> Bus<M> {
         handler: H,
     ) -> Result<(), SubscribeError> {
         let name = name.into();
+        let runtime = runtime_for(&name)?;
+        let mut registry = self.registry_open(&name)?;
+        if registry.iter().any(|r| *r.state.name == *name) {
+            return Err(SubscribeError::DuplicateName { name });
+        }
+        let capacity = options.capacity;
+        let route = self.start(&mut registry, &runtime, name, &filter, options, handler)?;
+        tracing::debug!(subscriber = %route.state.name, capacity, filter = ?filter, "subscriber registered");
+        self.shared.update_routes(|routes| routes.add(route));
+        Ok(())
+    }
+
+    /// Registers the `lanes` lanes of a sharded subscriber, `{stage}-0` … `{stage}-{lanes-1}`,
+    /// lane `i` handled by `handler(i)` with `options` and [`SubscriberOptions::shard`] set
+    /// to its lane. Like [`Bus::subscribe_with`] once per lane, but the lanes start receiving
+    /// together and registering them costs the same for each lane however many there are.
+    pub fn subscribe_lanes<H: Handler<M>>(
+        &self,
+        stage: &str,
+        filter: Filter,
+        lanes: usize,
+        options: SubscriberOptions,
+        mut handler: impl FnMut(usize) -> H,
+    ) -> Result<(), SubscribeError> {
+        let runtime = runtime_for(stage)?;
+        let mut registry = self.registry_open(stage)?;
+        let taken: std::collections::HashSet<Arc<str>> =
+            registry.iter().map(|r| Arc::clone(&r.state.name)).collect();
+        let names: Vec<String> = (0..lanes).map(|i| format!("{stage}-{i}")).collect();
+        if let Some(name) = names.iter().find(|n| taken.contains(n.as_str())) {
+            return Err(SubscribeError::DuplicateName { name: name.clone() });
+        }
+        let mut routes = Vec::with_capacity(lanes);
+        for (index, name) in names.into_iter().enumerate() {
+            let opts = SubscriberOptions {
+                shard: Some(crate::Shard { index, of: lanes }),
+                ..options.clone()
+            };
+            routes.push(self.start(
+                &mut registry,
+                &runtime,
+                name,
+                &filter,
+                opts,
+                handler(index),
+            )?);
+        }
+        self.shared
+            .update_routes(|r| routes.into_iter().for_each(|route| r.add(route)));
+        tracing::debug!(subscriber = stage, lanes, capacity = options.capacity, filter = ?filter, "subscriber registered as lanes");
+        Ok(())
+    }
+
+    /// The registry, locked, unless the bus is shut down.
+    fn registry_open(&self, name: &str) -> Result<MutexGuard<'_, Vec<Registered>>, SubscribeError> {
+        let registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(SubscribeError::Closed {
+                name: name.to_owned(),
+            });
+        }
+        Ok(registry)
+    }
+
+    /// Checks `options`, starts the subscriber's task and records it in `registry`; the
+    /// caller adds the returned route (the subscriber receives nothing before).
+    fn start<H: Handler<M>>(
+        &self,
+        registry: &mut Vec<Registered>,
+        runtime: &tokio::runtime::Handle,
+        name: String,
+        filter: &Filter,
+        options: SubscriberOptions,
+        handler: H,
+    ) -> Result<Arc<SubscriberRoute<M>>, SubscribeError> {
         if options.capacity == 0 || options.capacity > Semaphore::MAX_PERMITS {
             return Err(SubscribeError::InvalidCapacity {
                 name,
@@ -402,22 +488,6 @@ impl<M: Message> Bus<M> {
                 of: shard.of,
             });
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(SubscribeError::NoRuntime { name });
-        };
-
-        let mut registry = self
-            .shared
-            .registry
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(SubscribeError::Closed { name });
-        }
-        if registry.iter().any(|r| *r.state.name == *name) {
-            return Err(SubscribeError::DuplicateName { name });
-        }
-
         let state = Arc::new(SubscriberState::new(
             Arc::from(name.as_str()),
             options.capacity,
@@ -430,19 +500,16 @@ impl<M: Message> Bus<M> {
             sink: self.shared.sink.clone(),
         };
         let task = runtime.spawn(worker.run(Inbox::new(rx, Arc::clone(&state))));
-        let route = Arc::new(SubscriberRoute {
+        registry.push(Registered {
+            state: Arc::clone(&state),
+            task: Some(task),
+        });
+        Ok(Arc::new(SubscriberRoute {
             filter: filter.clone(),
             shard: options.shard,
             tx,
-            state: Arc::clone(&state),
-        });
-        self.shared.update_routes(|routes| routes.add(route));
-        registry.push(Registered {
             state,
-            task: Some(task),
-        });
-        tracing::debug!(subscriber = %name, capacity = options.capacity, filter = ?filter, "subscriber registered");
-        Ok(())
+        }))
     }
 
     /// Registers a lossy observer with a buffer of `capacity` messages (at least 1; larger

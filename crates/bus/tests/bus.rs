@@ -223,8 +223,17 @@ async fn lanes_of_stages_with_different_filters_and_widths_each_get_their_own_me
         ("every", Filter::All, 3, Vec::new()),
     ];
     for (name, filter, of, logs) in &mut stages {
-        for index in 0..*of {
-            let l = log();
+        logs.extend((0..*of).map(|_| log()));
+        if *name == "organized" {
+            // All lanes at once.
+            let lanes = logs.clone();
+            bus.subscribe_lanes(name, filter.clone(), *of, options(4), |i| {
+                recorder(Arc::clone(&lanes[i]))
+            })
+            .unwrap();
+            continue;
+        }
+        for (index, l) in logs.iter().enumerate() {
             let opts = SubscriberOptions {
                 shard: Some(bus::Shard { index, of: *of }),
                 ..options(4)
@@ -233,13 +242,23 @@ async fn lanes_of_stages_with_different_filters_and_widths_each_get_their_own_me
                 format!("{name}-{index}"),
                 filter.clone(),
                 opts,
-                recorder(Arc::clone(&l)),
+                recorder(Arc::clone(l)),
             )
             .unwrap();
-            logs.push(l);
         }
     }
-    let kind = |seq: u64| if seq % 2 == 0 { DISCOVERED } else { ORGANIZED };
+    // A lane's name is taken like any other.
+    assert!(matches!(
+        bus.subscribe_lanes("discovered", Filter::All, 2, options(4), |_| recorder(log())),
+        Err(SubscribeError::DuplicateName { name }) if name == "discovered-0"
+    ));
+    let kind = |seq: u64| {
+        if seq.is_multiple_of(2) {
+            DISCOVERED
+        } else {
+            ORGANIZED
+        }
+    };
     for seq in 0..300 {
         bus.publish(typed(seq, kind(seq), "asset")).await.unwrap();
     }

@@ -226,30 +226,21 @@ where
     F: Fn(C, Msg) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
 {
-    for shard in 0..lanes {
+    // The bus queues each event for its own lane only; the lanes share the queue bound one
+    // subscriber has, so a fast producer (a scan of a million known files) is held back as
+    // much as before instead of filling memory with queued events.
+    let whole = SubscriberOptions::default();
+    let options = SubscriberOptions {
+        capacity: (whole.capacity / lanes).max(MIN_LANE_QUEUE),
+        ..whole
+    };
+    bus.subscribe_lanes(stage, filter, lanes, options, |_| {
         let (c, h) = (ctx.clone(), handler.clone());
-        // The bus queues each event for its own lane only; the lanes share the queue bound
-        // one subscriber has, so a fast producer (a scan of a million known files) is held
-        // back as much as before instead of filling memory with queued events.
-        let whole = SubscriberOptions::default();
-        let options = SubscriberOptions {
-            capacity: (whole.capacity / lanes).max(MIN_LANE_QUEUE),
-            shard: Some(bus::Shard {
-                index: shard,
-                of: lanes,
-            }),
-            ..whole
-        };
-        bus.subscribe_with(
-            format!("{stage}-{shard}"),
-            filter.clone(),
-            options,
-            move |m: Msg| {
-                let (c, h) = (c.clone(), h.clone());
-                async move { h(c, m).await }
-            },
-        )?;
-    }
+        move |m: Msg| {
+            let (c, h) = (c.clone(), h.clone());
+            async move { h(c, m).await }
+        }
+    })?;
     Ok(())
 }
 
