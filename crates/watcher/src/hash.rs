@@ -9,13 +9,39 @@ use fsroot::Root;
 
 use crate::model::{Stamp, WatchStats};
 
-/// Files at least this large are hashed with `update_rayon`; below it the thread hand-off
-/// costs more than it saves (blake3 documents ~128 KiB as the break-even point).
-const PARALLEL_MIN: u64 = 1 << 20;
-/// Buffer for large files: big enough for `update_rayon` to split across cores.
+/// Files at least this large are hashed with `update_rayon`. Below it the processors are
+/// kept busy by hashing several files at once (`hash_concurrency`), and handing each buffer
+/// to the rayon pool only added wake-ups: with a 1 MiB threshold, a move-mode import of
+/// 2,000 mixed files (about 1 MB each) spent a third of its CPU switching threads and
+/// `sched_yield`ing (docs/performance.md, fifth pass).
+const PARALLEL_MIN: u64 = 16 << 20;
+/// Buffer for large files: big enough for `update_rayon` to split across cores, and few
+/// reads for a file of a few MB.
 const BIG_BUF: usize = 1 << 20;
 /// Buffer for small files.
 const SMALL_BUF: usize = 64 << 10;
+/// Large buffers kept for reuse: a fresh one is zeroed (1 MiB of `memset` per file).
+const KEPT_BUFS: usize = 4;
+
+static BUFS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A large buffer, reused when one is free; given back by [`give_back`].
+fn take_big() -> Vec<u8> {
+    let kept = BUFS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
+    kept.unwrap_or_else(|| vec![0u8; BIG_BUF])
+}
+
+fn give_back(buf: Vec<u8>) {
+    let mut bufs = BUFS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if bufs.len() < KEPT_BUFS {
+        bufs.push(buf);
+    }
+}
 
 /// Opens without following a final symlink (so a symlink swapped in is never followed) and
 /// without blocking (so a FIFO swapped in cannot hang a hashing thread).
@@ -41,13 +67,21 @@ pub fn hash_file(path: &Path) -> io::Result<(blake3::Hash, u64)> {
     hash_open(&file, meta.len())
 }
 
-fn hash_open(mut file: &File, size_hint: u64) -> io::Result<(blake3::Hash, u64)> {
-    let parallel = size_hint >= PARALLEL_MIN;
-    let mut buf = vec![0u8; if parallel { BIG_BUF } else { SMALL_BUF }];
+fn hash_open(file: &File, size_hint: u64) -> io::Result<(blake3::Hash, u64)> {
+    if size_hint <= SMALL_BUF as u64 {
+        return hash_with(file, &mut [0u8; SMALL_BUF], false);
+    }
+    let mut buf = take_big();
+    let hashed = hash_with(file, &mut buf, size_hint >= PARALLEL_MIN);
+    give_back(buf);
+    hashed
+}
+
+fn hash_with(mut file: &File, buf: &mut [u8], parallel: bool) -> io::Result<(blake3::Hash, u64)> {
     let mut hasher = blake3::Hasher::new();
     let mut total = 0u64;
     loop {
-        let n = fill(&mut file, &mut buf)?;
+        let n = fill(&mut file, buf)?;
         if n == 0 {
             break;
         }
@@ -254,9 +288,11 @@ mod tests {
             0usize,
             1,
             SMALL_BUF - 1,
+            SMALL_BUF,
             SMALL_BUF + 1,
             BIG_BUF,
             3 * BIG_BUF + 17,
+            PARALLEL_MIN as usize + 5,
         ] {
             let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
             let path = dir.path().join(format!("f{size}"));
