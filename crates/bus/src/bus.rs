@@ -194,8 +194,11 @@ impl<M: Message> Routes<M> {
         let index = self.subscribers.len();
         let target = match route.shard {
             Some(shard) => {
-                let joined = self.targets.iter_mut().rev().find_map(|t| match t {
-                    Target::Lanes { of, filter, lanes }
+                // Only the target registered last: a stage's lanes come one after another, and
+                // a lane never joins an earlier subscriber's target (which would change the
+                // order in which publishing reaches subscribers).
+                let joined = match self.targets.last_mut() {
+                    Some(Target::Lanes { of, filter, lanes })
                         if *of == shard.of
                             && *filter == route.filter
                             && lanes.get(shard.index) == Some(&None) =>
@@ -203,7 +206,7 @@ impl<M: Message> Routes<M> {
                         Some(lanes)
                     }
                     _ => None,
-                });
+                };
                 match joined {
                     Some(lanes) => {
                         lanes[shard.index] = Some(index);

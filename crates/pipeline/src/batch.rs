@@ -34,6 +34,7 @@ use organizer::{Outcome, PlaceBeneath, Placement, Root, Staged};
 use tokio::sync::oneshot;
 
 use crate::transfer::{TransferError, open_roots};
+use crate::writer::EventWriter;
 
 /// How large a batch may grow, and how long it may wait for more units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,11 @@ impl Drop for Preparing {
 }
 
 impl Batcher {
-    pub(crate) fn start(catalog: Arc<Catalog>, limits: BatchLimits) -> Batcher {
+    pub(crate) fn start(
+        catalog: Arc<Catalog>,
+        writer: EventWriter,
+        limits: BatchLimits,
+    ) -> Batcher {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 units: Vec::new(),
@@ -180,12 +185,18 @@ impl Batcher {
             limits: Mutex::new(limits),
         });
         for n in 0..PLACERS {
-            let (s, catalog) = (shared.clone(), catalog.clone());
+            let (s, catalog, writer) = (shared.clone(), catalog.clone(), writer.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("alice-placer-{n}"))
                 .spawn(move || {
                     let _stopped = Stopped(s.clone());
                     while let Some(batch) = next_batch(&s) {
+                        // What the catalog stage was handed about these files (their
+                        // discoveries and metadata) is committed before they are journaled:
+                        // recovery records an interrupted placement from it.
+                        if let Err(e) = writer.flush_blocking() {
+                            tracing::warn!(error = %e, "cannot commit the catalog's queued events before a batch");
+                        }
                         run_batch(&catalog, batch);
                     }
                 });

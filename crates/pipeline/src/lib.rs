@@ -150,7 +150,10 @@ pub struct PipelineOptions {
     pub in_process: Vec<Stage>,
     /// Record, per stage, which events were consumed, so deliveries from a Redis consumer
     /// group ([`Pipeline::handle_delivered`]) skip what was already handled. Needed whenever
-    /// events can arrive from Redis; costs a catalog row per stage and event.
+    /// events can arrive from Redis; costs a catalog row per stage and event. Also makes the
+    /// catalog stage wait for each event's commit (so a delivery is acknowledged only once
+    /// its record is durable); without it the stage hands events to the group commit and
+    /// goes on.
     pub track_consumed: bool,
     /// A handler returns only once every subscriber has taken what it published (for an
     /// `alice worker`, whose only subscriber is the Redis writer: the output is in Redis or
@@ -197,7 +200,7 @@ pub const SHARDS: usize = 128;
 /// a bulk import placed about 27 files per batch (each batch closing on its 20 ms window),
 /// two catalog commits and two `syncfs` calls for every 27 files. 2,048 lanes (the bus routes
 /// an event straight to its lane, so lanes cost no publishing time) and batches of up to
-/// 1,024 files imported 20,000 tiny files 1.6x faster and wrote 40 % less per file
+/// 1,024 files imported 20,000 tiny files 1.5x faster and wrote 40 % less per file
 /// (docs/performance.md). Under the exactly-once gate (Redis) lanes still share
 /// [`SHARDS`] gates.
 pub const ORGANIZER_LANES: usize = 2048;
@@ -227,8 +230,9 @@ where
     Fut: std::future::Future<Output = Result<(), bus::HandlerError>> + Send,
 {
     // The bus queues each event for its own lane only; the lanes share the queue bound one
-    // subscriber has, so a fast producer (a scan of a million known files) is held back as
-    // much as before instead of filling memory with queued events.
+    // subscriber has (at least MIN_LANE_QUEUE each: 2,048 organizer lanes queue 4,096), so a
+    // fast producer (a scan of a million known files) is held back instead of filling memory
+    // with queued events.
     let whole = SubscriberOptions::default();
     let options = SubscriberOptions {
         capacity: (whole.capacity / lanes).max(MIN_LANE_QUEUE),
@@ -337,11 +341,12 @@ impl Pipeline {
         let identities = tokio::task::spawn_blocking(move || intake::IdentityMemory::load(&cat))
             .await
             .map_err(PipelineError::join)??;
-        let batcher = batch::Batcher::start(catalog.clone(), settings.batch);
+        let writer = writer::EventWriter::start(catalog.clone(), settings.history);
+        let batcher = batch::Batcher::start(catalog.clone(), writer.clone(), settings.batch);
         let ctx = Arc::new(Ctx {
             bus: bus.clone(),
             batcher,
-            writer: writer::EventWriter::start(catalog.clone(), settings.history),
+            writer,
             log_limit: ratelimit::LogLimiter::default(),
             catalog,
             settings: RwLock::new(Arc::new(settings)),

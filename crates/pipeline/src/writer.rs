@@ -41,9 +41,18 @@ pub(crate) struct EventWriter {
 }
 
 /// Most events handed over ([`EventWriter::hand_over`]) that may be queued or in a commit at
-/// once: the bound that waiting for each commit used to give (a full queue holds the catalog
-/// lanes back, and with them the bus's publishers).
+/// once (waiting for each commit bounded it to one per catalog lane, 128): a full queue holds
+/// the catalog lanes back, and with them the bus's publishers.
 const IN_FLIGHT: usize = 4096;
+
+/// Pauses between the further attempts at recording a handed-over event that failed.
+const RETRY_HANDED: [std::time::Duration; 2] = [
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_secs(1),
+];
+
+/// Handed-over events given up on, in this process.
+static GIVEN_UP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Most events recorded in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -126,6 +135,18 @@ impl EventWriter {
     /// handed over are in the catalog before it is checkpointed and closed).
     pub(crate) async fn flush(&self) -> Result<(), PipelineError> {
         self.send(Job::Flush).await.map(|_| ())
+    }
+
+    /// [`EventWriter::flush`] for a thread outside the async runtime (a placement thread).
+    pub(crate) fn flush_blocking(&self) -> Result<(), PipelineError> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send((Job::Flush, reply))
+            .map_err(|_| PipelineError::WriterStopped)?;
+        wait.blocking_recv()
+            .map_err(|_| PipelineError::WriterStopped)?
+            .map(|_| ())
+            .map_err(PipelineError::Record)
     }
 
     /// Applies a new history window to the next compaction.
@@ -272,16 +293,23 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
                 let _ = reply.send(Ok(true));
             }
         }
-        Err(e) if items.len() + marks.len() > 1 => {
+        Err(e) if items.len() + marks.len() > 1 || event_replies.iter().any(Option::is_none) => {
             // One bad item fails the whole transaction: record them one by one so only the
             // bad one fails (retried, then dead-lettered, by the bus when a delivery waits for
             // it; logged when it was handed over).
             tracing::debug!(error = %e, size = items.len() + marks.len(), "batch failed; recording one by one");
             for (reply, (new, upd)) in event_replies.into_iter().zip(&items) {
-                let r = catalog
-                    .record_event_with(new, upd)
-                    .map_err(|e: CatalogError| e.to_string());
-                answer(reply, new, r);
+                let mut r = catalog.record_event_with(new, upd);
+                // Nobody retries a handed-over event but this writer: a few more attempts
+                // (a passing lock or I/O error), then it is given up.
+                for pause in RETRY_HANDED.iter().filter(|_| reply.is_none()) {
+                    if r.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(*pause);
+                    r = catalog.record_event_with(new, upd);
+                }
+                answer(reply, new, r.map_err(|e: CatalogError| e.to_string()));
             }
             for (reply, mark) in mark_replies.into_iter().zip(&marks) {
                 let r = catalog
@@ -314,13 +342,21 @@ fn answer(reply: Option<Reply>, event: &NewEvent<'_>, result: Result<bool, Strin
         (Some(reply), r) => {
             let _ = reply.send(r);
         }
-        (None, Err(e)) => tracing::error!(
-            event_id = event.id,
-            event_type = event.event_type,
-            error = %e,
-            "cannot record the event in the catalog; what it tells of stands (files are where \
-             it says), only its entry in the history is missing"
-        ),
+        (None, Err(e)) => {
+            let n = GIVEN_UP.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // The first few, then one in a thousand: a full disk fails every event.
+            if n <= 20 || n.is_multiple_of(1000) {
+                tracing::error!(
+                    event_id = event.id,
+                    event_type = event.event_type,
+                    error = %e,
+                    given_up = n,
+                    "cannot record the event in the catalog: its entry in the history and the \
+                     change it makes to its asset's record (status, metadata, thumbnails) are \
+                     missing; files already placed stay recorded by their placement"
+                );
+            }
+        }
         (None, Ok(_)) => {}
     }
 }
