@@ -125,10 +125,7 @@ impl EventWriter {
             .acquire_owned()
             .await
             .map_err(|_| PipelineError::WriterStopped)?;
-        let (reply, _) = oneshot::channel();
-        self.tx
-            .send((Job::Handed(event, permit), reply))
-            .map_err(|_| PipelineError::WriterStopped)
+        self.enqueue(Job::Handed(event, permit)).map(drop)
     }
 
     /// Returns once everything queued before the call is committed (at shutdown: the events
@@ -139,14 +136,7 @@ impl EventWriter {
 
     /// [`EventWriter::flush`] for a thread outside the async runtime (a placement thread).
     pub(crate) fn flush_blocking(&self) -> Result<(), PipelineError> {
-        let (reply, wait) = oneshot::channel();
-        self.tx
-            .send((Job::Flush, reply))
-            .map_err(|_| PipelineError::WriterStopped)?;
-        wait.blocking_recv()
-            .map_err(|_| PipelineError::WriterStopped)?
-            .map(|_| ())
-            .map_err(PipelineError::Record)
+        answered(self.enqueue(Job::Flush)?.blocking_recv()).map(drop)
     }
 
     /// Applies a new history window to the next compaction.
@@ -169,15 +159,27 @@ impl EventWriter {
     }
 
     async fn send(&self, job: Job) -> Result<bool, PipelineError> {
+        answered(self.enqueue(job)?.await)
+    }
+
+    /// Queues `job`; its answer comes on the returned receiver (dropped for a handed-over
+    /// event: nobody waits for it).
+    fn enqueue(&self, job: Job) -> Result<oneshot::Receiver<Result<bool, String>>, PipelineError> {
         let (reply, wait) = oneshot::channel();
         self.tx
             .send((job, reply))
             .map_err(|_| PipelineError::WriterStopped)?;
-        // A dropped reply means the thread died with the request.
-        wait.await
-            .map_err(|_| PipelineError::WriterStopped)?
-            .map_err(PipelineError::Record)
+        Ok(wait)
     }
+}
+
+/// The writer's answer to a job; a dropped reply means the thread died with the request.
+fn answered(
+    reply: Result<Result<bool, String>, oneshot::error::RecvError>,
+) -> Result<bool, PipelineError> {
+    reply
+        .map_err(|_| PipelineError::WriterStopped)?
+        .map_err(PipelineError::Record)
 }
 
 /// When to give memory back: once the catalog has not been used (by this writer, the
@@ -300,14 +302,16 @@ fn commit(catalog: &Catalog, batch: Vec<(Job, Reply)>) {
             tracing::debug!(error = %e, size = items.len() + marks.len(), "batch failed; recording one by one");
             for (reply, (new, upd)) in event_replies.into_iter().zip(&items) {
                 let mut r = catalog.record_event_with(new, upd);
-                // Nobody retries a handed-over event but this writer: a few more attempts
-                // (a passing lock or I/O error), then it is given up.
-                for pause in RETRY_HANDED.iter().filter(|_| reply.is_none()) {
-                    if r.is_ok() {
-                        break;
+                if reply.is_none() {
+                    // Nobody retries a handed-over event but this writer: a few more attempts
+                    // (a passing lock or I/O error), then it is given up.
+                    for pause in RETRY_HANDED {
+                        if r.is_ok() {
+                            break;
+                        }
+                        std::thread::sleep(pause);
+                        r = catalog.record_event_with(new, upd);
                     }
-                    std::thread::sleep(*pause);
-                    r = catalog.record_event_with(new, upd);
                 }
                 answer(reply, new, r.map_err(|e: CatalogError| e.to_string()));
             }
